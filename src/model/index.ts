@@ -1,0 +1,10 @@
+export type * from './policy.js';
+export type * from './scenario.js';
+export type * from './probe.js';
+export type * from './expectation.js';
+export type * from './result.js';
+export { POLICY_MODES } from './policy.js';
+export { CLIENT_KINDS } from './probe.js';
+export { RUN_RESULT_API_VERSION } from './result.js';
+export type * from './data-plane.js';
+export { WORKLOAD_CONFIG_API_VERSION } from './data-plane.js';
