@@ -8,3 +8,4 @@ export { CLIENT_KINDS } from './probe.js';
 export { RUN_RESULT_API_VERSION } from './result.js';
 export type * from './data-plane.js';
 export { WORKLOAD_CONFIG_API_VERSION } from './data-plane.js';
+export type * from './environment.js';

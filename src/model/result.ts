@@ -46,6 +46,8 @@ export interface ScenarioResult {
   readonly warnings: readonly ScenarioWarning[];
   /** A harness error that prevented the scenario from running (its cells are then `error`). */
   readonly error?: string;
+  /** Why the whole scenario was skipped (a capability this run does not have). */
+  readonly skipped?: string;
   readonly durationMs: number;
   readonly cells: readonly CellResult[];
   /** Policies as given, for reports that show them. */

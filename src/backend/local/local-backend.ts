@@ -1,0 +1,275 @@
+import { execa, type ResultPromise } from 'execa';
+import { createInterface } from 'node:readline';
+import type {
+  Backend,
+  Environment,
+  EnvironmentOptions,
+  PeerAuthenticationManifest,
+  WorkloadConfig,
+  WorkloadKey,
+  WorkloadTarget,
+  Workload,
+} from '../../model/index.js';
+import { WORKLOAD_CONFIG_API_VERSION } from '../../model/index.js';
+import { BackendError } from '../../util/errors.js';
+import { bindProblem, sleep, tcpAccepts } from '../../util/net.js';
+import { createPrivateDir, type PrivateDir } from '../../util/private-dir.js';
+
+export interface LocalBackendOptions {
+  /** First two octets of the loopback /16 the run's workloads get addresses in, e.g. `127.77`. Random when absent. */
+  readonly subnet?: string;
+}
+
+type Child = ResultPromise<{ stdio: ['ignore', 'pipe', 'pipe']; reject: false }>;
+
+interface Proc {
+  readonly label: string;
+  readonly child: Child;
+  readonly stderr: string[];
+  exit?: { code: number | undefined; signal: string | undefined };
+}
+
+const STOP_GRACE_MS = 5000;
+
+/** Loopback backend: every workload gets its own 127.x.y.z address, so declared ports are used as they are. */
+export function createLocalBackend(options: LocalBackendOptions = {}): Backend {
+  const subnet = options.subnet ?? `127.${64 + Math.floor(Math.random() * 190)}`;
+  if (!/^127\.(\d{1,3})$/.test(subnet) || Number(subnet.split('.')[1]) > 255) {
+    throw new BackendError(`invalid local subnet "${subnet}": expected the first two octets of a loopback /16, like 127.77`);
+  }
+  return { name: 'local', start: (o) => startLocal(o, subnet) };
+}
+
+function addressFor(subnet: string, index: number): string {
+  if (index >= 254 * 254) throw new BackendError(`too many workloads for one loopback /16 (${index + 1})`);
+  return `${subnet}.${Math.floor(index / 254) + 1}.${(index % 254) + 1}`;
+}
+
+async function startLocal(o: EnvironmentOptions, subnet: string): Promise<Environment> {
+  const where = `scenario ${o.scenario.name}`;
+  const workloads = o.scenario.workloads;
+  const targets = new Map<WorkloadKey, WorkloadTarget>();
+  workloads.forEach((w, i) => {
+    const address = addressFor(subnet, i);
+    targets.set(key(w), { address, ports: new Map(w.ports.map((p) => [p.port, p.port])) });
+  });
+
+  const procs: Proc[] = [];
+  let dir: PrivateDir | undefined;
+  let stopped = false;
+  const configPaths: string[] = [];
+  const configs: WorkloadConfig[] = [];
+
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await Promise.all(procs.map(stopProc));
+    await dir?.remove();
+  };
+
+  try {
+    // A port held by another process would answer our readiness check: refuse to start instead.
+    for (const w of workloads) {
+      const t = targets.get(key(w))!;
+      for (const p of w.ports) {
+        const problem = await bindProblem(t.address, p.port);
+        if (problem) {
+          throw new BackendError(
+            `${where}: workload ${key(w)} port ${p.port}: cannot use ${t.address}:${p.port} (${problem === 'EADDRINUSE' ? 'address already in use' : problem})`,
+          );
+        }
+      }
+    }
+
+    dir = await createPrivateDir('meshconform-local-');
+    const caFile = await dir.write('ca.pem', firstCa(o), 0o644);
+    const appCert = await dir.write('app-cert.pem', o.appTls.certPem, 0o644);
+    const appKey = await dir.write('app-key.pem', o.appTls.keyPem);
+
+    // The echo application: one process serving every workload port on the workload's own address.
+    const listeners = workloads.flatMap((w) =>
+      w.ports.map((p) => ({ workload: key(w), port: p.port, address: targets.get(key(w))!.address, appPort: 0 })),
+    );
+    const echoConfig = await dir.write('echo.json', JSON.stringify({ listeners, tls: { certFile: appCert, keyFile: appKey } }));
+    const echo = spawn('echo application', o.echoArgv, { MESHCONFORM_ECHO_CONFIG: echoConfig });
+    procs.push(echo);
+    const appPorts = await readEchoPorts(echo, o.readyTimeoutMs, where);
+
+    for (const [i, w] of workloads.entries()) {
+      const id = o.identities.get(key(w));
+      if (!id) throw new BackendError(`${where}: no identity issued for workload ${key(w)}`);
+      const t = targets.get(key(w))!;
+      const config: WorkloadConfig = {
+        apiVersion: WORKLOAD_CONFIG_API_VERSION,
+        workload: {
+          name: w.name,
+          namespace: w.namespace,
+          labels: { ...w.labels },
+          serviceAccount: w.serviceAccount,
+          address: t.address,
+          ports: w.ports.map((p) => ({ port: p.port, protocol: p.protocol })),
+        },
+        app: {
+          address: t.address,
+          ports: Object.fromEntries(w.ports.map((p) => [String(p.port), appPorts.get(`${key(w)}|${p.port}`)!])),
+        },
+        mesh: { mode: o.meshMode, rootNamespace: o.scenario.rootNamespace, trustDomain: o.scenario.trustDomain },
+        tls: {
+          certFile: await dir.write(`workload-${i}-cert.pem`, id.certPem, 0o644),
+          keyFile: await dir.write(`workload-${i}-key.pem`, id.keyPem),
+          caFile,
+        },
+        policies: o.scenario.policies.map((p) => p.manifest),
+      };
+      configs.push(config);
+      configPaths.push(await dir.write(`workload-${i}.json`, JSON.stringify(config, null, 2)));
+    }
+
+    // Start the data plane through the contract: one process per workload (or per group, when it serves several).
+    const per = Math.max(1, o.dataPlane.workloadsPerProcess);
+    const groups: { label: string; env: Record<string, string>; members: Workload[] }[] = [];
+    for (let i = 0; i < workloads.length; i += per) {
+      const members = workloads.slice(i, i + per);
+      const paths = configPaths.slice(i, i + per);
+      groups.push(
+        per === 1
+          ? { label: `data plane for ${key(members[0]!)}`, env: { MESHCONFORM_WORKLOAD_CONFIG: paths[0]! }, members }
+          : { label: `data plane for ${members.length} workloads from ${key(members[0]!)}`, env: { MESHCONFORM_WORKLOAD_CONFIGS: paths.join(':') }, members },
+      );
+    }
+    const started = groups.map((g) => ({ g, proc: spawn(g.label, o.dataPlane.argv, g.env) }));
+    procs.push(...started.map((s) => s.proc));
+    await Promise.all(started.map(({ g, proc }) => waitReady(proc, g.members, targets, o.readyTimeoutMs, where)));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+
+  return {
+    targets,
+    async applyPolicies(policies: readonly PeerAuthenticationManifest[]) {
+      if (!dir) throw new BackendError(`${where}: environment is not running`);
+      for (const [i, c] of configs.entries()) {
+        c.policies = policies.map((p) => structuredClone(p));
+        await dir.write(`workload-${i}.json`, JSON.stringify(c, null, 2));
+      }
+      for (const p of procs.slice(1)) if (!p.exit) p.child.kill('SIGHUP');
+    },
+    health() {
+      return procs.filter((p) => p.exit).map((p) => `${p.label} exited (${describeExit(p)})${tail(p)}`);
+    },
+    stop,
+  };
+}
+
+function key(w: Workload): WorkloadKey {
+  return `${w.namespace}/${w.name}`;
+}
+
+function firstCa(o: EnvironmentOptions): string {
+  const first = o.identities.values().next();
+  if (first.done) throw new BackendError(`scenario ${o.scenario.name}: no workloads`);
+  return first.value.caPem;
+}
+
+function spawn(label: string, argv: readonly string[], env: Record<string, string>): Proc {
+  const [file, ...args] = argv;
+  if (!file) throw new BackendError(`${label}: empty command`);
+  const child = execa(file, args, {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    reject: false,
+    cleanup: true,
+    forceKillAfterDelay: STOP_GRACE_MS,
+  }) as Child;
+  const proc: Proc = { label, child, stderr: [] };
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (s: string) => {
+    proc.stderr.push(s);
+    if (proc.stderr.length > 50) proc.stderr.shift();
+  });
+  void child.then((r) => {
+    proc.exit = { code: r.exitCode, signal: r.signal };
+    if (r.failed && r.code === 'ENOENT') proc.stderr.push(`command not found: ${file}`);
+    else if (r.failed && !r.exitCode && !r.signal && r.originalMessage) proc.stderr.push(r.originalMessage);
+  });
+  return proc;
+}
+
+async function readEchoPorts(echo: Proc, timeoutMs: number, where: string): Promise<Map<string, number>> {
+  const lines = createInterface({ input: echo.child.stdout });
+  const ready = new Promise<Map<string, number>>((resolve, reject) => {
+    lines.once('line', (line) => {
+      try {
+        const msg = JSON.parse(line) as { ready?: boolean; ports?: Record<string, number> };
+        if (!msg.ready || !msg.ports) throw new Error('no ready message');
+        resolve(new Map(Object.entries(msg.ports)));
+      } catch {
+        reject(new BackendError(`${where}: echo application printed an unexpected line: ${line.slice(0, 200)}`));
+      }
+    });
+  });
+  try {
+    return await Promise.race([ready, exited(echo, where), deadline(timeoutMs, `${where}: echo application not ready after ${timeoutMs} ms`)]);
+  } finally {
+    lines.close();
+  }
+}
+
+async function waitReady(
+  proc: Proc,
+  members: readonly Workload[],
+  targets: ReadonlyMap<WorkloadKey, WorkloadTarget>,
+  timeoutMs: number,
+  where: string,
+): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  const pending = members.flatMap((w) => w.ports.map((p) => ({ w, port: p.port, address: targets.get(key(w))!.address })));
+  let delay = 10;
+  while (pending.length > 0) {
+    if (proc.exit) throw startFailure(proc, where);
+    const checks = await Promise.all(pending.map((p) => tcpAccepts(p.address, p.port, 250)));
+    for (let i = checks.length - 1; i >= 0; i--) if (checks[i]) pending.splice(i, 1);
+    if (pending.length === 0) break;
+    if (Date.now() > until) {
+      const missing = pending.map((p) => `${key(p.w)} port ${p.port} (${p.address}:${p.port})`).join(', ');
+      throw new BackendError(`${where}: ${proc.label} not ready after ${timeoutMs} ms: nothing accepts TCP on ${missing}${tail(proc)}`);
+    }
+    await sleep(delay);
+    delay = Math.min(delay * 2, 100);
+  }
+  // A process that exits right after binding is not a data plane we can probe.
+  await sleep(0);
+  if (proc.exit) throw startFailure(proc, where);
+}
+
+function exited(proc: Proc, where: string): Promise<never> {
+  return proc.child.then(() => {
+    proc.exit ??= { code: undefined, signal: undefined };
+    throw startFailure(proc, where);
+  });
+}
+
+function deadline(ms: number, message: string): Promise<never> {
+  return new Promise((_, reject) => setTimeout(() => reject(new BackendError(message)), ms).unref());
+}
+
+function startFailure(proc: Proc, where: string): BackendError {
+  return new BackendError(`${where}: ${proc.label} exited at start (${describeExit(proc)})${tail(proc)}`);
+}
+
+function describeExit(p: Proc): string {
+  if (!p.exit) return 'running';
+  if (p.exit.signal) return `signal ${p.exit.signal}`;
+  return p.exit.code === undefined ? 'could not start' : `exit code ${p.exit.code}`;
+}
+
+function tail(p: Proc): string {
+  const text = p.stderr.join('').trim().split('\n').slice(-3).join(' | ');
+  return text ? `: ${text}` : '';
+}
+
+async function stopProc(p: Proc): Promise<void> {
+  if (!p.exit) p.child.kill('SIGTERM');
+  await p.child;
+}

@@ -1,0 +1,54 @@
+import type { MeshMode, Scenario, WorkloadKey } from './scenario.js';
+import type { PeerAuthenticationManifest } from './policy.js';
+
+/** How to start a data plane: argv of a command run once per workload under the data-plane contract. */
+export interface DataPlaneSpec {
+  /** Name shown in reports: `reference`, or `exec:<command>`. */
+  readonly name: string;
+  readonly argv: readonly string[];
+  /** Workloads served by one process (>1 only for data planes that read `MESHCONFORM_WORKLOAD_CONFIGS`). */
+  readonly workloadsPerProcess: number;
+}
+
+/** TLS material a backend installs for one workload. */
+export interface WorkloadTls {
+  readonly certPem: string;
+  readonly keyPem: string;
+  readonly caPem: string;
+  readonly spiffeId: string;
+}
+
+export interface EnvironmentOptions {
+  readonly runId: string;
+  readonly scenario: Scenario;
+  readonly meshMode: MeshMode;
+  readonly dataPlane: DataPlaneSpec;
+  /** argv that starts the echo application (reads `MESHCONFORM_ECHO_CONFIG`). */
+  readonly echoArgv: readonly string[];
+  readonly identities: ReadonlyMap<WorkloadKey, WorkloadTls>;
+  /** The echo application's own (non-mesh) server certificate, used when it answers TLS itself. */
+  readonly appTls: { readonly certPem: string; readonly keyPem: string };
+  readonly readyTimeoutMs: number;
+}
+
+/** Where the probes reach one workload. */
+export interface WorkloadTarget {
+  readonly address: string;
+  /** workload port → port to connect to (equal on backends where workloads have their own address). */
+  readonly ports: ReadonlyMap<number, number>;
+}
+
+/** A running environment for one scenario. `stop()` is idempotent and removes everything `start` created. */
+export interface Environment {
+  readonly targets: ReadonlyMap<WorkloadKey, WorkloadTarget>;
+  /** Replace the policy set: config files replaced atomically, then SIGHUP (the data-plane contract). */
+  applyPolicies(policies: readonly PeerAuthenticationManifest[]): Promise<void>;
+  /** Problems that make observations untrustworthy (a data-plane process that died); empty when healthy. */
+  health(): readonly string[];
+  stop(): Promise<void>;
+}
+
+export interface Backend {
+  readonly name: string;
+  start(options: EnvironmentOptions): Promise<Environment>;
+}

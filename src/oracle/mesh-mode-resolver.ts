@@ -1,0 +1,15 @@
+import type { DecidingPolicy, MtlsMode, Scenario, Workload } from '../model/index.js';
+
+/** One resolved mode of a workload: `port: null` is the workload-level mode (any port without its own entry). */
+export interface ResolvedMode {
+  readonly port: number | null;
+  readonly mode: MtlsMode;
+  /** Ordered mesh → namespace → workload → port. */
+  readonly decidedBy: readonly DecidingPolicy[];
+}
+
+/** The effective-mode semantics of one mesh mode: sidecar today, ambient later (its own resolver, same interface). */
+export interface MeshModeResolver {
+  /** The workload-level mode first, then one entry per declared port, in declaration order. */
+  resolve(scenario: Scenario, workload: Workload): ResolvedMode[];
+}

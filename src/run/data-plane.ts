@@ -1,0 +1,34 @@
+import { fileURLToPath } from 'node:url';
+import { parseCommandString } from 'execa';
+import type { DataPlaneSpec } from '../model/index.js';
+import { UsageError } from '../util/errors.js';
+
+/** Files that run inside environments; started as processes, never imported. */
+export function harnessFile(relative: string): string {
+  return fileURLToPath(new URL(`../../harness/${relative}`, import.meta.url));
+}
+
+/** argv of the echo application. */
+export function echoArgv(): string[] {
+  return [process.execPath, harnessFile('echo/echo-app.mjs')];
+}
+
+/**
+ * `reference` (the project's sidecar, started through the same contract as any other) or `exec:<command>`.
+ * The command is split like a shell would split plain words, but no shell runs it.
+ */
+export function resolveDataPlane(value: string, workloadsPerProcess = 1): DataPlaneSpec {
+  if (!Number.isInteger(workloadsPerProcess) || workloadsPerProcess < 1) {
+    throw new UsageError(`--workloads-per-process must be a positive integer, got ${workloadsPerProcess}`);
+  }
+  if (value === 'reference') {
+    return { name: 'reference', argv: [process.execPath, harnessFile('reference/sidecar.mjs')], workloadsPerProcess };
+  }
+  if (value.startsWith('exec:')) {
+    const command = value.slice('exec:'.length).trim();
+    const argv = command ? parseCommandString(command) : [];
+    if (argv.length === 0) throw new UsageError(`--data-plane exec: needs a command, e.g. --data-plane "exec:./my-proxy --flag"`);
+    return { name: `exec:${command}`, argv, workloadsPerProcess };
+  }
+  throw new UsageError(`unknown data plane "${value}": use "reference" or "exec:<command>"`);
+}

@@ -1,0 +1,222 @@
+import { randomBytes } from 'node:crypto';
+import type {
+  Backend,
+  CellResult,
+  DataPlaneSpec,
+  Expectation,
+  MeshMode,
+  Observation,
+  ProbeJob,
+  RunResult,
+  Scenario,
+  ScenarioResult,
+  WorkloadKey,
+  WorkloadTls,
+} from '../model/index.js';
+import { RUN_RESULT_API_VERSION } from '../model/index.js';
+import { expectations, lintExpectations } from '../oracle/index.js';
+import { errorCell, judgeCell, summarize } from '../diff/index.js';
+import { createMeshPki } from '../pki/index.js';
+import { createProbeContext, runProbes } from '../probe/index.js';
+import { BackendError } from '../util/errors.js';
+import { pushTeardown, runTeardown } from './teardown.js';
+import { HARNESS_VERSION } from './version.js';
+
+export interface RunHooks {
+  onRunStart?(info: { runId: string; scenarios: number; cells: number }): void;
+  onScenarioStart?(info: { scenario: string; meshMode: MeshMode; cells: number }): void;
+  onCellResult?(cell: CellResult): void;
+  onScenarioEnd?(result: ScenarioResult): void;
+}
+
+export interface RunOptions {
+  readonly scenarios: readonly Scenario[];
+  readonly paths: readonly string[];
+  readonly grep?: string;
+  readonly backend: Backend;
+  readonly dataPlane: DataPlaneSpec;
+  readonly echoArgv: readonly string[];
+  /** Extra attempts for a cell that did not match; a later match makes it `flaky`. */
+  readonly retries: number;
+  /** Probes in flight at once. */
+  readonly concurrency: number;
+  /** Per-probe deadline. */
+  readonly timeoutMs: number;
+  /** Deadline for a data plane to accept TCP on every declared port. */
+  readonly readyTimeoutMs: number;
+  /** Scenarios whose environments run at the same time. */
+  readonly parallelScenarios: number;
+  readonly runId?: string;
+  readonly hooks?: RunHooks;
+}
+
+export function newRunId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return `${stamp}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Runs every scenario on the backend and returns the final result. Environment start failures throw (exit 2). */
+export async function runSuite(o: RunOptions): Promise<RunResult> {
+  const runId = o.runId ?? newRunId();
+  const started = new Date();
+  const trustDomains = [...new Set(o.scenarios.map((s) => s.trustDomain))];
+  const pkis = new Map(trustDomains.map((td) => [td, createMeshPki({ trustDomain: td })]));
+  const contexts = new Map([...pkis].map(([td, pki]) => [td, createProbeContext(pki.probeMaterial())]));
+
+  const units = o.scenarios.flatMap((s) => meshModes(s).map((m) => ({ s, m })));
+  const plans = units.map(({ s, m }) => plan(s, m));
+  o.hooks?.onRunStart?.({ runId, scenarios: units.length, cells: plans.reduce((n, p) => n + p.exps.length, 0) });
+
+  const results: ScenarioResult[] = new Array(plans.length);
+  let next = 0;
+  let failure: unknown;
+  const worker = async () => {
+    while (failure === undefined && next < plans.length) {
+      const i = next++;
+      const p = plans[i]!;
+      try {
+        results[i] = await runOne(o, runId, p, pkis.get(p.s.trustDomain)!, contexts.get(p.s.trustDomain)!);
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(o.parallelScenarios, plans.length)) }, worker));
+  if (failure !== undefined) throw failure;
+
+  const finished = new Date();
+  const cells = results.flatMap((r) => r.cells);
+  return {
+    apiVersion: RUN_RESULT_API_VERSION,
+    kind: 'RunResult',
+    runId,
+    startedAt: started.toISOString(),
+    finishedAt: finished.toISOString(),
+    durationMs: finished.getTime() - started.getTime(),
+    harness: { name: 'meshconform', version: HARNESS_VERSION },
+    environment: { backend: o.backend.name, dataPlane: o.dataPlane.name, node: process.version, platform: `${process.platform}-${process.arch}` },
+    options: {
+      retries: o.retries,
+      concurrency: o.concurrency,
+      timeoutMs: o.timeoutMs,
+      ...(o.grep !== undefined ? { grep: o.grep } : {}),
+      paths: [...o.paths],
+    },
+    summary: summarize(cells),
+    lintErrors: results.reduce((n, r) => n + r.lint.length, 0),
+    scenarios: results,
+  };
+}
+
+function meshModes(s: Scenario): MeshMode[] {
+  return s.mode === 'both' ? ['sidecar', 'ambient'] : [s.mode];
+}
+
+interface Plan {
+  readonly s: Scenario;
+  readonly m: MeshMode;
+  readonly exps: readonly Expectation[];
+  readonly skip?: string;
+}
+
+function plan(s: Scenario, m: MeshMode): Plan {
+  if (m === 'ambient') return { s, m, exps: [], skip: 'ambient mode is not supported by this version of meshconform' };
+  return { s, m, exps: expectations(s, m) };
+}
+
+type Pki = ReturnType<typeof createMeshPki>;
+type ProbeContext = ReturnType<typeof createProbeContext>;
+
+async function runOne(o: RunOptions, runId: string, p: Plan, pki: Pki, ctx: ProbeContext): Promise<ScenarioResult> {
+  const t0 = Date.now();
+  const { s, m, exps } = p;
+  o.hooks?.onScenarioStart?.({ scenario: s.name, meshMode: m, cells: exps.length });
+  const base = {
+    name: s.name,
+    file: s.file,
+    feature: s.feature,
+    meshMode: m,
+    description: s.description,
+    warnings: s.warnings,
+    policies: s.policies.map((x) => x.manifest),
+  };
+  if (p.skip) {
+    const result: ScenarioResult = { ...base, summary: summarize([]), lint: [], cells: [], durationMs: 0, skipped: p.skip };
+    o.hooks?.onScenarioEnd?.(result);
+    return result;
+  }
+  const lint = lintExpectations(s, m);
+
+  const identities = new Map<WorkloadKey, WorkloadTls>();
+  for (const w of s.workloads) {
+    const id = pki.issueWorkload({ namespace: w.namespace, serviceAccount: w.serviceAccount });
+    identities.set(`${w.namespace}/${w.name}`, id);
+  }
+  const env = await o.backend.start({
+    runId,
+    scenario: s,
+    meshMode: m,
+    dataPlane: o.dataPlane,
+    echoArgv: o.echoArgv,
+    identities,
+    appTls: pki.appIdentity(),
+    readyTimeoutMs: o.readyTimeoutMs,
+  });
+  const remove = pushTeardown(`environment of ${s.name}`, () => env.stop());
+  let cells: CellResult[];
+  try {
+    const jobs = new Map<string, ProbeJob>();
+    for (const e of exps) {
+      const target = env.targets.get(e.workload);
+      const id = identities.get(e.workload);
+      if (!target || !id) throw new BackendError(`scenario ${s.name}: no target for ${e.workload}`);
+      jobs.set(e.key, {
+        key: e.key,
+        scenario: s.name,
+        meshMode: m,
+        workload: e.workload,
+        port: e.port,
+        protocol: e.protocol,
+        client: e.client,
+        address: target.address,
+        targetPort: target.ports.get(e.port) ?? e.port,
+        expectedServerIdentity: id.spiffeId,
+      });
+    }
+    const attempts = new Map<string, Observation[]>(exps.map((e) => [e.key, []]));
+    const probe = async (keys: readonly string[]) => {
+      const observed = await runProbes(
+        keys.map((k) => jobs.get(k)!),
+        ctx,
+        { concurrency: o.concurrency, timeoutMs: o.timeoutMs },
+      );
+      for (const k of keys) {
+        const obs = observed.get(k);
+        const list = attempts.get(k)!;
+        list.push(
+          obs
+            ? { ...obs, attempts: list.length + 1 }
+            : { status: 'error', message: 'probe produced no observation', timings: { startedAt: Date.now(), totalMs: 0 }, attempts: list.length + 1 },
+        );
+      }
+    };
+    const judgeAll = () => exps.map((e) => judgeCell(e, attempts.get(e.key)!, { feature: s.feature }));
+
+    await probe(exps.map((e) => e.key));
+    let problems = env.health();
+    for (let r = 0; r < o.retries && problems.length === 0; r++) {
+      const again = judgeAll().filter((c) => c.verdict !== 'pass').map((c) => c.key);
+      if (again.length === 0) break;
+      await probe(again);
+      problems = env.health();
+    }
+    // Observations made while a data plane was down cannot be trusted either way.
+    cells = problems.length > 0 ? exps.map((e) => errorCell(e, `data plane unhealthy: ${problems.join('; ')}`, s.feature)) : judgeAll();
+  } finally {
+    await runTeardown(remove, () => env.stop());
+  }
+  for (const c of cells) o.hooks?.onCellResult?.(c);
+  const result: ScenarioResult = { ...base, summary: summarize(cells), lint, cells, durationMs: Date.now() - t0 };
+  o.hooks?.onScenarioEnd?.(result);
+  return result;
+}
