@@ -43,7 +43,7 @@ export const sidecarResolver: MeshModeResolver = {
   resolve(scenario: Scenario, workload: Workload): ResolvedMode[] {
     const chosen = choosePolicies(scenario, workload);
     const decidedBy: DecidingPolicy[] = [];
-    let mode = HARD_DEFAULT;
+    let mode: MtlsMode = HARD_DEFAULT;
     // A chosen policy is listed even when UNSET: it was consulted and passed the inherited mode on.
     for (const [level, p] of [['mesh', chosen.mesh], ['namespace', chosen.namespace], ['workload', chosen.workload]] as const) {
       if (p === undefined) continue;

@@ -1,0 +1,116 @@
+import type { AllowedObservation, CellResult, Expectation, Observation, Verdict } from '../model/index.js';
+import { describeDecidedBy, describeObservation } from './describe.js';
+import { observedOutcome } from './observed-outcome.js';
+
+/** How one attempt compares with the expectation; `why` completes "expected … but <why>". */
+type AttemptJudgement = { readonly kind: 'match' } | { readonly kind: 'mismatch' | 'error'; readonly why: string };
+
+/** Every client except plaintext-* speaks TLS first. */
+function isTlsClient(client: Expectation['client']): boolean {
+  return !client.startsWith('plaintext-');
+}
+
+/** Outcome matched; is the evidence behind it consistent with what that outcome means? */
+function evidenceProblem(exp: Expectation, obs: AllowedObservation): string | undefined {
+  const { echo } = obs;
+  if (echo.workload !== exp.workload || echo.port !== exp.port) {
+    return `the reply came from ${echo.workload}:${echo.port}, not ${exp.workload}:${exp.port} (misroute)`;
+  }
+  if (exp.outcome === 'passthrough') {
+    return echo.received === 'tls' ? undefined : "the application received plaintext, not the client's TLS bytes";
+  }
+  if (!isTlsClient(exp.client)) {
+    if (obs.path !== 'plaintext') return `the connection took the ${obs.path} path, not plaintext`;
+    return echo.received === 'plaintext' ? undefined : 'the application received TLS bytes from a plaintext client';
+  }
+  if (obs.path !== 'mtls') return `the application answered over ${obs.path}, not over mTLS terminated by the data plane`;
+  const tls = obs.tls;
+  if (!tls) return 'no TLS evidence was recorded for a TLS client';
+  if (!tls.serverIdentityOk) {
+    return `the server presented ${tls.serverIdentity ?? 'no SPIFFE identity'} issued by the ${tls.serverIssuer} CA, not the target workload's mesh identity`;
+  }
+  if (echo.received !== 'plaintext') return 'the application received TLS bytes instead of the decrypted stream';
+  return undefined;
+}
+
+function judgeAttempt(exp: Expectation, obs: Observation): AttemptJudgement {
+  const outcome = observedOutcome(obs);
+  if (outcome === undefined) return { kind: 'error', why: describeObservation(obs) };
+  if (outcome !== exp.outcome) return { kind: 'mismatch', why: describeObservation(obs) };
+  if (obs.status !== 'allowed') return { kind: 'match' };
+  const problem = evidenceProblem(exp, obs);
+  return problem === undefined ? { kind: 'match' } : { kind: 'mismatch', why: problem };
+}
+
+function baseCell(exp: Expectation, feature: string): Omit<CellResult, 'verdict' | 'reason'> {
+  return {
+    key: exp.key,
+    scenario: exp.scenario,
+    feature,
+    meshMode: exp.meshMode,
+    workload: exp.workload,
+    port: exp.port,
+    protocol: exp.protocol,
+    client: exp.client,
+    expected: { mode: exp.mode, outcome: exp.outcome, rule: exp.rule },
+    decidedBy: exp.decidedBy,
+  };
+}
+
+function expectedText(exp: Expectation): string {
+  return `expected ${exp.outcome} (${exp.mode}, ${exp.rule})`;
+}
+
+/**
+ * Compares one cell's attempts (first try, then retries, in order) with the oracle's expectation.
+ * pass: the first attempt matches; flaky: a later one does; error: none matches and the last could not run
+ * (or was refused); fail: otherwise. An error is never a pass and never a denial.
+ */
+export function judgeCell(exp: Expectation, attempts: readonly Observation[], ctx: { readonly feature: string }): CellResult {
+  const last = attempts.at(-1);
+  if (last === undefined) return errorCell(exp, 'no probe attempt was recorded for this cell', ctx.feature);
+  const judged = attempts.map((obs) => judgeAttempt(exp, obs));
+  const lastJudged = judged.at(-1)!;
+  const firstMatch = judged.findIndex((j) => j.kind === 'match');
+  const n = attempts.length;
+  const decided = describeDecidedBy(exp.decidedBy);
+
+  let verdict: Verdict;
+  let reason: string;
+  if (firstMatch === 0) {
+    verdict = 'pass';
+    reason = `${exp.outcome} as expected (${exp.mode}, ${exp.rule}); ${decided}.`;
+  } else if (firstMatch > 0) {
+    const first = judged[0]!;
+    verdict = 'flaky';
+    reason = `${expectedText(exp)}: matched only on attempt ${firstMatch + 1} of ${n}; attempt 1: ${first.kind === 'match' ? 'matched' : first.why}; ${decided}.`;
+  } else if (lastJudged.kind === 'error') {
+    verdict = 'error';
+    // A mismatch seen before the error is still worth a look (it may be a fail-open), but it is not the verdict.
+    const mismatch = judged.findLastIndex((j) => j.kind === 'mismatch');
+    const earlier = mismatch >= 0 ? `; attempt ${mismatch + 1} had shown: ${(judged[mismatch] as { why: string }).why}` : '';
+    reason = `${lastJudged.why}${n > 1 ? ` (attempt ${n} of ${n})` : ''}; ${expectedText(exp)}, so this cell proves nothing${earlier}.`;
+  } else {
+    verdict = 'fail';
+    reason = `${expectedText(exp)} but ${'why' in lastJudged ? lastJudged.why : 'no attempt matched'}; ${decided}.`;
+  }
+
+  const outcome = observedOutcome(last);
+  return {
+    ...baseCell(exp, ctx.feature),
+    observed: { ...last, attempts: n },
+    ...(outcome !== undefined ? { observedOutcome: outcome } : {}),
+    verdict,
+    reason,
+  };
+}
+
+/** A cell not run because this run lacks a capability it needs. */
+export function skippedCell(exp: Expectation, reason: string, feature: string): CellResult {
+  return { ...baseCell(exp, feature), verdict: 'skipped', reason };
+}
+
+/** A cell whose scenario could not run at all (environment failed, data plane unhealthy). */
+export function errorCell(exp: Expectation, message: string, feature: string): CellResult {
+  return { ...baseCell(exp, feature), verdict: 'error', reason: message };
+}

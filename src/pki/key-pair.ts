@@ -1,0 +1,21 @@
+import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import forge from 'node-forge';
+
+/** An RSA key held as a Node KeyObject (fast native signing) plus the forge public key a certificate embeds. */
+export interface KeyPair {
+  readonly privateKey: KeyObject;
+  /** PKCS#8 PEM. Only leaf keys are ever handed out; CA keys stay in memory. */
+  readonly privateKeyPem: string;
+  readonly forgePublicKey: forge.pki.rsa.PublicKey;
+  /** SHA-1 of the RSAPublicKey (RFC 5280 §4.2.1.2 method 1), as forge binary bytes: the SKI / AKI value. */
+  readonly keyIdentifier: string;
+}
+
+/** Native RSA-2048 keygen: forge's pure-JS keygen takes seconds (ENVIRONMENT.md §3). */
+export function generateKeyPair(): KeyPair {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const privateKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const forgePublicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString()) as forge.pki.rsa.PublicKey;
+  const keyIdentifier = forge.pki.getPublicKeyFingerprint(forgePublicKey, { type: 'RSAPublicKey', encoding: 'binary' });
+  return { privateKey: createPrivateKey(privateKeyPem), privateKeyPem, forgePublicKey, keyIdentifier };
+}
