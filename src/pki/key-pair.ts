@@ -1,4 +1,4 @@
-import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
 
 /** An RSA key held as a Node KeyObject (fast native signing) plus the forge public key a certificate embeds. */
@@ -17,5 +17,5 @@ export function generateKeyPair(): KeyPair {
   const privateKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const forgePublicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString()) as forge.pki.rsa.PublicKey;
   const keyIdentifier = forge.pki.getPublicKeyFingerprint(forgePublicKey, { type: 'RSAPublicKey', encoding: 'binary' });
-  return { privateKey: createPrivateKey(privateKeyPem), privateKeyPem, forgePublicKey, keyIdentifier };
+  return { privateKey, privateKeyPem, forgePublicKey, keyIdentifier };
 }
