@@ -5,7 +5,7 @@ import { lintExpectations } from '../oracle/index.js';
 import { createLocalBackend } from '../backend/local/index.js';
 import { runSuite } from '../run/run-suite.js';
 import { resolveDataPlane, echoArgv } from '../run/data-plane.js';
-import { writeOutputs, parseReporters } from '../run/outputs.js';
+import { writeOutputs, parseReporters, openReporters } from '../run/outputs.js';
 import { drainTeardowns } from '../run/teardown.js';
 import { HARNESS_VERSION } from '../run/version.js';
 import { newRunId } from '../run/run-suite.js';
@@ -53,6 +53,7 @@ async function runCommand(paths: string[], flags: RunFlags, out: NodeJS.Writable
   const backend: Backend = createLocalBackend(flags.localSubnet !== undefined ? { subnet: flags.localSubnet } : {});
   const runId = newRunId();
   const progress = createProgress(out);
+  const reporter = openReporters(reporterNames, out);
   let result: RunResult;
   try {
     result = await runSuite({
@@ -68,12 +69,17 @@ async function runCommand(paths: string[], flags: RunFlags, out: NodeJS.Writable
       readyTimeoutMs: flags.readyTimeout,
       parallelScenarios: flags.parallel,
       runId,
-      hooks: progress.hooks,
+      hooks: {
+        onRunStart: (e) => (progress.hooks.onRunStart?.(e), void reporter.onRunStart?.(e)),
+        onScenarioStart: (e) => void reporter.onScenarioStart?.(e),
+        onCellResult: (c) => void reporter.onCellResult?.(c),
+        onScenarioEnd: (r) => (progress.hooks.onScenarioEnd?.(r), void reporter.onScenarioEnd?.(r)),
+      },
     });
   } finally {
     progress.stop();
   }
-  await writeOutputs(result, { outRoot: flags.out, reporters: reporterNames, stream: out });
+  await writeOutputs(result, reporter, flags.out);
   return exitCodeFor(result);
 }
 

@@ -63,8 +63,8 @@ function httpPort(mode: MtlsMode, client: ClientKind): OutcomeRule {
   switch (client) {
     case 'plaintext-tcp':
       switch (mode) {
-        case 'DISABLE':
-        case 'PERMISSIVE': return r('deny', `R5.4 ${mode}: raw TCP bytes to a declared HTTP port are a protocol error ("tcp to http")`);
+        case 'DISABLE': return r('deny', 'R5.5 DISABLE: raw TCP bytes to a declared HTTP port are a protocol error (R5.4 "tcp to http")');
+        case 'PERMISSIVE': return r('deny', 'R5.4 PERMISSIVE: raw TCP bytes to a declared HTTP port are a protocol error ("tcp to http")');
         case 'STRICT': return r('deny', 'R5.3 STRICT: plaintext matches no filter chain and is closed');
         default: return assertNever(mode, 'mTLS mode');
       }

@@ -23,6 +23,8 @@ export interface CertificateSpec {
 }
 
 const SHA256_WITH_RSA = forge.pki.oids['sha256WithRSAEncryption']!;
+// Present in forge 1.4 (x509.js) but missing from @types/node-forge.
+const getTBSCertificate = (forge.pki as unknown as { getTBSCertificate(cert: forge.pki.Certificate): forge.asn1.Asn1 }).getTBSCertificate;
 
 /**
  * Builds the TBSCertificate with forge and signs it with Node's native RSA (forge's own `cert.sign` is pure JS and
@@ -55,7 +57,7 @@ export function buildCertificate(spec: CertificateSpec): string {
 
   cert.signatureOid = SHA256_WITH_RSA;
   cert.siginfo.algorithmOid = SHA256_WITH_RSA;
-  const tbs = forge.pki.getTBSCertificate(cert);
+  const tbs = getTBSCertificate(cert);
   cert.tbsCertificate = tbs;
   const tbsDer = Buffer.from(forge.asn1.toDer(tbs).getBytes(), 'binary');
   cert.signature = sign('sha256', tbsDer, issuer.keys.privateKey).toString('binary');

@@ -205,7 +205,7 @@ async function runOne(o: RunOptions, runId: string, p: Plan, pki: Pki, ctx: Prob
     await probe(exps.map((e) => e.key));
     let problems = env.health();
     for (let r = 0; r < o.retries && problems.length === 0; r++) {
-      const again = judgeAll().filter((c) => c.verdict !== 'pass').map((c) => c.key);
+      const again = judgeAll().filter((c) => c.verdict === 'fail' || c.verdict === 'error').map((c) => c.key);
       if (again.length === 0) break;
       await probe(again);
       problems = env.health();

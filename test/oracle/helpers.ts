@@ -1,6 +1,4 @@
-// Test-side builders: turn manifests / YAML into model objects without the scenario loader (written in parallel).
-import { readFileSync } from 'node:fs';
-import { LineCounter, parseDocument, isSeq } from 'yaml';
+// Test-side builders: model objects straight from manifests, so oracle tests do not depend on the loader.
 import { POLICY_MODES } from '../../src/model/index.js';
 import type {
   ExpectEntry,
@@ -118,76 +116,4 @@ export function expectEntry(
     outcomes: fields.outcomes ?? {},
     source: { file: 'test.yaml', line, column: 7 },
   };
-}
-
-// ---- Scenario YAML (DESIGN §3), a minimal converter for the built-in suite test ----
-
-interface RawWorkload {
-  name: string;
-  namespace: string;
-  labels?: Record<string, string>;
-  serviceAccount?: string;
-  ports: (number | { port: number; protocol?: PortProtocol })[];
-}
-
-interface RawScenario {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; labels?: Record<string, string> };
-  spec: {
-    description?: string;
-    mode?: ScenarioMode;
-    rootNamespace?: string;
-    trustDomain?: string;
-    workloads: RawWorkload[];
-    policies?: PeerAuthenticationManifest[];
-    expect?: Record<string, unknown>[];
-  };
-}
-
-/** Parses one scenario file into a Scenario (no validation beyond what the tests need). */
-export function scenarioFromYamlFile(file: string, defaultFeature: string): { scenario: Scenario; raw: RawScenario } {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(readFileSync(file, 'utf8'), { lineCounter });
-  if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors[0]?.message}`);
-  const raw = doc.toJS() as RawScenario;
-  const pos = (offset: number | undefined): SourcePos => {
-    const { line, col } = lineCounter.linePos(offset ?? 0);
-    return { file, line, column: col };
-  };
-  const expectNode = doc.getIn(['spec', 'expect'], true);
-  const expectPos = isSeq(expectNode) ? expectNode.items.map((n) => pos((n as { range?: [number] }).range?.[0])) : [];
-  const policyNode = doc.getIn(['spec', 'policies'], true);
-  const policyPos = isSeq(policyNode) ? policyNode.items.map((n) => pos((n as { range?: [number] }).range?.[0])) : [];
-
-  const s = raw.spec;
-  const scenarioValue: Scenario = {
-    name: raw.metadata.name,
-    file,
-    feature: raw.metadata.labels?.['feature'] ?? defaultFeature,
-    labels: raw.metadata.labels ?? {},
-    description: s.description ?? '',
-    mode: s.mode ?? 'sidecar',
-    rootNamespace: s.rootNamespace ?? 'istio-system',
-    trustDomain: s.trustDomain ?? 'cluster.local',
-    workloads: s.workloads.map((w) => ({
-      ...workload(w.namespace, w.name, w.labels ?? {}, w.ports),
-      serviceAccount: w.serviceAccount ?? w.name,
-      source: { file, line: 1, column: 1 },
-    })),
-    policies: (s.policies ?? []).map((m, i) => policyFromManifest(m, { source: policyPos[i] ?? pos(0) })),
-    expect: (s.expect ?? []).map((e, i) => {
-      const { workload: wk, port, mode, ...outcomes } = e;
-      return {
-        workload: String(wk),
-        ...(port === undefined ? {} : { port: Number(port) }),
-        ...(mode === undefined ? {} : { mode: mode as MtlsMode }),
-        outcomes: outcomes as Record<string, 'allow' | 'passthrough' | 'deny'>,
-        source: expectPos[i] ?? pos(0),
-      };
-    }),
-    warnings: [],
-    source: pos(0),
-  };
-  return { scenario: scenarioValue, raw };
 }

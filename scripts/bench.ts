@@ -1,0 +1,183 @@
+// `npm run bench`: measures the DESIGN §9 targets and prints figures and ratios (never asserted in tests).
+//   1. probes/s of a full `meshconform run` on the local backend vs a bare Node mTLS handshake loop, same machine;
+//   2. wall time of the built-in suite (`meshconform run scenarios/` as a user runs it);
+//   3. peak memory (harness + data planes + echo app) of that run;
+//   4. scale: 500 workloads × 4 ports × every client kind on the local backend (memory, file descriptors, time).
+import { execa } from 'execa';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import tls from 'node:tls';
+import { createMeshPki } from '../src/pki/index.js';
+import type { RunResult } from '../src/model/index.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const bin = join(root, 'bin/meshconform.js');
+const args = new Set(process.argv.slice(2));
+const quick = args.has('--quick');
+const work = mkdtempSync(join(tmpdir(), 'meshconform-bench-'));
+
+function fmt(n: number, digits = 0): string {
+  return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+/** Sums RSS and open fds over a process and its descendants, sampled from /proc. */
+function treeUsage(pid: number): { rssBytes: number; fds: number; procs: number } {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = children.get(ppid) ?? [];
+      list.push(Number(name));
+      children.set(ppid, list);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  let rssBytes = 0;
+  let fds = 0;
+  let procs = 0;
+  const stack = [pid];
+  while (stack.length > 0) {
+    const p = stack.pop()!;
+    try {
+      const status = readFileSync(`/proc/${p}/status`, 'utf8');
+      rssBytes += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
+      fds += readdirSync(`/proc/${p}/fd`).length;
+      procs++;
+    } catch {
+      // ended
+    }
+    stack.push(...(children.get(p) ?? []));
+  }
+  return { rssBytes, fds, procs };
+}
+
+/** Runs the CLI as a user would and samples its process tree every 50 ms. */
+async function timedRun(cliArgs: string[]): Promise<{ wallMs: number; peakRss: number; peakFds: number; peakProcs: number; result: RunResult; exitCode: number | undefined }> {
+  const out = mkdtempSync(join(work, 'out-'));
+  const t0 = performance.now();
+  const child = execa(process.execPath, [bin, ...cliArgs, '--out', out, '--reporter', 'json'], { cwd: root, reject: false, env: { NO_COLOR: '1', CI: 'true' } });
+  let peakRss = 0;
+  let peakFds = 0;
+  let peakProcs = 0;
+  const timer = setInterval(() => {
+    if (!child.pid) return;
+    const u = treeUsage(child.pid);
+    peakRss = Math.max(peakRss, u.rssBytes);
+    peakFds = Math.max(peakFds, u.fds);
+    peakProcs = Math.max(peakProcs, u.procs);
+  }, 50);
+  const r = await child;
+  clearInterval(timer);
+  const wallMs = performance.now() - t0;
+  if (r.exitCode !== 0) throw new Error(`meshconform ${cliArgs.join(' ')} exited ${r.exitCode}: ${r.stderr.slice(-2000)}\n${r.stdout.slice(-2000)}`);
+  const result = JSON.parse(readFileSync(join(out, 'latest', 'report.json'), 'utf8')) as RunResult;
+  return { wallMs, peakRss, peakFds, peakProcs, result, exitCode: r.exitCode };
+}
+
+/** A synthetic scenario: `workloads` workloads × `ports` TCP ports, a mix of STRICT, PERMISSIVE and DISABLE. */
+function writeScenario(name: string, workloads: number, ports: number): string {
+  const dir = mkdtempSync(join(work, 'scn-'));
+  const ws: string[] = [];
+  for (let i = 0; i < workloads; i++) {
+    const ps = Array.from({ length: ports }, (_, j) => 8000 + j).join(', ');
+    ws.push(`    - { name: w${i}, namespace: ns${i % 10}, labels: { app: w${i}, tier: t${i % 3} }, ports: [${ps}] }`);
+  }
+  const policies = [
+    `    - { apiVersion: security.istio.io/v1, kind: PeerAuthentication, metadata: { name: mesh, namespace: istio-system }, spec: { mtls: { mode: STRICT } } }`,
+    `    - { apiVersion: security.istio.io/v1, kind: PeerAuthentication, metadata: { name: ns1, namespace: ns1 }, spec: { mtls: { mode: PERMISSIVE } } }`,
+    `    - { apiVersion: security.istio.io/v1, kind: PeerAuthentication, metadata: { name: t2, namespace: ns2 }, spec: { selector: { matchLabels: { tier: t2 } }, mtls: { mode: DISABLE }, portLevelMtls: { 8001: { mode: STRICT } } } }`,
+  ];
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(
+    file,
+    `apiVersion: meshconform.dev/v1alpha1\nkind: Scenario\nmetadata: { name: ${name}, labels: { feature: bench } }\nspec:\n  workloads:\n${ws.join('\n')}\n  policies:\n${policies.join('\n')}\n`,
+  );
+  return file;
+}
+
+/** The baseline: a bare Node mTLS handshake loop (server in its own process, client reusing one SecureContext). */
+async function bareHandshakeLoop(durationMs: number, concurrency: number): Promise<number> {
+  const pki = createMeshPki({ trustDomain: 'cluster.local' });
+  const server = pki.issueWorkload({ namespace: 'bench', serviceAccount: 'server' });
+  const client = pki.clients.mesh;
+  const dir = mkdtempSync(join(work, 'bare-'));
+  const write = (n: string, s: string) => (writeFileSync(join(dir, n), s, { mode: 0o600 }), join(dir, n));
+  const files = { cert: write('cert.pem', server.certPem), key: write('key.pem', server.keyPem), ca: write('ca.pem', server.caPem) };
+  const serverCode = `
+    const tls = require('node:tls'); const fs = require('node:fs');
+    const s = tls.createServer({ cert: fs.readFileSync(${JSON.stringify(files.cert)}), key: fs.readFileSync(${JSON.stringify(files.key)}),
+      ca: fs.readFileSync(${JSON.stringify(files.ca)}), requestCert: true, rejectUnauthorized: true }, (c) => {
+      c.once('data', () => c.end('ok\\n')); c.on('error', () => {}); });
+    s.listen(0, '127.0.0.1', () => console.log(s.address().port));`;
+  const srv = execa(process.execPath, ['-e', serverCode], { reject: false });
+  const port = await new Promise<number>((resolve) => srv.stdout!.once('data', (b: Buffer) => resolve(Number(String(b).trim()))));
+  const ctx = tls.createSecureContext({ cert: client.certPem, key: client.keyPem, ca: server.caPem });
+  let done = 0;
+  const until = performance.now() + durationMs;
+  const one = () =>
+    new Promise<void>((resolve) => {
+      const s = tls.connect({ host: '127.0.0.1', port, secureContext: ctx, servername: 'bench', rejectUnauthorized: false });
+      s.once('secureConnect', () => s.write('hi\n'));
+      s.once('data', () => {
+        done++;
+        s.destroy();
+        resolve();
+      });
+      s.once('error', () => resolve());
+    });
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (performance.now() < until) await one();
+  }));
+  const rate = done / ((performance.now() - t0) / 1000);
+  srv.kill('SIGTERM');
+  await srv;
+  return rate;
+}
+
+async function main(): Promise<void> {
+  console.log(`meshconform bench — node ${process.version}, ${(await import('node:os')).cpus().length} cores${quick ? ' (quick)' : ''}\n`);
+
+  // 1. throughput
+  const bare = await bareHandshakeLoop(quick ? 2000 : 5000, 8);
+  const tpFile = writeScenario('bench-throughput', 16, 4);
+  const tp = await timedRun(['run', tpFile, '--retries', '0', '--parallel', '1']);
+  const cells = tp.result.summary.cells;
+  const probeRate = cells / (tp.result.scenarios[0]!.durationMs / 1000);
+  const fullRate = cells / (tp.wallMs / 1000);
+  console.log('1. probe throughput (local backend, reference data plane)');
+  console.log(`   bare Node mTLS handshake loop          ${fmt(bare)} handshakes/s`);
+  console.log(`   meshconform run, ${cells} probes         ${fmt(probeRate)} probes/s inside the scenario (start, probe, stop)`);
+  console.log(`   same, whole command wall time ${fmt(tp.wallMs)} ms → ${fmt(fullRate)} probes/s`);
+  console.log(`   ratio (scenario probes/s ÷ bare)        ${fmt(probeRate / bare, 2)}   target ≥ 0.50  ${probeRate / bare >= 0.5 ? 'OK' : 'MISSED'}`);
+  console.log(`   verdicts: ${tp.result.summary.passed}/${cells} passed\n`);
+
+  // 2 + 3. built-in suite
+  const suite = await timedRun(['run', join(root, 'scenarios')]);
+  console.log('2. built-in suite (meshconform run scenarios/)');
+  console.log(`   ${suite.result.scenarios.length} scenario runs, ${suite.result.summary.cells} cells, ${suite.result.summary.passed} passed`);
+  console.log(`   wall time ${fmt(suite.wallMs / 1000, 2)} s   target ≤ 10 s  ${suite.wallMs <= 10_000 ? 'OK' : 'MISSED'}`);
+  console.log('3. peak memory of that run (harness + data planes + echo app)');
+  console.log(`   ${fmt(suite.peakRss / 2 ** 20)} MiB over at most ${suite.peakProcs} processes, peak ${suite.peakFds} open fds\n`);
+
+  // 4. scale
+  if (!quick) {
+    const scaleFile = writeScenario('bench-scale', 500, 4);
+    const scale = await timedRun(['run', scaleFile, '--retries', '0', '--workloads-per-process', '25', '--concurrency', '64', '--ready-timeout', '120000', '--timeout', '10000']);
+    const s = scale.result.summary;
+    console.log('4. scale: 500 workloads × 4 ports × 9 clients (--workloads-per-process 25)');
+    console.log(`   ${s.cells} cells: ${s.passed} passed, ${s.failed} failed, ${s.errors} errors in ${fmt(scale.wallMs / 1000, 1)} s`);
+    console.log(`   peak ${fmt(scale.peakRss / 2 ** 20)} MiB RSS over ${scale.peakProcs} processes, peak ${scale.peakFds} open fds (limit ${(await execa('sh', ['-c', 'ulimit -n'])).stdout})`);
+  }
+}
+
+try {
+  await main();
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}

@@ -1,0 +1,17 @@
+export {
+  createMeshPki,
+  APP_COMMON_NAME,
+  OTHER_TRUST_DOMAIN,
+  PROBE_NAMESPACE,
+  PROBE_SERVICE_ACCOUNT,
+  type CaFiles,
+  type IssuedIdentity,
+  type MeshPki,
+  type MeshPkiOptions,
+  type ProbeClientIdentities,
+  type ProbePkiMaterial,
+  type WorkloadIdentity,
+  type WorkloadRequest,
+} from './mesh-pki.js';
+export { spiffeId } from './spiffe-id.js';
+export { PkiError } from './pki-error.js';

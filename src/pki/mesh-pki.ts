@@ -1,0 +1,183 @@
+import { isIP } from 'node:net';
+import type forge from 'node-forge';
+import type { PrivateDir } from '../util/private-dir.js';
+import { buildCertificate, type Issuer, type SanEntry } from './build-certificate.js';
+import { generateKeyPair, type KeyPair } from './key-pair.js';
+import { PkiError } from './pki-error.js';
+import { spiffeId } from './spiffe-id.js';
+
+export interface MeshPkiOptions {
+  readonly trustDomain: string;
+  /** Clock for every validity period (injected so chaos runs and tests can replay). */
+  readonly now?: () => Date;
+}
+
+export interface WorkloadRequest {
+  readonly namespace: string;
+  readonly serviceAccount: string;
+  /** Adds an IP SAN (the address the workload's data plane listens on). */
+  readonly address?: string;
+}
+
+/** A certificate with its key; `caPem` is the bundle that verifies it. */
+export interface IssuedIdentity {
+  readonly certPem: string;
+  readonly keyPem: string;
+  readonly caPem: string;
+}
+
+export interface WorkloadIdentity extends IssuedIdentity {
+  readonly spiffeId: string;
+}
+
+/** The client identities the probes present (structurally the probe stage's `ProbeMaterial['clients']`). */
+export interface ProbeClientIdentities {
+  /** Mesh CA, mesh trust domain: the valid Istio peer. */
+  readonly mesh: WorkloadIdentity;
+  /** A second, unrelated self-signed root; same SPIFFE form as `mesh`. */
+  readonly foreignCa: WorkloadIdentity;
+  /** Mesh CA, but notBefore now-2d and notAfter now-1d. */
+  readonly expired: WorkloadIdentity;
+  /** Mesh CA, SPIFFE ID in `other-trust-domain.example`. */
+  readonly otherTrustDomain: WorkloadIdentity;
+}
+
+/** What `createProbeContext` takes: CA bundles to recognise server certificates, and the client identities. */
+export interface ProbePkiMaterial {
+  readonly meshCaPem: string;
+  readonly appCaPem: string;
+  readonly clients: ProbeClientIdentities;
+}
+
+/** Paths written by `writeCaFiles`, in Istio's plug-in CA (`cacerts` secret) layout. */
+export interface CaFiles {
+  readonly caCertFile: string;
+  readonly caKeyFile: string;
+  readonly rootCertFile: string;
+  readonly certChainFile: string;
+}
+
+export interface MeshPki {
+  readonly trustDomain: string;
+  /** The mesh root CA certificate (its key never leaves this object except through `writeCaFiles`). */
+  readonly meshCaPem: string;
+  /** Root of the foreign client: a CA the mesh must not trust. */
+  readonly foreignCaPem: string;
+  /** Root of the echo application's own server certificate (pass-through detection). */
+  readonly appCaPem: string;
+  readonly clients: ProbeClientIdentities;
+  /** A workload certificate: SPIFFE URI SAN, serverAuth+clientAuth, valid now-1h..now+24h. */
+  issueWorkload(request: WorkloadRequest): WorkloadIdentity;
+  /** The echo application's server identity: app CA, CN `meshconform-echo-app`, no SPIFFE SAN. */
+  appIdentity(): IssuedIdentity;
+  probeMaterial(): ProbePkiMaterial;
+  /** Writes the mesh CA (key 0600) for a mesh that must sign with it (Istio plug-in CA); the only way the key leaves. */
+  writeCaFiles(dir: PrivateDir): Promise<CaFiles>;
+}
+
+export const PROBE_NAMESPACE = 'meshconform-probe';
+export const PROBE_SERVICE_ACCOUNT = 'probe-client';
+export const OTHER_TRUST_DOMAIN = 'other-trust-domain.example';
+export const APP_COMMON_NAME = 'meshconform-echo-app';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+/**
+ * Creates the run's PKI. Scale choice: only five RSA keys are generated (mesh CA, foreign CA, app CA, one key shared by
+ * every workload and the echo app, one key shared by every probe client), and one certificate is issued per identity.
+ * A key per workload would cost ~125 ms each (500 workloads ≈ 1 min); identity lives in the certificate, not the key.
+ */
+export function createMeshPki(options: MeshPkiOptions): MeshPki {
+  const now = options.now ?? (() => new Date());
+  const trustDomain = options.trustDomain;
+  spiffeId(trustDomain, PROBE_NAMESPACE, PROBE_SERVICE_ACCOUNT); // validates the trust domain up front
+  const t0 = now().getTime();
+
+  const meshCa = createRoot(`meshconform mesh root CA (${trustDomain})`, t0);
+  const foreignCa = createRoot('meshconform foreign root CA', t0);
+  const appCa = createRoot('meshconform echo application CA', t0);
+  const workloadKeys = generateKeyPair();
+  const clientKeys = generateKeyPair();
+
+  const leaf = (issuer: Root, keys: KeyPair, id: string | null, sans: SanEntry[], from: number, to: number, cn?: string): IssuedIdentity & { spiffeId: string | null } => ({
+    certPem: buildCertificate({
+      subject: subjectOf(cn),
+      issuer,
+      keys,
+      notBefore: new Date(from),
+      notAfter: new Date(to),
+      ca: false,
+      sans: id ? [{ uri: id }, ...sans] : sans,
+    }),
+    keyPem: keys.privateKeyPem,
+    caPem: issuer.certPem,
+    spiffeId: id,
+  });
+  const client = (issuer: Root, id: string, from: number, to: number): WorkloadIdentity => {
+    const issued = leaf(issuer, clientKeys, id, [], from, to);
+    return { ...issued, spiffeId: id };
+  };
+
+  const probeId = spiffeId(trustDomain, PROBE_NAMESPACE, PROBE_SERVICE_ACCOUNT);
+  const clients: ProbeClientIdentities = {
+    mesh: client(meshCa, probeId, t0 - HOUR, t0 + DAY),
+    foreignCa: client(foreignCa, probeId, t0 - HOUR, t0 + DAY),
+    expired: client(meshCa, probeId, t0 - 2 * DAY, t0 - DAY),
+    otherTrustDomain: client(meshCa, spiffeId(OTHER_TRUST_DOMAIN, PROBE_NAMESPACE, PROBE_SERVICE_ACCOUNT), t0 - HOUR, t0 + DAY),
+  };
+  const app = leaf(appCa, workloadKeys, null, [{ dns: APP_COMMON_NAME }], t0 - HOUR, t0 + DAY, APP_COMMON_NAME);
+  const appIdentity: IssuedIdentity = { certPem: app.certPem, keyPem: app.keyPem, caPem: app.caPem };
+
+  return {
+    trustDomain,
+    meshCaPem: meshCa.certPem,
+    foreignCaPem: foreignCa.certPem,
+    appCaPem: appCa.certPem,
+    clients,
+    issueWorkload(request) {
+      const id = spiffeId(trustDomain, request.namespace, request.serviceAccount);
+      const sans: SanEntry[] = [];
+      if (request.address !== undefined) {
+        if (isIP(request.address) === 0) throw new PkiError(`workload ${request.namespace}/${request.serviceAccount}: "${request.address}" is not an IP address`);
+        sans.push({ ip: request.address });
+      }
+      const t = now().getTime();
+      const issued = leaf(meshCa, workloadKeys, id, sans, t - HOUR, t + DAY);
+      return { certPem: issued.certPem, keyPem: issued.keyPem, caPem: issued.caPem, spiffeId: id };
+    },
+    appIdentity: () => appIdentity,
+    probeMaterial: () => ({ meshCaPem: meshCa.certPem, appCaPem: appCa.certPem, clients }),
+    async writeCaFiles(dir) {
+      // A root CA is its own chain: cert-chain.pem is the CA cert itself.
+      return {
+        caCertFile: await dir.write('ca-cert.pem', meshCa.certPem, 0o644),
+        caKeyFile: await dir.write('ca-key.pem', meshCa.keys.privateKeyPem, 0o600),
+        rootCertFile: await dir.write('root-cert.pem', meshCa.certPem, 0o644),
+        certChainFile: await dir.write('cert-chain.pem', meshCa.certPem, 0o644),
+      };
+    },
+  };
+}
+
+interface Root extends Issuer {
+  readonly certPem: string;
+}
+
+/** A self-signed root valid from a week back (covers the expired client) to a year ahead. */
+function createRoot(commonName: string, t0: number): Root {
+  const keys = generateKeyPair();
+  const subject: forge.pki.CertificateField[] = [
+    { name: 'organizationName', value: 'meshconform' },
+    { name: 'commonName', value: commonName },
+  ];
+  const certPem = buildCertificate({ subject, keys, notBefore: new Date(t0 - 7 * DAY), notAfter: new Date(t0 + 365 * DAY), ca: true });
+  return { subject, keys, certPem };
+}
+
+/** Istio workload certificates carry only the SAN; we keep an O (and a CN for the app) so tools print something. */
+function subjectOf(commonName?: string): forge.pki.CertificateField[] {
+  const subject: forge.pki.CertificateField[] = [{ name: 'organizationName', value: 'meshconform' }];
+  if (commonName) subject.push({ name: 'commonName', value: commonName });
+  return subject;
+}

@@ -1,0 +1,36 @@
+import type { ClientKind, PortProtocol } from '../model/index.js';
+import type { CredentialName } from './probe-material.js';
+
+/** How a client kind talks: transport, certificate, ALPN, payload. The table is /tmp/outcomes.md "Clients". */
+export interface ClientProfile {
+  /** `null`: plaintext TCP. */
+  readonly tls: {
+    /** `null`: no client certificate. */
+    readonly credential: CredentialName | null;
+    /** ALPN offered on a port of this protocol; `undefined` offers none. */
+    readonly alpn: (protocol: PortProtocol) => readonly string[] | undefined;
+  } | null;
+  /** `line`: `MESHCONFORM-PROBE <key>\n` and one reply line; `http`: an HTTP/1.1 GET. */
+  readonly payload: (protocol: PortProtocol) => 'line' | 'http';
+}
+
+/** Istio's mtlsTCPWithMxcALPNs (a sidecar client's order). */
+export const ISTIO_TCP_ALPN = ['istio-peer-exchange', 'istio'] as const;
+/** What a sidecar client offers for HTTP/1.1 mTLS. */
+export const ISTIO_HTTP_ALPN = ['istio-http/1.1'] as const;
+
+const istioAlpnFor = (protocol: PortProtocol) => (protocol === 'http' ? ISTIO_HTTP_ALPN : ISTIO_TCP_ALPN);
+const noAlpn = () => undefined;
+const portPayload = (protocol: PortProtocol) => (protocol === 'http' ? 'http' : 'line');
+
+export const CLIENT_PROFILES = {
+  'plaintext-tcp': { tls: null, payload: () => 'line' },
+  'plaintext-http': { tls: null, payload: () => 'http' },
+  'mtls-tcp': { tls: { credential: 'mesh', alpn: () => ISTIO_TCP_ALPN }, payload: () => 'line' },
+  'mtls-http': { tls: { credential: 'mesh', alpn: () => ISTIO_HTTP_ALPN }, payload: () => 'http' },
+  'tls-no-client-cert': { tls: { credential: null, alpn: noAlpn }, payload: portPayload },
+  'mtls-foreign-ca': { tls: { credential: 'foreignCa', alpn: istioAlpnFor }, payload: portPayload },
+  'mtls-expired': { tls: { credential: 'expired', alpn: istioAlpnFor }, payload: portPayload },
+  'mtls-other-trust-domain': { tls: { credential: 'otherTrustDomain', alpn: istioAlpnFor }, payload: portPayload },
+  'tls-no-istio-alpn': { tls: { credential: 'mesh', alpn: noAlpn }, payload: portPayload },
+} as const satisfies Record<ClientKind, ClientProfile>;

@@ -1,0 +1,111 @@
+import { performance } from 'node:perf_hooks';
+import type { Observation, ProbeJob, ProbeTimings } from '../model/index.js';
+import { CLIENT_PROFILES } from './client-profiles.js';
+import { httpExchange } from './http-exchange.js';
+import { lineExchange } from './line-exchange.js';
+import type { ConnectionTrace, TlsOptions } from './open-connection.js';
+import type { Outcome } from './outcome.js';
+import type { ProbeContext } from './probe-context.js';
+import { ProbeError } from '../util/errors.js';
+
+export interface ProbeOptions {
+  /** Deadline for the whole probe (connect, handshake, reply); after it the probe is `denied/timeout`. */
+  readonly timeoutMs: number;
+}
+
+/**
+ * Fires one client at one workload port over a new connection and classifies what happened. Never rejects for
+ * anything the network did: the result is `allowed` (the echo app answered), `denied` (how), or `error` (the harness
+ * could not run the probe). Throws ProbeError only for invalid options.
+ */
+export async function runProbe(job: ProbeJob, ctx: ProbeContext, options: ProbeOptions): Promise<Observation> {
+  assertTimeout(options.timeoutMs);
+  const startedAt = Date.now();
+  const t0 = performance.now();
+  const fail = (message: string): Observation => ({
+    status: 'error',
+    message,
+    timings: { startedAt, totalMs: performance.now() - t0 },
+    attempts: 1,
+  });
+
+  const problem = jobProblem(job);
+  if (problem) return fail(`invalid probe job ${JSON.stringify(job?.key)}: ${problem}`);
+  const profile = CLIENT_PROFILES[job.client];
+  let tlsOptions: TlsOptions | null = null;
+  if (profile.tls) {
+    const secureContext = ctx.secureContext(profile.tls.credential);
+    if (!secureContext) return fail(`no client certificate material for ${job.client} (${profile.tls.credential})`);
+    tlsOptions = { secureContext, alpn: profile.tls.alpn(job.protocol) };
+  }
+
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new Error(`no reply within ${options.timeoutMs} ms`)), options.timeoutMs);
+  try {
+    const exchange = profile.payload(job.protocol) === 'http' ? httpExchange : lineExchange;
+    const { outcome, trace } = await exchange(job, ctx, tlsOptions, controller.signal);
+    return observation(outcome, trace, tlsOptions !== null, { startedAt, totalMs: performance.now() - t0 });
+  } catch (err) {
+    return fail(`probe failed: ${err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function observation(outcome: Outcome, trace: ConnectionTrace, tlsClient: boolean, t: { startedAt: number; totalMs: number }): Observation {
+  const timings: ProbeTimings = {
+    startedAt: t.startedAt,
+    ...(trace.connectMs !== undefined ? { connectMs: trace.connectMs } : {}),
+    ...(trace.handshakeMs !== undefined ? { handshakeMs: trace.handshakeMs } : {}),
+    totalMs: t.totalMs,
+  };
+  const base = { timings, attempts: 1, ...(trace.tls ? { tls: trace.tls } : {}) };
+  switch (outcome.kind) {
+    case 'echo': {
+      const issuer = trace.tls?.serverIssuer ?? 'unknown';
+      // 'mesh': the data plane terminated TLS; 'app': the app answered the ClientHello itself. A terminator from
+      // neither CA is judged by what the app says it received (serverIdentityOk stays false either way).
+      const path = !tlsClient
+        ? 'plaintext'
+        : issuer === 'mesh'
+          ? 'mtls'
+          : issuer === 'app' || outcome.echo.received === 'tls'
+            ? 'passthrough'
+            : 'mtls';
+      return { ...base, status: 'allowed', path, echo: outcome.echo, ...(outcome.httpStatus !== undefined ? { httpStatus: outcome.httpStatus } : {}) };
+    }
+    case 'denied':
+      return {
+        ...base,
+        status: 'denied',
+        how: outcome.how,
+        detail: outcome.detail,
+        ...(outcome.alert ? { alert: outcome.alert } : {}),
+        ...(outcome.httpStatus !== undefined ? { httpStatus: outcome.httpStatus } : {}),
+      };
+    case 'error':
+      return { ...base, status: 'error', message: outcome.message };
+    default: {
+      const never: never = outcome;
+      throw new ProbeError(`unknown probe outcome ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\x00-\x1f\x7f]/;
+
+function jobProblem(job: ProbeJob): string | undefined {
+  if (typeof job !== 'object' || job === null) return 'not an object';
+  if (typeof job.key !== 'string' || job.key === '' || CONTROL.test(job.key)) return 'key must be a non-empty single-line string';
+  if (typeof job.client !== 'string' || !Object.hasOwn(CLIENT_PROFILES, job.client)) return `unknown client kind "${String(job.client)}"`;
+  if (job.protocol !== 'tcp' && job.protocol !== 'http') return `unknown port protocol "${String(job.protocol)}"`;
+  if (typeof job.address !== 'string' || job.address === '') return 'no target address';
+  if (!Number.isInteger(job.targetPort) || job.targetPort < 1 || job.targetPort > 65535) return `bad target port ${String(job.targetPort)}`;
+  if (typeof job.expectedServerIdentity !== 'string') return 'no expected server identity';
+  return undefined;
+}
+
+export function assertTimeout(timeoutMs: number): void {
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new ProbeError(`probe timeout must be a positive number of milliseconds, got ${timeoutMs}`);
+}

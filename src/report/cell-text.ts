@@ -1,0 +1,59 @@
+import type { CellResult, ClientKind, DecidingPolicy, DeniedObservation, Observation } from '../model/index.js';
+
+/** Column labels short enough for nine clients in 120 columns. */
+export const CLIENT_SHORT_NAMES: Readonly<Record<ClientKind, string>> = {
+  'plaintext-tcp': 'pt-tcp',
+  'plaintext-http': 'pt-http',
+  'mtls-tcp': 'mtls-tcp',
+  'mtls-http': 'mtls-http',
+  'tls-no-client-cert': 'no-cert',
+  'mtls-foreign-ca': 'foreign',
+  'mtls-expired': 'expired',
+  'mtls-other-trust-domain': 'other-td',
+  'tls-no-istio-alpn': 'no-alpn',
+};
+
+/** "tls-alert certificate required (116)", "reset (ECONNRESET)", "http-status 403". */
+export function denialText(obs: DeniedObservation): string {
+  if (obs.how === 'tls-alert' && obs.alert) {
+    return `tls-alert ${obs.alert.name}${obs.alert.code !== undefined ? ` (${obs.alert.code})` : ''}`;
+  }
+  const status = obs.httpStatus !== undefined ? ` ${obs.httpStatus}` : '';
+  return `${obs.how}${status}${obs.detail ? ` (${obs.detail})` : ''}`;
+}
+
+/** One line of evidence: what the probe saw. */
+export function observationText(obs: Observation): string {
+  switch (obs.status) {
+    case 'allowed': {
+      const tls = obs.tls ? `, server ${obs.tls.serverIdentity ?? 'without SPIFFE ID'} from the ${obs.tls.serverIssuer} CA` : '';
+      return `answered via ${obs.path} by ${obs.echo.workload}:${obs.echo.port} (app received ${obs.echo.received}${tls})`;
+    }
+    case 'denied':
+      return `denied by ${denialText(obs)}`;
+    case 'error':
+      return `probe error: ${obs.message}`;
+    default: {
+      const never: never = obs;
+      return String(never);
+    }
+  }
+}
+
+export function decidedByText(decidedBy: readonly DecidingPolicy[]): string {
+  if (decidedBy.length === 0) return 'no policy applies (default PERMISSIVE)';
+  return `decided by ${decidedBy.map((p) => `${p.namespace}/${p.name} (${p.level})`).join(' → ')}`;
+}
+
+/** "expected deny in STRICT mode, observed allow: answered via plaintext …; rule …; decided by …". */
+export function mismatchText(c: CellResult): string {
+  const observed = c.observed
+    ? `observed ${c.observedOutcome ?? 'no outcome'}: ${observationText(c.observed)}`
+    : 'nothing observed';
+  const attempts = c.observed && c.observed.attempts > 1 ? ` after ${c.observed.attempts} attempts` : '';
+  return `expected ${c.expected.outcome} in ${c.expected.mode} mode, ${observed}${attempts}; rule ${c.expected.rule}; ${decidedByText(c.decidedBy)}`;
+}
+
+export function cellLabel(c: Pick<CellResult, 'workload' | 'port' | 'client'>): string {
+  return `${c.workload}:${c.port} ${c.client}`;
+}

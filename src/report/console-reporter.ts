@@ -1,0 +1,202 @@
+import type { CellResult, ExpectedOutcome, RunResult, ScenarioResult, Summary, Verdict } from '../model/index.js';
+import { CLIENT_KINDS } from '../model/index.js';
+import { CLIENT_SHORT_NAMES, cellLabel } from './cell-text.js';
+import type { Reporter, ReporterOptions } from './reporter.js';
+
+/** Unicode symbols and colour on a TTY; plain ASCII when piped or NO_COLOR is set. */
+export interface ConsoleStyle {
+  readonly fancy: boolean;
+  readonly tables: 'all' | 'failing' | 'none';
+}
+
+const ANSI = { bold: '\x1b[1m', dim: '\x1b[2m', red: '\x1b[31m', green: '\x1b[32m', yellow: '\x1b[33m', magenta: '\x1b[35m' } as const;
+type Tone = keyof typeof ANSI;
+
+const MAX_LIST = 50;
+const MAX_LABEL = 26;
+
+function symbols(fancy: boolean) {
+  return fancy
+    ? { pass: '✓', fail: '✗', ne: '≠', flaky: '~', error: 'E', skipped: '-', none: '·', ell: '…' }
+    : { pass: '+', fail: 'X', ne: '!=', flaky: '~', error: 'E', skipped: '-', none: '.', ell: '..' };
+}
+
+const OUTCOME_SHORT: Readonly<Record<ExpectedOutcome, string>> = { allow: 'allow', deny: 'deny', passthrough: 'pthru' };
+
+const VERDICT_TONE: Readonly<Record<Verdict, Tone>> = { pass: 'green', fail: 'red', flaky: 'yellow', error: 'magenta', skipped: 'dim' };
+
+export function consoleStyleFor(options: ReporterOptions = {}): ConsoleStyle {
+  const stream = options.stream ?? process.stdout;
+  const env = options.env ?? process.env;
+  const noColor = env['NO_COLOR'] !== undefined && env['NO_COLOR'] !== '';
+  return { fancy: options.color ?? (stream.isTTY === true && !noColor), tables: options.tables ?? 'all' };
+}
+
+const width = (s: string): number => [...s].length;
+
+// Input text (names, reasons, errors) must not drive the terminal: drop control characters, keep it on one line.
+const CONTROL = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/g;
+const t = (s: string): string => s.replace(/[\t\n\r]+/g, ' ').replace(CONTROL, '');
+const pad = (s: string, w: number): string => s + ' '.repeat(Math.max(0, w - width(s)));
+
+function truncate(s: string, max: number, ell: string): string {
+  const chars = [...s];
+  return chars.length <= max ? s : ell + chars.slice(chars.length - max + width(ell)).join('');
+}
+
+function summaryText(s: Summary): string {
+  return `${s.cells} cells: ${s.passed} passed, ${s.failed} failed, ${s.flaky} flaky, ${s.errors} errors, ${s.skipped} skipped`;
+}
+
+/** The whole end-of-run report as text: truth tables, failures, lint errors, harness errors, summary. */
+export function renderConsoleReport(result: RunResult, outDir: string, style: ConsoleStyle): string {
+  const sym = symbols(style.fancy);
+  const paint = (tone: Tone, s: string): string => (style.fancy ? `${ANSI[tone]}${s}\x1b[0m` : s);
+  const out: string[] = [];
+
+  const cellText = (c: CellResult | undefined): { text: string; tone?: Tone } => {
+    if (!c) return { text: sym.none, tone: 'dim' };
+    const exp = OUTCOME_SHORT[c.expected.outcome];
+    const tone = VERDICT_TONE[c.verdict];
+    switch (c.verdict) {
+      case 'pass':
+        return { text: `${sym.pass} ${exp}`, tone };
+      case 'fail': {
+        const got = c.observedOutcome;
+        // Same outcome class but inconsistent evidence (misroute, wrong server identity): mark with '*'.
+        const text = got === undefined ? `${sym.fail} ?${sym.ne}${exp}` : got === c.expected.outcome ? `${sym.fail} ${exp}*` : `${sym.fail} ${OUTCOME_SHORT[got]}${sym.ne}${exp}`;
+        return { text, tone };
+      }
+      case 'flaky':
+        return { text: `${sym.flaky} ${exp}`, tone };
+      case 'error':
+        return { text: sym.error, tone };
+      case 'skipped':
+        return { text: sym.skipped, tone };
+      default: {
+        const never: never = c.verdict;
+        return { text: String(never) };
+      }
+    }
+  };
+
+  const renderTable = (s: ScenarioResult): string[] => {
+    const rows = new Map<string, { label: string; proto: string; mode: string; workload: string; port: number; cells: (CellResult | undefined)[] }>();
+    for (const c of s.cells) {
+      const k = `${c.workload}\u0000${c.port}`;
+      let row = rows.get(k);
+      if (!row) {
+        row = { label: t(`${c.workload}:${c.port}`), proto: c.protocol, mode: c.expected.mode, workload: c.workload, port: c.port, cells: CLIENT_KINDS.map(() => undefined) };
+        rows.set(k, row);
+      }
+      const col = CLIENT_KINDS.indexOf(c.client);
+      if (col >= 0) row.cells[col] = c;
+    }
+    const sorted = [...rows.values()].sort((a, b) => (a.workload < b.workload ? -1 : a.workload > b.workload ? 1 : a.port - b.port));
+    const header = ['workload:port', 'proto', 'mode', ...CLIENT_KINDS.map((k) => CLIENT_SHORT_NAMES[k])];
+    const body = sorted.map((r) => [
+      { text: truncate(r.label, MAX_LABEL, sym.ell) },
+      { text: r.proto },
+      { text: r.mode },
+      ...r.cells.map(cellText),
+    ]);
+    const widths = header.map((h, i) => Math.max(width(h), ...body.map((cols) => width(cols[i]!.text))));
+    const line = (cols: readonly { text: string; tone?: Tone }[]): string =>
+      '  ' +
+      cols
+        .map((c, i) => {
+          const padded = i === cols.length - 1 ? c.text : pad(c.text, widths[i]!);
+          return c.tone ? paint(c.tone, padded) : padded;
+        })
+        .join(' ')
+        .trimEnd();
+    return [line(header.map((h) => ({ text: h, tone: 'bold' as const }))), ...body.map(line)];
+  };
+
+  const scenarioTitle = (s: ScenarioResult): string => t(`${s.name} [${s.meshMode}]`);
+  const hasTrouble = (s: ScenarioResult): boolean =>
+    s.summary.failed + s.summary.flaky + s.summary.errors > 0 || s.lint.length > 0 || s.error !== undefined;
+
+  if (style.tables !== 'none') {
+    const shown = result.scenarios.filter((s) => style.tables === 'all' || hasTrouble(s));
+    if (shown.length > 0) {
+      const x = `${sym.fail} allow${sym.ne}deny`;
+      out.push(
+        paint('bold', 'Truth tables'),
+        `Legend: ${sym.pass} deny  passed (the cell names the expected outcome)    ${x}  failed: observed allow, expected deny`,
+        `        ${sym.fail} allow*  right outcome, wrong evidence (misroute, server identity)    ${sym.flaky} allow  flaky: matched on a retry`,
+        `        ${sym.error}  error: the probe could not run (never a denial)    ${sym.skipped}  skipped    ${sym.none}  not run`,
+        `Clients: pt = plaintext, no-cert = TLS without client cert, foreign = foreign CA, other-td = other trust domain,`,
+        `         no-alpn = mesh cert without Istio ALPN.  pthru = the TLS passed through to the app untouched`,
+        '',
+      );
+    }
+    for (const s of shown) {
+      out.push(paint('bold', scenarioTitle(s)) + t(`  feature ${s.feature}  ${s.file}`));
+      if (s.description) out.push(`  ${t(s.description)}`);
+      if (s.skipped !== undefined) out.push(paint('dim', `  skipped: ${t(s.skipped)}`));
+      if (s.error !== undefined) out.push(paint('magenta', `  harness error: ${t(s.error)}`));
+      if (s.cells.length > 0) out.push(...renderTable(s));
+      out.push(`  ${summaryText(s.summary)}`, '');
+    }
+  }
+
+  const cells = result.scenarios.flatMap((s) => s.cells);
+  const listSection = (title: string, tone: Tone, items: readonly string[]): void => {
+    if (items.length === 0) return;
+    out.push(paint(tone, `${title} (${items.length})`));
+    for (const item of items.slice(0, MAX_LIST)) out.push(`  ${t(item)}`);
+    if (items.length > MAX_LIST) out.push(`  ${sym.ell} and ${items.length - MAX_LIST} more (see report.json)`);
+    out.push('');
+  };
+
+  const where = (c: CellResult): string => `${c.scenario} [${c.meshMode}] ${cellLabel(c)}`;
+  listSection('Failures', 'red', cells.filter((c) => c.verdict === 'fail').map((c) => `${sym.fail} ${where(c)}: ${c.reason}`));
+  listSection('Flaky', 'yellow', cells.filter((c) => c.verdict === 'flaky').map((c) => `${sym.flaky} ${where(c)}: ${c.reason}`));
+
+  const lint = result.scenarios.flatMap((s) => s.lint.map((l) => `${l.file}:${l.line}:${l.column} ${l.scenario}: ${l.message}`));
+  listSection('Scenario lint errors: author expectations contradicting the oracle, not mesh failures', 'yellow', lint);
+
+  // Cell errors usually share one cause per scenario (a dead data plane), so they are grouped by reason.
+  const harness: string[] = result.scenarios.filter((s) => s.error !== undefined).map((s) => `E ${scenarioTitle(s)}: ${s.error}`);
+  const grouped = new Map<string, { title: string; reason: string; cells: CellResult[] }>();
+  for (const c of cells.filter((x) => x.verdict === 'error')) {
+    const k = `${c.scenario}\u0000${c.meshMode}\u0000${c.reason}`;
+    const g = grouped.get(k);
+    if (g) g.cells.push(c);
+    else grouped.set(k, { title: `${c.scenario} [${c.meshMode}]`, reason: c.reason, cells: [c] });
+  }
+  for (const g of grouped.values()) {
+    const first = g.cells[0]!;
+    harness.push(g.cells.length === 1 ? `E ${where(first)}: ${g.reason}` : `E ${g.title} ${g.cells.length} cells: ${g.reason}`);
+  }
+  listSection('Harness errors: the probe or the environment could not run (never counted as denials)', 'magenta', harness);
+
+  const warnings = result.scenarios.flatMap((s) => s.warnings.map((w) => `${w.source.file}:${w.source.line}:${w.source.column} ${s.name}: ${w.message}`));
+  listSection('Scenario warnings', 'dim', [...new Set(warnings)]);
+
+  const s = result.summary;
+  const tone: Tone = s.failed + s.errors > 0 || result.lintErrors > 0 ? 'red' : s.flaky > 0 ? 'yellow' : 'green';
+  out.push(paint(tone, summaryText(s)));
+  out.push(`${result.lintErrors} scenario lint errors; report in ${t(outDir)}`);
+  return out.join('\n') + '\n';
+}
+
+/** Truth tables, failures, lint and harness errors and the summary at the end; optionally a line per scenario. */
+export function consoleReporter(options: ReporterOptions = {}): Reporter {
+  const stream = options.stream ?? process.stdout;
+  const style = consoleStyleFor(options);
+  const sym = symbols(style.fancy);
+  return {
+    name: 'console',
+    ...(options.progress === true ? { onScenarioEnd: (s: ScenarioResult) => progressLine(s) } : {}),
+    onRunEnd(result, outDir) {
+      stream.write('\n' + renderConsoleReport(result, outDir, style));
+    },
+  };
+
+  function progressLine(s: ScenarioResult): void {
+    const mark = s.error !== undefined || s.summary.errors > 0 ? sym.error : s.summary.failed > 0 ? sym.fail : s.skipped !== undefined ? sym.skipped : sym.pass;
+    stream.write(`${mark} ${t(`${s.name} [${s.meshMode}]`)} ${summaryText(s.summary)} (${(s.durationMs / 1000).toFixed(1)} s)\n`);
+  }
+}

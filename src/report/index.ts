@@ -1,0 +1,13 @@
+export type { Reporter, ReporterFactory, ReporterOptions, RunStartEvent, ScenarioStartEvent } from './reporter.js';
+export { reporters, REPORTER_NAMES, isReporterName, createReporters } from './reporters.js';
+export type { ReporterName } from './reporters.js';
+export { multiplexReporters } from './multiplex-reporters.js';
+export type { MultiplexedReporter } from './multiplex-reporters.js';
+export { consoleReporter, renderConsoleReport, consoleStyleFor } from './console-reporter.js';
+export type { ConsoleStyle } from './console-reporter.js';
+export { jsonReporter, renderJson, JSON_REPORT_FILE } from './json-reporter.js';
+export { junitReporter, renderJunit, xmlSafe, JUNIT_REPORT_FILE } from './junit-reporter.js';
+export { validateRunResult, runResultSchema, RUN_RESULT_SCHEMA_URL } from './run-result-schema.js';
+export type { RunResultValidation } from './run-result-schema.js';
+export { writeFileAtomic } from './write-file-atomic.js';
+export { CLIENT_SHORT_NAMES } from './cell-text.js';

@@ -1,0 +1,18 @@
+import { join } from 'node:path';
+import type { RunResult } from '../model/index.js';
+import type { Reporter } from './reporter.js';
+import { writeFileAtomic } from './write-file-atomic.js';
+
+export const JSON_REPORT_FILE = 'report.json';
+
+export function renderJson(result: RunResult): string {
+  return JSON.stringify(result, null, 2) + '\n';
+}
+
+/** `report.json`: the RunResult itself (schema: schemas/run-result.schema.json). */
+export function jsonReporter(): Reporter {
+  return {
+    name: 'json',
+    onRunEnd: (result, outDir) => writeFileAtomic(join(outDir, JSON_REPORT_FILE), renderJson(result)),
+  };
+}
