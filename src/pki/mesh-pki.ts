@@ -100,24 +100,15 @@ export function createMeshPki(options: MeshPkiOptions): MeshPki {
   const workloadKeys = generateKeyPair();
   const clientKeys = generateKeyPair();
 
-  const leaf = (issuer: Root, keys: KeyPair, id: string | null, sans: SanEntry[], from: number, to: number, cn?: string): IssuedIdentity & { spiffeId: string | null } => ({
-    certPem: buildCertificate({
-      subject: subjectOf(cn),
-      issuer,
-      keys,
-      notBefore: new Date(from),
-      notAfter: new Date(to),
-      ca: false,
-      sans: id ? [{ uri: id }, ...sans] : sans,
-    }),
+  const leaf = (issuer: Root, keys: KeyPair, sans: SanEntry[], from: number, to: number, commonName?: string): IssuedIdentity => ({
+    certPem: buildCertificate({ subject: subjectOf(commonName), issuer, keys, notBefore: new Date(from), notAfter: new Date(to), ca: false, sans }),
     keyPem: keys.privateKeyPem,
     caPem: issuer.certPem,
+  });
+  const client = (issuer: Root, id: string, from: number, to: number): WorkloadIdentity => ({
+    ...leaf(issuer, clientKeys, [{ uri: id }], from, to),
     spiffeId: id,
   });
-  const client = (issuer: Root, id: string, from: number, to: number): WorkloadIdentity => {
-    const issued = leaf(issuer, clientKeys, id, [], from, to);
-    return { ...issued, spiffeId: id };
-  };
 
   const probeId = spiffeId(trustDomain, PROBE_NAMESPACE, PROBE_SERVICE_ACCOUNT);
   const clients: ProbeClientIdentities = {
@@ -126,8 +117,7 @@ export function createMeshPki(options: MeshPkiOptions): MeshPki {
     expired: client(meshCa, probeId, t0 - 2 * DAY, t0 - DAY),
     otherTrustDomain: client(meshCa, spiffeId(OTHER_TRUST_DOMAIN, PROBE_NAMESPACE, PROBE_SERVICE_ACCOUNT), t0 - HOUR, t0 + DAY),
   };
-  const app = leaf(appCa, workloadKeys, null, [{ dns: APP_COMMON_NAME }], t0 - HOUR, t0 + DAY, APP_COMMON_NAME);
-  const appIdentity: IssuedIdentity = { certPem: app.certPem, keyPem: app.keyPem, caPem: app.caPem };
+  const appIdentity = leaf(appCa, workloadKeys, [{ dns: APP_COMMON_NAME }], t0 - HOUR, t0 + DAY, APP_COMMON_NAME);
 
   return {
     trustDomain,
@@ -143,8 +133,7 @@ export function createMeshPki(options: MeshPkiOptions): MeshPki {
         sans.push({ ip: request.address });
       }
       const t = now().getTime();
-      const issued = leaf(meshCa, workloadKeys, id, sans, t - HOUR, t + DAY);
-      return { certPem: issued.certPem, keyPem: issued.keyPem, caPem: issued.caPem, spiffeId: id };
+      return { ...leaf(meshCa, workloadKeys, [{ uri: id }, ...sans], t - HOUR, t + DAY), spiffeId: id };
     },
     appIdentity: () => appIdentity,
     probeMaterial: () => ({ meshCaPem: meshCa.certPem, appCaPem: appCa.certPem, clients }),

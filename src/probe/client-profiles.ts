@@ -23,7 +23,7 @@ const istioAlpnFor = (protocol: PortProtocol) => (protocol === 'http' ? ISTIO_HT
 const noAlpn = () => undefined;
 const portPayload = (protocol: PortProtocol) => (protocol === 'http' ? 'http' : 'line');
 
-export const CLIENT_PROFILES = {
+export const CLIENT_PROFILES: Readonly<Record<ClientKind, ClientProfile>> = {
   'plaintext-tcp': { tls: null, payload: () => 'line' },
   'plaintext-http': { tls: null, payload: () => 'http' },
   'mtls-tcp': { tls: { credential: 'mesh', alpn: () => ISTIO_TCP_ALPN }, payload: () => 'line' },
@@ -33,4 +33,4 @@ export const CLIENT_PROFILES = {
   'mtls-expired': { tls: { credential: 'expired', alpn: istioAlpnFor }, payload: portPayload },
   'mtls-other-trust-domain': { tls: { credential: 'otherTrustDomain', alpn: istioAlpnFor }, payload: portPayload },
   'tls-no-istio-alpn': { tls: { credential: 'mesh', alpn: noAlpn }, payload: portPayload },
-} as const satisfies Record<ClientKind, ClientProfile>;
+};

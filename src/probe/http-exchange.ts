@@ -24,6 +24,7 @@ export async function httpExchange(
   signal: AbortSignal,
 ): Promise<{ outcome: Outcome; trace: ConnectionTrace }> {
   let conn: { socket: net.Socket; trace: ConnectionTrace } | undefined;
+  let failConnect: ((err: Error) => void) | undefined;
   const tapped: Buffer[] = [];
   let tappedBytes = 0;
   const tap = (socket: net.Socket) => {
@@ -46,23 +47,32 @@ export async function httpExchange(
         return;
       }
       let called = false;
+      failConnect = (err) => {
+        if (!called) {
+          called = true;
+          callback(err, null);
+        }
+      };
       conn = openConnection(job, ctx, tlsOptions, (socket) => {
         called = true;
         tap(socket);
         callback(null, socket);
       });
-      conn.socket.once('error', (err) => {
-        if (!called) {
-          called = true;
-          callback(err, null);
-        }
-      });
+      conn.socket.once('error', failConnect);
     },
     pipelining: 1,
     headersTimeout: 0, // the probe deadline (signal) governs every wait
     bodyTimeout: 0,
     maxResponseSize: MAX_BODY_BYTES,
   });
+
+  // undici only honours an abort once the request is on a socket: a probe stuck in TCP connect or the TLS handshake
+  // is ended here by failing the pending connect.
+  const onAbort = () => {
+    conn?.socket.destroy();
+    failConnect?.(signal.reason instanceof Error ? signal.reason : new Error('probe deadline passed'));
+  };
+  signal.addEventListener('abort', onAbort, { once: true });
 
   let outcome: Outcome;
   try {
@@ -77,6 +87,7 @@ export async function httpExchange(
   } catch (err) {
     outcome = outcomeOfFailure(err, signal, conn?.trace, Buffer.concat(tapped).toString('utf8'));
   } finally {
+    signal.removeEventListener('abort', onAbort);
     await client.destroy().catch(() => {});
     if (conn) {
       conn.socket.destroy();
@@ -104,7 +115,9 @@ function outcomeOfFailure(err: unknown, signal: AbortSignal, trace: ConnectionTr
   if (signal.aborted) return timeoutOutcome(signal, trace ?? NO_CONNECTION);
   // The echo app on a raw-TCP port answers an HTTP request with its line: the app got the bytes.
   if (raw.startsWith(ECHO_LINE_PREFIX)) return outcomeOfReplyLine(raw.split('\n', 1)[0]!);
-  if (trace?.error) return outcomeOfError(trace.error);
+  // undici destroys the socket with its own errors (UND_ERR_*, HPE_*): only a socket error of another origin is
+  // what the peer did.
+  if (trace?.error && !isUndiciError(trace.error)) return outcomeOfError(trace.error);
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && code.startsWith('HPE_')) {
     return raw.length > 0 ? outcomeOfReplyLine(raw.split('\n', 1)[0]!) : denied('protocol-error', `invalid HTTP response: ${(err as Error).message}`);
@@ -112,4 +125,9 @@ function outcomeOfFailure(err: unknown, signal: AbortSignal, trace: ConnectionTr
   if (code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') return denied('protocol-error', `response larger than ${MAX_BODY_BYTES} bytes`);
   if (code === 'UND_ERR_SOCKET' || trace?.eof) return denied('closed', 'connection closed without an HTTP response');
   return outcomeOfError(err);
+}
+
+function isUndiciError(err: Error): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && (code.startsWith('UND_ERR_') || code.startsWith('HPE_'));
 }

@@ -89,7 +89,6 @@ export function outcomeOfHttpStatus(status: number, detail: string): Outcome {
 
 /** Short, single-line, ASCII-safe rendering of bytes a peer sent, for `detail`. */
 export function printable(text: string, max = 120): string {
-  // eslint-disable-next-line no-control-regex
   const clean = text.replace(/[^\x20-\x7e]/g, '.');
   return clean.length > max ? `${clean.slice(0, max)}…` : clean;
 }

@@ -92,7 +92,6 @@ function observation(outcome: Outcome, trace: ConnectionTrace, tlsClient: boolea
   }
 }
 
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\x00-\x1f\x7f]/;
 
 function jobProblem(job: ProbeJob): string | undefined {

@@ -88,7 +88,8 @@ export function startMeshProxy(
       requestCert: true,
       rejectUnauthorized: true,
       ...(opts.maxVersion ? { maxVersion: opts.maxVersion } : {}),
-      ALPNCallback: ({ protocols }) => (protocol === 'tcp' && protocols.includes('istio-peer-exchange') ? 'istio-peer-exchange' : undefined),
+      // Node 20 fails the handshake (alert 120) when it selects nothing, so echo the client's first choice instead.
+      ALPNCallback: ({ protocols }) => (protocol === 'tcp' && protocols.includes('istio-peer-exchange') ? 'istio-peer-exchange' : protocols[0]),
     },
     (socket) => {
       const san = socket.getPeerX509Certificate()?.subjectAltName ?? '';

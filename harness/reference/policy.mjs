@@ -1,0 +1,218 @@
+// @ts-check
+/**
+ * Effective mTLS mode of every workload port in sidecar mode (spec §2–§4), computed from the raw PeerAuthentication
+ * manifests. Deliberately independent of src/oracle (the two are checked against each other), and split into small
+ * steps so a planted defect (see defects.mjs) replaces exactly one of them.
+ */
+import { HarnessError } from '../common/harness-error.mjs';
+
+/** @typedef {'STRICT' | 'PERMISSIVE' | 'DISABLE'} MtlsMode */
+/** @typedef {MtlsMode | 'UNSET'} PolicyMode */
+/** @typedef {'mesh' | 'namespace' | 'workload' | 'ignored'} Scope */
+/**
+ * @typedef {object} PeerAuthentication a normalised policy
+ * @property {string} name
+ * @property {string} namespace
+ * @property {number} created creationTimestamp in ms; -Infinity when absent (Go's zero time: older than anything)
+ * @property {Record<string, string> | null} selector matchLabels; null when absent or empty (R2.5 sidecar)
+ * @property {PolicyMode} mode
+ * @property {Map<number, PolicyMode>} portLevel
+ */
+/**
+ * @typedef {object} WorkloadIdentity
+ * @property {string} namespace
+ * @property {Record<string, string>} labels
+ */
+/**
+ * @typedef {object} ModeResolution
+ * @property {MtlsMode} mode the workload-level mode (ports without a port-level entry)
+ * @property {Map<number, MtlsMode>} ports port-level overrides from the chosen workload policy
+ * @property {{ mesh: PeerAuthentication | null, namespace: PeerAuthentication | null, workload: PeerAuthentication | null }} chosen
+ */
+
+const MODES = /** @type {readonly PolicyMode[]} */ (['UNSET', 'DISABLE', 'PERMISSIVE', 'STRICT']);
+
+/** Namespace of a manifest without one (kubectl's default); the harness normally writes it explicitly. */
+export const DEFAULT_NAMESPACE = 'default';
+
+/**
+ * Resolve the effective modes of one workload.
+ * @param {WorkloadIdentity} workload
+ * @param {readonly PeerAuthentication[]} policies every policy of the scenario
+ * @param {string} rootNamespace
+ * @param {ReadonlySet<string>} [defects]
+ * @returns {ModeResolution}
+ */
+export function resolveModes(workload, policies, rootNamespace, defects = new Set()) {
+  const candidates = policies.filter((p) => appliesTo(p, workload, rootNamespace, defects));
+  const mesh = pickOldest(candidates.filter((p) => scopeOf(p, rootNamespace, defects) === 'mesh'), defects);
+  const namespace = pickOldest(candidates.filter((p) => scopeOf(p, rootNamespace, defects) === 'namespace'), defects);
+  const wl = pickOldest(candidates.filter((p) => scopeOf(p, rootNamespace, defects) === 'workload'), defects);
+  /** @type {MtlsMode} */
+  let mode = 'PERMISSIVE'; // hard default: no policy at all (R4.1)
+  for (const level of [mesh, namespace, wl]) if (level) mode = inherit(mode, level.mode);
+  return { mode, ports: portModes(wl, mode, defects), chosen: { mesh, namespace, workload: wl } };
+}
+
+/**
+ * Effective mode of one port.
+ * @param {ModeResolution} resolution
+ * @param {number} port workload (container) port
+ * @returns {MtlsMode}
+ */
+export function modeForPort(resolution, port) {
+  return resolution.ports.get(port) ?? resolution.mode;
+}
+
+/**
+ * A policy is a candidate when it lives in the workload's namespace or the root namespace and its selector matches (R2.4).
+ * @param {PeerAuthentication} p
+ * @param {WorkloadIdentity} workload
+ * @param {string} rootNamespace
+ * @param {ReadonlySet<string>} _defects
+ */
+export function appliesTo(p, workload, rootNamespace, _defects) {
+  if (p.namespace !== workload.namespace && p.namespace !== rootNamespace) return false;
+  return selectorMatches(p.selector, workload.labels);
+}
+
+/**
+ * Subset match, case-sensitive; no selector matches everything (R2.4).
+ * @param {Record<string, string> | null} selector
+ * @param {Record<string, string>} labels
+ */
+export function selectorMatches(selector, labels) {
+  if (selector === null) return true;
+  return Object.entries(selector).every(([k, v]) => Object.prototype.hasOwnProperty.call(labels, k) && labels[k] === v);
+}
+
+/**
+ * R2.2/R2.3: selector-less policies are mesh-level in the root namespace and namespace-level elsewhere; selector
+ * policies are workload-level, except in the root namespace where PeerAuthentication ignores them.
+ * @param {PeerAuthentication} p
+ * @param {string} rootNamespace
+ * @param {ReadonlySet<string>} _defects
+ * @returns {Scope}
+ */
+export function scopeOf(p, rootNamespace, _defects) {
+  if (p.selector === null) return p.namespace === rootNamespace ? 'mesh' : 'namespace';
+  return p.namespace === rootNamespace ? 'ignored' : 'workload';
+}
+
+/**
+ * R3.1/R3.2: the oldest policy wins; ties by name, then namespace.
+ * @param {readonly PeerAuthentication[]} policies
+ * @param {ReadonlySet<string>} defects
+ * @returns {PeerAuthentication | null}
+ */
+export function pickOldest(policies, defects) {
+  /** @type {PeerAuthentication | null} */
+  let best = null;
+  for (const p of policies) if (best === null || isOlder(p, best, defects)) best = p;
+  return best;
+}
+
+/**
+ * @param {PeerAuthentication} a
+ * @param {PeerAuthentication} b
+ * @param {ReadonlySet<string>} _defects
+ * @returns {boolean} a sorts strictly before b
+ */
+export function isOlder(a, b, _defects) {
+  if (a.created !== b.created) return a.created < b.created;
+  if (a.name !== b.name) return a.name < b.name;
+  return a.namespace < b.namespace;
+}
+
+/**
+ * UNSET inherits the parent's mode (R4.1).
+ * @param {MtlsMode} parent
+ * @param {PolicyMode} own
+ * @returns {MtlsMode}
+ */
+export function inherit(parent, own) {
+  return own === 'UNSET' ? parent : own;
+}
+
+/**
+ * Port-level modes come only from the chosen workload policy (R4.3); an UNSET port inherits the workload mode.
+ * @param {PeerAuthentication | null} workloadPolicy
+ * @param {MtlsMode} workloadMode
+ * @param {ReadonlySet<string>} _defects
+ * @returns {Map<number, MtlsMode>}
+ */
+export function portModes(workloadPolicy, workloadMode, _defects) {
+  /** @type {Map<number, MtlsMode>} */
+  const out = new Map();
+  if (!workloadPolicy) return out;
+  for (const [port, mode] of workloadPolicy.portLevel) out.set(port, inherit(workloadMode, mode));
+  return out;
+}
+
+/**
+ * Normalise one manifest (every UNSET spelling of R1.2 becomes 'UNSET'); throws a HarnessError naming the policy.
+ * @param {unknown} manifest
+ * @param {number} index position in the config's policy list, for messages
+ * @returns {PeerAuthentication}
+ */
+export function normalizePolicy(manifest, index) {
+  const where = `policies[${index}]`;
+  if (!isObject(manifest)) throw new HarnessError(`${where}: not an object`);
+  if (manifest.kind !== 'PeerAuthentication') throw new HarnessError(`${where}: kind is ${JSON.stringify(manifest.kind)}, expected PeerAuthentication`);
+  const meta = manifest.metadata;
+  if (!isObject(meta) || typeof meta.name !== 'string') throw new HarnessError(`${where}: metadata.name missing`);
+  const id = `${where} (${meta.name})`;
+  const namespace = meta.namespace === undefined || meta.namespace === null ? DEFAULT_NAMESPACE : meta.namespace;
+  if (typeof namespace !== 'string' || namespace === '') throw new HarnessError(`${id}: metadata.namespace is not a string`);
+  let created = -Infinity;
+  if (meta.creationTimestamp !== undefined && meta.creationTimestamp !== null) {
+    created = typeof meta.creationTimestamp === 'string' ? Date.parse(meta.creationTimestamp) : NaN;
+    if (Number.isNaN(created)) throw new HarnessError(`${id}: metadata.creationTimestamp ${JSON.stringify(meta.creationTimestamp)} is not an RFC 3339 time`);
+  }
+  const spec = manifest.spec ?? {};
+  if (!isObject(spec)) throw new HarnessError(`${id}: spec is not an object`);
+  /** @type {Record<string, string> | null} */
+  let selector = null;
+  if (spec.selector !== undefined && spec.selector !== null) {
+    if (!isObject(spec.selector)) throw new HarnessError(`${id}: spec.selector is not an object`);
+    const ml = spec.selector.matchLabels ?? {};
+    if (!isObject(ml)) throw new HarnessError(`${id}: spec.selector.matchLabels is not an object`);
+    const entries = Object.entries(ml);
+    for (const [k, v] of entries) if (typeof v !== 'string') throw new HarnessError(`${id}: selector label ${k} is not a string`);
+    if (entries.length > 0) selector = /** @type {Record<string, string>} */ ({ ...ml });
+  }
+  const mode = modeOf(spec.mtls, `${id}: spec.mtls`);
+  /** @type {Map<number, PolicyMode>} */
+  const portLevel = new Map();
+  if (spec.portLevelMtls !== undefined && spec.portLevelMtls !== null) {
+    if (!isObject(spec.portLevelMtls)) throw new HarnessError(`${id}: spec.portLevelMtls is not an object`);
+    for (const [key, value] of Object.entries(spec.portLevelMtls)) {
+      const port = /^[0-9]+$/.test(key) ? Number(key) : NaN;
+      if (!(port >= 1 && port <= 65535)) throw new HarnessError(`${id}: spec.portLevelMtls key ${JSON.stringify(key)} is not a port 1-65535`);
+      portLevel.set(port, modeOf(value, `${id}: spec.portLevelMtls.${key}`));
+    }
+  }
+  return { name: meta.name, namespace, created, selector, mode, portLevel };
+}
+
+/**
+ * @param {unknown} mtls `{ mode }`, `{}`, null or undefined
+ * @param {string} where
+ * @returns {PolicyMode}
+ */
+function modeOf(mtls, where) {
+  if (mtls === undefined || mtls === null) return 'UNSET';
+  if (!isObject(mtls)) throw new HarnessError(`${where} is not an object`);
+  const m = mtls.mode;
+  if (m === undefined || m === null) return 'UNSET';
+  if (typeof m === 'string' && MODES.includes(/** @type {PolicyMode} */ (m))) return /** @type {PolicyMode} */ (m);
+  throw new HarnessError(`${where}.mode ${JSON.stringify(m)} is not one of ${MODES.join(', ')}`);
+}
+
+/**
+ * @param {unknown} v
+ * @returns {v is Record<string, any>}
+ */
+function isObject(v) {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

@@ -1,0 +1,93 @@
+import { Option } from 'commander';
+import { loadScenarios } from '../../scenario/index.js';
+import { createLocalBackend } from '../../backend/local/index.js';
+import { runSuite, newRunId } from '../../run/run-suite.js';
+import { resolveDataPlane, echoArgv } from '../../run/data-plane.js';
+import { writeOutputs, parseReporters, openReporters } from '../../run/outputs.js';
+import { EXIT, UsageError } from '../../util/errors.js';
+import { createProgress } from '../progress.js';
+import { int, type CommandModule } from '../command-context.js';
+import type { Backend, RunResult } from '../../model/index.js';
+
+const BACKENDS = ['local'] as const;
+
+interface RunFlags {
+  backend: (typeof BACKENDS)[number];
+  dataPlane: string;
+  workloadsPerProcess: number;
+  reporter: string;
+  out: string;
+  grep?: string;
+  retries: number;
+  concurrency: number;
+  timeout: number;
+  readyTimeout: number;
+  parallel: number;
+  localSubnet?: string;
+}
+
+export function exitCodeFor(result: RunResult): number {
+  if (result.summary.errors > 0) return EXIT.usage;
+  if (result.summary.failed > 0 || result.lintErrors > 0) return EXIT.mismatch;
+  return EXIT.ok;
+}
+
+async function runCommand(paths: string[], flags: RunFlags, out: NodeJS.WritableStream): Promise<number> {
+  const reporterNames = parseReporters(flags.reporter);
+  const dataPlane = resolveDataPlane(flags.dataPlane, flags.workloadsPerProcess);
+  const scenarios = await loadScenarios(paths, flags.grep !== undefined ? { grep: flags.grep } : {});
+  if (scenarios.length === 0) throw new UsageError(`no scenarios found in ${paths.join(', ')}${flags.grep ? ` matching --grep ${flags.grep}` : ''}`);
+  const backend: Backend = createLocalBackend(flags.localSubnet !== undefined ? { subnet: flags.localSubnet } : {});
+  const runId = newRunId();
+  const progress = createProgress(out);
+  const reporter = openReporters(reporterNames, out);
+  let result: RunResult;
+  try {
+    result = await runSuite({
+      scenarios,
+      paths,
+      ...(flags.grep !== undefined ? { grep: flags.grep } : {}),
+      backend,
+      dataPlane,
+      echoArgv: echoArgv(),
+      retries: flags.retries,
+      concurrency: flags.concurrency,
+      timeoutMs: flags.timeout,
+      readyTimeoutMs: flags.readyTimeout,
+      parallelScenarios: flags.parallel,
+      runId,
+      hooks: {
+        onRunStart: (e) => (progress.hooks.onRunStart?.(e), void reporter.onRunStart?.(e)),
+        onScenarioStart: (e) => void reporter.onScenarioStart?.(e),
+        onCellResult: (c) => void reporter.onCellResult?.(c),
+        onScenarioEnd: (r) => (progress.hooks.onScenarioEnd?.(r), void reporter.onScenarioEnd?.(r)),
+      },
+    });
+  } finally {
+    progress.stop();
+  }
+  await writeOutputs(result, reporter, flags.out);
+  return exitCodeFor(result);
+}
+
+export const runCommandModule: CommandModule = (program, { out, setExitCode }) => {
+  program
+    .command('run')
+    .description('run scenarios against a data plane and compare what was observed with what the policies mean')
+    .argument('[paths...]', 'scenario files or folders', ['scenarios/'])
+    .addOption(new Option('--backend <name>', 'environment the workloads run in').choices(BACKENDS).default('local'))
+    .option('--data-plane <spec>', 'system under test: "reference" or "exec:<command>" (the data-plane contract)', 'reference')
+    .option('--workloads-per-process <n>', 'workloads served by one data-plane process (needs MESHCONFORM_WORKLOAD_CONFIGS support)', int('--workloads-per-process', 1, 10000), 1)
+    .option('--reporter <list>', 'comma-separated reporters: console, json, junit', 'console,json,junit')
+    .option('--out <dir>', 'folder for reports/<run-id>/ and reports/latest/', 'reports')
+    .option('--grep <regex>', 'only scenarios whose name or feature matches')
+    .option('--retries <n>', 'extra attempts for a cell that did not match (a later match is "flaky")', int('--retries', 0, 10), 1)
+    .option('--concurrency <n>', 'probes in flight at once', int('--concurrency', 1, 1024), 32)
+    .option('--timeout <ms>', 'per-probe deadline', int('--timeout', 50, 120000), 3000)
+    .option('--ready-timeout <ms>', 'deadline for a data plane to accept TCP on every port', int('--ready-timeout', 100, 600000), 15000)
+    .option('--parallel <n>', 'scenarios whose environments run at the same time', int('--parallel', 1, 64), 2)
+    .option('--local-subnet <a.b>', 'loopback /16 for workload addresses on the local backend, e.g. 127.77 (random by default)')
+    .action(async (paths: string[], flags: RunFlags) => {
+      setExitCode(await runCommand(paths, flags, out));
+    });
+};

@@ -1,0 +1,26 @@
+import { loadScenarios } from '../../scenario/index.js';
+import { lintExpectations } from '../../oracle/index.js';
+import { EXIT, formatPos } from '../../util/errors.js';
+import type { CommandModule } from '../command-context.js';
+
+export const validateCommand: CommandModule = (program, { out, err, setExitCode }) => {
+  program
+    .command('validate')
+    .description('load and lint scenarios without running anything')
+    .argument('<files...>', 'scenario files or folders')
+    .action(async (files: string[]) => {
+      const scenarios = await loadScenarios(files);
+      let lintCount = 0;
+      for (const s of scenarios) {
+        for (const w of s.warnings) err.write(`${formatPos(w.source)}: warning: ${w.message}\n`);
+        // Ambient expectations are linted once the ambient oracle exists.
+        if (s.mode === 'ambient') continue;
+        for (const f of lintExpectations(s, 'sidecar')) {
+          lintCount++;
+          err.write(`${f.file}:${f.line}:${f.column}: lint: ${f.message}\n`);
+        }
+      }
+      out.write(`${scenarios.length} scenario(s) valid${lintCount ? `, ${lintCount} lint error(s)` : ''}\n`);
+      setExitCode(lintCount > 0 ? EXIT.mismatch : EXIT.ok);
+    });
+};
