@@ -28,6 +28,11 @@ const MAX_RECORD = 16384 + 2048;
  * @returns {ClientHelloResult}
  */
 export function parseClientHello(buf) {
+  // Look at the handshake header early, so a bogus or oversized hello is refused before it is all buffered.
+  if (buf.length >= 9 && buf[0] === RECORD_HANDSHAKE && buf[1] === 0x03 && buf.readUInt16BE(3) >= 4) {
+    if (buf[5] !== HANDSHAKE_CLIENT_HELLO) return { kind: 'not-tls', reason: 'first handshake message is not a ClientHello' };
+    if (buf.readUIntBE(6, 3) > MAX_CLIENT_HELLO) return { kind: 'too-large' };
+  }
   // Reassemble the handshake message from consecutive handshake records.
   /** @type {Buffer[]} */
   const fragments = [];

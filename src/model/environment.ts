@@ -29,6 +29,8 @@ export interface EnvironmentOptions {
   /** The echo application's own (non-mesh) server certificate, used when it answers TLS itself. */
   readonly appTls: { readonly certPem: string; readonly keyPem: string };
   readonly readyTimeoutMs: number;
+  /** Aborted on SIGINT/SIGTERM: a start in progress removes what it created and rejects. */
+  readonly signal?: AbortSignal;
 }
 
 /** Where the probes reach one workload. */

@@ -52,6 +52,54 @@ export interface ScenarioResult {
   readonly cells: readonly CellResult[];
   /** Policies as given, for reports that show them. */
   readonly policies: readonly unknown[];
+  /** What happened over time (chaos runs only; absent for a plain run). Reports draw it as a timeline chart. */
+  readonly timeline?: ScenarioTimeline;
+}
+
+/**
+ * A scenario observed over time: probes fired repeatedly while faults were injected and policies changed.
+ * Every `atMs`/`startMs`/`endMs` is milliseconds after `startedAt`.
+ */
+export interface ScenarioTimeline {
+  /** Epoch milliseconds of t = 0. */
+  readonly startedAt: number;
+  readonly durationMs: number;
+  /** Injected faults, drawn as bands (for example "kill data plane of foo/finance", "drop 30% of packets"). */
+  readonly faults: readonly TimelineFault[];
+  /** Policy changes and other marks, drawn as vertical lines. */
+  readonly events: readonly TimelineEvent[];
+  /** Every probe fired during the scenario, in time order. */
+  readonly probes: readonly TimelineProbe[];
+  /**
+   * Milliseconds from the last policy change until every probe matched the new expectation and kept matching;
+   * absent when the scenario changed no policy or never converged. `meshconform compare` reports changes of it.
+   */
+  readonly timeToEnforceMs?: number;
+}
+
+export interface TimelineFault {
+  readonly name: string;
+  readonly startMs: number;
+  /** Absent while the fault was still active at the end of the scenario. */
+  readonly endMs?: number;
+}
+
+export interface TimelineEvent {
+  readonly atMs: number;
+  readonly label: string;
+}
+
+/** One probe of the timeline. A `deny` expected and `allow`/`passthrough` observed is a fail-open moment. */
+export interface TimelineProbe {
+  readonly atMs: number;
+  /** The cell probed (same key as in `cells`). */
+  readonly key: CellKey;
+  readonly workload: WorkloadKey;
+  readonly port: number;
+  readonly client: ClientKind;
+  readonly expected: ExpectedOutcome;
+  /** `error`: the probe could not run (never a denial). */
+  readonly observed: ExpectedOutcome | 'error';
 }
 
 export const RUN_RESULT_API_VERSION = 'meshconform.dev/v1alpha1';

@@ -11,3 +11,30 @@ export { validateRunResult, runResultSchema, RUN_RESULT_SCHEMA_URL } from './run
 export type { RunResultValidation } from './run-result-schema.js';
 export { writeFileAtomic } from './write-file-atomic.js';
 export { CLIENT_SHORT_NAMES } from './cell-text.js';
+export { htmlReporter, renderHtml, jsonForScript, HTML_REPORT_FILE } from './html/html-reporter.js';
+export type { HtmlReportInput } from './html/html-reporter.js';
+export {
+  conformanceReporter,
+  buildConformanceReport,
+  renderConformanceYaml,
+  reproduceFromResult,
+  CONFORMANCE_REPORT_FILE,
+  CONFORMANCE_REPORT_API_VERSION,
+  CONFORMANCE_SCHEMA_URL,
+} from './conformance-reporter.js';
+export type { ConformanceReport, ConformanceInput, ProfileReport } from './conformance-reporter.js';
+export { validateConformanceReport } from './conformance-schema.js';
+export { loadProfiles, parseProfiles, defaultProfiles, inProfile, DEFAULT_PROFILES_FILE } from './profiles.js';
+export type { ConformanceProfile } from './profiles.js';
+export { profileResults, featureResults, groupResult, testOutcome } from './profile-results.js';
+export type { GroupResult, GroupOutcome, TestOutcome, TestRef } from './profile-results.js';
+export { loadImplementationInfo, mergeImplementationInfo } from './implementation-info.js';
+export type { ImplementationInfo } from './implementation-info.js';
+export { suiteDigest } from './suite-digest.js';
+export type { SuiteDigest } from './suite-digest.js';
+export { compareRuns } from './compare-runs.js';
+export type { RunComparison, VerdictChange, LoneCell, ComparedCell, ComparedRun, TimeToEnforceChange } from './compare-runs.js';
+export { renderComparisonText } from './compare-text.js';
+export { readRunResultFile } from './read-run-result.js';
+export { ReportInputError } from './report-input-error.js';
+export { shellQuote } from './shell-quote.js';

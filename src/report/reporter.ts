@@ -1,4 +1,6 @@
 import type { CellResult, MeshMode, RunResult, ScenarioResult } from '../model/index.js';
+import type { ImplementationInfo } from './implementation-info.js';
+import type { ConformanceProfile } from './profiles.js';
 
 export interface RunStartEvent {
   readonly runId: string;
@@ -38,6 +40,14 @@ export interface ReporterOptions {
   readonly progress?: boolean;
   /** Which truth tables the console prints at the end; default 'all'. */
   readonly tables?: 'all' | 'failing' | 'none';
+  /** `--baseline`: an earlier run the HTML report compares this one with. */
+  readonly baseline?: { readonly file: string; readonly result: RunResult };
+  /** Conformance profiles for the conformance and HTML reports; default: the built-in scenarios/profiles.yaml. */
+  readonly profiles?: readonly ConformanceProfile[];
+  /** The implementation under test, named in the conformance report. */
+  readonly implementation?: ImplementationInfo;
+  /** A shell command that reproduces this run; default: one rebuilt from the RunResult's options. */
+  readonly reproduce?: string;
 }
 
 export type ReporterFactory = (options?: ReporterOptions) => Reporter;

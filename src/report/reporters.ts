@@ -1,4 +1,6 @@
+import { conformanceReporter } from './conformance-reporter.js';
 import { consoleReporter } from './console-reporter.js';
+import { htmlReporter } from './html/html-reporter.js';
 import { jsonReporter } from './json-reporter.js';
 import { junitReporter } from './junit-reporter.js';
 import type { Reporter, ReporterFactory, ReporterOptions } from './reporter.js';
@@ -8,6 +10,8 @@ export const reporters = {
   console: consoleReporter,
   json: jsonReporter,
   junit: junitReporter,
+  html: htmlReporter,
+  conformance: conformanceReporter,
 } as const satisfies Record<string, ReporterFactory>;
 
 export type ReporterName = keyof typeof reporters;

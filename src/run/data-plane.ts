@@ -14,7 +14,8 @@ export function echoArgv(): string[] {
 }
 
 /**
- * `reference` (the project's sidecar, started through the same contract as any other) or `exec:<command>`.
+ * `reference` (the project's sidecar, started through the same contract as any other), `haproxy` (Debian's HAProxy
+ * configured per workload from the policy set by harness/haproxy) or `exec:<command>`.
  * The command is split like a shell would split plain words, but no shell runs it.
  */
 export function resolveDataPlane(value: string, workloadsPerProcess = 1): DataPlaneSpec {
@@ -24,11 +25,15 @@ export function resolveDataPlane(value: string, workloadsPerProcess = 1): DataPl
   if (value === 'reference') {
     return { name: 'reference', argv: [process.execPath, harnessFile('reference/sidecar.mjs')], workloadsPerProcess };
   }
+  if (value === 'haproxy') {
+    if (workloadsPerProcess !== 1) throw new UsageError('--data-plane haproxy serves one workload per process: leave --workloads-per-process at 1');
+    return { name: 'haproxy', argv: [process.execPath, harnessFile('haproxy/haproxy-launcher.mjs')], workloadsPerProcess };
+  }
   if (value.startsWith('exec:')) {
     const command = value.slice('exec:'.length).trim();
     const argv = command ? parseCommandString(command) : [];
     if (argv.length === 0) throw new UsageError(`--data-plane exec: needs a command, e.g. --data-plane "exec:./my-proxy --flag"`);
     return { name: `exec:${command}`, argv, workloadsPerProcess };
   }
-  throw new UsageError(`unknown data plane "${value}": use "reference" or "exec:<command>"`);
+  throw new UsageError(`unknown data plane "${value}": use "reference", "haproxy" or "exec:<command>"`);
 }

@@ -1,7 +1,7 @@
 import { cp, mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RunResult } from '../model/index.js';
-import { createReporters, isReporterName, multiplexReporters, REPORTER_NAMES, type ReporterName, type MultiplexedReporter } from '../report/index.js';
+import { createReporters, isReporterName, multiplexReporters, REPORTER_NAMES, type ReporterName, type MultiplexedReporter, type ReporterOptions } from '../report/index.js';
 import { UsageError } from '../util/errors.js';
 
 export function parseReporters(list: string): ReporterName[] {
@@ -13,8 +13,8 @@ export function parseReporters(list: string): ReporterName[] {
   return names as ReporterName[];
 }
 
-export function openReporters(names: readonly ReporterName[], stream: NodeJS.WritableStream): MultiplexedReporter {
-  return multiplexReporters(createReporters(names, { stream }));
+export function openReporters(names: readonly ReporterName[], stream: NodeJS.WritableStream, options: Omit<ReporterOptions, 'stream'> = {}): MultiplexedReporter {
+  return multiplexReporters(createReporters(names, { ...options, stream }));
 }
 
 /**

@@ -152,7 +152,14 @@ async function runOne(o: RunOptions, runId: string, p: Plan, pki: Pki, ctx: Prob
     const id = pki.issueWorkload({ namespace: w.namespace, serviceAccount: w.serviceAccount });
     identities.set(`${w.namespace}/${w.name}`, id);
   }
-  const env = await o.backend.start({
+  // Registered before the start, so an interrupt during it still removes what the start created.
+  const abort = new AbortController();
+  let starting: Promise<unknown> = Promise.resolve();
+  const removeStart = pushTeardown(`start of ${s.name}`, async () => {
+    abort.abort();
+    await starting.catch(() => {});
+  });
+  const startPromise = o.backend.start({
     runId,
     scenario: s,
     meshMode: m,
@@ -161,7 +168,15 @@ async function runOne(o: RunOptions, runId: string, p: Plan, pki: Pki, ctx: Prob
     identities,
     appTls: pki.appIdentity(),
     readyTimeoutMs: o.readyTimeoutMs,
+    signal: abort.signal,
   });
+  starting = startPromise;
+  let env: Awaited<typeof startPromise>;
+  try {
+    env = await startPromise;
+  } finally {
+    removeStart();
+  }
   const remove = pushTeardown(`environment of ${s.name}`, () => env.stop());
   let cells: CellResult[];
   try {

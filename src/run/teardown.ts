@@ -40,7 +40,8 @@ export function drainTeardowns(): Promise<void> {
   return draining;
 }
 
-function installSignalHandlers(): void {
+/** Makes SIGINT/SIGTERM run the clean-up stack and exit 130/143; idempotent. */
+export function installSignalHandlers(): void {
   if (installed) return;
   installed = true;
   for (const [signal, code] of [

@@ -104,9 +104,10 @@ describe('report: multiplexReporters', () => {
 
 describe('report: registry', () => {
   it('names the valid --reporter values', () => {
-    expect(REPORTER_NAMES).to.deep.equal(['console', 'json', 'junit']);
+    expect(REPORTER_NAMES).to.deep.equal(['console', 'json', 'junit', 'html', 'conformance']);
     expect(isReporterName('junit')).to.equal(true);
-    expect(isReporterName('html')).to.equal(false);
+    expect(isReporterName('html')).to.equal(true);
+    expect(isReporterName('pdf')).to.equal(false);
     expect(isReporterName('toString')).to.equal(false);
     const name: ReporterName = 'json';
     expect(reporters[name]().name).to.equal('json');

@@ -30,6 +30,8 @@ interface Proc {
 }
 
 const STOP_GRACE_MS = 5000;
+/** First application port: above Linux's default ephemeral range (32768–60999). */
+const APP_PORT_BASE = 61000;
 
 /** Loopback backend: every workload gets its own 127.x.y.z address, so declared ports are used as they are. */
 export function createLocalBackend(options: LocalBackendOptions = {}): Backend {
@@ -37,20 +39,29 @@ export function createLocalBackend(options: LocalBackendOptions = {}): Backend {
   if (!/^127\.(\d{1,3})$/.test(subnet) || Number(subnet.split('.')[1]) > 255) {
     throw new BackendError(`invalid local subnet "${subnet}": expected the first two octets of a loopback /16, like 127.77`);
   }
-  return { name: 'local', start: (o) => startLocal(o, subnet) };
+  // Environments that run at the same time must not share addresses: each takes fresh ones.
+  let next = 0;
+  const allocate = (count: number): number => {
+    if (next + count > ADDRESSES_PER_SUBNET) throw new BackendError(`local backend: more than ${ADDRESSES_PER_SUBNET} workloads in one run on ${subnet}.0.0/16`);
+    const first = next;
+    next += count;
+    return first;
+  };
+  return { name: 'local', start: (o) => startLocal(o, subnet, allocate(o.scenario.workloads.length)) };
 }
 
+const ADDRESSES_PER_SUBNET = 254 * 254;
+
 function addressFor(subnet: string, index: number): string {
-  if (index >= 254 * 254) throw new BackendError(`too many workloads for one loopback /16 (${index + 1})`);
   return `${subnet}.${Math.floor(index / 254) + 1}.${(index % 254) + 1}`;
 }
 
-async function startLocal(o: EnvironmentOptions, subnet: string): Promise<Environment> {
+async function startLocal(o: EnvironmentOptions, subnet: string, firstIndex: number): Promise<Environment> {
   const where = `scenario ${o.scenario.name}`;
   const workloads = o.scenario.workloads;
   const targets = new Map<WorkloadKey, WorkloadTarget>();
   workloads.forEach((w, i) => {
-    const address = addressFor(subnet, i);
+    const address = addressFor(subnet, firstIndex + i);
     targets.set(key(w), { address, ports: new Map(w.ports.map((p) => [p.port, p.port])) });
   });
 
@@ -67,6 +78,16 @@ async function startLocal(o: EnvironmentOptions, subnet: string): Promise<Enviro
     await dir?.remove();
   };
 
+  const aborted = new Promise<never>((_, reject) => {
+    const fail = () => reject(new BackendError(`${where}: start interrupted`));
+    if (o.signal?.aborted) fail();
+    o.signal?.addEventListener('abort', fail, { once: true });
+  });
+  aborted.catch(() => {});
+  const checkAbort = () => {
+    if (o.signal?.aborted) throw new BackendError(`${where}: start interrupted`);
+  };
+
   try {
     // A port held by another process would answer our readiness check: refuse to start instead.
     for (const w of workloads) {
@@ -81,19 +102,31 @@ async function startLocal(o: EnvironmentOptions, subnet: string): Promise<Enviro
       }
     }
 
+    checkAbort();
     dir = await createPrivateDir('meshconform-local-');
     const caFile = await dir.write('ca.pem', firstCa(o), 0o644);
     const appCert = await dir.write('app-cert.pem', o.appTls.certPem, 0o644);
     const appKey = await dir.write('app-key.pem', o.appTls.keyPem);
 
-    // The echo application: one process serving every workload port on the workload's own address.
+    // The echo application listens on the workload's own address, on ports above the kernel's ephemeral range
+    // that the workload does not declare; fixed in advance so the echo app and the data planes start together.
+    const appPorts = new Map<string, number>();
+    for (const w of workloads) {
+      const declared = new Set(w.ports.map((p) => p.port));
+      let candidate = APP_PORT_BASE;
+      for (const p of w.ports) {
+        while (declared.has(candidate)) candidate++;
+        appPorts.set(`${key(w)}|${p.port}`, candidate++);
+      }
+    }
     const listeners = workloads.flatMap((w) =>
-      w.ports.map((p) => ({ workload: key(w), port: p.port, address: targets.get(key(w))!.address, appPort: 0 })),
+      w.ports.map((p) => ({ workload: key(w), port: p.port, address: targets.get(key(w))!.address, appPort: appPorts.get(`${key(w)}|${p.port}`)! })),
     );
     const echoConfig = await dir.write('echo.json', JSON.stringify({ listeners, tls: { certFile: appCert, keyFile: appKey } }));
     const echo = spawn('echo application', o.echoArgv, { MESHCONFORM_ECHO_CONFIG: echoConfig });
     procs.push(echo);
-    const appPorts = await readEchoPorts(echo, o.readyTimeoutMs, where);
+    const echoReady = readEchoPorts(echo, o.readyTimeoutMs, where);
+    echoReady.catch(() => {}); // awaited below; this only keeps an early failure from being "unhandled"
 
     for (const [i, w] of workloads.entries()) {
       const id = o.identities.get(key(w));
@@ -137,9 +170,11 @@ async function startLocal(o: EnvironmentOptions, subnet: string): Promise<Enviro
           : { label: `data plane for ${members.length} workloads from ${key(members[0]!)}`, env: { MESHCONFORM_WORKLOAD_CONFIGS: paths.join(':') }, members },
       );
     }
+    checkAbort();
     const started = groups.map((g) => ({ g, proc: spawn(g.label, o.dataPlane.argv, g.env) }));
     procs.push(...started.map((s) => s.proc));
-    await Promise.all(started.map(({ g, proc }) => waitReady(proc, g.members, targets, o.readyTimeoutMs, where)));
+    await Promise.race([aborted, Promise.all([echoReady, ...started.map(({ g, proc }) => waitReady(proc, g.members, targets, o.readyTimeoutMs, where))])]);
+    checkAbort();
   } catch (err) {
     await stop();
     throw err;
@@ -225,7 +260,7 @@ async function waitReady(
 ): Promise<void> {
   const until = Date.now() + timeoutMs;
   const pending = members.flatMap((w) => w.ports.map((p) => ({ w, port: p.port, address: targets.get(key(w))!.address })));
-  let delay = 10;
+  let delay = 5;
   while (pending.length > 0) {
     if (proc.exit) throw startFailure(proc, where);
     const checks = await Promise.all(pending.map((p) => tcpAccepts(p.address, p.port, 250)));
@@ -236,7 +271,7 @@ async function waitReady(
       throw new BackendError(`${where}: ${proc.label} not ready after ${timeoutMs} ms: nothing accepts TCP on ${missing}${tail(proc)}`);
     }
     await sleep(delay);
-    delay = Math.min(delay * 2, 100);
+    delay = Math.min(delay * 2, 50);
   }
   // A process that exits right after binding is not a data plane we can probe.
   await sleep(0);

@@ -1,17 +1,21 @@
 import { Option } from 'commander';
 import { loadScenarios } from '../../scenario/index.js';
 import { createLocalBackend } from '../../backend/local/index.js';
+import { createDockerBackend } from '../../backend/docker/index.js';
 import { runSuite, newRunId } from '../../run/run-suite.js';
-import { resolveDataPlane, echoArgv } from '../../run/data-plane.js';
+import { resolveDataPlane, echoArgv, harnessFile } from '../../run/data-plane.js';
+import { pushTeardown, runTeardown } from '../../run/teardown.js';
 import { writeOutputs, parseReporters, openReporters } from '../../run/outputs.js';
 import { EXIT, UsageError } from '../../util/errors.js';
+import { installSignalHandlers } from '../../run/teardown.js';
 import { createProgress } from '../progress.js';
 import { int, type CommandModule } from '../command-context.js';
+import { addReportFlags, reportOptionsFrom, type ReportFlags } from '../report-flags.js';
 import type { Backend, RunResult } from '../../model/index.js';
 
-const BACKENDS = ['local'] as const;
+const BACKENDS = ['local', 'docker'] as const;
 
-interface RunFlags {
+interface RunFlags extends ReportFlags {
   backend: (typeof BACKENDS)[number];
   dataPlane: string;
   workloadsPerProcess: number;
@@ -24,6 +28,7 @@ interface RunFlags {
   readyTimeout: number;
   parallel: number;
   localSubnet?: string;
+  image?: string;
 }
 
 export function exitCodeFor(result: RunResult): number {
@@ -33,14 +38,28 @@ export function exitCodeFor(result: RunResult): number {
 }
 
 async function runCommand(paths: string[], flags: RunFlags, out: NodeJS.WritableStream): Promise<number> {
+  installSignalHandlers();
   const reporterNames = parseReporters(flags.reporter);
+  const reportOptions = await reportOptionsFrom(paths, flags);
   const dataPlane = resolveDataPlane(flags.dataPlane, flags.workloadsPerProcess);
   const scenarios = await loadScenarios(paths, flags.grep !== undefined ? { grep: flags.grep } : {});
   if (scenarios.length === 0) throw new UsageError(`no scenarios found in ${paths.join(', ')}${flags.grep ? ` matching --grep ${flags.grep}` : ''}`);
-  const backend: Backend = createLocalBackend(flags.localSubnet !== undefined ? { subnet: flags.localSubnet } : {});
+  if (flags.image !== undefined && flags.backend !== 'docker') throw new UsageError('--image needs --backend docker');
   const runId = newRunId();
+  let backend: Backend;
+  let removeRun: (() => void) | undefined;
+  let sweep = async () => {};
+  if (flags.backend === 'docker') {
+    const docker = createDockerBackend({ harnessDir: harnessFile(''), ...(flags.image !== undefined ? { image: flags.image } : {}) });
+    // Label sweep of the whole run, registered before anything exists: Ctrl-C or SIGTERM mid-start leaves nothing.
+    sweep = () => docker.removeRun(runId);
+    removeRun = pushTeardown(`docker resources of run ${runId}`, sweep);
+    backend = docker;
+  } else {
+    backend = createLocalBackend(flags.localSubnet !== undefined ? { subnet: flags.localSubnet } : {});
+  }
   const progress = createProgress(out);
-  const reporter = openReporters(reporterNames, out);
+  const reporter = openReporters(reporterNames, out, reportOptions);
   let result: RunResult;
   try {
     result = await runSuite({
@@ -65,29 +84,31 @@ async function runCommand(paths: string[], flags: RunFlags, out: NodeJS.Writable
     });
   } finally {
     progress.stop();
+    if (removeRun) await runTeardown(removeRun, sweep);
   }
   await writeOutputs(result, reporter, flags.out);
   return exitCodeFor(result);
 }
 
 export const runCommandModule: CommandModule = (program, { out, setExitCode }) => {
-  program
+  const run = program
     .command('run')
     .description('run scenarios against a data plane and compare what was observed with what the policies mean')
     .argument('[paths...]', 'scenario files or folders', ['scenarios/'])
     .addOption(new Option('--backend <name>', 'environment the workloads run in').choices(BACKENDS).default('local'))
-    .option('--data-plane <spec>', 'system under test: "reference" or "exec:<command>" (the data-plane contract)', 'reference')
+    .option('--data-plane <spec>', 'system under test: "reference", "haproxy" or "exec:<command>" (the data-plane contract)', 'reference')
     .option('--workloads-per-process <n>', 'workloads served by one data-plane process (needs MESHCONFORM_WORKLOAD_CONFIGS support)', int('--workloads-per-process', 1, 10000), 1)
-    .option('--reporter <list>', 'comma-separated reporters: console, json, junit', 'console,json,junit')
+    .option('--reporter <list>', 'comma-separated reporters: console, json, junit, html, conformance', 'console,json,junit,html')
     .option('--out <dir>', 'folder for reports/<run-id>/ and reports/latest/', 'reports')
     .option('--grep <regex>', 'only scenarios whose name or feature matches')
     .option('--retries <n>', 'extra attempts for a cell that did not match (a later match is "flaky")', int('--retries', 0, 10), 1)
     .option('--concurrency <n>', 'probes in flight at once', int('--concurrency', 1, 1024), 32)
     .option('--timeout <ms>', 'per-probe deadline', int('--timeout', 50, 120000), 3000)
     .option('--ready-timeout <ms>', 'deadline for a data plane to accept TCP on every port', int('--ready-timeout', 100, 600000), 15000)
-    .option('--parallel <n>', 'scenarios whose environments run at the same time', int('--parallel', 1, 64), 2)
-    .option('--local-subnet <a.b>', 'loopback /16 for workload addresses on the local backend, e.g. 127.77 (random by default)')
-    .action(async (paths: string[], flags: RunFlags) => {
-      setExitCode(await runCommand(paths, flags, out));
-    });
+    .option('--parallel <n>', 'scenarios whose environments run at the same time', int('--parallel', 1, 64), 4)
+    .option('--image <ref>', 'docker backend: workload image to use instead of the one built from this host\'s node (never pulled)')
+    .option('--local-subnet <a.b>', 'loopback /16 for workload addresses on the local backend, e.g. 127.77 (random by default)');
+  addReportFlags(run).action(async (paths: string[], flags: RunFlags) => {
+    setExitCode(await runCommand(paths, flags, out));
+  });
 };

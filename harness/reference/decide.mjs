@@ -1,0 +1,61 @@
+// @ts-check
+/**
+ * What the sidecar does with a new connection, from the port's effective mode, its declared protocol and what the
+ * first bytes were (spec R5.3–R5.5; /tmp/outcomes.md, shared with the oracle). Pure, so it is unit-tested alone
+ * and a planted defect changes one line.
+ */
+
+/** Every Istio mTLS ALPN: marks TLS as mesh mTLS on TCP ports (allIstioMtlsALPNs). */
+export const ALL_ISTIO_MTLS_ALPNS = Object.freeze(['istio', 'istio-peer-exchange', 'istio-http/1.0', 'istio-http/1.1', 'istio-h2']);
+/** The only Istio ALPNs an HTTP-declared port's mTLS chain matches (mtlsHTTPALPNs). */
+export const MTLS_HTTP_ALPNS = Object.freeze(['istio-http/1.0', 'istio-http/1.1', 'istio-h2']);
+/** Server ALPN when terminating (R5.1). The server never advertises `istio`. */
+export const SERVER_ALPN = Object.freeze({ tcp: ['istio-peer-exchange', 'h2', 'http/1.1'], http: ['h2', 'http/1.1'] });
+
+/** @typedef {{ kind: 'plaintext' } | { kind: 'tls', alpn: readonly string[] | null }} Sniff */
+/**
+ * @typedef {'close' | 'terminate' | 'plaintext' | 'passthrough' | 'protocol-error'} Action
+ * close: destroy, no bytes; terminate: mTLS termination; plaintext: the plaintext chain (HTTP ports check the request
+ * line); passthrough: raw bytes to the app untouched; protocol-error: HTTP 400 and close.
+ */
+
+/**
+ * @param {import('./policy.mjs').MtlsMode} mode
+ * @param {import('./config.mjs').PortProtocol} protocol
+ * @param {Sniff} sniff
+ * @param {ReadonlySet<string>} [_defects]
+ * @returns {Action}
+ */
+export function decide(mode, protocol, sniff, _defects = new Set()) {
+  switch (mode) {
+    case 'STRICT':
+      // STRICT chains match transport_protocol tls only; ALPN is not checked.
+      return sniff.kind === 'tls' ? 'terminate' : 'close';
+    case 'PERMISSIVE':
+      if (sniff.kind === 'plaintext') return 'plaintext';
+      if (hasIstioAlpn(protocol, sniff.alpn)) return 'terminate';
+      return protocol === 'tcp' ? 'passthrough' : 'close';
+    case 'DISABLE':
+      if (sniff.kind === 'plaintext') return 'plaintext';
+      return protocol === 'tcp' ? 'passthrough' : 'protocol-error';
+    default:
+      return assertNever(mode);
+  }
+}
+
+/**
+ * @param {import('./config.mjs').PortProtocol} protocol
+ * @param {readonly string[] | null} alpn the client's offer
+ */
+export function hasIstioAlpn(protocol, alpn) {
+  const set = protocol === 'http' ? MTLS_HTTP_ALPNS : ALL_ISTIO_MTLS_ALPNS;
+  return (alpn ?? []).some((p) => set.includes(p));
+}
+
+/**
+ * @param {never} x
+ * @returns {never}
+ */
+function assertNever(x) {
+  throw new Error(`unexpected mode ${String(x)}`);
+}

@@ -1,0 +1,215 @@
+// @ts-check
+/**
+ * meshconform reference sidecar: the data plane that implements the spec's sidecar rules exactly.
+ *
+ *   MESHCONFORM_WORKLOAD_CONFIG=/path/workload.json node harness/reference/sidecar.mjs
+ *   MESHCONFORM_WORKLOAD_CONFIGS=/a.json:/b.json node harness/reference/sidecar.mjs   (several workloads, scale runs)
+ *
+ * Optional env: MESHCONFORM_DEFECTS (comma list, see defects.mjs), MESHCONFORM_SNIFF_TIMEOUT_MS (default 5000),
+ * MESHCONFORM_IDLE_TIMEOUT_MS (default 60000), MESHCONFORM_DEBUG=1 (one stderr line per connection decision).
+ * stdout lines: `ready` once every port listens; `reloaded` / `reload-failed` after each SIGHUP.
+ * SIGHUP re-reads the config file(s) and certificates; SIGTERM/SIGINT stop. Start errors: one stderr line, exit 2.
+ */
+import net from 'node:net';
+import { HarnessError, describeError } from '../common/harness-error.mjs';
+import { loadWorkloadConfig } from './config.mjs';
+import { handleConnection, handleSecureConnection } from './connection.mjs';
+import { parseDefects } from './defects.mjs';
+import { buildWorkloadRuntime } from './workload-runtime.mjs';
+
+const PROGRAM = 'reference-sidecar';
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/** @typedef {import('./connection.mjs').Binding} Binding */
+
+/** @type {Set<net.Socket>} */
+const sockets = new Set();
+/** @type {Map<string, net.Server>} listener key `address|port` → server */
+const listeners = new Map();
+/** @type {Map<string, Binding>} listener key → what a new connection gets; replaced on reload */
+let bindings = new Map();
+let stopping = false;
+
+const env = process.env;
+const debugEnabled = env.MESHCONFORM_DEBUG === '1';
+/** @type {import('./connection.mjs').ConnectionSettings} */
+const settings = {
+  sniffTimeoutMs: 0,
+  idleTimeoutMs: 0,
+  track: (s) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  },
+  debug: debugEnabled ? (m) => process.stderr.write(`${PROGRAM}: ${m}\n`) : () => {},
+};
+
+try {
+  await main();
+} catch (err) {
+  fatal(err);
+}
+
+async function main() {
+  const files = configFiles();
+  settings.sniffTimeoutMs = intEnv('MESHCONFORM_SNIFF_TIMEOUT_MS', 5000);
+  settings.idleTimeoutMs = intEnv('MESHCONFORM_IDLE_TIMEOUT_MS', 60_000);
+  const defects = parseDefects(env.MESHCONFORM_DEFECTS);
+  const load = () => buildBindings(files, defects);
+
+  bindings = load();
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+  // Installed before listening so an early SIGHUP is never fatal; reloads queue behind one another.
+  let reloading = Promise.resolve();
+  process.on('SIGHUP', () => {
+    reloading = reloading.then(() => reload(load));
+  });
+  await Promise.all([...bindings.keys()].map((key) => listen(key)));
+  process.stdout.write('ready\n');
+}
+
+/** @returns {string[]} */
+function configFiles() {
+  const one = env.MESHCONFORM_WORKLOAD_CONFIG;
+  const many = env.MESHCONFORM_WORKLOAD_CONFIGS;
+  if ((one && many) || (!one && !many)) {
+    throw new HarnessError('set exactly one of MESHCONFORM_WORKLOAD_CONFIG (one config file) or MESHCONFORM_WORKLOAD_CONFIGS (config files joined by ":")');
+  }
+  if (one) return [one];
+  const files = /** @type {string} */ (many).split(':').filter((f) => f.length > 0);
+  if (files.length === 0) throw new HarnessError('MESHCONFORM_WORKLOAD_CONFIGS names no file');
+  return files;
+}
+
+/**
+ * @param {string[]} files
+ * @param {ReadonlySet<string>} defects
+ * @returns {Map<string, Binding>}
+ */
+function buildBindings(files, defects) {
+  /** @type {Map<string, Binding>} */
+  const out = new Map();
+  for (const file of files) {
+    const config = loadWorkloadConfig(file);
+    const runtime = buildWorkloadRuntime(config, {
+      defects,
+      handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS,
+      onSecure: (tlsSock, rt) => handleSecureConnection(tlsSock, rt, settings),
+    });
+    for (const port of runtime.ports.values()) {
+      const key = listenerKey(runtime.address, port.port);
+      const other = out.get(key);
+      if (other) throw new HarnessError(`${file}: ${runtime.key} and ${other.runtime.key} both declare ${runtime.address}:${port.port}`);
+      out.set(key, { runtime, port });
+    }
+  }
+  return out;
+}
+
+/**
+ * @param {string} address
+ * @param {number} port
+ */
+function listenerKey(address, port) {
+  return `${address}|${port}`;
+}
+
+/**
+ * Open the listener for `key`; every connection looks its binding up when accepted, so a reload applies to new
+ * connections only.
+ * @param {string} key
+ * @returns {Promise<void>}
+ */
+function listen(key) {
+  const [host, portText] = /** @type {[string, string]} */ (key.split('|'));
+  const port = Number(portText);
+  const server = net.createServer({ allowHalfOpen: true }, (sock) => {
+    const binding = bindings.get(key);
+    if (stopping || !binding) {
+      sock.destroy();
+      return;
+    }
+    handleConnection(sock, binding, settings);
+  });
+  return new Promise((resolve, reject) => {
+    const onError = (/** @type {Error} */ err) => {
+      reject(new HarnessError(`cannot listen on ${formatHostPort(host, port)}: ${describeError(err)}`, { cause: err }));
+    };
+    server.once('error', onError);
+    server.listen({ host, port, exclusive: true }, () => {
+      server.off('error', onError);
+      // accept() errors (EMFILE...) must not kill the data plane
+      server.on('error', (err) => process.stderr.write(`${PROGRAM}: ${formatHostPort(host, port)}: ${describeError(err)}\n`));
+      listeners.set(key, server);
+      resolve();
+    });
+  });
+}
+
+/**
+ * @param {() => Map<string, Binding>} load
+ */
+async function reload(load) {
+  if (stopping) return;
+  /** @type {Map<string, Binding>} */
+  let next;
+  try {
+    next = load();
+  } catch (err) {
+    process.stderr.write(`${PROGRAM}: reload failed, keeping the previous configuration: ${describeError(err)}\n`);
+    process.stdout.write('reload-failed\n');
+    return;
+  }
+  let ok = true;
+  for (const key of next.keys()) {
+    if (listeners.has(key)) continue;
+    try {
+      await listen(key);
+    } catch (err) {
+      ok = false;
+      process.stderr.write(`${PROGRAM}: reload: ${describeError(err)}\n`);
+    }
+  }
+  bindings = next;
+  for (const [key, server] of listeners) {
+    if (next.has(key)) continue;
+    server.close();
+    listeners.delete(key);
+  }
+  process.stdout.write(ok ? 'reloaded\n' : 'reload-failed\n');
+}
+
+function shutdown() {
+  if (stopping) return;
+  stopping = true;
+  for (const server of listeners.values()) server.close();
+  for (const s of sockets) s.destroy();
+  // Let the destroys flush, then leave even if a handle lingers.
+  setImmediate(() => process.exit(0));
+}
+
+/** @param {unknown} err */
+function fatal(err) {
+  process.stderr.write(`${PROGRAM}: ${err instanceof HarnessError ? err.message : `internal error: ${err instanceof Error ? err.stack : String(err)}`}\n`);
+  process.exit(2);
+}
+
+/**
+ * @param {string} name
+ * @param {number} fallback
+ */
+function intEnv(name, fallback) {
+  const v = env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new HarnessError(`${name} must be a positive integer (milliseconds), got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/**
+ * @param {string} host
+ * @param {number} port
+ */
+function formatHostPort(host, port) {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}

@@ -1,0 +1,112 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import type { RunResult } from '../../model/index.js';
+import { CLIENT_KINDS } from '../../model/index.js';
+import { compareRuns } from '../compare-runs.js';
+import { featureResults, profileResults } from '../profile-results.js';
+import { defaultProfiles, type ConformanceProfile } from '../profiles.js';
+import type { Reporter, ReporterOptions } from '../reporter.js';
+import { writeFileAtomic } from '../write-file-atomic.js';
+
+export const HTML_REPORT_FILE = 'index.html';
+
+export interface HtmlReportInput {
+  /** An earlier run to compare with (`--baseline`); `file` is shown as its name. */
+  readonly baseline?: { readonly file: string; readonly result: RunResult };
+  readonly profiles?: readonly ConformanceProfile[];
+}
+
+interface Assets {
+  readonly css: string;
+  readonly scripts: readonly string[];
+}
+
+let assets: Assets | undefined;
+
+/** The page's CSS and scripts: ours, plus uPlot (pinned in package.json) inlined so the file works offline. */
+function loadAssets(): Assets {
+  if (!assets) {
+    const require = createRequire(import.meta.url);
+    const own = (name: string) => readFileSync(new URL(`./assets/${name}`, import.meta.url), 'utf8');
+    const lib = (name: string) => readFileSync(require.resolve(`uplot/dist/${name}`), 'utf8');
+    assets = { css: lib('uPlot.min.css') + '\n' + own('report.css'), scripts: [lib('uPlot.iife.min.js'), own('report.js')] };
+  }
+  return assets;
+}
+
+/** JSON that is safe inside a <script> element: no `<` can start `</script>` or `<!--`. */
+export function jsonForScript(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+}
+
+// Inlined code must not contain a closing tag for its own element.
+function inline(code: string, tag: 'script' | 'style'): string {
+  return code.replace(new RegExp(`</(${tag})`, 'gi'), '<\\/$1');
+}
+
+const sha256 = (s: string): string => createHash('sha256').update(s, 'utf8').digest('base64');
+
+function policyId(manifest: unknown): { namespace: string; name: string } {
+  const meta = (manifest as { metadata?: { namespace?: unknown; name?: unknown } } | null)?.metadata;
+  return { namespace: typeof meta?.namespace === 'string' ? meta.namespace : '', name: typeof meta?.name === 'string' ? meta.name : '' };
+}
+
+/** The view data the page renders: the RunResult untouched, plus what is easier to compute in Node. */
+function pageData(result: RunResult, input: HtmlReportInput): unknown {
+  const policyDocs = result.scenarios.map((s) => s.policies.map((p) => ({ ...policyId(p), yaml: stringify(p, { lineWidth: 0 }) })));
+  return {
+    run: result,
+    clients: CLIENT_KINDS,
+    policyDocs,
+    policyYaml: policyDocs.map((docs) => docs.map((d) => d.yaml).join('---\n')),
+    profiles: profileResults(result, input.profiles ?? defaultProfiles()),
+    features: featureResults(result),
+    comparison: input.baseline ? { file: input.baseline.file, ...compareRuns(input.baseline.result, result) } : null,
+  };
+}
+
+/**
+ * index.html: one offline file with the run embedded as JSON and rendered by inlined vanilla JS. A
+ * Content-Security-Policy admits only the inlined scripts (by hash), so even markup that slipped into the page
+ * could not run; the page itself inserts every string as text.
+ */
+export function renderHtml(result: RunResult, input: HtmlReportInput = {}): string {
+  const { css, scripts } = loadAssets();
+  const code = scripts.map((s) => inline(s, 'script'));
+  const csp = [
+    "default-src 'none'",
+    `script-src ${code.map((c) => `'sha256-${sha256(c)}'`).join(' ')}`,
+    "style-src 'unsafe-inline'",
+    'img-src data:',
+    "base-uri 'none'",
+    "form-action 'none'",
+  ].join('; ');
+  return [
+    '<!doctype html>',
+    '<html lang="en">',
+    '<head>',
+    '<meta charset="utf-8">',
+    `<meta http-equiv="Content-Security-Policy" content="${csp}">`,
+    '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    '<title>meshconform report</title>',
+    `<style>${inline(css, 'style')}</style>`,
+    '</head>',
+    '<body>',
+    '<main id="app"><noscript>This report needs JavaScript; its data is embedded in this file as JSON (#meshconform-data).</noscript></main>',
+    `<script type="application/json" id="meshconform-data">${jsonForScript(pageData(result, input))}</script>`,
+    ...code.map((c) => `<script>${c}</script>`),
+    '</body>',
+    '</html>',
+    '',
+  ].join('\n');
+}
+
+export function htmlReporter(options: ReporterOptions = {}): Reporter {
+  return {
+    name: 'html',
+    onRunEnd: (result, outDir) => writeFileAtomic(join(outDir, HTML_REPORT_FILE), renderHtml(result, options)),
+  };
+}

@@ -1,0 +1,82 @@
+import { execa, type ResultPromise } from 'execa';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type Dockerode from 'dockerode';
+import { connectDockerEngine } from '../../../src/backend/docker/index.js';
+import type { RunResult } from '../../../src/model/index.js';
+
+export const root = fileURLToPath(new URL('../../..', import.meta.url));
+export const bin = join(root, 'bin/meshconform.js');
+export const e2eScenario = (name: string) => join(root, 'test/e2e/fixtures/scenarios', `${name}.yaml`);
+
+/** The engine, or undefined when none answers (the tests then skip, or fail under MESHCONFORM_REQUIRE_ALL). */
+export async function dockerOrUndefined(): Promise<Dockerode | undefined> {
+  try {
+    return (await connectDockerEngine()).docker;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface Cli {
+  exitCode: number | undefined;
+  stdout: string;
+  stderr: string;
+  out: string;
+  tmp: string;
+}
+
+/** The real CLI in its own process, with a private TMPDIR and output folder. */
+export async function cli(args: string[], env: Record<string, string> = {}): Promise<Cli> {
+  const out = mkdtempSync(join(tmpdir(), 'mc-docker-out-'));
+  const tmp = mkdtempSync(join(tmpdir(), 'mc-docker-tmp-'));
+  const r = await execa(process.execPath, [bin, ...args, '--out', out], { cwd: root, env: { ...env, TMPDIR: tmp, NO_COLOR: '1' }, reject: false, timeout: 170_000 });
+  return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr, out, tmp };
+}
+
+/** The CLI started in the background; resolves the run id from its first line. */
+export function cliInBackground(args: string[]): { child: ResultPromise; runId: Promise<string>; tmp: string } {
+  const out = mkdtempSync(join(tmpdir(), 'mc-docker-out-'));
+  const tmp = mkdtempSync(join(tmpdir(), 'mc-docker-tmp-'));
+  const child = execa(process.execPath, [bin, ...args, '--out', out], { cwd: root, env: { TMPDIR: tmp, NO_COLOR: '1' }, reject: false, buffer: { stdout: false } });
+  const runId = new Promise<string>((resolve, reject) => {
+    let text = '';
+    child.stdout!.on('data', (b: Buffer) => {
+      text += String(b);
+      const m = /meshconform: run (\S+):/.exec(text);
+      if (m) resolve(m[1]!);
+    });
+    child.stdout!.once('end', () => reject(new Error(`no run id in: ${text}`)));
+  });
+  return { child, runId, tmp };
+}
+
+export function report(c: Cli): RunResult {
+  return JSON.parse(readFileSync(join(c.out, 'latest', 'report.json'), 'utf8')) as RunResult;
+}
+
+/** Containers and networks carrying `meshconform.run=<runId>`. */
+export async function labelled(docker: Dockerode, runId: string): Promise<{ containers: string[]; networks: string[] }> {
+  const filters = JSON.stringify({ label: [`meshconform.run=${runId}`] });
+  const containers = (await docker.listContainers({ all: true, filters })).map((c) => c.Names[0] ?? c.Id);
+  const networks = (await docker.listNetworks({ filters })).map((n) => n.Name);
+  return { containers, networks };
+}
+
+/** Polls `check` every 50 ms until it holds or `ms` pass. */
+export async function until(check: () => Promise<boolean>, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return check();
+}
+
+/** Routes into the test range: a run must not leave a bridge (and its route) behind. */
+export async function testRangeRoutes(): Promise<string[]> {
+  const r = await execa('ip', ['-4', 'route', 'show'], { reject: false });
+  return r.stdout.split('\n').filter((l) => /^198\.(18|19)\./.test(l) && !l.startsWith('198.19.255.'));
+}

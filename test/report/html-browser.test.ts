@@ -1,0 +1,265 @@
+import { expect } from 'chai';
+import { execa } from 'execa';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { RunResult } from '../../src/model/index.js';
+import { compareRuns, renderHtml } from '../../src/report/index.js';
+import { requireCapability } from '../support/require.js';
+import { XSS, bigRun, hostileBaseline, hostileRun } from './html-fixtures.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const bin = join(root, 'bin/meshconform.js');
+const CHROMIUM = '/usr/bin/chromium';
+const STRICT_AND_PERMISSIVE = join(root, 'test/e2e/fixtures/scenarios/strict-and-permissive.yaml');
+const HOSTILE_DIR = join(root, 'test/report/fixtures/hostile');
+const OPEN_PROXY = `exec:${process.execPath} ${join(root, 'test/e2e/fixtures/data-planes/open-proxy.mjs')}`;
+const SHOTS = join(root, 'reports');
+
+/** A page plus everything it did that a safe, offline report must never do. */
+interface Opened {
+  readonly page: Page;
+  readonly dialogs: string[];
+  readonly errors: string[];
+  readonly requests: string[];
+}
+
+async function cli(args: string[], tmp: string) {
+  return execa(process.execPath, [bin, ...args], { cwd: root, env: { TMPDIR: tmp, NO_COLOR: '1' }, reject: false, timeout: 120_000 });
+}
+
+describe('HTML report in a real browser (Debian Chromium + playwright-core)', function () {
+  this.timeout(180_000);
+  let ctx: BrowserContext | undefined;
+  let profile: string | undefined;
+  let work: string;
+
+  before(async function () {
+    requireCapability(this, existsSync(CHROMIUM), 'Debian chromium at /usr/bin/chromium');
+    work = mkdtempSync(join(tmpdir(), 'mc-html-'));
+    profile = mkdtempSync(join(tmpdir(), 'mc-chromium-profile-'));
+    ctx = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1400, height: 900 },
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    mkdirSync(SHOTS, { recursive: true });
+  });
+
+  after(async () => {
+    await ctx?.close();
+    if (profile) rmSync(profile, { recursive: true, force: true });
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  async function open(file: string): Promise<Opened> {
+    const page = await ctx!.newPage();
+    const opened: Opened = { page, dialogs: [], errors: [], requests: [] };
+    page.on('dialog', (d) => {
+      opened.dialogs.push(d.message());
+      void d.dismiss();
+    });
+    page.on('pageerror', (e) => opened.errors.push(`pageerror: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') opened.errors.push(`console ${m.type()}: ${m.text()}`);
+    });
+    page.on('request', (r) => opened.requests.push(r.url()));
+    await page.goto(pathToFileURL(file).href);
+    await page.waitForSelector('html[data-ready=true]');
+    return opened;
+  }
+
+  /** Nothing ran, nothing loaded: no dialog, no marker, no element made from data, no request but the file itself. */
+  async function expectInert(o: Opened, file: string): Promise<void> {
+    expect(o.dialogs, 'dialogs opened').to.deep.equal([]);
+    expect(await o.page.evaluate(() => (globalThis as unknown as { __xss?: unknown }).__xss), 'window.__xss').to.equal(undefined);
+    expect(await o.page.locator('img, svg, iframe, object, embed').count(), 'elements made from data').to.equal(0);
+    expect(await o.page.locator('script').count(), 'script elements').to.equal(3); // data, uPlot, report
+    expect(o.errors, 'page and console errors (a CSP refusal would show here)').to.deep.equal([]);
+    expect(o.requests, 'requests').to.deep.equal([pathToFileURL(file).href]);
+  }
+
+  /** A CSS attribute selector for a cell key, which may hold any character (JSON string escapes are valid CSS). */
+const cellSelector = (key: string): string => `[data-testid=cell][data-cell-key=${JSON.stringify(key)}]`;
+
+const scrollTop = (page: Page) => page.evaluate(() => (globalThis as unknown as { scrollTo(x: number, y: number): void }).scrollTo(0, 0));
+
+const field = (o: Opened, name: string) => o.page.locator(`[data-testid=evidence] [data-field="${name}"]`).innerText();
+  const visibleCells = (o: Opened) =>
+    o.page.locator('[data-testid=cell]').evaluateAll((els) => els.filter((e) => (e as unknown as { offsetParent: unknown }).offsetParent !== null).map((e) => e.getAttribute('data-cell-key')!));
+
+  it('renders a real run: one cell per probe cell, evidence on click, filters, baseline comparison, hostile names inert', async () => {
+    const tmp = mkdtempSync(join(work, 'tmp-'));
+    // Last night: the reference data plane, everything passes.
+    const baseOut = join(work, 'baseline');
+    const base = await cli(['run', STRICT_AND_PERMISSIVE, HOSTILE_DIR, '--reporter', 'json', '--out', baseOut, '--local-subnet', '127.231', '--retries', '0'], tmp);
+    expect(base.exitCode, base.stdout + base.stderr).to.equal(0);
+    const baselineFile = join(baseOut, 'latest', 'report.json');
+    // Tonight: a data plane that fails open, compared with last night.
+    const out = join(work, 'out');
+    const c = await cli(
+      ['run', STRICT_AND_PERMISSIVE, HOSTILE_DIR, '--data-plane', OPEN_PROXY, '--reporter', 'json,html', '--out', out, '--local-subnet', '127.232', '--retries', '0', '--baseline', baselineFile],
+      tmp,
+    );
+    expect(c.exitCode, c.stdout + c.stderr).to.equal(1);
+    expect(c.stderr).to.equal('');
+    const report = JSON.parse(readFileSync(join(out, 'latest', 'report.json'), 'utf8')) as RunResult;
+    const cells = report.scenarios.flatMap((s) => s.cells);
+    expect(report.summary.failed).to.be.greaterThan(0);
+
+    const file = join(out, 'latest', 'index.html');
+    const o = await open(file);
+    const { page } = o;
+
+    // One matrix cell per probe cell, with the same key and verdict.
+    const shown = await page.locator('[data-testid=cell]').evaluateAll((els) => els.map((e) => [e.getAttribute('data-cell-key'), e.getAttribute('data-verdict')]));
+    expect(shown).to.have.length(report.summary.cells);
+    expect(new Map(shown as [string, string][])).to.deep.equal(new Map(cells.map((x) => [x.key, x.verdict])));
+    expect(await page.getByTestId('count-fail').locator('.n').innerText()).to.equal(String(report.summary.failed));
+
+    // A failing cell's evidence: what was seen and why the opposite was expected.
+    const plain = cells.find((x) => x.scenario === 'strict-and-permissive' && x.workload === 'foo/finance' && x.port === 8080 && x.client === 'plaintext-tcp')!;
+    expect(plain.verdict).to.equal('fail');
+    await page.locator(cellSelector(plain.key)).click();
+    await page.getByTestId('evidence').waitFor({ state: 'visible' });
+    expect(await field(o, 'title')).to.equal('foo/finance:8080 plaintext-tcp');
+    expect(await field(o, 'expected-outcome')).to.equal('deny');
+    expect(await field(o, 'expected-mode')).to.equal('STRICT');
+    expect(await field(o, 'observed-outcome')).to.equal('allow');
+    expect(await field(o, 'path')).to.equal('plaintext');
+    expect(await field(o, 'echo')).to.contain('foo/finance:8080');
+    expect(await field(o, 'rule')).to.equal(plain.expected.rule);
+    expect(await field(o, 'decided-by')).to.contain('namespace level: foo/default');
+    expect(await field(o, 'tls-version')).to.equal('no TLS');
+    expect(await field(o, 'attempts')).to.equal('1');
+    expect(await field(o, 'timings')).to.match(/total \d+(\.\d+)? ms/);
+    expect(await field(o, 'baseline')).to.equal('baseline verdict: pass (regression)');
+
+    // A TLS cell shows the handshake evidence.
+    const tlsCell = cells.find((x) => x.workload === 'bar/web' && x.client === 'mtls-tcp')!;
+    await page.locator(cellSelector(tlsCell.key)).click();
+    expect(await field(o, 'tls-version')).to.equal(tlsCell.observed?.tls?.version);
+    expect(await field(o, 'alpn')).to.equal(tlsCell.observed?.tls?.alpn ?? 'none negotiated');
+    expect(await field(o, 'server-identity')).to.equal(tlsCell.observed?.tls?.serverIdentity ?? 'no SPIFFE ID');
+    await page.getByTestId('evidence-close').click();
+    expect(await page.getByTestId('evidence').isVisible()).to.equal(false);
+
+    // The comparison with last night.
+    const expected = compareRuns(JSON.parse(readFileSync(baselineFile, 'utf8')) as RunResult, report);
+    expect(expected.regressions.length).to.be.greaterThan(0);
+    expect(await page.getByTestId('comparison-count-regressions').locator('.n').innerText()).to.equal(String(expected.regressions.length));
+    expect(await page.locator('[data-testid=cell][data-change=regression]').count()).to.equal(expected.regressions.length);
+
+    // Filters: feature, then client, then failures only within one workload.
+    await page.getByTestId('filter-feature').selectOption('e2e');
+    const scenarios = await page.locator('[data-testid=scenario]').evaluateAll((els) => els.filter((e) => !(e as unknown as { hidden: boolean }).hidden).map((e) => e.getAttribute('data-scenario')));
+    expect(scenarios).to.deep.equal(['strict-and-permissive']);
+    await page.getByTestId('filter-client').selectOption('mtls-tcp');
+    const mtlsOnly = await visibleCells(o);
+    expect(mtlsOnly).to.have.length(3);
+    expect(mtlsOnly.every((k) => k.endsWith('|mtls-tcp'))).to.equal(true);
+    await page.getByTestId('filter-client').selectOption('');
+    await page.getByTestId('filter-workload').selectOption('bar/web');
+    await page.getByTestId('filter-failures').check();
+    const problems = await visibleCells(o);
+    const webCells = cells.filter((x) => x.workload === 'bar/web');
+    expect(problems.sort()).to.deep.equal(webCells.map((x) => x.key).sort()); // the row has a failure, so it shows whole
+    expect(await page.getByTestId('filter-status').innerText()).to.equal(`showing 1 of ${report.scenarios.length} scenario runs · ${webCells.length} cells`);
+    await page.getByTestId('filter-failures').uncheck();
+    await page.getByTestId('filter-workload').selectOption('');
+    await page.getByTestId('filter-feature').selectOption('');
+
+    // The hostile scenario: its markup is text.
+    const hostile = report.scenarios.find((s) => s.name === 'hostile-names')!;
+    expect(hostile.feature).to.equal(XSS.alert);
+    const section = page.locator('[data-testid=scenario][data-scenario=hostile-names]');
+    expect(await section.getByTestId('scenario-description').evaluate((e) => e.textContent)).to.equal(hostile.description);
+    expect(await section.locator('.meta').first().innerText()).to.contain(`feature ${XSS.alert}`);
+    await section.getByTestId('policies').locator('summary').click();
+    expect(await section.getByTestId('policies-yaml').innerText()).to.contain('window.__xss=\'annotation\'');
+    expect(await page.getByTestId('filter-feature').locator('option').allTextContents()).to.include(XSS.alert);
+    await expectInert(o, file);
+
+    // Screenshot with a failing cell's evidence open.
+    await page.locator(cellSelector(plain.key)).click();
+    await scrollTop(page); // the filter bar is sticky and the evidence panel fixed: draw them at the top of the shot
+    await page.screenshot({ path: join(SHOTS, 'html-report-test.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('renders names the loader would reject as text, and a chaos timeline with uPlot', async () => {
+    const run = hostileRun();
+    const file = join(work, 'hostile.html');
+    writeFileSync(file, renderHtml(run, { baseline: { file: `nightly ${XSS.alert}.json`, result: hostileBaseline() } }));
+    const o = await open(file);
+    const { page } = o;
+
+    expect(await page.locator('[data-testid=cell]').count()).to.equal(run.summary.cells);
+    expect(await page.getByTestId('scenario-name').allTextContents()).to.include(XSS.marker);
+    expect(await page.locator('th.row').allTextContents()).to.include(`${XSS.alert}/${XSS.svg}:8080`);
+    const failing = run.scenarios[1]!.cells.find((c) => c.verdict === 'fail')!;
+    await page.locator(cellSelector(failing.key)).click();
+    expect(await field(o, 'decided-by')).to.equal(`workload level: ${XSS.alert}/${XSS.marker}`);
+    expect(await field(o, 'reason')).to.contain(XSS.script);
+    expect(await page.getByTestId('comparison').innerText()).to.contain(`nightly ${XSS.alert}.json`);
+    expect(await page.getByTestId('comparison-count-regressions').locator('.n').innerText()).to.equal('2');
+    expect(await page.getByTestId('comparison-count-timeToEnforce').locator('.n').innerText()).to.equal('1');
+    await page.getByTestId('evidence-close').click();
+
+    // The timeline: a uPlot canvas with the fault band and the fail-open points drawn, and its text summary.
+    const timeline = page.locator('[data-testid=scenario][data-scenario=chaos-kill] [data-testid=timeline]');
+    expect(await timeline.locator('.uplot canvas').count()).to.equal(1);
+    const pixels = await timeline.locator('.uplot canvas').evaluate((canvas) => {
+      // No DOM lib in this project's tsconfig: the canvas API is typed by hand.
+      const c = canvas as unknown as { width: number; height: number; getContext(k: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } };
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let red = 0;
+      let band = 0;
+      for (let i = 0; i < d.length; i += 4) {
+        const [r, g, b, a] = [d[i]!, d[i + 1]!, d[i + 2]!, d[i + 3]!];
+        if (r > 200 && g < 40 && b < 40 && a > 200) red++; // fail-open points (#d50000)
+        if (r > 240 && g > 130 && g < 175 && b < 30 && a > 35 && a < 70) band++; // the translucent fault band (the canvas is transparent)
+      }
+      return { width: c.width, red, band };
+    });
+    expect(pixels.width).to.be.greaterThan(0);
+    expect(pixels.red, 'fail-open points drawn').to.be.greaterThan(0);
+    expect(pixels.band, 'fault band drawn').to.be.greaterThan(1000);
+    expect(await timeline.locator('.u-legend').innerText()).to.contain('FAIL-OPEN');
+    const summary = await timeline.getByTestId('timeline-summary').innerText();
+    expect(summary).to.contain('fault kill data plane of foo/finance: 2.00 s – 4.00 s');
+    expect(summary).to.contain('5.00 s: apply finance-strict');
+    expect(summary).to.contain('13 fail-open probe(s), first at 2.00 s');
+    expect(summary).to.contain('time to enforce: 1.20 s');
+
+    await expectInert(o, file);
+    await scrollTop(page);
+    await page.screenshot({ path: join(SHOTS, 'html-report-timeline.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('stays usable with 10 008 cells (load time is printed, not asserted)', async () => {
+    const run = bigRun(139, 8);
+    const file = join(work, 'big.html');
+    writeFileSync(file, renderHtml(run));
+    const t0 = Date.now();
+    const o = await open(file);
+    const wall = Date.now() - t0;
+    const ready = await o.page.evaluate(() => (globalThis as unknown as { __meshconformReady: number }).__meshconformReady);
+    expect(await o.page.locator('[data-testid=cell]').count()).to.equal(10_008);
+    const f0 = Date.now();
+    await o.page.getByTestId('filter-failures').check();
+    await o.page.getByTestId('filter-status').filter({ hasText: `${139 * 9} cells` }).waitFor();
+    const filter = Date.now() - f0;
+    const f1 = Date.now();
+    await o.page.locator('[data-testid=cell][data-verdict=fail]').first().click();
+    await o.page.getByTestId('evidence').waitFor({ state: 'visible' });
+    const click = Date.now() - f1;
+    const mb = (statSync(file).size / 1e6).toFixed(1);
+    console.log(`      10 008 cells: ${mb} MB file; ready ${ready.toFixed(0)} ms after navigation start; goto→ready ${wall} ms; failures filter ${filter} ms; open evidence ${click} ms`);
+    await o.page.close();
+  });
+});

@@ -1,0 +1,70 @@
+import { expect } from 'chai';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { fileURLToPath } from 'node:url';
+import { HTML_REPORT_FILE, REPORTER_NAMES, htmlReporter, jsonForScript, renderHtml, validateRunResult } from '../../src/report/index.js';
+import { XSS, hostileBaseline, hostileRun } from './html-fixtures.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+/** The JSON embedded in the page, parsed as the browser will. */
+function embedded(html: string): { run: unknown; policyYaml: string[]; comparison: { regressions: unknown[] } | null } {
+  const m = /<script type="application\/json" id="meshconform-data">([\s\S]*?)<\/script>/.exec(html);
+  expect(m, 'data script').to.not.equal(null);
+  return JSON.parse(m![1]!) as never;
+}
+
+describe('html reporter (index.html)', () => {
+  it('escapes "<" in embedded JSON so no data can close the script element', () => {
+    const s = jsonForScript({ a: '</script><script>alert(1)</script>', b: '<!-- x', c: '\u2028' });
+    expect(s).to.not.contain('<');
+    expect(JSON.parse(s)).to.deep.equal({ a: '</script><script>alert(1)</script>', b: '<!-- x', c: '\u2028' });
+  });
+
+  it('embeds the RunResult unchanged and puts no hostile markup anywhere in the file', () => {
+    const run = hostileRun();
+    expect(validateRunResult(run)).to.deep.include({ valid: true });
+    const html = renderHtml(run, { baseline: { file: 'old.json', result: hostileBaseline() } });
+    expect(html).to.not.contain('<img');
+    expect(html).to.not.contain('<svg');
+    expect(html.match(/<\/script>/g)).to.have.length(3);
+    const data = embedded(html);
+    expect(data.run).to.deep.equal(JSON.parse(JSON.stringify(run)));
+    expect(data.comparison?.regressions).to.have.length(2);
+    expect(data.policyYaml[1]).to.contain(`name: ${XSS.marker}`);
+  });
+
+  it('is self-contained: no external URL, and a CSP that admits exactly the inlined scripts', () => {
+    const html = renderHtml(hostileRun());
+    expect(html).to.not.match(/<(script|link|img)[^>]+(src|href)=/i);
+    const csp = /<meta http-equiv="Content-Security-Policy" content="([^"]+)">/.exec(html)![1]!;
+    expect(csp).to.contain("default-src 'none'");
+    const scripts = [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => m[1]!);
+    expect(scripts).to.have.length(2);
+    for (const code of scripts) expect(csp).to.contain(`'sha256-${createHash('sha256').update(code).digest('base64')}'`);
+    expect(scripts[0]).to.contain('uPlot');
+  });
+
+  it('renders policies as YAML at build time', () => {
+    const run = hostileRun();
+    const data = embedded(renderHtml(run));
+    expect(data.policyYaml[1]).to.match(/^apiVersion: security\.istio\.io\/v1\nkind: PeerAuthentication\n/);
+    expect(data.policyYaml[0]).to.equal('');
+  });
+
+  it('writes index.html through the registry, and run writes it by default', async () => {
+    expect(REPORTER_NAMES).to.include.members(['html', 'conformance']);
+    const dir = mkdtempSync(join(tmpdir(), 'mc-html-unit-'));
+    try {
+      await htmlReporter().onRunEnd(hostileRun(), dir);
+      expect(readFileSync(join(dir, HTML_REPORT_FILE), 'utf8')).to.match(/^<!doctype html>/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const help = await execa(process.execPath, [join(root, 'bin/meshconform.js'), 'run', '--help'], { cwd: root });
+    expect(help.stdout.replace(/\s+/g, ' ')).to.contain('(default: "console,json,junit,html")');
+  });
+});
