@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
@@ -11,7 +11,7 @@ import { echoArgv, harnessFile, resolveDataPlane } from '../../../src/run/data-p
 import { tcpAccepts } from '../../../src/util/net.js';
 import type { WorkloadTls } from '../../../src/model/index.js';
 import { requireCapability } from '../../support/require.js';
-import { cli, cliInBackground, dockerOrUndefined, e2eScenario, labelled, report, root, testRangeRoutes, until } from './support.js';
+import { cli, cliInBackground, dockerOrUndefined, e2eScenario, labelled, leftInTmp, report, root, testRangeRoutes, until } from './support.js';
 
 const ENGINE = 'a Docker engine (DOCKER_HOST)';
 
@@ -41,7 +41,7 @@ describe('docker backend (testcontainers on a real Docker engine)', function () 
     const passthrough = cells.find((x) => x.workload === 'bar/web' && x.client === 'tls-no-client-cert')!;
     expect(passthrough.observed).to.deep.include({ status: 'allowed', path: 'passthrough' });
     expect(await labelled(docker!, r.runId)).to.deep.equal({ containers: [], networks: [] });
-    expect(readdirSync(c.tmp), 'temp files left').to.deep.equal([]);
+    expect(leftInTmp(c.tmp), 'temp files left').to.deep.equal([]);
     expect(await testRangeRoutes(), 'bridge routes left').to.deep.equal(routesBefore);
   });
 
@@ -173,7 +173,7 @@ describe('docker backend (testcontainers on a real Docker engine)', function () 
       const r = await run.child;
       expect(r.exitCode).to.equal(signal === 'SIGTERM' ? 143 : 130);
       expect(await labelled(docker!, runId)).to.deep.equal({ containers: [], networks: [] });
-      expect(readdirSync(run.tmp)).to.deep.equal([]);
+      expect(leftInTmp(run.tmp)).to.deep.equal([]);
       expect(await testRangeRoutes(), 'bridge routes left').to.deep.equal(routesBefore);
     });
   }

@@ -1,5 +1,5 @@
 import { execa, type ResultPromise } from 'execa';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,7 +32,7 @@ export interface Cli {
 export async function cli(args: string[], env: Record<string, string> = {}): Promise<Cli> {
   const out = mkdtempSync(join(tmpdir(), 'mc-docker-out-'));
   const tmp = mkdtempSync(join(tmpdir(), 'mc-docker-tmp-'));
-  const r = await execa(process.execPath, [bin, ...args, '--out', out], { cwd: root, env: { ...env, TMPDIR: tmp, NO_COLOR: '1' }, reject: false, timeout: 170_000 });
+  const r = await execa(process.execPath, [bin, ...args, ...(args[0] === 'run' ? ['--out', out] : [])], { cwd: root, env: { ...env, TMPDIR: tmp, NO_COLOR: '1' }, reject: false, timeout: 170_000 });
   return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr, out, tmp };
 }
 
@@ -73,6 +73,11 @@ export async function until(check: () => Promise<boolean>, ms: number): Promise<
     await new Promise((r) => setTimeout(r, 50));
   }
   return check();
+}
+
+/** What a run left in its TMPDIR (tsx's own compile cache is not the run's). */
+export function leftInTmp(tmp: string): string[] {
+  return readdirSync(tmp).filter((n) => !n.startsWith('tsx-'));
 }
 
 /** Routes into the test range: a run must not leave a bridge (and its route) behind. */
