@@ -93,9 +93,10 @@ function writeConfig(file) {
   });
   const cfg = join(dir, `haproxy-${gen}.cfg`);
   writeFileSync(cfg, text, { mode: 0o600 });
-  const check = spawnSync(HAPROXY, ['-c', '-q', '-f', cfg], { encoding: 'utf8' });
+  const check = spawnSync(HAPROXY, ['-c', '-f', cfg], { encoding: 'utf8' });
   if (check.status !== 0) {
-    const why = `${check.stderr ?? ''}${check.stdout ?? ''}`.trim().split('\n').filter((l) => /ALERT|error/i.test(l)).slice(0, 3).join(' | ');
+    const alerts = `${check.stderr ?? ''}${check.stdout ?? ''}`.split('\n').filter((l) => l.includes('[ALERT]'));
+    const why = alerts.slice(0, 2).map((l) => l.replace(/\s+\(\d+\) : /, ' ').trim()).join(' | ');
     throw new HarnessError(`haproxy rejected its configuration ${cfg}: ${why || `exit ${check.status}`}`);
   }
   return cfg;

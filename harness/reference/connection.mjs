@@ -108,7 +108,8 @@ function act(sock, buf, sniff, binding, settings) {
       forward(sock, buf, binding, settings);
       return;
     case 'plaintext':
-      if (port.protocol === 'http') httpGate(sock, buf, null, binding, settings);
+      // defect http-port-accepts-raw-tcp: the HTTP codec is skipped, any bytes reach the app.
+      if (port.protocol === 'http' && !runtime.defects.has('http-port-accepts-raw-tcp')) httpGate(sock, buf, null, binding, settings);
       else forward(sock, buf, binding, settings);
       return;
     case 'terminate': {
@@ -135,8 +136,8 @@ export function handleSecureConnection(tlsSock, runtime, settings) {
   settings.track(tlsSock);
   tlsSock.on('error', () => tlsSock.destroy());
   const port = runtime.ports.get(tlsSock.localPort ?? -1);
-  const peer = tlsSock.authorized ? peerIdentity(tlsSock, runtime.trustDomain) : null;
-  if (!port || !peer) {
+  const peer = acceptedPeer(tlsSock, runtime);
+  if (!port || peer === null) {
     settings.debug(`${runtime.key}:${tlsSock.localPort} mTLS peer rejected (authorized=${tlsSock.authorized}, spiffe=${peer})`);
     tlsSock.destroy();
     return;
@@ -144,19 +145,39 @@ export function handleSecureConnection(tlsSock, runtime, settings) {
   tlsSock.allowHalfOpen = true;
   tlsSock.setTimeout(settings.idleTimeoutMs, () => tlsSock.destroy());
   const binding = { runtime, port };
-  if (port.protocol === 'http') httpGate(tlsSock, EMPTY, `By=${runtime.ownIdentity};URI=${peer}`, binding, settings);
+  const xfcc = peer === '' ? `By=${runtime.ownIdentity}` : `By=${runtime.ownIdentity};URI=${peer}`;
+  if (port.protocol === 'http') httpGate(tlsSock, EMPTY, xfcc, binding, settings);
   else forward(tlsSock, EMPTY, binding, settings);
 }
 
+/** OpenSSL verify errors about who issued the certificate (forgiven by defect accept-any-ca). */
+const ISSUER_ERRORS = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_SIGNATURE_FAILURE', 'CERT_UNTRUSTED',
+]);
+/** OpenSSL verify errors about the validity period (forgiven by defect accept-expired). */
+const VALIDITY_ERRORS = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
+
 /**
- * The peer's URI SAN in the mesh trust domain (Envoy's SAN prefix matcher `spiffe://<td>/`).
+ * The client's mesh identity if the peer is admitted, `''` for an admitted peer without a certificate (only under
+ * defect strict-accepts-no-client-cert), null if refused. Without the TLS defects the terminator already refused
+ * unverified peers in the handshake (rejectUnauthorized); with them it admits everything and the check is here.
  * @param {import('node:tls').TLSSocket} tlsSock
- * @param {string} trustDomain
+ * @param {import('./workload-runtime.mjs').WorkloadRuntime} runtime
  * @returns {string | null}
  */
-function peerIdentity(tlsSock, trustDomain) {
-  const prefix = `spiffe://${trustDomain}/`;
-  return uriSans(tlsSock.getPeerCertificate().subjectaltname).find((u) => u.startsWith(prefix)) ?? null;
+function acceptedPeer(tlsSock, runtime) {
+  const d = runtime.defects;
+  const cert = tlsSock.getPeerCertificate();
+  if (!cert || Object.keys(cert).length === 0) return d.has('strict-accepts-no-client-cert') ? '' : null;
+  if (!tlsSock.authorized) {
+    const code = String(tlsSock.authorizationError ?? '');
+    const forgiven = (d.has('accept-any-ca') && ISSUER_ERRORS.has(code)) || (d.has('accept-expired') && VALIDITY_ERRORS.has(code));
+    if (!forgiven) return null;
+  }
+  // Envoy's SAN prefix matcher `spiffe://<td>/`; defect ignore-trust-domain matches any SPIFFE ID.
+  const prefix = d.has('ignore-trust-domain') ? 'spiffe://' : `spiffe://${runtime.trustDomain}/`;
+  return uriSans(cert.subjectaltname).find((u) => u.startsWith(prefix)) ?? null;
 }
 
 /**

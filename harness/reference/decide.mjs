@@ -23,20 +23,23 @@ export const SERVER_ALPN = Object.freeze({ tcp: ['istio-peer-exchange', 'h2', 'h
  * @param {import('./policy.mjs').MtlsMode} mode
  * @param {import('./config.mjs').PortProtocol} protocol
  * @param {Sniff} sniff
- * @param {ReadonlySet<string>} [_defects]
+ * @param {ReadonlySet<string>} [defects] planted defects (defects.mjs); each changes one branch
  * @returns {Action}
  */
-export function decide(mode, protocol, sniff, _defects = new Set()) {
+export function decide(mode, protocol, sniff, defects = new Set()) {
   switch (mode) {
     case 'STRICT':
+      if (sniff.kind !== 'tls') return defects.has('strict-accepts-plaintext') ? 'plaintext' : 'close';
       // STRICT chains match transport_protocol tls only; ALPN is not checked.
-      return sniff.kind === 'tls' ? 'terminate' : 'close';
+      if (defects.has('strict-requires-istio-alpn') && !hasIstioAlpn(protocol, sniff.alpn)) return 'close';
+      return 'terminate';
     case 'PERMISSIVE':
-      if (sniff.kind === 'plaintext') return 'plaintext';
-      if (hasIstioAlpn(protocol, sniff.alpn)) return 'terminate';
+      if (sniff.kind === 'plaintext') return defects.has('permissive-rejects-plaintext') ? 'close' : 'plaintext';
+      if (hasIstioAlpn(protocol, sniff.alpn) && !defects.has('permissive-passes-istio-alpn-through')) return 'terminate';
       return protocol === 'tcp' ? 'passthrough' : 'close';
     case 'DISABLE':
       if (sniff.kind === 'plaintext') return 'plaintext';
+      if (defects.has('disable-terminates-tls')) return 'terminate';
       return protocol === 'tcp' ? 'passthrough' : 'protocol-error';
     default:
       return assertNever(mode);

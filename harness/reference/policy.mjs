@@ -47,11 +47,24 @@ export function resolveModes(workload, policies, rootNamespace, defects = new Se
   const candidates = policies.filter((p) => appliesTo(p, workload, rootNamespace, defects));
   const mesh = pickOldest(candidates.filter((p) => scopeOf(p, rootNamespace, defects) === 'mesh'), defects);
   const namespace = pickOldest(candidates.filter((p) => scopeOf(p, rootNamespace, defects) === 'namespace'), defects);
-  const wl = pickOldest(candidates.filter((p) => scopeOf(p, rootNamespace, defects) === 'workload'), defects);
+  const workloadLevel = candidates.filter((p) => scopeOf(p, rootNamespace, defects) === 'workload');
+  const wl = pickOldest(workloadLevel, defects);
   /** @type {MtlsMode} */
   let mode = 'PERMISSIVE'; // hard default: no policy at all (R4.1)
-  for (const level of [mesh, namespace, wl]) if (level) mode = inherit(mode, level.mode);
-  return { mode, ports: portModes(wl, mode, defects), chosen: { mesh, namespace, workload: wl } };
+  // defect namespace-overrides-workload: the inheritance order is swapped.
+  const order = defects.has('namespace-overrides-workload') ? [mesh, wl, namespace] : [mesh, namespace, wl];
+  for (const level of order) {
+    if (!level) continue;
+    // defect unset-workload-no-inherit: an UNSET workload policy resets to PERMISSIVE.
+    mode = level === wl && level.mode === 'UNSET' && defects.has('unset-workload-no-inherit') ? 'PERMISSIVE' : inherit(mode, level.mode);
+  }
+  const ports = portModes(wl, mode, defects);
+  if (defects.has('merge-port-maps')) {
+    // defect: losing workload policies contribute the ports the winner does not set (oldest first).
+    const losers = [...workloadLevel].filter((p) => p !== wl).sort((a, b) => (isOlder(a, b, new Set()) ? -1 : 1));
+    for (const p of losers) for (const [port, m] of portModes(p, mode, defects)) if (!ports.has(port)) ports.set(port, m);
+  }
+  return { mode, ports, chosen: { mesh, namespace, workload: wl } };
 }
 
 /**
@@ -69,10 +82,12 @@ export function modeForPort(resolution, port) {
  * @param {PeerAuthentication} p
  * @param {WorkloadIdentity} workload
  * @param {string} rootNamespace
- * @param {ReadonlySet<string>} _defects
+ * @param {ReadonlySet<string>} defects
  */
-export function appliesTo(p, workload, rootNamespace, _defects) {
-  if (p.namespace !== workload.namespace && p.namespace !== rootNamespace) return false;
+export function appliesTo(p, workload, rootNamespace, defects) {
+  const otherNamespace = p.namespace !== workload.namespace && p.namespace !== rootNamespace;
+  if (otherNamespace && !defects.has('cross-namespace-policies')) return false;
+  if (defects.has('ignore-selector') && p.namespace === workload.namespace) return true;
   return selectorMatches(p.selector, workload.labels);
 }
 
@@ -91,12 +106,13 @@ export function selectorMatches(selector, labels) {
  * policies are workload-level, except in the root namespace where PeerAuthentication ignores them.
  * @param {PeerAuthentication} p
  * @param {string} rootNamespace
- * @param {ReadonlySet<string>} _defects
+ * @param {ReadonlySet<string>} defects
  * @returns {Scope}
  */
-export function scopeOf(p, rootNamespace, _defects) {
+export function scopeOf(p, rootNamespace, defects) {
   if (p.selector === null) return p.namespace === rootNamespace ? 'mesh' : 'namespace';
-  return p.namespace === rootNamespace ? 'ignored' : 'workload';
+  if (p.namespace === rootNamespace && !defects.has('root-selector-applied')) return 'ignored';
+  return 'workload';
 }
 
 /**
@@ -115,11 +131,12 @@ export function pickOldest(policies, defects) {
 /**
  * @param {PeerAuthentication} a
  * @param {PeerAuthentication} b
- * @param {ReadonlySet<string>} _defects
+ * @param {ReadonlySet<string>} defects
  * @returns {boolean} a sorts strictly before b
  */
-export function isOlder(a, b, _defects) {
-  if (a.created !== b.created) return a.created < b.created;
+export function isOlder(a, b, defects) {
+  // defect newest-wins: the timestamp comparison is reversed (ties still go by name).
+  if (a.created !== b.created) return defects.has('newest-wins') ? a.created > b.created : a.created < b.created;
   if (a.name !== b.name) return a.name < b.name;
   return a.namespace < b.namespace;
 }
@@ -134,18 +151,26 @@ export function inherit(parent, own) {
   return own === 'UNSET' ? parent : own;
 }
 
+/** defect port-level-on-service-port: the Service port a workload port is assumed to sit behind (httpbin: 8000 → 8080). */
+export const SERVICE_PORT_OFFSET = 80;
+
 /**
  * Port-level modes come only from the chosen workload policy (R4.3); an UNSET port inherits the workload mode.
  * @param {PeerAuthentication | null} workloadPolicy
  * @param {MtlsMode} workloadMode
- * @param {ReadonlySet<string>} _defects
+ * @param {ReadonlySet<string>} defects
  * @returns {Map<number, MtlsMode>}
  */
-export function portModes(workloadPolicy, workloadMode, _defects) {
+export function portModes(workloadPolicy, workloadMode, defects) {
   /** @type {Map<number, MtlsMode>} */
   const out = new Map();
-  if (!workloadPolicy) return out;
-  for (const [port, mode] of workloadPolicy.portLevel) out.set(port, inherit(workloadMode, mode));
+  if (!workloadPolicy || defects.has('ignore-port-level')) return out;
+  for (const [key, mode] of workloadPolicy.portLevel) {
+    // defect port-level-on-service-port: key K is read as a Service port and applied to its target port K+80.
+    const port = defects.has('port-level-on-service-port') ? key + SERVICE_PORT_OFFSET : key;
+    // defect unset-port-no-inherit: an UNSET port entry means PERMISSIVE.
+    out.set(port, mode === 'UNSET' && defects.has('unset-port-no-inherit') ? 'PERMISSIVE' : inherit(workloadMode, mode));
+  }
   return out;
 }
 

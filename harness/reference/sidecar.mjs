@@ -9,12 +9,15 @@
  * MESHCONFORM_IDLE_TIMEOUT_MS (default 60000), MESHCONFORM_DEBUG=1 (one stderr line per connection decision).
  * stdout lines: `ready` once every port listens; `reloaded` / `reload-failed` after each SIGHUP.
  * SIGHUP re-reads the config file(s) and certificates; SIGTERM/SIGINT stop. Start errors: one stderr line, exit 2.
+ * `node sidecar.mjs --list-defects` prints the defect catalogue as JSON and exits (what the CLI validates against).
  */
 import net from 'node:net';
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { HarnessError, describeError } from '../common/harness-error.mjs';
 import { loadWorkloadConfig } from './config.mjs';
 import { handleConnection, handleSecureConnection } from './connection.mjs';
-import { parseDefects } from './defects.mjs';
+import { DEFECTS, parseDefects } from './defects.mjs';
 import { buildWorkloadRuntime } from './workload-runtime.mjs';
 
 const PROGRAM = 'reference-sidecar';
@@ -43,10 +46,14 @@ const settings = {
   debug: debugEnabled ? (m) => process.stderr.write(`${PROGRAM}: ${m}\n`) : () => {},
 };
 
-try {
-  await main();
-} catch (err) {
-  fatal(err);
+if (process.argv.includes('--list-defects')) {
+  process.stdout.write(`${JSON.stringify(DEFECTS)}\n`);
+} else {
+  try {
+    await main();
+  } catch (err) {
+    fatal(err);
+  }
 }
 
 async function main() {
@@ -91,7 +98,9 @@ function buildBindings(files, defects) {
   const out = new Map();
   for (const file of files) {
     const config = loadWorkloadConfig(file);
+    const serverTls = defects.has('wrong-server-identity') ? otherWorkloadTls(file, config) : undefined;
     const runtime = buildWorkloadRuntime(config, {
+      ...(serverTls ? { serverTls } : {}),
       defects,
       handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS,
       onSecure: (tlsSock, rt) => handleSecureConnection(tlsSock, rt, settings),
@@ -104,6 +113,32 @@ function buildBindings(files, defects) {
     }
   }
   return out;
+}
+
+/**
+ * Defect wrong-server-identity: the certificate of another workload (another SPIFFE ID) from a workload config
+ * beside `file`, the next one in name order (cyclically). Undefined when there is none (a one-workload scenario).
+ * @param {string} file
+ * @param {import('./config.mjs').WorkloadConfig} config
+ * @returns {{ certFile: string, keyFile: string } | undefined}
+ */
+function otherWorkloadTls(file, config) {
+  const dir = dirname(file);
+  const own = file.slice(dir.length + 1);
+  const names = readdirSync(dir).filter((n) => n.endsWith('.json')).sort();
+  const start = names.indexOf(own);
+  const ownId = `${config.workload.namespace}/${config.workload.serviceAccount}`;
+  for (let i = 1; i < names.length; i++) {
+    const name = /** @type {string} */ (names[(start + i) % names.length]);
+    let other;
+    try {
+      other = loadWorkloadConfig(join(dir, name));
+    } catch {
+      continue; // not a workload config (the echo app's, a half-written file)
+    }
+    if (`${other.workload.namespace}/${other.workload.serviceAccount}` !== ownId) return { certFile: other.tls.certFile, keyFile: other.tls.keyFile };
+  }
+  return undefined;
 }
 
 /**

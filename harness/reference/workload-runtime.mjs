@@ -39,16 +39,23 @@ const MESH_CIPHERS = [
   'AES256-GCM-SHA384', 'AES128-GCM-SHA256',
 ].join(':');
 
+/** Defects that admit peers the handshake would refuse: the terminator then lets every peer through and
+ * connection.mjs `acceptedPeer` does the (defective) check. */
+const LENIENT_TLS_DEFECTS = ['strict-accepts-no-client-cert', 'accept-any-ca', 'accept-expired'];
+
 /**
  * @param {import('./config.mjs').WorkloadConfig} config
- * @param {{ defects: ReadonlySet<string>, onSecure: SecureHandler, handshakeTimeoutMs: number }} options
+ * @param {{ defects: ReadonlySet<string>, onSecure: SecureHandler, handshakeTimeoutMs: number,
+ *   serverTls?: { certFile: string, keyFile: string } }} options `serverTls`: present this certificate instead of
+ *   the workload's own (defect wrong-server-identity)
  * @returns {WorkloadRuntime}
  */
 export function buildWorkloadRuntime(config, options) {
   const { workload, mesh } = config;
   const key = `${workload.namespace}/${workload.name}`;
-  const cert = readPem(config.tls.certFile, key, 'certificate');
-  const privateKey = readPem(config.tls.keyFile, key, 'key');
+  const served = options.serverTls ?? config.tls;
+  const cert = readPem(served.certFile, key, 'certificate');
+  const privateKey = readPem(served.keyFile, key, 'key');
   const ca = readPem(config.tls.caFile, key, 'trust bundle');
 
   const resolution = resolveModes({ namespace: workload.namespace, labels: workload.labels }, config.policies, mesh.rootNamespace, options.defects);
@@ -77,7 +84,7 @@ export function buildWorkloadRuntime(config, options) {
       key: privateKey,
       ca,
       requestCert: true,
-      rejectUnauthorized: true,
+      rejectUnauthorized: !LENIENT_TLS_DEFECTS.some((d) => options.defects.has(d)),
       minVersion: 'TLSv1.2',
       ciphers: MESH_CIPHERS,
       handshakeTimeout: options.handshakeTimeoutMs,

@@ -8,9 +8,11 @@ import { explainCommand } from './commands/explain.js';
 import { validateCommand } from './commands/validate.js';
 import { reapCommand } from './commands/reap.js';
 import { compareCommand } from './commands/compare.js';
+import { mutateCommand } from './commands/mutate.js';
+import { generateCommand } from './commands/generate.js';
 
 /** Every command of the CLI; each registers itself. */
-const COMMANDS: readonly CommandModule[] = [runCommandModule, explainCommand, validateCommand, reapCommand, compareCommand];
+const COMMANDS: readonly CommandModule[] = [runCommandModule, explainCommand, validateCommand, reapCommand, compareCommand, mutateCommand, generateCommand];
 
 /** Runs the CLI and returns the exit code: 0 all pass, 1 a mismatch, 2 a usage or harness error. */
 export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {

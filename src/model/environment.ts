@@ -8,6 +8,11 @@ export interface DataPlaneSpec {
   readonly argv: readonly string[];
   /** Workloads served by one process (>1 only for data planes that read `MESHCONFORM_WORKLOAD_CONFIGS`). */
   readonly workloadsPerProcess: number;
+  /**
+   * Extra environment for every data-plane process, on top of the contract's variables (which win). The reference
+   * data plane always gets `MESHCONFORM_DEFECTS` here, so only `--defect` plants defects, never an inherited variable.
+   */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** TLS material a backend installs for one workload. */

@@ -37,7 +37,7 @@ export interface Policy {
   readonly name: string;
   /** Namespace after defaulting (a manifest without one takes the scenario's default namespace). */
   readonly namespace: string;
-  /** RFC 3339 timestamp; absent means "created at the epoch", so explicit timestamps order after it. */
+  /** RFC 3339 timestamp; absent means Go's zero time (year 1), so every explicit timestamp, the epoch included, orders after it. */
   readonly creationTimestamp?: string;
   /** `null`: no selector at all; `{}`: a selector with no labels. Both are namespace/mesh-level in sidecar mode. */
   readonly selector: Readonly<Record<string, string>> | null;

@@ -1,8 +1,11 @@
 import type { Policy } from '../model/index.js';
 import { ScenarioError } from '../util/errors.js';
 
-/** A missing creationTimestamp counts as the epoch: older than any explicit (post-1970) timestamp. */
-const MISSING_TIMESTAMP_MS = 0;
+/**
+ * A missing creationTimestamp is Go's zero time (year 1): older than any explicit timestamp, the epoch and earlier
+ * ones included (a differential run of generated scenarios found the epoch tie when this was 0).
+ */
+const MISSING_TIMESTAMP_MS = Number.NEGATIVE_INFINITY;
 
 function createdAtMs(p: Policy): number {
   if (p.creationTimestamp === undefined) return MISSING_TIMESTAMP_MS;
@@ -23,7 +26,10 @@ function compareStrings(a: string, b: string): number {
 
 /** Istio's configCompareByCreationTime (spec R3.1): creationTimestamp, then name, then namespace. */
 export function comparePolicyAge(a: Policy, b: Policy): number {
-  return createdAtMs(a) - createdAtMs(b) || compareStrings(a.name, b.name) || compareStrings(a.namespace, b.namespace);
+  const ta = createdAtMs(a);
+  const tb = createdAtMs(b);
+  const byTime = ta === tb ? 0 : ta < tb ? -1 : 1; // not ta - tb: -Infinity - -Infinity is NaN
+  return byTime || compareStrings(a.name, b.name) || compareStrings(a.namespace, b.namespace);
 }
 
 /** The policy that wins a conflict within one scope: the oldest (spec R3.1, R3.2). */

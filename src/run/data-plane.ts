@@ -18,12 +18,18 @@ export function echoArgv(): string[] {
  * configured per workload from the policy set by harness/haproxy) or `exec:<command>`.
  * The command is split like a shell would split plain words, but no shell runs it.
  */
-export function resolveDataPlane(value: string, workloadsPerProcess = 1): DataPlaneSpec {
+export function resolveDataPlane(value: string, workloadsPerProcess = 1, defects: readonly string[] = []): DataPlaneSpec {
   if (!Number.isInteger(workloadsPerProcess) || workloadsPerProcess < 1) {
     throw new UsageError(`--workloads-per-process must be a positive integer, got ${workloadsPerProcess}`);
   }
+  if (defects.length > 0 && value !== 'reference') {
+    throw new UsageError(`--defect plants a defect in the reference data plane: it needs --data-plane reference, not ${JSON.stringify(value)}`);
+  }
   if (value === 'reference') {
-    return { name: 'reference', argv: [process.execPath, harnessFile('reference/sidecar.mjs')], workloadsPerProcess };
+    // Always set, so a MESHCONFORM_DEFECTS inherited from the user's shell never plants a defect unasked.
+    const env = { MESHCONFORM_DEFECTS: defects.join(',') };
+    const name = defects.length > 0 ? `reference (defects: ${defects.join(', ')})` : 'reference';
+    return { name, argv: [process.execPath, harnessFile('reference/sidecar.mjs')], workloadsPerProcess, env };
   }
   if (value === 'haproxy') {
     if (workloadsPerProcess !== 1) throw new UsageError('--data-plane haproxy serves one workload per process: leave --workloads-per-process at 1');

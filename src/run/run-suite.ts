@@ -16,7 +16,7 @@ import type {
 import { RUN_RESULT_API_VERSION } from '../model/index.js';
 import { expectations, lintExpectations } from '../oracle/index.js';
 import { errorCell, judgeCell, summarize } from '../diff/index.js';
-import { createMeshPki } from '../pki/index.js';
+import { createMeshPki, type MeshPki } from '../pki/index.js';
 import { createProbeContext, runProbes } from '../probe/index.js';
 import { BackendError } from '../util/errors.js';
 import { pushTeardown, runTeardown } from './teardown.js';
@@ -48,6 +48,11 @@ export interface RunOptions {
   readonly parallelScenarios: number;
   readonly runId?: string;
   readonly hooks?: RunHooks;
+  /**
+   * The mesh PKI of a trust domain; default: a new one per run. `mutate` shares one across its runs, because CA key
+   * generation blocks the event loop for seconds, which would stall the probes of runs going on at the same time.
+   */
+  readonly pkiFor?: (trustDomain: string) => MeshPki;
 }
 
 export function newRunId(now = new Date()): string {
@@ -60,7 +65,8 @@ export async function runSuite(o: RunOptions): Promise<RunResult> {
   const runId = o.runId ?? newRunId();
   const started = new Date();
   const trustDomains = [...new Set(o.scenarios.map((s) => s.trustDomain))];
-  const pkis = new Map(trustDomains.map((td) => [td, createMeshPki({ trustDomain: td })]));
+  const pkiFor = o.pkiFor ?? ((trustDomain: string) => createMeshPki({ trustDomain }));
+  const pkis = new Map(trustDomains.map((td) => [td, pkiFor(td)]));
   const contexts = new Map([...pkis].map(([td, pki]) => [td, createProbeContext(pki.probeMaterial())]));
 
   const units = o.scenarios.flatMap((s) => meshModes(s).map((m) => ({ s, m })));

@@ -6,3 +6,5 @@ export type { AdmissionResult } from './validate-admission.js';
 export type { Issue, PathSeg } from './diagnostics.js';
 export { issueText } from './diagnostics.js';
 export { MAX_FILE_BYTES, MAX_ALIAS_COUNT } from './yaml-source.js';
+export { generateScenarios, generateDocument, GENERATED_FEATURE } from './generate-scenarios.js';
+export type { GeneratedScenario, GeneratedDocument, GeneratedPolicy, GeneratedWorkload } from './generate-scenarios.js';

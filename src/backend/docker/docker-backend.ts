@@ -32,7 +32,9 @@ export interface DockerBackendOptions {
 
 /** The docker backend, plus the run-wide label sweep the CLI registers for SIGINT/SIGTERM. */
 export interface DockerBackend extends Backend {
-  /** Removes every container and network labelled with `runId`, after waiting for starts in flight. Idempotent. */
+  /** From now on no environment of `runId` starts (a start in progress stops at its next container). Synchronous, for signal handlers. */
+  closeRun(runId: string): void;
+  /** closeRun, then removes every container and network labelled with `runId`, after waiting for starts in flight. Idempotent. */
   removeRun(runId: string): Promise<void>;
   /** The image the run uses, once resolved. */
   image(): Promise<HarnessImage>;
@@ -44,18 +46,6 @@ const STARTED_LINE = /meshconform-entrypoint: started /;
 const EXIT_LINE = /^meshconform-entrypoint: exit (\d+)$/;
 const MAX_WORKLOADS = 250;
 const STOP_TIMEOUT_MS = 5000;
-/** Data-plane settings forwarded from the harness's environment, as the local backend's children inherit them. */
-const INTERNAL_ENV = new Set([
-  'MESHCONFORM_REQUIRE_ALL',
-  'MESHCONFORM_WORKLOAD_CONFIG',
-  'MESHCONFORM_WORKLOAD_CONFIGS',
-  'MESHCONFORM_ECHO_CONFIG',
-  'MESHCONFORM_DATA_PLANE_ARGV',
-  'MESHCONFORM_ECHO_ARGV',
-  'MESHCONFORM_CONFIG_DIR',
-  'MESHCONFORM_RUN_DIR',
-]);
-
 interface Box {
   readonly workload: Workload;
   readonly label: string;
@@ -116,6 +106,9 @@ export function createDockerBackend(options: DockerBackendOptions): DockerBacken
         })(),
       );
     },
+    closeRun(runId) {
+      closing.add(runId);
+    },
     async removeRun(runId) {
       closing.add(runId);
       if (!engineP) return;
@@ -156,8 +149,9 @@ async function startEnvironment(o: EnvironmentOptions, eng: DockerEngine, img: H
   const labels = { ...ownerLabels(o.runId, envId), 'meshconform.scenario': o.scenario.name.slice(0, 200) };
   const dataPlaneArgv = containerArgv(o.dataPlane.argv, ctx.harnessDir);
   const echoArgv = containerArgv(o.echoArgv, ctx.harnessDir);
+  // The data plane's own extra environment (DataPlaneSpec.env) reaches it through the entrypoint; nothing is inherited.
   const env: Record<string, string> = {
-    ...forwardedEnv(),
+    ...o.dataPlane.env,
     MESHCONFORM_DATA_PLANE_ARGV: JSON.stringify(dataPlaneArgv),
     MESHCONFORM_ECHO_ARGV: JSON.stringify(echoArgv),
   };
@@ -383,12 +377,6 @@ function workloadConfig(o: EnvironmentOptions, w: Workload): WorkloadConfig {
     tls: { certFile: `${CONFIG_DIR}/cert.pem`, keyFile: `${CONFIG_DIR}/key.pem`, caFile: `${CONFIG_DIR}/ca.pem` },
     policies: o.scenario.policies.map((p) => structuredClone(p.manifest)),
   };
-}
-
-function forwardedEnv(): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (k.startsWith('MESHCONFORM_') && !INTERNAL_ENV.has(k) && v !== undefined) out[k] = v;
-  return out;
 }
 
 function networkName(runId: string, envId: string): string {

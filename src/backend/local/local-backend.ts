@@ -171,7 +171,7 @@ async function startLocal(o: EnvironmentOptions, subnet: string, firstIndex: num
       );
     }
     checkAbort();
-    const started = groups.map((g) => ({ g, proc: spawn(g.label, o.dataPlane.argv, g.env) }));
+    const started = groups.map((g) => ({ g, proc: spawn(g.label, o.dataPlane.argv, { ...o.dataPlane.env, ...g.env }) }));
     procs.push(...started.map((s) => s.proc));
     await Promise.race([aborted, Promise.all([echoReady, ...started.map(({ g, proc }) => waitReady(proc, g.members, targets, o.readyTimeoutMs, where))])]);
     checkAbort();

@@ -4,6 +4,7 @@ import { createLocalBackend } from '../../backend/local/index.js';
 import { createDockerBackend } from '../../backend/docker/index.js';
 import { runSuite, newRunId } from '../../run/run-suite.js';
 import { resolveDataPlane, echoArgv, harnessFile } from '../../run/data-plane.js';
+import { checkDefectNames } from '../../run/reference-defects.js';
 import { pushTeardown, runTeardown } from '../../run/teardown.js';
 import { writeOutputs, parseReporters, openReporters } from '../../run/outputs.js';
 import { EXIT, UsageError } from '../../util/errors.js';
@@ -28,6 +29,7 @@ interface RunFlags extends ReportFlags {
   readyTimeout: number;
   parallel: number;
   localSubnet?: string;
+  defect?: string[];
   image?: string;
 }
 
@@ -41,7 +43,12 @@ async function runCommand(paths: string[], flags: RunFlags, out: NodeJS.Writable
   installSignalHandlers();
   const reporterNames = parseReporters(flags.reporter);
   const reportOptions = await reportOptionsFrom(paths, flags);
-  const dataPlane = resolveDataPlane(flags.dataPlane, flags.workloadsPerProcess);
+  if (flags.defect !== undefined && flags.dataPlane !== 'reference') {
+    throw new UsageError(`--defect plants a defect in the reference data plane: it needs --data-plane reference, not ${JSON.stringify(flags.dataPlane)}`);
+  }
+  // Only the local backend hands the data plane its extra environment; elsewhere a defect would silently not be planted.
+  if (flags.defect !== undefined && flags.backend !== 'local') throw new UsageError('--defect needs --backend local');
+  const dataPlane = resolveDataPlane(flags.dataPlane, flags.workloadsPerProcess, await checkDefectNames(flags.defect ?? []));
   const scenarios = await loadScenarios(paths, flags.grep !== undefined ? { grep: flags.grep } : {});
   if (scenarios.length === 0) throw new UsageError(`no scenarios found in ${paths.join(', ')}${flags.grep ? ` matching --grep ${flags.grep}` : ''}`);
   if (flags.image !== undefined && flags.backend !== 'docker') throw new UsageError('--image needs --backend docker');
@@ -49,11 +56,15 @@ async function runCommand(paths: string[], flags: RunFlags, out: NodeJS.Writable
   let backend: Backend;
   let removeRun: (() => void) | undefined;
   let sweep = async () => {};
+  let closeOnSignal = () => {};
   if (flags.backend === 'docker') {
     const docker = createDockerBackend({ harnessDir: harnessFile(''), ...(flags.image !== undefined ? { image: flags.image } : {}) });
     // Label sweep of the whole run, registered before anything exists: Ctrl-C or SIGTERM mid-start leaves nothing.
     sweep = () => docker.removeRun(runId);
     removeRun = pushTeardown(`docker resources of run ${runId}`, sweep);
+    // The sweep runs last of the teardowns; no new scenario may start containers meanwhile.
+    closeOnSignal = () => docker.closeRun(runId);
+    process.once('SIGINT', closeOnSignal).once('SIGTERM', closeOnSignal);
     backend = docker;
   } else {
     backend = createLocalBackend(flags.localSubnet !== undefined ? { subnet: flags.localSubnet } : {});
@@ -84,6 +95,7 @@ async function runCommand(paths: string[], flags: RunFlags, out: NodeJS.Writable
     });
   } finally {
     progress.stop();
+    process.off('SIGINT', closeOnSignal).off('SIGTERM', closeOnSignal);
     if (removeRun) await runTeardown(removeRun, sweep);
   }
   await writeOutputs(result, reporter, flags.out);
@@ -107,7 +119,8 @@ export const runCommandModule: CommandModule = (program, { out, setExitCode }) =
     .option('--ready-timeout <ms>', 'deadline for a data plane to accept TCP on every port', int('--ready-timeout', 100, 600000), 15000)
     .option('--parallel <n>', 'scenarios whose environments run at the same time', int('--parallel', 1, 64), 4)
     .option('--image <ref>', 'docker backend: workload image to use instead of the one built from this host\'s node (never pulled)')
-    .option('--local-subnet <a.b>', 'loopback /16 for workload addresses on the local backend, e.g. 127.77 (random by default)');
+    .option('--local-subnet <a.b>', 'loopback /16 for workload addresses on the local backend, e.g. 127.77 (random by default)')
+    .option('--defect <name>', 'plant a defect in the reference data plane (repeatable; see `meshconform mutate --list`)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
   addReportFlags(run).action(async (paths: string[], flags: RunFlags) => {
     setExitCode(await runCommand(paths, flags, out));
   });

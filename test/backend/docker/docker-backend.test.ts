@@ -45,6 +45,16 @@ describe('docker backend (testcontainers on a real Docker engine)', function () 
     expect(await testRangeRoutes(), 'bridge routes left').to.deep.equal(routesBefore);
   });
 
+  it('the built-in suite passes on the docker backend', async function () {
+    requireCapability(this, docker !== undefined, ENGINE);
+    const c = await cli(['run', join(root, 'scenarios'), '--backend', 'docker']);
+    expect(c.exitCode, c.stderr + c.stdout.slice(-3000)).to.equal(0);
+    const r = report(c);
+    expect(r.summary.cells).to.be.greaterThan(500);
+    expect(r.summary).to.deep.include({ failed: 0, errors: 0, passed: r.summary.cells - r.summary.skipped });
+    expect(await labelled(docker!, r.runId)).to.deep.equal({ containers: [], networks: [] });
+  });
+
   it('a policy change reaches the data plane in the container (config copied in, SIGHUP), and a dead container shows in health()', async function () {
     requireCapability(this, docker !== undefined, ENGINE);
     const [scenario] = await loadScenarios([e2eScenario('strict-and-permissive')]);

@@ -40,7 +40,7 @@ export async function cli(args: string[], env: Record<string, string> = {}): Pro
 export function cliInBackground(args: string[]): { child: ResultPromise; runId: Promise<string>; tmp: string } {
   const out = mkdtempSync(join(tmpdir(), 'mc-docker-out-'));
   const tmp = mkdtempSync(join(tmpdir(), 'mc-docker-tmp-'));
-  const child = execa(process.execPath, [bin, ...args, '--out', out], { cwd: root, env: { TMPDIR: tmp, NO_COLOR: '1' }, reject: false, buffer: { stdout: false } });
+  const child = execa(process.execPath, [bin, ...args, '--out', out], { cwd: root, env: { TMPDIR: tmp, NO_COLOR: '1' }, reject: false, buffer: { stdout: false }, forceKillAfterDelay: false });
   const runId = new Promise<string>((resolve, reject) => {
     let text = '';
     child.stdout!.on('data', (b: Buffer) => {

@@ -1,0 +1,172 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CellResult, RunResult } from '../../model/index.js';
+import { loadScenarios } from '../../scenario/index.js';
+import { mutate, subnetsNeeded, type DefectResult, type MutationResult } from '../../run/mutate.js';
+import { checkDefectNames, referenceDefects } from '../../run/reference-defects.js';
+import { installSignalHandlers } from '../../run/teardown.js';
+import { newRunId } from '../../run/run-suite.js';
+import { EXIT, UsageError } from '../../util/errors.js';
+import { int, type CommandModule } from '../command-context.js';
+
+interface MutateFlags {
+  defect?: string[];
+  list?: boolean;
+  json?: boolean;
+  out?: string;
+  grep?: string;
+  parallelDefects: number;
+  parallel: number;
+  workloadsPerProcess: number;
+  retries: number;
+  concurrency: number;
+  timeout: number;
+  readyTimeout: number;
+  localSubnet?: string;
+}
+
+/** How many failing cells are named per caught defect. */
+const EXAMPLES = 3;
+
+export function mutationExitCode(r: MutationResult): number {
+  if (r.baselineProblem !== undefined || r.defects.some((d) => d.status === 'error')) return EXIT.usage;
+  return r.defects.some((d) => d.status === 'survived') ? EXIT.mismatch : EXIT.ok;
+}
+
+function firstSubnet(flag: string | undefined, runs: number): number {
+  if (flag === undefined) return 64 + Math.floor(Math.random() * (254 - 64 - runs + 2));
+  const m = /^127\.(\d{1,3})$/.exec(flag);
+  const n = m ? Number(m[1]) : NaN;
+  if (!(n >= 1 && n + runs - 1 <= 254)) {
+    throw new UsageError(`--local-subnet ${JSON.stringify(flag)}: expected 127.<n> with room for ${runs} consecutive /16s (n from 1 to ${255 - runs})`);
+  }
+  return n;
+}
+
+/** A few failing cells, from different scenarios where possible. */
+function examples(cells: readonly CellResult[]): CellResult[] {
+  const out: CellResult[] = [];
+  const scenarios = new Set<string>();
+  for (const c of cells) if (out.length < EXAMPLES && !scenarios.has(c.scenario)) (scenarios.add(c.scenario), out.push(c));
+  for (const c of cells) if (out.length < EXAMPLES && !out.includes(c)) out.push(c);
+  return out;
+}
+
+function describeCell(c: CellResult): string {
+  return `${c.scenario} ${c.workload}:${c.port} ${c.client} (expected ${c.expected.outcome}, observed ${c.observedOutcome ?? c.observed?.status ?? '?'})`;
+}
+
+function defectLine(d: DefectResult): string {
+  const head = `${d.status.padEnd(8)} ${d.defect.name.padEnd(38)}`;
+  const secs = `${(d.durationMs / 1000).toFixed(1)} s`;
+  switch (d.status) {
+    case 'caught':
+      return `${head} ${d.caughtBy.length} cell(s) in ${secs}, e.g. ${examples(d.caughtBy).map(describeCell).join('; ')}`;
+    case 'survived':
+      return `${head} no cell failed in ${secs}: add a scenario that fails when ${d.defect.description}`;
+    case 'error':
+      return `${head} harness error, not counted as caught: ${d.error ?? 'unknown'}`;
+  }
+}
+
+function summaryJson(r: MutationResult): unknown {
+  return {
+    score: { caught: r.caught, planted: r.planted },
+    durationMs: r.durationMs,
+    baseline: { runId: r.baseline.runId, summary: r.baseline.summary, lintErrors: r.baseline.lintErrors, ...(r.baselineProblem ? { problem: r.baselineProblem } : {}) },
+    defects: r.defects.map((d) => ({
+      name: d.defect.name,
+      layer: d.defect.layer,
+      description: d.defect.description,
+      status: d.status,
+      caughtBy: d.caughtBy.length,
+      examples: examples(d.caughtBy).map((c) => c.key),
+      ...(d.error !== undefined ? { error: d.error } : {}),
+      durationMs: d.durationMs,
+      ...(d.run ? { runId: d.run.runId } : {}),
+    })),
+  };
+}
+
+/** `--out`: the summary plus every run's RunResult, under `<out>/mutate-<id>/` (defect names are [a-z0-9-]). */
+async function writeMutationFiles(r: MutationResult, outRoot: string): Promise<string> {
+  const dir = join(outRoot, `mutate-${newRunId()}`);
+  await mkdir(dir, { recursive: true });
+  const write = (name: string, value: unknown) => writeFile(join(dir, name), `${JSON.stringify(value, null, 2)}\n`);
+  await write('mutation.json', summaryJson(r));
+  await write('baseline.report.json', r.baseline);
+  for (const d of r.defects) if (d.run) await write(`${d.defect.name}.report.json`, d.run satisfies RunResult);
+  return dir;
+}
+
+export const mutateCommand: CommandModule = (program, { out, err, setExitCode }) => {
+  program
+    .command('mutate')
+    .description('mutation testing: run the suite against the reference data plane with each planted defect; every defect must be caught')
+    .argument('[paths...]', 'scenario files or folders', ['scenarios/'])
+    .option('--defect <name>', 'only this defect (repeatable; default: every defect)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+    .option('--list', 'list the defects the reference data plane can plant, then exit')
+    .option('--json', 'print the result as JSON instead of text')
+    .option('--out <dir>', 'also write mutation.json and every run\'s report.json under <dir>/mutate-<id>/ (default: no files)')
+    .option('--grep <regex>', 'only scenarios whose name or feature matches')
+    .option('--parallel-defects <n>', 'defect runs at the same time, each on its own loopback /16', int('--parallel-defects', 1, 32), 2)
+    .option('--parallel <n>', 'scenarios of one run whose environments run at the same time', int('--parallel', 1, 64), 4)
+    .option('--workloads-per-process <n>', 'workloads one reference data-plane process serves', int('--workloads-per-process', 1, 10000), 1)
+    .option('--retries <n>', 'extra attempts for a mismatching cell (a cell that matches on a retry does not catch)', int('--retries', 0, 10), 0)
+    .option('--concurrency <n>', 'probes in flight per run', int('--concurrency', 1, 1024), 32)
+    .option('--timeout <ms>', 'per-probe deadline', int('--timeout', 50, 120000), 3000)
+    .option('--ready-timeout <ms>', 'deadline for a data plane to accept TCP on every port', int('--ready-timeout', 100, 600000), 15000)
+    .option('--local-subnet <a.b>', 'loopback /16 of the baseline run, e.g. 127.100; defect runs take the following ones (random by default)')
+    .action(async (paths: string[], flags: MutateFlags) => {
+      const catalogue = await referenceDefects();
+      if (flags.list) {
+        if (flags.json) out.write(`${JSON.stringify(catalogue, null, 2)}\n`);
+        else for (const d of catalogue) out.write(`${d.name.padEnd(38)} ${d.layer.padEnd(10)} ${d.description}\n`);
+        return;
+      }
+      const chosen = flags.defect !== undefined ? await checkDefectNames(flags.defect) : catalogue.map((d) => d.name);
+      const defects = catalogue.filter((d) => chosen.includes(d.name));
+      const subnet = firstSubnet(flags.localSubnet, subnetsNeeded(defects.length));
+      const scenarios = await loadScenarios(paths, flags.grep !== undefined ? { grep: flags.grep } : {});
+      if (scenarios.length === 0) throw new UsageError(`no scenarios found in ${paths.join(', ')}${flags.grep ? ` matching --grep ${flags.grep}` : ''}`);
+      installSignalHandlers();
+      const text = !flags.json;
+      if (text) out.write(`meshconform mutate: ${defects.length} defect(s) against ${scenarios.length} scenario(s), ${flags.parallelDefects} at a time\n`);
+      const result = await mutate({
+        scenarios,
+        paths,
+        defects,
+        parallelDefects: flags.parallelDefects,
+        firstSubnet: subnet,
+        retries: flags.retries,
+        concurrency: flags.concurrency,
+        timeoutMs: flags.timeout,
+        readyTimeoutMs: flags.readyTimeout,
+        parallelScenarios: flags.parallel,
+        workloadsPerProcess: flags.workloadsPerProcess,
+        onBaselineEnd: (b) => {
+          if (!text) return;
+          const s = b.summary;
+          out.write(`baseline (no defect): ${s.passed}/${s.cells} cells passed, ${s.failed} failed, ${s.errors} errors, ${b.lintErrors} lint errors in ${(b.durationMs / 1000).toFixed(1)} s\n`);
+        },
+        onDefectEnd: (d) => {
+          if (text) out.write(`${defectLine(d)}\n`);
+        },
+      });
+      const files = flags.out !== undefined ? await writeMutationFiles(result, flags.out) : undefined;
+      if (flags.json) {
+        out.write(`${JSON.stringify({ ...(summaryJson(result) as object), ...(files ? { files } : {}) }, null, 2)}\n`);
+      } else if (result.baselineProblem !== undefined) {
+        err.write(`meshconform: the suite does not pass on the reference data plane without defects (${result.baselineProblem}); run \`meshconform run\` on it first: defects can only be judged against a passing baseline\n`);
+      } else {
+        const survivors = result.defects.filter((d) => d.status === 'survived').map((d) => d.defect.name);
+        const errors = result.defects.filter((d) => d.status === 'error').map((d) => d.defect.name);
+        const pct = result.planted > 0 ? Math.floor((100 * result.caught) / result.planted) : 100;
+        out.write(`mutation score: ${result.caught}/${result.planted} defects caught (${pct} %) in ${(result.durationMs / 1000).toFixed(1)} s\n`);
+        if (survivors.length > 0) out.write(`survived: ${survivors.join(', ')} (each needs a scenario that fails when it is planted)\n`);
+        if (errors.length > 0) out.write(`not judged (harness error): ${errors.join(', ')}\n`);
+        if (files) out.write(`reports in ${files}\n`);
+      }
+      setExitCode(mutationExitCode(result));
+    });
+};

@@ -1,0 +1,145 @@
+import type { CellResult, RunResult, Scenario } from '../model/index.js';
+import { createLocalBackend } from '../backend/local/index.js';
+import { createMeshPki, type MeshPki } from '../pki/index.js';
+import { MeshconformError } from '../util/errors.js';
+import { echoArgv, resolveDataPlane } from './data-plane.js';
+import type { DefectInfo } from './reference-defects.js';
+import { newRunId, runSuite } from './run-suite.js';
+
+/** How the suite did against one planted defect. `error`: the harness could not judge it (never counted as caught). */
+export type DefectStatus = 'caught' | 'survived' | 'error';
+
+export interface DefectResult {
+  readonly defect: DefectInfo;
+  readonly status: DefectStatus;
+  /** The cells that failed (the mesh disagreed with the spec): what caught the defect. */
+  readonly caughtBy: readonly CellResult[];
+  /** Why the status is `error`: the run's harness error, or how many cells could not be probed. */
+  readonly error?: string;
+  readonly durationMs: number;
+  /** Absent when the run could not start at all. */
+  readonly run?: RunResult;
+}
+
+export interface MutationResult {
+  /** The suite on the reference without any defect; the defects are judged only after it passed. */
+  readonly baseline: RunResult;
+  readonly baselineProblem?: string;
+  readonly defects: readonly DefectResult[];
+  readonly caught: number;
+  readonly planted: number;
+  readonly durationMs: number;
+}
+
+export interface MutateOptions {
+  readonly scenarios: readonly Scenario[];
+  readonly paths: readonly string[];
+  readonly defects: readonly DefectInfo[];
+  /** Defect runs going on at the same time, each on its own loopback /16. */
+  readonly parallelDefects: number;
+  /** Second octet of the baseline's loopback /16 (127.<n>); defect run i uses 127.<n+1+i>. */
+  readonly firstSubnet: number;
+  readonly retries: number;
+  readonly concurrency: number;
+  readonly timeoutMs: number;
+  readonly readyTimeoutMs: number;
+  readonly parallelScenarios: number;
+  readonly workloadsPerProcess: number;
+  readonly onBaselineEnd?: (run: RunResult) => void;
+  readonly onDefectEnd?: (result: DefectResult) => void;
+}
+
+/** Loopback /16s a mutation run needs: the baseline's plus one per defect. */
+export function subnetsNeeded(defects: number): number {
+  return defects + 1;
+}
+
+/**
+ * Mutation testing of the suite: run it on the reference data plane without defects (it must pass), then once per
+ * planted defect. A defect is caught when at least one cell fails; a run with harness errors is `error`, never caught.
+ */
+export async function mutate(o: MutateOptions): Promise<MutationResult> {
+  const t0 = Date.now();
+  if (o.firstSubnet + subnetsNeeded(o.defects.length) - 1 > 254) {
+    throw new MeshconformError(`mutate needs ${subnetsNeeded(o.defects.length)} loopback /16s from 127.${o.firstSubnet}: choose a lower --local-subnet`);
+  }
+  // One PKI per trust domain for every run: its CA key generation would otherwise stall the probes of parallel runs.
+  const pkis = new Map<string, MeshPki>();
+  const pkiFor = (trustDomain: string): MeshPki => {
+    let pki = pkis.get(trustDomain);
+    if (!pki) pkis.set(trustDomain, (pki = createMeshPki({ trustDomain })));
+    return pki;
+  };
+  for (const td of new Set(o.scenarios.map((s) => s.trustDomain))) pkiFor(td);
+
+  const runWith = (defects: readonly string[], subnet: number): Promise<RunResult> =>
+    runSuite({
+      scenarios: o.scenarios,
+      paths: o.paths,
+      backend: createLocalBackend({ subnet: `127.${subnet}` }),
+      dataPlane: resolveDataPlane('reference', o.workloadsPerProcess, defects),
+      echoArgv: echoArgv(),
+      retries: o.retries,
+      concurrency: o.concurrency,
+      timeoutMs: o.timeoutMs,
+      readyTimeoutMs: o.readyTimeoutMs,
+      parallelScenarios: o.parallelScenarios,
+      runId: newRunId(),
+      pkiFor,
+    });
+
+  const baseline = await runWith([], o.firstSubnet);
+  o.onBaselineEnd?.(baseline);
+  const baselineProblem = describeBaselineProblem(baseline);
+  if (baselineProblem !== undefined) {
+    return { baseline, baselineProblem, defects: [], caught: 0, planted: o.defects.length, durationMs: Date.now() - t0 };
+  }
+
+  const results: DefectResult[] = new Array(o.defects.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < o.defects.length) {
+      const i = next++;
+      const defect = o.defects[i]!;
+      const started = Date.now();
+      let result: DefectResult;
+      try {
+        const run = await runWith([defect.name], o.firstSubnet + 1 + i);
+        result = judgeDefect(defect, run, Date.now() - started);
+      } catch (err) {
+        result = { defect, status: 'error', caughtBy: [], error: (err as Error).message, durationMs: Date.now() - started };
+      }
+      results[i] = result;
+      o.onDefectEnd?.(result);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(o.parallelDefects, o.defects.length)) }, worker));
+  return {
+    baseline,
+    defects: results,
+    caught: results.filter((r) => r.status === 'caught').length,
+    planted: o.defects.length,
+    durationMs: Date.now() - t0,
+  };
+}
+
+/** Why a baseline run cannot anchor mutation testing, or undefined when every cell passed. */
+function describeBaselineProblem(r: RunResult): string | undefined {
+  const s = r.summary;
+  if (s.errors > 0) return `${s.errors} cell(s) could not be probed`;
+  if (s.failed > 0 || s.flaky > 0) return `${s.failed + s.flaky} cell(s) failed or were flaky`;
+  if (r.lintErrors > 0) return `${r.lintErrors} scenario lint error(s)`;
+  return undefined;
+}
+
+/** Caught: some cell failed. Error: some cell could not be probed (a harness failure is never evidence). */
+export function judgeDefect(defect: DefectInfo, run: RunResult, durationMs: number): DefectResult {
+  const cells = run.scenarios.flatMap((s) => s.cells);
+  const errors = cells.filter((c) => c.verdict === 'error');
+  if (errors.length > 0) {
+    const first = errors[0]!;
+    return { defect, status: 'error', caughtBy: [], error: `${errors.length} cell(s) could not be probed, e.g. ${first.key}: ${first.reason}`, durationMs, run };
+  }
+  const failed = cells.filter((c) => c.verdict === 'fail');
+  return { defect, status: failed.length > 0 ? 'caught' : 'survived', caughtBy: failed, durationMs, run };
+}
