@@ -1,5 +1,14 @@
 import type { MeshMode, Scenario, WorkloadKey } from './scenario.js';
-import type { PeerAuthenticationManifest } from './policy.js';
+import type { MtlsMode, PeerAuthenticationManifest } from './policy.js';
+import type { ClientKind } from './probe.js';
+
+/** Cells a data plane cannot express: they are reported `skipped` with the reason instead of being probed. */
+export interface Inexpressible {
+  readonly client: ClientKind;
+  /** Effective modes the limit applies to; all modes when absent. */
+  readonly modes?: readonly MtlsMode[];
+  readonly reason: string;
+}
 
 /** How to start a data plane: argv of a command run once per workload under the data-plane contract. */
 export interface DataPlaneSpec {
@@ -13,6 +22,8 @@ export interface DataPlaneSpec {
    * data plane always gets `MESHCONFORM_DEFECTS` here, so only `--defect` plants defects, never an inherited variable.
    */
   readonly env?: Readonly<Record<string, string>>;
+  /** What this data plane cannot express (a third-party proxy without some Istio feature). */
+  readonly inexpressible?: readonly Inexpressible[];
 }
 
 /** TLS material a backend installs for one workload. */

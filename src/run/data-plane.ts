@@ -33,7 +33,18 @@ export function resolveDataPlane(value: string, workloadsPerProcess = 1, defects
   }
   if (value === 'haproxy') {
     if (workloadsPerProcess !== 1) throw new UsageError('--data-plane haproxy serves one workload per process: leave --workloads-per-process at 1');
-    return { name: 'haproxy', argv: [process.execPath, harnessFile('haproxy/haproxy-launcher.mjs')], workloadsPerProcess };
+    return {
+      name: 'haproxy',
+      argv: [process.execPath, harnessFile('haproxy/haproxy-launcher.mjs')],
+      workloadsPerProcess,
+      inexpressible: [
+        {
+          client: 'mtls-other-trust-domain',
+          modes: ['STRICT', 'PERMISSIVE'],
+          reason: 'HAProxy 2.6 cannot read a certificate\'s URI SAN, so it cannot check the SPIFFE trust domain (spec R5.1)',
+        },
+      ],
+    };
   }
   if (value.startsWith('exec:')) {
     const command = value.slice('exec:'.length).trim();

@@ -17,6 +17,8 @@ export interface DefectResult {
   /** Why the status is `error`: the run's harness error, or how many cells could not be probed. */
   readonly error?: string;
   readonly durationMs: number;
+  /** The run stopped at the first scenario with a failing cell (`failFast`): `caughtBy` is then a lower bound. */
+  readonly stoppedEarly: boolean;
   /** Absent when the run could not start at all. */
   readonly run?: RunResult;
 }
@@ -45,6 +47,8 @@ export interface MutateOptions {
   readonly readyTimeoutMs: number;
   readonly parallelScenarios: number;
   readonly workloadsPerProcess: number;
+  /** Stop a defect's run at the first scenario with a failing cell (faster; the cell count is then a lower bound). */
+  readonly failFast: boolean;
   readonly onBaselineEnd?: (run: RunResult) => void;
   readonly onDefectEnd?: (result: DefectResult) => void;
 }
@@ -72,7 +76,7 @@ export async function mutate(o: MutateOptions): Promise<MutationResult> {
   };
   for (const td of new Set(o.scenarios.map((s) => s.trustDomain))) pkiFor(td);
 
-  const runWith = (defects: readonly string[], subnet: number): Promise<RunResult> =>
+  const runWith = (defects: readonly string[], subnet: number, stop?: AbortController): Promise<RunResult> =>
     runSuite({
       scenarios: o.scenarios,
       paths: o.paths,
@@ -86,6 +90,12 @@ export async function mutate(o: MutateOptions): Promise<MutationResult> {
       parallelScenarios: o.parallelScenarios,
       runId: newRunId(),
       pkiFor,
+      ...(stop
+        ? {
+            stop: stop.signal,
+            hooks: { onScenarioEnd: (r) => void (r.summary.failed > 0 && stop.abort()) },
+          }
+        : {}),
     });
 
   const baseline = await runWith([], o.firstSubnet);
@@ -103,11 +113,12 @@ export async function mutate(o: MutateOptions): Promise<MutationResult> {
       const defect = o.defects[i]!;
       const started = Date.now();
       let result: DefectResult;
+      const stop = o.failFast ? new AbortController() : undefined;
       try {
-        const run = await runWith([defect.name], o.firstSubnet + 1 + i);
-        result = judgeDefect(defect, run, Date.now() - started);
+        const run = await runWith([defect.name], o.firstSubnet + 1 + i, stop);
+        result = judgeDefect(defect, run, Date.now() - started, stop?.signal.aborted ?? false);
       } catch (err) {
-        result = { defect, status: 'error', caughtBy: [], error: (err as Error).message, durationMs: Date.now() - started };
+        result = { defect, status: 'error', caughtBy: [], error: (err as Error).message, durationMs: Date.now() - started, stoppedEarly: false };
       }
       results[i] = result;
       o.onDefectEnd?.(result);
@@ -133,13 +144,14 @@ function describeBaselineProblem(r: RunResult): string | undefined {
 }
 
 /** Caught: some cell failed. Error: some cell could not be probed (a harness failure is never evidence). */
-export function judgeDefect(defect: DefectInfo, run: RunResult, durationMs: number): DefectResult {
+export function judgeDefect(defect: DefectInfo, run: RunResult, durationMs: number, stoppedEarly = false): DefectResult {
   const cells = run.scenarios.flatMap((s) => s.cells);
   const errors = cells.filter((c) => c.verdict === 'error');
   if (errors.length > 0) {
     const first = errors[0]!;
-    return { defect, status: 'error', caughtBy: [], error: `${errors.length} cell(s) could not be probed, e.g. ${first.key}: ${first.reason}`, durationMs, run };
+    const error = `${errors.length} cell(s) could not be probed, e.g. ${first.key}: ${first.reason}`;
+    return { defect, status: 'error', caughtBy: [], error, durationMs, stoppedEarly, run };
   }
   const failed = cells.filter((c) => c.verdict === 'fail');
-  return { defect, status: failed.length > 0 ? 'caught' : 'survived', caughtBy: failed, durationMs, run };
+  return { defect, status: failed.length > 0 ? 'caught' : 'survived', caughtBy: failed, durationMs, stoppedEarly, run };
 }

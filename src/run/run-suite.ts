@@ -15,7 +15,7 @@ import type {
 } from '../model/index.js';
 import { RUN_RESULT_API_VERSION } from '../model/index.js';
 import { expectations, lintExpectations } from '../oracle/index.js';
-import { errorCell, judgeCell, summarize } from '../diff/index.js';
+import { errorCell, judgeCell, skippedCell, summarize } from '../diff/index.js';
 import { createMeshPki, type MeshPki } from '../pki/index.js';
 import { createProbeContext, runProbes } from '../probe/index.js';
 import { BackendError } from '../util/errors.js';
@@ -53,6 +53,8 @@ export interface RunOptions {
    * generation blocks the event loop for seconds, which would stall the probes of runs going on at the same time.
    */
   readonly pkiFor?: (trustDomain: string) => MeshPki;
+  /** Once aborted, no further scenario starts; the result then holds only the scenarios that ran (`mutate --fail-fast`). */
+  readonly stop?: AbortSignal;
 }
 
 export function newRunId(now = new Date()): string {
@@ -77,7 +79,7 @@ export async function runSuite(o: RunOptions): Promise<RunResult> {
   let next = 0;
   let failure: unknown;
   const worker = async () => {
-    while (failure === undefined && next < plans.length) {
+    while (failure === undefined && next < plans.length && !o.stop?.aborted) {
       const i = next++;
       const p = plans[i]!;
       try {
@@ -91,7 +93,9 @@ export async function runSuite(o: RunOptions): Promise<RunResult> {
   if (failure !== undefined) throw failure;
 
   const finished = new Date();
-  const cells = results.flatMap((r) => r.cells);
+  // A stopped run leaves the scenarios it never started as holes.
+  const ran = results.filter((r): r is ScenarioResult => r !== undefined);
+  const cells = ran.flatMap((r) => r.cells);
   return {
     apiVersion: RUN_RESULT_API_VERSION,
     kind: 'RunResult',
@@ -109,8 +113,8 @@ export async function runSuite(o: RunOptions): Promise<RunResult> {
       paths: [...o.paths],
     },
     summary: summarize(cells),
-    lintErrors: results.reduce((n, r) => n + r.lint.length, 0),
-    scenarios: results,
+    lintErrors: ran.reduce((n, r) => n + r.lint.length, 0),
+    scenarios: ran,
   };
 }
 
@@ -186,8 +190,12 @@ async function runOne(o: RunOptions, runId: string, p: Plan, pki: Pki, ctx: Prob
   const remove = pushTeardown(`environment of ${s.name}`, () => env.stop());
   let cells: CellResult[];
   try {
+    // Cells the data plane cannot express are reported skipped with the reason, never probed.
+    const skipReason = (e: Expectation) =>
+      o.dataPlane.inexpressible?.find((x) => x.client === e.client && (!x.modes || x.modes.includes(e.mode)))?.reason;
+    const probed = exps.filter((e) => skipReason(e) === undefined);
     const jobs = new Map<string, ProbeJob>();
-    for (const e of exps) {
+    for (const e of probed) {
       const target = env.targets.get(e.workload);
       const id = identities.get(e.workload);
       if (!target || !id) throw new BackendError(`scenario ${s.name}: no target for ${e.workload}`);
@@ -204,7 +212,7 @@ async function runOne(o: RunOptions, runId: string, p: Plan, pki: Pki, ctx: Prob
         expectedServerIdentity: id.spiffeId,
       });
     }
-    const attempts = new Map<string, Observation[]>(exps.map((e) => [e.key, []]));
+    const attempts = new Map<string, Observation[]>(probed.map((e) => [e.key, []]));
     const probe = async (keys: readonly string[]) => {
       const observed = await runProbes(
         keys.map((k) => jobs.get(k)!),
@@ -221,9 +229,15 @@ async function runOne(o: RunOptions, runId: string, p: Plan, pki: Pki, ctx: Prob
         );
       }
     };
-    const judgeAll = () => exps.map((e) => judgeCell(e, attempts.get(e.key)!, { feature: s.feature }));
+    const judgeAll = () =>
+      exps.map((e) => {
+        const reason = skipReason(e);
+        return reason !== undefined
+          ? skippedCell(e, `${o.dataPlane.name} cannot express this cell: ${reason}`, s.feature)
+          : judgeCell(e, attempts.get(e.key)!, { feature: s.feature });
+      });
 
-    await probe(exps.map((e) => e.key));
+    await probe(probed.map((e) => e.key));
     let problems = env.health();
     for (let r = 0; r < o.retries && problems.length === 0; r++) {
       const again = judgeAll().filter((c) => c.verdict === 'fail' || c.verdict === 'error').map((c) => c.key);

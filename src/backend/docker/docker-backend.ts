@@ -36,8 +36,6 @@ export interface DockerBackend extends Backend {
   closeRun(runId: string): void;
   /** closeRun, then removes every container and network labelled with `runId`, after waiting for starts in flight. Idempotent. */
   removeRun(runId: string): Promise<void>;
-  /** The image the run uses, once resolved. */
-  image(): Promise<HarnessImage>;
 }
 
 const CONFIG_DIR = '/meshconform/config';
@@ -94,7 +92,6 @@ export function createDockerBackend(options: DockerBackendOptions): DockerBacken
 
   return {
     name: 'docker',
-    image: () => uncache(image(), () => (imageP = undefined)),
     start(o) {
       if (closing.has(o.runId)) return Promise.reject(new BackendError(`run ${o.runId} is being cleaned up; no new environment starts`));
       return track(
@@ -122,7 +119,7 @@ export function createDockerBackend(options: DockerBackendOptions): DockerBacken
       // A start in flight may have created something after the sweep: wait for it (bounded), sweep again.
       const pending = [...(inflight.get(runId) ?? [])];
       if (pending.length > 0) {
-        await Promise.race([Promise.allSettled(pending), sleep(30_000)]);
+        await Promise.race([Promise.allSettled(pending), new Promise((r) => setTimeout(r, 30_000).unref())]);
         await removeByLabels(docker, [`${RUN_LABEL}=${runId}`]);
       }
     },

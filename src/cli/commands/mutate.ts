@@ -23,6 +23,7 @@ interface MutateFlags {
   timeout: number;
   readyTimeout: number;
   localSubnet?: string;
+  failFast?: boolean;
 }
 
 /** How many failing cells are named per caught defect. */
@@ -61,7 +62,7 @@ function defectLine(d: DefectResult): string {
   const secs = `${(d.durationMs / 1000).toFixed(1)} s`;
   switch (d.status) {
     case 'caught':
-      return `${head} ${d.caughtBy.length} cell(s) in ${secs}, e.g. ${examples(d.caughtBy).map(describeCell).join('; ')}`;
+      return `${head} ${d.stoppedEarly ? '≥' : ''}${d.caughtBy.length} cell(s) in ${secs}, e.g. ${examples(d.caughtBy).map(describeCell).join('; ')}`;
     case 'survived':
       return `${head} no cell failed in ${secs}: add a scenario that fails when ${d.defect.description}`;
     case 'error':
@@ -80,6 +81,7 @@ function summaryJson(r: MutationResult): unknown {
       description: d.defect.description,
       status: d.status,
       caughtBy: d.caughtBy.length,
+      stoppedEarly: d.stoppedEarly,
       examples: examples(d.caughtBy).map((c) => c.key),
       ...(d.error !== undefined ? { error: d.error } : {}),
       durationMs: d.durationMs,
@@ -116,6 +118,7 @@ export const mutateCommand: CommandModule = (program, { out, err, setExitCode })
     .option('--concurrency <n>', 'probes in flight per run', int('--concurrency', 1, 1024), 32)
     .option('--timeout <ms>', 'per-probe deadline', int('--timeout', 50, 120000), 3000)
     .option('--ready-timeout <ms>', 'deadline for a data plane to accept TCP on every port', int('--ready-timeout', 100, 600000), 15000)
+    .option('--fail-fast', 'stop each defect run at the first scenario that catches it (much faster; cell counts become lower bounds)')
     .option('--local-subnet <a.b>', 'loopback /16 of the baseline run, e.g. 127.100; defect runs take the following ones (random by default)')
     .action(async (paths: string[], flags: MutateFlags) => {
       const catalogue = await referenceDefects();
@@ -144,6 +147,7 @@ export const mutateCommand: CommandModule = (program, { out, err, setExitCode })
         readyTimeoutMs: flags.readyTimeout,
         parallelScenarios: flags.parallel,
         workloadsPerProcess: flags.workloadsPerProcess,
+        failFast: flags.failFast === true,
         onBaselineEnd: (b) => {
           if (!text) return;
           const s = b.summary;

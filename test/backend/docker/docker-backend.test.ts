@@ -11,7 +11,7 @@ import { echoArgv, harnessFile, resolveDataPlane } from '../../../src/run/data-p
 import { tcpAccepts } from '../../../src/util/net.js';
 import type { WorkloadTls } from '../../../src/model/index.js';
 import { requireCapability } from '../../support/require.js';
-import { cli, cliInBackground, dockerOrUndefined, e2eScenario, labelled, leftInTmp, report, root, testRangeRoutes, until } from './support.js';
+import { cli, cliInBackground, dockerOrUndefined, e2eScenario, labelled, leftInTmp, removeTempDirs, report, root, testRangeRoutes, until } from './support.js';
 
 const ENGINE = 'a Docker engine (DOCKER_HOST)';
 
@@ -24,6 +24,7 @@ describe('docker backend (testcontainers on a real Docker engine)', function () 
     docker = await dockerOrUndefined();
     routesBefore = await testRangeRoutes();
   });
+  after(removeTempDirs);
 
   it('runs real scenarios end to end in containers: every cell passes, nothing labelled is left', async function () {
     requireCapability(this, docker !== undefined, ENGINE);

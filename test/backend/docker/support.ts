@@ -1,5 +1,5 @@
 import { execa, type ResultPromise } from 'execa';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,17 @@ import type { RunResult } from '../../../src/model/index.js';
 export const root = fileURLToPath(new URL('../../..', import.meta.url));
 export const bin = join(root, 'bin/meshconform.js');
 export const e2eScenario = (name: string) => join(root, 'test/e2e/fixtures/scenarios', `${name}.yaml`);
+
+const made: string[] = [];
+/** A temporary folder removed by `removeTempDirs` (call it from an `after` hook). */
+export function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  made.push(d);
+  return d;
+}
+export function removeTempDirs(): void {
+  for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true });
+}
 
 /** The engine, or undefined when none answers (the tests then skip, or fail under MESHCONFORM_REQUIRE_ALL). */
 export async function dockerOrUndefined(): Promise<Dockerode | undefined> {
@@ -30,16 +41,16 @@ export interface Cli {
 
 /** The real CLI in its own process, with a private TMPDIR and output folder. */
 export async function cli(args: string[], env: Record<string, string> = {}): Promise<Cli> {
-  const out = mkdtempSync(join(tmpdir(), 'mc-docker-out-'));
-  const tmp = mkdtempSync(join(tmpdir(), 'mc-docker-tmp-'));
+  const out = tempDir('mc-docker-out-');
+  const tmp = tempDir('mc-docker-tmp-');
   const r = await execa(process.execPath, [bin, ...args, ...(args[0] === 'run' ? ['--out', out] : [])], { cwd: root, env: { ...env, TMPDIR: tmp, NO_COLOR: '1' }, reject: false, timeout: 170_000 });
   return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr, out, tmp };
 }
 
 /** The CLI started in the background; resolves the run id from its first line. */
 export function cliInBackground(args: string[]): { child: ResultPromise; runId: Promise<string>; tmp: string } {
-  const out = mkdtempSync(join(tmpdir(), 'mc-docker-out-'));
-  const tmp = mkdtempSync(join(tmpdir(), 'mc-docker-tmp-'));
+  const out = tempDir('mc-docker-out-');
+  const tmp = tempDir('mc-docker-tmp-');
   const child = execa(process.execPath, [bin, ...args, '--out', out], { cwd: root, env: { TMPDIR: tmp, NO_COLOR: '1' }, reject: false, buffer: { stdout: false }, forceKillAfterDelay: false });
   const runId = new Promise<string>((resolve, reject) => {
     let text = '';
