@@ -12,7 +12,7 @@ import type {
   WorkloadKey,
   WorkloadTarget,
 } from '../../model/index.js';
-import { WORKLOAD_CONFIG_API_VERSION } from '../../model/index.js';
+import { workloadConfig } from '../workload-config.js';
 import { BackendError } from '../../util/errors.js';
 import { sleep, tcpAccepts } from '../../util/net.js';
 import { connectDockerEngine, firstLine, type DockerEngine } from './docker-engine.js';
@@ -156,7 +156,7 @@ async function startEnvironment(o: EnvironmentOptions, eng: DockerEngine, img: H
   const boxes: Box[] = workloads.map((w) => {
     let endLogs = () => {};
     const logsEnded = new Promise<void>((r) => (endLogs = r));
-    return { workload: w, label: `container of ${key(w)}`, config: workloadConfig(o, w), logs: [], logsEnded, endLogs };
+    return { workload: w, label: `container of ${key(w)}`, config: containerWorkloadConfig(o, w), logs: [], logsEnded, endLogs };
   });
   let stopped = false;
   let networkId: string | undefined;
@@ -357,23 +357,14 @@ export function containerArgv(argv: readonly string[], harnessDir: string): stri
   return [...argv];
 }
 
-function workloadConfig(o: EnvironmentOptions, w: Workload): WorkloadConfig {
-  return {
-    apiVersion: WORKLOAD_CONFIG_API_VERSION,
-    // The address and app ports are only known inside the container: the entrypoint fills them in.
-    workload: {
-      name: w.name,
-      namespace: w.namespace,
-      labels: { ...w.labels },
-      serviceAccount: w.serviceAccount,
-      address: '0.0.0.0',
-      ports: w.ports.map((p) => ({ port: p.port, protocol: p.protocol })),
-    },
-    app: { address: '0.0.0.0', ports: {} },
-    mesh: { mode: o.meshMode, rootNamespace: o.scenario.rootNamespace, trustDomain: o.scenario.trustDomain },
+function containerWorkloadConfig(o: EnvironmentOptions, w: Workload): WorkloadConfig {
+  // The address and app ports are only known inside the container: the entrypoint fills them in.
+  return workloadConfig(o, w, {
+    address: '0.0.0.0',
+    appAddress: '0.0.0.0',
+    appPorts: {},
     tls: { certFile: `${CONFIG_DIR}/cert.pem`, keyFile: `${CONFIG_DIR}/key.pem`, caFile: `${CONFIG_DIR}/ca.pem` },
-    policies: o.scenario.policies.map((p) => structuredClone(p.manifest)),
-  };
+  });
 }
 
 function networkName(runId: string, envId: string): string {

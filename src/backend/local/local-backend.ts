@@ -10,8 +10,8 @@ import type {
   WorkloadTarget,
   Workload,
 } from '../../model/index.js';
-import { WORKLOAD_CONFIG_API_VERSION } from '../../model/index.js';
 import { BackendError } from '../../util/errors.js';
+import { workloadConfig } from '../workload-config.js';
 import { bindProblem, sleep, tcpAccepts } from '../../util/net.js';
 import { createPrivateDir, type PrivateDir } from '../../util/private-dir.js';
 
@@ -132,28 +132,16 @@ async function startLocal(o: EnvironmentOptions, subnet: string, firstIndex: num
       const id = o.identities.get(key(w));
       if (!id) throw new BackendError(`${where}: no identity issued for workload ${key(w)}`);
       const t = targets.get(key(w))!;
-      const config: WorkloadConfig = {
-        apiVersion: WORKLOAD_CONFIG_API_VERSION,
-        workload: {
-          name: w.name,
-          namespace: w.namespace,
-          labels: { ...w.labels },
-          serviceAccount: w.serviceAccount,
-          address: t.address,
-          ports: w.ports.map((p) => ({ port: p.port, protocol: p.protocol })),
-        },
-        app: {
-          address: t.address,
-          ports: Object.fromEntries(w.ports.map((p) => [String(p.port), appPorts.get(`${key(w)}|${p.port}`)!])),
-        },
-        mesh: { mode: o.meshMode, rootNamespace: o.scenario.rootNamespace, trustDomain: o.scenario.trustDomain },
+      const config = workloadConfig(o, w, {
+        address: t.address,
+        appAddress: t.address,
+        appPorts: Object.fromEntries(w.ports.map((p) => [String(p.port), appPorts.get(`${key(w)}|${p.port}`)!])),
         tls: {
           certFile: await dir.write(`workload-${i}-cert.pem`, id.certPem, 0o644),
           keyFile: await dir.write(`workload-${i}-key.pem`, id.keyPem),
           caFile,
         },
-        policies: o.scenario.policies.map((p) => p.manifest),
-      };
+      });
       configs.push(config);
       configPaths.push(await dir.write(`workload-${i}.json`, JSON.stringify(config, null, 2)));
     }
