@@ -11,6 +11,7 @@ function allowed(area: string): string[] {
   if (area === 'src/util') return ['src/model', 'src/util'];
   if (STAGES.some((s) => area === `src/${s}`)) return [area, 'src/model', 'src/util'];
   if (area === 'src/run') return ['src/run', 'src/model', 'src/util', ...STAGES.map((s) => `src/${s}`)];
+  if (area === 'src/mocha') return ['src/mocha', 'src/run', 'src/model', 'src/util', ...STAGES.map((s) => `src/${s}`)];
   if (area === 'src/cli') return ['src/cli', 'src/run', 'src/model', 'src/util', ...STAGES.map((s) => `src/${s}`)];
   if (area === 'harness') return ['harness'];
   throw new Error(`no import rule for ${area}`);

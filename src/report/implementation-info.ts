@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import Ajv2020Module from 'ajv/dist/2020.js';
 import { parse } from 'yaml';
+import { readTextFile } from '../util/read-text-file.js';
 import { ReportInputError } from './report-input-error.js';
 
 /** Who made the data plane under test: the vendor's claim in the conformance report. */
@@ -31,7 +31,7 @@ const validate = new Ajv2020Module.default({ allErrors: true, strict: true }).co
 export async function loadImplementationInfo(file: string): Promise<ImplementationInfo> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readTextFile(file); // bounded: a FIFO or /dev/zero must not hang the run or fill memory
   } catch (err) {
     throw new ReportInputError(file, `cannot read: ${(err as Error).message}`, { cause: err });
   }

@@ -35,11 +35,16 @@ function cellDetails(c: CellResult): string {
   return lines.join('\n');
 }
 
+/** The name a CI UI shows: `scenario › namespace/workload:port › client`. */
+export function junitCaseName(c: Pick<CellResult, 'scenario' | 'workload' | 'port' | 'client'>): string {
+  return `${c.scenario} › ${c.workload}:${c.port} › ${c.client}`;
+}
+
 function addCell(suite: TestSuite, c: CellResult): void {
   const tc = suite
     .testCase()
     .className(xmlSafe(`${c.feature}.${c.scenario}`))
-    .name(xmlSafe(`${c.workload}:${c.port} ${c.client}`))
+    .name(xmlSafe(junitCaseName(c)))
     .time(seconds(c.observed?.timings.totalMs));
   switch (c.verdict) {
     case 'pass':
@@ -64,11 +69,15 @@ function addCell(suite: TestSuite, c: CellResult): void {
   }
 }
 
-function addScenario(builder: Builder, s: ScenarioResult): void {
+function addScenario(builder: Builder, s: ScenarioResult, result: RunResult): void {
   const suite = builder
     .testSuite()
     .name(xmlSafe(`${s.feature}/${s.name} [${s.meshMode}]`))
     .time(seconds(s.durationMs))
+    .property('runId', xmlSafe(result.runId))
+    .property('harnessVersion', xmlSafe(result.harness.version))
+    .property('dataPlane', xmlSafe(result.environment.dataPlane))
+    .property('backend', xmlSafe(result.environment.backend))
     .property('file', xmlSafe(s.file))
     .property('feature', xmlSafe(s.feature))
     .property('meshMode', s.meshMode);
@@ -93,7 +102,7 @@ function addScenario(builder: Builder, s: ScenarioResult): void {
 /** junit.xml as text: one <testsuite> per scenario and mesh mode, one <testcase> per cell. */
 export function renderJunit(result: RunResult): string {
   const builder = junitRoot.newBuilder().name(xmlSafe(`meshconform ${result.runId}`));
-  for (const s of result.scenarios) addScenario(builder, s);
+  for (const s of result.scenarios) addScenario(builder, s, result);
   return builder.build() + '\n';
 }
 

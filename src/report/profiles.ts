@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import Ajv2020Module from 'ajv/dist/2020.js';
 import { parse } from 'yaml';
 import type { MeshMode, ScenarioResult } from '../model/index.js';
+import { readTextFile } from '../util/read-text-file.js';
 import { ReportInputError } from './report-input-error.js';
 
 /** A conformance profile: a named set of scenarios, selected by feature and mesh mode. */
@@ -76,7 +76,7 @@ export function parseProfiles(text: string, file: string): ConformanceProfile[] 
 export async function loadProfiles(file: string = DEFAULT_PROFILES_FILE): Promise<ConformanceProfile[]> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readTextFile(file); // bounded: a FIFO or /dev/zero must not hang the run or fill memory
   } catch (err) {
     throw new ReportInputError(file, `cannot read: ${(err as Error).message}`, { cause: err });
   }

@@ -29,6 +29,9 @@ export function formatPath(path: readonly PathSeg[]): string {
   return out;
 }
 
+/** Problems listed in one error; the rest are counted. */
+export const MAX_LISTED = 50;
+
 /** Collects every problem of every file, so the user sees them all at once in one ScenarioError. */
 export class Diagnostics {
   readonly #items: Diagnostic[] = [];
@@ -54,9 +57,11 @@ export class Diagnostics {
     return [...new Set(sorted.map(formatDiagnostic))];
   }
 
-  /** One ScenarioError listing every problem on its own line; its `pos` is the first problem's. */
+  /** One ScenarioError listing the problems one per line (at most MAX_LISTED, then a count); its `pos` is the first problem's. */
   toError(): ScenarioError {
-    const sorted = this.lines();
+    const all = this.lines();
+    // Hostile input (a 100 000-item list of wrong types, nesting errors on every level) must not flood the terminal.
+    const sorted = all.length > MAX_LISTED ? [...all.slice(0, MAX_LISTED), `… and ${all.length - MAX_LISTED} more problem(s)`] : all;
     const first = this.#items.find((d) => formatDiagnostic(d) === sorted[0]);
     if (first?.pos) {
       // ScenarioError prefixes the first line with its pos itself.

@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import { deriveSeed, seededRandom, type Random } from '../util/seeded-random.js';
+import { MAX_SEED, deriveSeed, seededRandom, type Random } from '../util/seeded-random.js';
 import { SCENARIO_API_VERSION } from './scenario-schema.js';
 
 /** One generated scenario: `document` is what `yaml` holds (a Scenario manifest), `fileName` is `<name>.yaml`. */
@@ -53,6 +53,7 @@ export const GENERATED_FEATURE = 'generated';
  * Deterministic: scenario i depends only on (seed, i), never on Math.random or on `count`.
  */
 export function generateScenarios(seed: number, count: number): GeneratedScenario[] {
+  if (!Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) throw new RangeError(`seed must be an integer from 0 to ${MAX_SEED}, got ${seed}`);
   return Array.from({ length: count }, (_, i) => {
     const name = `gen-${seed}-${String(i).padStart(3, '0')}`;
     const document = generateDocument(seededRandom(deriveSeed(seed, i)), name, `meshconform generate --seed ${seed} (scenario ${i})`);

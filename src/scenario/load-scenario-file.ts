@@ -13,6 +13,8 @@ import { readYamlSource } from './yaml-source.js';
 import type { YamlDoc } from './yaml-source.js';
 
 const DEFAULTS = { mode: 'sidecar', rootNamespace: 'istio-system', trustDomain: 'cluster.local' } as const;
+/** C0 controls except tab and newline (CR too: a lone CR rewrites terminal lines), DEL and C1 controls. */
+const CONTROL_CHARS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
 
 /** Load one scenario file; every problem in it (and in the policy files it references) in one ScenarioError. */
 export async function loadScenarioFile(path: string): Promise<Scenario> {
@@ -92,6 +94,17 @@ async function buildScenario(file: string, doc: YamlDoc, value: unknown, diags: 
   }
   const labels = isRecord(metadata['labels']) ? metadata['labels'] : {};
   if (labels['feature'] === '') report(['metadata', 'labels', 'feature'], 'must not be empty; omit it to use the folder name');
+  // Kubernetes label syntax, like workload labels: the feature is printed on terminals and used to select and group.
+  for (const [k, v] of Object.entries(labels)) {
+    const keyProblem = k8sNames.labelKeyProblem(k);
+    if (keyProblem) report(['metadata', 'labels', k], keyProblem, 'key');
+    const valueProblem = typeof v === 'string' && v !== '' ? k8sNames.labelValueProblem(v) : undefined;
+    if (valueProblem) report(['metadata', 'labels', k], valueProblem);
+  }
+  // Free text, but printed on terminals and into XML: no control characters (escape sequences, NUL) besides tab and newline.
+  if (typeof spec['description'] === 'string' && CONTROL_CHARS.test(spec['description'])) {
+    report(['spec', 'description'], 'must not contain control characters (only tab and newline are allowed)');
+  }
 
   const workloads = checkWorkloads(doc, spec['workloads'], diags);
   const policies = Array.isArray(spec['policies'])

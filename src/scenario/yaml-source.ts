@@ -151,7 +151,13 @@ function parseYamlText(file: string, text: string): YamlSource & { ok: true } {
   const docs = Array.from(parsed, (d) => new YamlDoc(file, d, lineCounter));
   const diagnostics: Diagnostic[] = [];
   for (const d of parsed) {
+    let tooDeep = false;
     for (const e of [...d.errors, ...d.warnings]) {
+      // Nesting too deep is reported once per enclosing level: one message per document is enough.
+      if (e.code === 'RESOURCE_EXHAUSTION' && /call stack/i.test(e.message)) {
+        if (tooDeep) continue;
+        tooDeep = true;
+      }
       const { line, col } = lineCounter.linePos(e.pos[0]);
       diagnostics.push({ file, pos: { file, line, column: col }, message: yamlMessage(e, text) });
     }
@@ -170,6 +176,8 @@ function yamlMessage(e: YAMLError, text: string): string {
     case 'TAG_RESOLVE_FAILED':
       return `${e.message}; YAML tags are not allowed in scenario and policy files`;
     case 'RESOURCE_EXHAUSTION':
+      // The parser reports both an alias bomb and nesting too deep for its recursion under this code.
+      if (/call stack/i.test(e.message)) return 'nesting is too deep: YAML collections may not be nested this deeply in scenario and policy files';
       return `${e.message}; at most ${MAX_ALIAS_COUNT} alias expansions are allowed per document`;
     default:
       return `invalid YAML: ${e.message}`;

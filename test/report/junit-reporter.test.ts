@@ -49,29 +49,36 @@ describe('report: junit', () => {
     run.scenarios.forEach((s, i) => {
       const cases = cellCases(suites[i]!);
       expect(cases, s.name).to.have.length(s.cells.length);
-      expect(cases.map((c) => c['@_name'])).to.deep.equal(s.cells.map((c) => `${c.workload}:${c.port} ${c.client}`));
+      expect(cases.map((c) => c['@_name'])).to.deep.equal(s.cells.map((c) => `${c.scenario} › ${c.workload}:${c.port} › ${c.client}`));
       for (const c of cases) expect(c['@_classname']).to.equal(`${s.feature}.${s.name}`);
     });
     const xml = renderJunit(run);
     expect(xml.match(/<testcase /g)).to.have.length(run.scenarios.reduce((n, s) => n + s.cells.length + s.lint.length + (s.error ? 1 : 0) + (s.skipped ? 1 : 0), 0));
   });
 
+  it('carries the run id, harness version and data plane as suite properties', () => {
+    const xml = renderJunit(sampleRun());
+    expect(xml).to.match(/<property name="runId" value="[^"]+"\/>/);
+    expect(xml).to.match(/<property name="harnessVersion" value="[^"]+"\/>/);
+    expect(xml).to.match(/<property name="dataPlane" value="[^"]+"\/>/);
+  });
+
   it('counts failures, errors and skips per suite; flaky counts as passed', () => {
     const [a] = parse(renderJunit(sampleRun()));
     // 2 failed cells; 1 error cell + 1 lint error; 1 skipped cell; 9+9 cells + 1 lint case.
     expect(a).to.include({ '@_tests': '19', '@_failures': '2', '@_errors': '2', '@_skipped': '1' });
-    const flaky = a!.testcase!.find((c) => c['@_name'] === 'foo/finance:8080 mtls-http')!;
+    const flaky = a!.testcase!.find((c) => c['@_name'] === 'strict-basic › foo/finance:8080 › mtls-http')!;
     expect(flaky.failure).to.equal(undefined);
     expect(flaky.error).to.equal(undefined);
     expect(flaky['system-out']).to.contain('flaky: matched only after a retry (2 attempts)');
-    const skipped = a!.testcase!.find((c) => c['@_name'] === 'foo/finance:8080 tls-no-istio-alpn')!;
+    const skipped = a!.testcase!.find((c) => c['@_name'] === 'strict-basic › foo/finance:8080 › tls-no-istio-alpn')!;
     expect(skipped).to.have.property('skipped');
     expect(skipped['system-out']).to.contain('capability missing');
   });
 
   it('failure messages name expected outcome and mode, observed outcome, denial and alert, policy chain and rule', () => {
     const suites = parse(renderJunit(sampleRun()));
-    const fail = suites[0]!.testcase!.find((c) => c['@_name'] === 'foo/finance:8080 plaintext-tcp')!;
+    const fail = suites[0]!.testcase!.find((c) => c['@_name'] === 'strict-basic › foo/finance:8080 › plaintext-tcp')!;
     expect(fail.failure!['@_type']).to.equal('mismatch');
     const m = fail.failure!['@_message'];
     expect(m).to.contain('expected deny in STRICT mode').and.contain('observed allow').and.contain('after 3 attempts');
@@ -83,7 +90,7 @@ describe('report: junit', () => {
 
   it('reports harness errors as <error>, including a scenario that could not run and lint findings', () => {
     const suites = parse(renderJunit(sampleRun()));
-    const refused = suites[0]!.testcase!.find((c) => c['@_name'] === 'foo/finance:8080 mtls-expired')!;
+    const refused = suites[0]!.testcase!.find((c) => c['@_name'] === 'strict-basic › foo/finance:8080 › mtls-expired')!;
     expect(refused.error!['@_type']).to.equal('harness-error');
     expect(refused.error!['@_message']).to.contain('refused');
     const lint = suites[0]!.testcase!.find((c) => c['@_name'].startsWith('lint '))!;
@@ -109,7 +116,7 @@ describe('report: junit', () => {
     expect(b['@_name']).to.equal(`a&b"c'/${HOSTILE} [sidecar]`);
     const fail = b.testcase!.find((c) => c.failure)!;
     expect(fail['@_classname']).to.equal(`a&b"c'.${HOSTILE}`);
-    expect(fail['@_name']).to.equal('foo/<w>:80 plaintext-tcp');
+    expect(fail['@_name']).to.equal(`${HOSTILE} › foo/<w>:80 › plaintext-tcp`);
     expect(fail.failure!['@_message']).to.contain(`foo/${HOSTILE_POLICY} (workload)`);
     expect(fail['system-out']).to.contain(`decided by foo/${HOSTILE_POLICY}`).and.not.contain('\u0007');
   });
@@ -122,7 +129,7 @@ describe('report: junit', () => {
     scenarios[0] = { ...a, cells };
     run.scenarios = scenarios;
     const suites = parse(renderJunit(run));
-    const out = suites[0]!.testcase!.find((c) => c['@_name'] === 'foo/finance:8080 plaintext-tcp')!['system-out']!;
+    const out = suites[0]!.testcase!.find((c) => c['@_name'] === 'strict-basic › foo/finance:8080 › plaintext-tcp')!['system-out']!;
     expect(out).to.contain('one ]] > two ]] > <script>alert(1)</script> ]] >');
     expect(suites[0]!.testcase!.filter((c) => !c['@_name'].startsWith('lint '))).to.have.length(18);
   });

@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateScenarios, loadScenarios } from '../../scenario/index.js';
 import { MAX_SEED } from '../../util/seeded-random.js';
-import { MeshconformError } from '../../util/errors.js';
+import { MeshconformError, UsageError } from '../../util/errors.js';
 import { int, type CommandModule } from '../command-context.js';
 
 interface GenerateFlags {
@@ -23,8 +23,12 @@ export const generateCommand: CommandModule = (program, { out }) => {
       const seed = flags.seed ?? randomInt(0, MAX_SEED);
       const dir = flags.out ?? join('reports', 'generated', `seed-${seed}`);
       const generated = generateScenarios(seed, flags.count);
-      await mkdir(dir, { recursive: true });
-      for (const g of generated) await writeFile(join(dir, g.fileName), g.yaml);
+      try {
+        await mkdir(dir, { recursive: true });
+        for (const g of generated) await writeFile(join(dir, g.fileName), g.yaml);
+      } catch (err) {
+        throw new UsageError(`cannot write generated scenarios to ${dir}: ${(err as Error).message}`, { cause: err });
+      }
       // Every generated file must load: a failure here is a generator bug, reported as such.
       try {
         await loadScenarios(generated.map((g) => join(dir, g.fileName)));

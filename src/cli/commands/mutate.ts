@@ -54,7 +54,10 @@ function examples(cells: readonly CellResult[]): CellResult[] {
 }
 
 function describeCell(c: CellResult): string {
-  return `${c.scenario} ${c.workload}:${c.port} ${c.client} (expected ${c.expected.outcome}, observed ${c.observedOutcome ?? c.observed?.status ?? '?'})`;
+  const observed = c.observedOutcome ?? c.observed?.status ?? '?';
+  // Same outcome class but a failing cell: the evidence was wrong (server identity, misroute), as `allow*` in reports.
+  const what = observed === c.expected.outcome ? `${observed}* with wrong evidence` : observed;
+  return `${c.scenario} ${c.workload}:${c.port} ${c.client} (expected ${c.expected.outcome}, observed ${what})`;
 }
 
 function defectLine(d: DefectResult): string {
@@ -90,10 +93,19 @@ function summaryJson(r: MutationResult): unknown {
   };
 }
 
-/** `--out`: the summary plus every run's RunResult, under `<out>/mutate-<id>/` (defect names are [a-z0-9-]). */
-async function writeMutationFiles(r: MutationResult, outRoot: string): Promise<string> {
+/** `--out`: `<out>/mutate-<id>/`, created before the runs so an unusable folder fails at once, not after minutes. */
+async function createOutDir(outRoot: string): Promise<string> {
   const dir = join(outRoot, `mutate-${newRunId()}`);
-  await mkdir(dir, { recursive: true });
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (err) {
+    throw new UsageError(`--out ${outRoot}: cannot create ${dir}: ${(err as Error).message}`, { cause: err });
+  }
+  return dir;
+}
+
+/** The summary plus every run's RunResult (file names are fixed or catalogue names, which are [a-z0-9-]). */
+async function writeMutationFiles(r: MutationResult, dir: string): Promise<string> {
   const write = (name: string, value: unknown) => writeFile(join(dir, name), `${JSON.stringify(value, null, 2)}\n`);
   await write('mutation.json', summaryJson(r));
   await write('baseline.report.json', r.baseline);
@@ -132,6 +144,7 @@ export const mutateCommand: CommandModule = (program, { out, err, setExitCode })
       const subnet = firstSubnet(flags.localSubnet, subnetsNeeded(defects.length));
       const scenarios = await loadScenarios(paths, flags.grep !== undefined ? { grep: flags.grep } : {});
       if (scenarios.length === 0) throw new UsageError(`no scenarios found in ${paths.join(', ')}${flags.grep ? ` matching --grep ${flags.grep}` : ''}`);
+      const outDir = flags.out !== undefined ? await createOutDir(flags.out) : undefined;
       installSignalHandlers();
       const text = !flags.json;
       if (text) out.write(`meshconform mutate: ${defects.length} defect(s) against ${scenarios.length} scenario(s), ${flags.parallelDefects} at a time\n`);
@@ -157,7 +170,7 @@ export const mutateCommand: CommandModule = (program, { out, err, setExitCode })
           if (text) out.write(`${defectLine(d)}\n`);
         },
       });
-      const files = flags.out !== undefined ? await writeMutationFiles(result, flags.out) : undefined;
+      const files = outDir !== undefined ? await writeMutationFiles(result, outDir) : undefined;
       if (flags.json) {
         out.write(`${JSON.stringify({ ...(summaryJson(result) as object), ...(files ? { files } : {}) }, null, 2)}\n`);
       } else if (result.baselineProblem !== undefined) {

@@ -1,0 +1,105 @@
+// meshconform mutate through the real CLI: the built-in suite catches every planted defect, and the command never
+// counts a harness failure as a catch.
+import { expect } from 'chai';
+import { readFileSync, readdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KNOWN_DEFECTS } from '../../harness/reference/defects.mjs';
+import { cli, inProcess, root } from './support/cli.js';
+
+interface MutationJson {
+  score: { caught: number; planted: number };
+  baseline: { summary: { cells: number; passed: number }; problem?: string };
+  defects: { name: string; status: string; caughtBy: number; examples: string[]; error?: string; stoppedEarly: boolean }[];
+  files?: string;
+}
+
+const parse = (stdout: string): MutationJson => JSON.parse(stdout) as MutationJson;
+
+describe('trust: meshconform mutate', function () {
+  this.timeout(600_000);
+
+  it('the built-in suite catches every planted defect: mutation score 100 %, exit 0', async function () {
+    const r = await cli(['mutate', '--fail-fast', '--json', '--local-subnet', '127.100'], { timeoutMs: 580_000 });
+    expect(r.exitCode, r.stderr).to.equal(0);
+    const m = parse(r.stdout);
+    const survivors = m.defects.filter((d) => d.status !== 'caught').map((d) => `${d.name}: ${d.status} ${d.error ?? ''}`);
+    expect(survivors, 'defects not caught').to.deep.equal([]);
+    expect(m.score).to.deep.equal({ caught: KNOWN_DEFECTS.length, planted: KNOWN_DEFECTS.length });
+    expect(m.defects.map((d) => d.name)).to.have.members([...KNOWN_DEFECTS]);
+    for (const d of m.defects) expect(d.caughtBy, d.name).to.be.greaterThan(0);
+    expect(m.baseline.summary.passed).to.equal(m.baseline.summary.cells);
+    expect(r.leftovers, 'temp files left').to.deep.equal([]);
+  });
+
+  it('a defect no scenario can see survives: exit 1, the survivor named with what to add', async function () {
+    const r = await cli([
+      'mutate', join(root, 'scenarios/core/no-policy-permissive.yaml'),
+      '--defect', 'strict-accepts-plaintext', '--defect', 'permissive-rejects-plaintext', '--local-subnet', '127.130',
+    ]);
+    expect(r.exitCode, r.stderr).to.equal(1);
+    expect(r.stdout).to.match(/caught\s+permissive-rejects-plaintext\s+\d+ cell\(s\) in [\d.]+ s, e\.g\. no-policy-permissive /);
+    expect(r.stdout).to.match(/survived\s+strict-accepts-plaintext\s+no cell failed .*add a scenario that fails when STRICT ports accept plaintext/);
+    expect(r.stdout).to.match(/mutation score: 1\/2 defects caught \(50 %\)/);
+  });
+
+  it('a harness error during a defect run is "error", never "caught": exit 2', async function () {
+    // The defect run takes the /16 after the baseline's; hold its first workload's port so that run cannot start.
+    const blocker: Server = await new Promise((resolve) => {
+      const s = createServer().listen(8080, '127.141.1.1', () => resolve(s));
+    });
+    try {
+      const r = await cli(['mutate', join(root, 'scenarios/core/ref-namespace-foo-strict.yaml'), '--defect', 'strict-accepts-plaintext', '--json', '--local-subnet', '127.140']);
+      expect(r.exitCode, r.stderr).to.equal(2);
+      const m = parse(r.stdout);
+      expect(m.score).to.deep.equal({ caught: 0, planted: 1 });
+      expect(m.defects[0]).to.include({ name: 'strict-accepts-plaintext', status: 'error', caughtBy: 0 });
+      expect(m.defects[0]!.error).to.match(/127\.141\.1\.1:8080 \(address already in use\)/);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('a suite that fails without any defect cannot judge defects: exit 2, no defect run', async function () {
+    const r = await cli(['mutate', join(root, 'test/e2e/fixtures/scenarios/wrong-expectation.yaml'), '--defect', 'newest-wins', '--local-subnet', '127.150']);
+    expect(r.exitCode).to.equal(2);
+    expect(r.stderr).to.match(/does not pass on the reference data plane without defects \(1 scenario lint error\(s\)\)/);
+    expect(r.stdout).not.to.match(/newest-wins/);
+  });
+
+  it('--out writes the summary and every run\'s report.json; no files without it', async function () {
+    const out = mkdtempSync(join(tmpdir(), 'mc-trust-mutate-'));
+    try {
+      const r = await cli(['mutate', join(root, 'scenarios/precedence/oldest-namespace-policy-wins.yaml'), '--defect', 'newest-wins', '--json', '--out', out, '--local-subnet', '127.160']);
+      expect(r.exitCode, r.stderr).to.equal(0);
+      const [dir] = readdirSync(out);
+      expect(dir).to.match(/^mutate-\d{8}T\d{6}Z-[0-9a-f]{6}$/);
+      expect(readdirSync(join(out, dir!)).sort()).to.deep.equal(['baseline.report.json', 'mutation.json', 'newest-wins.report.json']);
+      const summary = JSON.parse(readFileSync(join(out, dir!, 'mutation.json'), 'utf8')) as MutationJson;
+      expect(summary.defects[0]).to.include({ name: 'newest-wins', status: 'caught' });
+      expect(parse(r.stdout).files).to.equal(join(out, dir!));
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  it('--list prints the catalogue; bad flags are usage errors (exit 2)', async function () {
+    const list = await inProcess(['mutate', '--list']);
+    expect(list.code).to.equal(0);
+    for (const name of KNOWN_DEFECTS) expect(list.out).to.contain(name);
+    const json = await inProcess(['mutate', '--list', '--json']);
+    expect((JSON.parse(json.out) as { name: string }[]).map((d) => d.name)).to.deep.equal([...KNOWN_DEFECTS]);
+    for (const argv of [
+      ['mutate', '--defect', 'nope'],
+      ['mutate', '--local-subnet', '127.250'], // no room for 22 consecutive /16s
+      ['mutate', '--local-subnet', '10.0'],
+      ['mutate', '--parallel-defects', '0'],
+      ['mutate', '/nonexistent/suite', '--defect', 'newest-wins'],
+    ]) {
+      const r = await inProcess(argv);
+      expect(r.code, argv.join(' ')).to.equal(2);
+      expect(r.err, argv.join(' ')).to.match(/\S/).and.not.to.match(/internal error|\n\s+at /);
+    }
+  });
+});
