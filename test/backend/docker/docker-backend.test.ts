@@ -191,7 +191,10 @@ describe('docker backend (testcontainers on a real Docker engine)', function () 
 
   it('reap keeps a live run, and removes what a killed run left', async function () {
     requireCapability(this, docker !== undefined, ENGINE);
-    const run = cliInBackground(['run', join(root, 'scenarios'), '--backend', 'docker', '--parallel', '1']);
+    // A data plane that never becomes ready keeps the run's containers up (for the ready timeout), so the live run
+    // certainly has resources while `reap` looks at it.
+    const neverReady = "exec:node -e setInterval(()=>{},1000)";
+    const run = cliInBackground(['run', e2eScenario('strict-and-permissive'), '--backend', 'docker', '--data-plane', neverReady, '--ready-timeout', '120000']);
     const runId = await run.runId;
     expect(await until(async () => (await labelled(docker!, runId)).containers.length > 0, 60_000)).to.equal(true);
     const live = await cli(['reap', '--run', runId]);
