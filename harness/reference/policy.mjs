@@ -88,6 +88,9 @@ export function appliesTo(p, workload, rootNamespace, defects) {
   const otherNamespace = p.namespace !== workload.namespace && p.namespace !== rootNamespace;
   if (otherNamespace && !defects.has('cross-namespace-policies')) return false;
   if (defects.has('ignore-selector') && p.namespace === workload.namespace) return true;
+  if (defects.has('selector-matches-any-label') && p.selector !== null) {
+    return Object.entries(p.selector).some(([k, v]) => Object.prototype.hasOwnProperty.call(workload.labels, k) && workload.labels[k] === v);
+  }
   return selectorMatches(p.selector, workload.labels);
 }
 

@@ -34,6 +34,8 @@ interface RunSettings {
   readyTimeout: number;
   parallel: number;
   image?: string;
+  /** Defects planted in the reference data plane: a reproduction must plant them too. */
+  defect?: string[];
 }
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
@@ -54,6 +56,7 @@ export function addReportFlags(cmd: Command): Command {
 export function reproduceCommand(paths: readonly string[], f: RunSettings): string {
   const args = ['npx', `meshconform@${HARNESS_VERSION}`, 'run', ...paths, '--backend', f.backend, '--data-plane', f.dataPlane];
   if (f.image !== undefined) args.push('--image', f.image);
+  for (const d of f.defect ?? []) args.push('--defect', d);
   if (f.workloadsPerProcess !== 1) args.push('--workloads-per-process', String(f.workloadsPerProcess));
   if (f.grep !== undefined) args.push('--grep', f.grep);
   args.push('--retries', String(f.retries), '--concurrency', String(f.concurrency), '--timeout', String(f.timeout));

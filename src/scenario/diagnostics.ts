@@ -66,7 +66,7 @@ export class Diagnostics {
     if (first?.pos) {
       // ScenarioError prefixes the first line with its pos itself.
       const rest = sorted.slice(1);
-      return new ScenarioError([first.message, ...rest].join('\n'), first.pos);
+      return new ScenarioError([escapeControls(first.message), ...rest].join('\n'), { ...first.pos, file: escapeControls(first.pos.file) });
     }
     return new ScenarioError(sorted.join('\n'));
   }
@@ -79,6 +79,14 @@ export function issueText(issue: Issue, base: readonly PathSeg[] = []): string {
   return where ? `${where}: ${issue.message}` : issue.message;
 }
 
+/**
+ * One line per problem, safe on a terminal: control characters from the input (the YAML parser quotes source text,
+ * a file name may hold an escape sequence) are shown as \uXXXX, never sent raw.
+ */
 export function formatDiagnostic(d: Diagnostic): string {
-  return d.pos ? `${formatPos(d.pos)}: ${d.message}` : `${d.file}: ${d.message}`;
+  return escapeControls(d.pos ? `${formatPos(d.pos)}: ${d.message}` : `${d.file}: ${d.message}`);
+}
+
+function escapeControls(text: string): string {
+  return text.replace(/[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

@@ -5,8 +5,13 @@ import type { SourcePos } from '../model/index.js';
 import { issueText } from './diagnostics.js';
 import type { Diagnostic, Issue, PathSeg } from './diagnostics.js';
 
-/** Files above this are refused before parsing: no scenario or policy file is legitimately that big. */
-export const MAX_FILE_BYTES = 10 * 1024 * 1024;
+/**
+ * Files above this are refused before parsing: no scenario or policy file is legitimately that big (500 workloads are
+ * ~40 KB; a cluster's `kubectl get peerauthentication -A -o yaml` with managedFields ~2 KB per policy). The YAML
+ * parser's document model costs ~140 bytes of memory per byte of input, so this also bounds memory (~600 MB).
+ */
+export const MAX_FILE_BYTES = 4 * 1024 * 1024;
+const MAX_FILE_TEXT = `${MAX_FILE_BYTES / (1024 * 1024)} MiB`;
 /** Alias expansions allowed per document: enough for real anchors, far too few for a "billion laughs" bomb. */
 export const MAX_ALIAS_COUNT = 100;
 
@@ -126,10 +131,10 @@ export async function readYamlSource(file: string, refPos?: SourcePos): Promise<
     const handle = await open(file, 'r');
     try {
       if (st.size > MAX_FILE_BYTES) {
-        return fail(`file is too large (${st.size} bytes); files larger than 10 MiB (${MAX_FILE_BYTES} bytes) are refused`);
+        return fail(`file is too large (${st.size} bytes); files larger than ${MAX_FILE_TEXT} (${MAX_FILE_BYTES} bytes) are refused`);
       }
       const buf = await handle.readFile();
-      if (buf.length > MAX_FILE_BYTES) return fail('file is too large; files larger than 10 MiB are refused');
+      if (buf.length > MAX_FILE_BYTES) return fail(`file is too large; files larger than ${MAX_FILE_TEXT} are refused`);
       text = buf.toString('utf8');
     } finally {
       await handle.close();

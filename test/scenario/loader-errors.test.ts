@@ -153,11 +153,11 @@ describe('scenario loader errors (file:line:column)', () => {
       await rm(dir, { recursive: true, force: true });
     });
 
-    it('refuses a file larger than 10 MiB before parsing it', async () => {
+    it('refuses a file larger than MAX_FILE_BYTES (4 MiB) before parsing it', async () => {
       const file = join(dir, 'huge.yaml');
       await writeFile(file, `# ${'x'.repeat(10 * 1024 * 1024)}\n`);
       const err = await scenarioError(loadScenarioFile(file));
-      expect(err.message).to.match(new RegExp(`^${file}: file is too large \\(\\d+ bytes\\); files larger than 10 MiB`));
+      expect(err.message).to.match(new RegExp(`^${file}: file is too large \\(\\d+ bytes\\); files larger than 4 MiB`));
     });
 
     it('an empty scenario file given explicitly is an error', async () => {

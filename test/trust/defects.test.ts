@@ -68,13 +68,13 @@ describe('trust: meshconform run --defect', function () {
   this.timeout(120_000);
   const scenario = join(root, 'scenarios/core/ref-namespace-foo-strict.yaml');
 
-  it('is a usage error (exit 2) with another data plane, another backend, or an unknown name', async function () {
+  it('is a usage error (exit 2) with another data plane, wrong-server-identity off the local backend, or an unknown name', async function () {
     const haproxy = await inProcess(['run', scenario, '--defect', 'newest-wins', '--data-plane', 'haproxy']);
     expect(haproxy.code).to.equal(2);
     expect(haproxy.err).to.match(/--defect .*needs --data-plane reference/);
-    const docker = await inProcess(['run', scenario, '--defect', 'newest-wins', '--backend', 'docker']);
+    const docker = await inProcess(['run', scenario, '--defect', 'wrong-server-identity', '--backend', 'docker']);
     expect(docker.code).to.equal(2);
-    expect(docker.err).to.match(/--defect needs --backend local/);
+    expect(docker.err).to.match(/--defect wrong-server-identity needs --backend local/);
     const unknown = await inProcess(['run', scenario, '--defect', 'fail-open']);
     expect(unknown.code).to.equal(2);
     expect(unknown.err).to.match(/unknown defect "fail-open"; the reference data plane knows: strict-accepts-plaintext, /);

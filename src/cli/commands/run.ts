@@ -46,8 +46,10 @@ async function runCommand(paths: string[], flags: RunFlags, out: NodeJS.Writable
   if (flags.defect !== undefined && flags.dataPlane !== 'reference') {
     throw new UsageError(`--defect plants a defect in the reference data plane: it needs --data-plane reference, not ${JSON.stringify(flags.dataPlane)}`);
   }
-  // Only the local backend hands the data plane its extra environment; elsewhere a defect would silently not be planted.
-  if (flags.defect !== undefined && flags.backend !== 'local') throw new UsageError('--defect needs --backend local');
+  // It presents a sibling workload's certificate: one container per workload has none, so it would silently not be planted.
+  if (flags.defect?.includes('wrong-server-identity') && flags.backend !== 'local') {
+    throw new UsageError('--defect wrong-server-identity needs --backend local (it presents another workload\'s certificate from the shared config folder)');
+  }
   const dataPlane = resolveDataPlane(flags.dataPlane, flags.workloadsPerProcess, await checkDefectNames(flags.defect ?? []));
   const scenarios = await loadScenarios(paths, flags.grep !== undefined ? { grep: flags.grep } : {});
   if (scenarios.length === 0) throw new UsageError(`no scenarios found in ${paths.join(', ')}${flags.grep ? ` matching --grep ${flags.grep}` : ''}`);

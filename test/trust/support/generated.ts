@@ -8,10 +8,21 @@ import { generateDocument, loadScenarioFile, type GeneratedDocument } from '../.
 import { seededRandom } from '../../../src/util/seeded-random.js';
 import { modeForPort, normalizePolicy, resolveModes } from '../../../harness/reference/policy.mjs';
 
-/** A private folder for scenario files written by a test; `remove()` in an after hook. */
-export function scratchDir(prefix: string): { dir: string; remove(): void } {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+/**
+ * A private folder for files written by a test; `remove()` in an after hook. Created on first use, so a describe
+ * whose tests are all filtered out (mocha -g) leaves nothing behind.
+ */
+export function scratchDir(prefix: string): { readonly dir: string; remove(): void } {
+  let dir: string | undefined;
+  return {
+    get dir() {
+      dir ??= mkdtempSync(join(tmpdir(), prefix));
+      return dir;
+    },
+    remove: () => {
+      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 let counter = 0;
