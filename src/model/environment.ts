@@ -68,5 +68,7 @@ export interface Environment {
 
 export interface Backend {
   readonly name: string;
+  /** Choices made for this run (addresses, network), recorded in the report so a rerun can reproduce them. */
+  readonly details?: Readonly<Record<string, string>>;
   start(options: EnvironmentOptions): Promise<Environment>;
 }

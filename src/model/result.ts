@@ -113,7 +113,14 @@ export interface RunResult {
   readonly finishedAt: string;
   readonly durationMs: number;
   readonly harness: { readonly name: 'meshconform'; readonly version: string };
-  readonly environment: { readonly backend: string; readonly dataPlane: string; readonly node: string; readonly platform: string };
+  readonly environment: {
+    readonly backend: string;
+    readonly dataPlane: string;
+    readonly node: string;
+    readonly platform: string;
+    /** Backend choices a rerun needs to reproduce the run, including any picked at random (e.g. the loopback subnet). */
+    readonly details?: Readonly<Record<string, string>>;
+  };
   readonly options: { readonly retries: number; readonly concurrency: number; readonly timeoutMs: number; readonly grep?: string; readonly paths: readonly string[] };
   readonly summary: Summary;
   /** Scenario lint findings in total (author expectations contradicting the oracle). */

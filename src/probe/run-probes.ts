@@ -2,6 +2,11 @@ import type { CellKey, Observation, ProbeJob } from '../model/index.js';
 import { ProbeError } from '../util/errors.js';
 import type { ProbeContext } from './probe-context.js';
 import { assertTimeout, runProbe } from './run-probe.js';
+import { startLagMonitor } from './event-loop-lag.js';
+import { performance } from 'node:perf_hooks';
+
+/** A timeout counts as a denial only if the harness's event loop was not stalled for this share of the deadline. */
+const STARVED_SHARE = 0.25;
 
 export interface RunProbesOptions {
   /** Probes in flight at once (each holds one socket). */
@@ -26,10 +31,24 @@ export async function runProbes(jobs: readonly ProbeJob[], ctx: ProbeContext, op
   const results = new Map<CellKey, Observation>();
   let next = 0;
   let callbackFailure: { error: unknown } | undefined;
+  const lag = startLagMonitor();
   const worker = async () => {
     while (callbackFailure === undefined && next < jobs.length) {
       const job = jobs[next++]!;
-      const obs = await runProbe(job, ctx, { timeoutMs: options.timeoutMs });
+      const t0 = performance.now();
+      let obs = await runProbe(job, ctx, { timeoutMs: options.timeoutMs });
+      if (obs.status === 'denied' && obs.how === 'timeout') {
+        const stalled = lag.maxStallBetween(t0, performance.now());
+        if (stalled >= options.timeoutMs * STARVED_SHARE) {
+          obs = {
+            status: 'error',
+            message: `timed out while the harness itself was starved (its event loop stalled ${Math.round(stalled)} ms of a ${options.timeoutMs} ms deadline): not evidence of a denial`,
+            timings: obs.timings,
+            attempts: obs.attempts,
+            ...(obs.tls ? { tls: obs.tls } : {}),
+          };
+        }
+      }
       results.set(job.key, obs);
       try {
         options.onResult?.(job, obs);
@@ -38,7 +57,11 @@ export async function runProbes(jobs: readonly ProbeJob[], ctx: ProbeContext, op
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(options.concurrency, jobs.length) }, worker));
+  try {
+    await Promise.all(Array.from({ length: Math.min(options.concurrency, jobs.length) }, worker));
+  } finally {
+    lag.stop();
+  }
   if (callbackFailure) throw new ProbeError('probe result callback failed', { cause: callbackFailure.error });
   return results;
 }

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readTextFile } from '../util/read-text-file.js';
 import type { RunResult } from '../model/index.js';
 import { RUN_RESULT_API_VERSION } from '../model/index.js';
 import { ReportInputError } from './report-input-error.js';
@@ -13,7 +13,7 @@ const MAX_ERRORS = 5;
 export async function readRunResultFile(file: string): Promise<RunResult> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readTextFile(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new ReportInputError(file, code === 'ENOENT' ? 'no such file' : `cannot read: ${(err as Error).message}`, { cause: err });

@@ -104,7 +104,13 @@ export async function runSuite(o: RunOptions): Promise<RunResult> {
     finishedAt: finished.toISOString(),
     durationMs: finished.getTime() - started.getTime(),
     harness: { name: 'meshconform', version: HARNESS_VERSION },
-    environment: { backend: o.backend.name, dataPlane: o.dataPlane.name, node: process.version, platform: `${process.platform}-${process.arch}` },
+    environment: {
+      backend: o.backend.name,
+      dataPlane: o.dataPlane.name,
+      node: process.version,
+      platform: `${process.platform}-${process.arch}`,
+      ...(o.backend.details ? { details: { ...o.backend.details } } : {}),
+    },
     options: {
       retries: o.retries,
       concurrency: o.concurrency,

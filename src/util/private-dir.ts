@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile, rename } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,8 +11,19 @@ export interface PrivateDir {
   remove(): Promise<void>;
 }
 
+// Folders not yet removed: a forced exit (a second Ctrl-C) still deletes them, synchronously, on the way out.
+const live = new Set<string>();
+let exitHook = false;
+
 export async function createPrivateDir(prefix = 'meshconform-'): Promise<PrivateDir> {
   const path = await mkdtemp(join(tmpdir(), prefix));
+  live.add(path);
+  if (!exitHook) {
+    exitHook = true;
+    process.once('exit', () => {
+      for (const p of live) rmSync(p, { recursive: true, force: true });
+    });
+  }
   let seq = 0;
   return {
     path,
@@ -25,6 +37,7 @@ export async function createPrivateDir(prefix = 'meshconform-'): Promise<Private
     },
     async remove() {
       await rm(path, { recursive: true, force: true });
+      live.delete(path);
     },
   };
 }

@@ -141,3 +141,31 @@ describe('probe: runProbes', function () {
     expect((await runProbes([], ctx, { concurrency: 4, timeoutMs: 100 })).size).to.equal(0);
   });
 });
+
+describe('probe: a starved harness is never evidence of a denial', function () {
+  let ctx: ProbeContext;
+  before(function () {
+    ctx = createProbeContext(createMeshPki({ trustDomain: 'cluster.local' }).probeMaterial());
+  });
+
+  it('a timeout while the harness event loop was blocked is an error; the same timeout otherwise is a denial', async function () {
+    const silent = await fx.startSilentServer();
+    try {
+      const calm = await runProbes([fx.job('plaintext-tcp', 'tcp', silent.port)], ctx, { concurrency: 1, timeoutMs: 300 });
+      expect([...calm.values()][0]).to.deep.include({ status: 'denied', how: 'timeout' });
+
+      const starved = runProbes([fx.job('plaintext-tcp', 'tcp', silent.port)], ctx, { concurrency: 1, timeoutMs: 300 });
+      // Block the harness for longer than the probe's whole deadline, as a CPU-starved harness would be.
+      await new Promise((r) => setTimeout(r, 20));
+      const until = Date.now() + 400;
+      while (Date.now() < until) {
+        /* busy: the event loop cannot run */
+      }
+      const obs = [...(await starved).values()][0]!;
+      expect(obs.status).to.equal('error');
+      expect(obs.status === 'error' && obs.message).to.match(/starved/);
+    } finally {
+      await silent.close();
+    }
+  });
+});

@@ -47,7 +47,7 @@ export function createLocalBackend(options: LocalBackendOptions = {}): Backend {
     next += count;
     return first;
   };
-  return { name: 'local', start: (o) => startLocal(o, subnet, allocate(o.scenario.workloads.length)) };
+  return { name: 'local', details: { localSubnet: subnet }, start: (o) => startLocal(o, subnet, allocate(o.scenario.workloads.length)) };
 }
 
 const ADDRESSES_PER_SUBNET = 254 * 254;

@@ -33,9 +33,10 @@ interface RunFlags extends ReportFlags {
   image?: string;
 }
 
+/** 1 when the mesh (or a scenario's own expectation) is wrong, even if some cells also erred; 2 for errors alone. */
 export function exitCodeFor(result: RunResult): number {
-  if (result.summary.errors > 0) return EXIT.usage;
   if (result.summary.failed > 0 || result.lintErrors > 0) return EXIT.mismatch;
+  if (result.summary.errors > 0) return EXIT.usage;
   return EXIT.ok;
 }
 

@@ -1,0 +1,100 @@
+import { expect } from 'chai';
+import { execa } from 'execa';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { RunResult } from '../../src/model/index.js';
+import { seededRandom } from '../../src/util/seeded-random.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const bin = join(root, 'bin/meshconform.js');
+
+/** Processes still alive that were started with this TMPDIR (every child of a run inherits it). */
+function processesWith(tmp: string): number[] {
+  const found: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(`/proc/${name}/environ`, 'latin1').split('\0').includes(`TMPDIR=${tmp}`)) found.push(Number(name));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return found;
+}
+
+const ours = (tmp: string) => readdirSync(tmp).filter((n) => !n.startsWith('tsx-'));
+
+describe('interrupts at random points of a run leave nothing behind', function () {
+  this.timeout(300_000);
+  // Seeded, so a failure names a reproducible schedule.
+  const seed = 20261127;
+  const random = seededRandom(seed);
+  const plans = Array.from({ length: 6 }, (_, i) => ({
+    signal: (i % 2 === 0 ? 'SIGINT' : 'SIGTERM') as NodeJS.Signals,
+    delayMs: random.int(300, 6000),
+    twice: i % 3 === 2,
+  }));
+
+  for (const [i, plan] of plans.entries()) {
+    it(`#${i} (seed ${seed}): ${plan.signal}${plan.twice ? ' twice' : ''} after ${plan.delayMs} ms`, async () => {
+      const tmp = mkdtempSync(join(tmpdir(), 'mc-int-tmp-'));
+      const out = mkdtempSync(join(tmpdir(), 'mc-int-out-'));
+      try {
+        const child = execa(process.execPath, [bin, 'run', join(root, 'scenarios'), '--out', out, '--local-subnet', `127.${225 + (i % 3)}`], {
+          cwd: root,
+          env: { TMPDIR: tmp, NO_COLOR: '1' },
+          reject: false,
+        });
+        await new Promise((r) => setTimeout(r, plan.delayMs));
+        child.kill(plan.signal);
+        if (plan.twice) {
+          await new Promise((r) => setTimeout(r, 30));
+          child.kill('SIGINT');
+        }
+        const r = await child;
+        // Interrupted: 130/143 (a second Ctrl-C exits 130 at once); a run that had already finished exits 0. A signal
+        // that lands while Node is still loading the CLI (before it created anything) ends it the default way.
+        const ended = r.exitCode ?? r.signal;
+        expect([0, 130, 143, plan.signal, 'SIGINT'], `exit ${r.exitCode} signal ${r.signal} ${r.stderr}`).to.include(ended);
+        // Children can take a moment to die after a forced exit; wait for them (bounded), then require none.
+        for (let k = 0; k < 100 && processesWith(tmp).length > 0; k++) await new Promise((res) => setTimeout(res, 50));
+        expect(processesWith(tmp), 'processes left running').to.deep.equal([]);
+        expect(ours(tmp), 'temp files (configs, keys) left').to.deep.equal([]);
+        expect(r.stderr).not.to.match(/\n\s+at /);
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+        rmSync(out, { recursive: true, force: true });
+      }
+    });
+  }
+});
+
+describe('determinism: the same suite twice gives the same verdicts', function () {
+  this.timeout(300_000);
+
+  it('identical cell keys, verdicts and observed outcomes; the random subnet is in the report', async () => {
+    const runs: RunResult[] = [];
+    for (const subnet of ['127.228', '127.229']) {
+      const out = mkdtempSync(join(tmpdir(), 'mc-det-out-'));
+      try {
+        const r = await execa(process.execPath, [bin, 'run', join(root, 'scenarios'), '--out', out, '--reporter', 'json', '--local-subnet', subnet], { cwd: root, reject: false });
+        expect(r.exitCode, r.stderr).to.equal(0);
+        const report = JSON.parse(readFileSync(join(out, 'latest', 'report.json'), 'utf8')) as RunResult;
+        expect(report.environment.details?.['localSubnet']).to.equal(subnet);
+        runs.push(report);
+      } finally {
+        rmSync(out, { recursive: true, force: true });
+      }
+    }
+    const verdicts = (r: RunResult) =>
+      Object.fromEntries(
+        r.scenarios
+          .flatMap((s) => s.cells)
+          .map((c) => [c.key, `${c.verdict} ${c.observedOutcome} ${c.observed?.status === 'denied' ? c.observed.how : ''}`])
+          .sort(([a], [b]) => (a! < b! ? -1 : 1)),
+      );
+    expect(verdicts(runs[1]!)).to.deep.equal(verdicts(runs[0]!));
+  });
+});
