@@ -176,9 +176,9 @@ async function main(): Promise<void> {
   // 4. scale
   if (!quick) {
     const scaleFile = writeScenario('bench-scale', 500, 4);
-    const scale = await timedRun(['run', scaleFile, '--retries', '0', '--workloads-per-process', '25', '--concurrency', '64', '--ready-timeout', '120000', '--timeout', '10000']);
+    const scale = await timedRun(['run', scaleFile, '--retries', '0', '--workloads-per-process', '100', '--concurrency', '64', '--ready-timeout', '120000', '--timeout', '10000']);
     const s = scale.result.summary;
-    console.log('4. scale: 500 workloads × 4 ports × 9 clients (--workloads-per-process 25)');
+    console.log('4. scale: 500 workloads × 4 ports × 9 clients (--workloads-per-process 100)');
     console.log(`   ${s.cells} cells: ${s.passed} passed, ${s.failed} failed, ${s.errors} errors in ${fmt(scale.wallMs / 1000, 1)} s`);
     console.log(`   peak ${fmt(scale.peakRss / 2 ** 20)} MiB RSS over ${scale.peakProcs} processes, peak ${scale.peakFds} open fds (limit ${(await execa('sh', ['-c', 'ulimit -n'])).stdout})`);
   }
