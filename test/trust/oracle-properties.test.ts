@@ -8,6 +8,7 @@ import type { GeneratedDocument, GeneratedPolicy } from '../../src/scenario/inde
 import { MAX_SEED } from '../../src/util/seeded-random.js';
 import { DEFECTS } from '../../harness/reference/defects.mjs';
 import { documentFromSeed, loadDocument, oracleModes, referenceModes, scratchDir } from './support/generated.js';
+import '../support/fuzz-seed.js';
 
 /** Runs per property: bounded so the file stays within seconds; the seed is printed by fast-check on a failure. */
 const RUNS = 120;
