@@ -1,5 +1,5 @@
-import { rmSync } from 'node:fs';
-import { mkdtemp, rm, writeFile, rename } from 'node:fs/promises';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { rm, writeFile, rename } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -16,12 +16,15 @@ const live = new Set<string>();
 let exitHook = false;
 
 export async function createPrivateDir(prefix = 'meshconform-'): Promise<PrivateDir> {
-  const path = await mkdtemp(join(tmpdir(), prefix));
+  // Synchronous on purpose: a folder created by a thread-pool call still in flight at a forced exit would escape
+  // the exit hook below.
+  const path = mkdtempSync(join(tmpdir(), prefix));
   live.add(path);
   if (!exitHook) {
     exitHook = true;
     process.once('exit', () => {
-      for (const p of live) rmSync(p, { recursive: true, force: true });
+      // Retries: a write still in flight on the thread pool can briefly refill a folder being removed.
+      for (const p of live) rmSync(p, { recursive: true, force: true, maxRetries: 5, retryDelay: 10 });
     });
   }
   let seq = 0;
