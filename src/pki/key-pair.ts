@@ -1,4 +1,4 @@
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { generateKeyPair as generateKeyPairAsync, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
 
 /** An RSA key held as a Node KeyObject (fast native signing) plus the forge public key a certificate embeds. */
@@ -11,9 +11,26 @@ export interface KeyPair {
   readonly keyIdentifier: string;
 }
 
+// Raw keys generated ahead of time on the thread pool (in parallel, off the event loop); taken before generating.
+const pool: { privateKey: KeyObject; publicKey: KeyObject }[] = [];
+
+/** Generates `count` RSA keys in parallel on the thread pool, for the next `generateKeyPair` calls to take. */
+export async function prepareKeyPairs(count: number): Promise<void> {
+  const made = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<{ privateKey: KeyObject; publicKey: KeyObject }>((resolve, reject) =>
+          generateKeyPairAsync('rsa', { modulusLength: 2048 }, (err, publicKey, privateKey) => (err ? reject(err) : resolve({ publicKey, privateKey }))),
+        ),
+    ),
+  );
+  pool.push(...made);
+}
+
 /** Native RSA-2048 keygen: forge's pure-JS keygen takes seconds (ENVIRONMENT.md §3). */
 export function generateKeyPair(): KeyPair {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const { privateKey, publicKey } = pool.pop() ?? generateKeyPairSync('rsa', { modulusLength: 2048 });
   const privateKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const forgePublicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString()) as forge.pki.rsa.PublicKey;
   const keyIdentifier = forge.pki.getPublicKeyFingerprint(forgePublicKey, { type: 'RSAPublicKey', encoding: 'binary' });

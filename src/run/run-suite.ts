@@ -16,7 +16,7 @@ import type {
 import { RUN_RESULT_API_VERSION } from '../model/index.js';
 import { expectations, lintExpectations } from '../oracle/index.js';
 import { errorCell, judgeCell, skippedCell, summarize } from '../diff/index.js';
-import { createMeshPki, type MeshPki } from '../pki/index.js';
+import { createMeshPki, KEYS_PER_PKI, prepareKeyPairs, type MeshPki } from '../pki/index.js';
 import { createProbeContext, runProbes } from '../probe/index.js';
 import { BackendError } from '../util/errors.js';
 import { pushTeardown, runTeardown } from './teardown.js';
@@ -67,6 +67,7 @@ export async function runSuite(o: RunOptions): Promise<RunResult> {
   const runId = o.runId ?? newRunId();
   const started = new Date();
   const trustDomains = [...new Set(o.scenarios.map((s) => s.trustDomain))];
+  if (!o.pkiFor) await prepareKeyPairs(KEYS_PER_PKI * trustDomains.length);
   const pkiFor = o.pkiFor ?? ((trustDomain: string) => createMeshPki({ trustDomain }));
   const pkis = new Map(trustDomains.map((td) => [td, pkiFor(td)]));
   const contexts = new Map([...pkis].map(([td, pki]) => [td, createProbeContext(pki.probeMaterial())]));
