@@ -2,6 +2,7 @@ import type { CellResult, ExpectedOutcome, RunResult, ScenarioResult, Summary, V
 import { CLIENT_KINDS } from '../model/index.js';
 import { CLIENT_SHORT_NAMES, cellLabel } from './cell-text.js';
 import type { Reporter, ReporterOptions } from './reporter.js';
+import { truthRows } from '../util/truth-rows.js';
 
 /** Unicode symbols and colour on a TTY; plain ASCII when piped or NO_COLOR is set. */
 export interface ConsoleStyle {
@@ -81,18 +82,7 @@ export function renderConsoleReport(result: RunResult, outDir: string, style: Co
   };
 
   const renderTable = (s: ScenarioResult): string[] => {
-    const rows = new Map<string, { label: string; proto: string; mode: string; workload: string; port: number; cells: (CellResult | undefined)[] }>();
-    for (const c of s.cells) {
-      const k = `${c.workload}\u0000${c.port}`;
-      let row = rows.get(k);
-      if (!row) {
-        row = { label: t(`${c.workload}:${c.port}`), proto: c.protocol, mode: c.expected.mode, workload: c.workload, port: c.port, cells: CLIENT_KINDS.map(() => undefined) };
-        rows.set(k, row);
-      }
-      const col = CLIENT_KINDS.indexOf(c.client);
-      if (col >= 0) row.cells[col] = c;
-    }
-    const sorted = [...rows.values()].sort((a, b) => (a.workload < b.workload ? -1 : a.workload > b.workload ? 1 : a.port - b.port));
+    const sorted = truthRows(s.cells).map((r) => ({ label: t(`${r.workload}:${r.port}`), proto: r.protocol, mode: r.mode, cells: r.cells.map((c) => c ?? undefined) }));
     const header = ['workload:port', 'proto', 'mode', ...CLIENT_KINDS.map((k) => CLIENT_SHORT_NAMES[k])];
     const body = sorted.map((r) => [
       { text: truncate(r.label, MAX_LABEL, sym.ell) },
