@@ -1,6 +1,6 @@
-import type { CellKey, CellResult, ClientKind, ExpectedOutcome, MeshMode, MtlsMode, PortProtocol, Verdict, WorkloadKey } from '../model/index.js';
+import type { CellKey, CellResult, ClientKind, ExpectedOutcome, Verdict } from '../model/index.js';
 import { CLIENT_KINDS } from '../model/index.js';
-import { truthRows } from '../util/truth-rows.js';
+import { truthRows, type TruthRow as CellRow } from '../util/truth-rows.js';
 
 export interface TruthCell {
   readonly key: CellKey;
@@ -12,13 +12,7 @@ export interface TruthCell {
 }
 
 /** One workload port: a cell per client kind, `null` where no cell was run for that client. */
-export interface TruthRow {
-  readonly scenario: string;
-  readonly meshMode: MeshMode;
-  readonly workload: WorkloadKey;
-  readonly port: number;
-  readonly protocol: PortProtocol;
-  readonly mode: MtlsMode;
+export interface TruthRow extends Omit<CellRow, 'cells'> {
   readonly cells: readonly (TruthCell | null)[];
 }
 
@@ -35,12 +29,7 @@ export interface TruthTable {
  */
 export function truthTable(cells: readonly CellResult[]): TruthTable {
   const rows = truthRows(cells).map((r) => ({
-    scenario: r.scenario,
-    meshMode: r.meshMode,
-    workload: r.workload,
-    port: r.port,
-    protocol: r.protocol,
-    mode: r.mode,
+    ...r,
     cells: r.cells.map((c): TruthCell | null =>
       c === null
         ? null
