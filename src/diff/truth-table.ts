@@ -1,6 +1,5 @@
 import type { CellKey, CellResult, ClientKind, ExpectedOutcome, Verdict } from '../model/index.js';
-import { CLIENT_KINDS } from '../model/index.js';
-import { truthRows, type TruthRow as CellRow } from '../util/truth-rows.js';
+import { clientColumns, truthRows, type TruthRow as CellRow } from '../util/truth-rows.js';
 
 export interface TruthCell {
   readonly key: CellKey;
@@ -17,7 +16,7 @@ export interface TruthRow extends Omit<CellRow, 'cells'> {
 }
 
 export interface TruthTable {
-  /** Always every client kind, in CLIENT_KINDS order; row cells are aligned with it. */
+  /** The client kinds that occur in the cells, in CLIENT_KINDS order; row cells are aligned with it. */
   readonly columns: readonly ClientKind[];
   /** Sorted by scenario, mesh mode, workload, then port number. */
   readonly rows: readonly TruthRow[];
@@ -28,7 +27,8 @@ export interface TruthTable {
  * mesh modes, each gets its own rows rather than overwriting another's.
  */
 export function truthTable(cells: readonly CellResult[]): TruthTable {
-  const rows = truthRows(cells).map((r) => ({
+  const columns = clientColumns(cells);
+  const rows = truthRows(cells, columns).map((r) => ({
     ...r,
     cells: r.cells.map((c): TruthCell | null =>
       c === null
@@ -36,5 +36,5 @@ export function truthTable(cells: readonly CellResult[]): TruthTable {
         : { key: c.key, expected: c.expected.outcome, ...(c.observedOutcome !== undefined ? { observed: c.observedOutcome } : {}), verdict: c.verdict, reason: c.reason },
     ),
   }));
-  return { columns: CLIENT_KINDS, rows };
+  return { columns, rows };
 }

@@ -1,6 +1,7 @@
 import type { MeshMode, Scenario, WorkloadKey } from './scenario.js';
 import type { MtlsMode, PeerAuthenticationManifest } from './policy.js';
 import type { ClientKind } from './probe.js';
+import type { EnvironmentChaos } from './chaos-controls.js';
 
 /** Cells a data plane cannot express: they are reported `skipped` with the reason instead of being probed. */
 export interface Inexpressible {
@@ -63,6 +64,8 @@ export interface Environment {
   applyPolicies(policies: readonly PeerAuthenticationManifest[]): Promise<void>;
   /** Problems that make observations untrustworthy (a data-plane process that died); empty when healthy. */
   health(): readonly string[];
+  /** Chaos controls, on backends that have them (chaos scenarios need them). */
+  readonly chaos?: EnvironmentChaos;
   stop(): Promise<void>;
 }
 

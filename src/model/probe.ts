@@ -1,7 +1,7 @@
 import type { MeshMode, PortProtocol, WorkloadKey } from './scenario.js';
 
-/** The clients fired at every workload port (DESIGN §4). */
-export const CLIENT_KINDS = [
+/** Clients that talk to the workload port directly (DESIGN §4): every one is fired in sidecar mode, and in ambient mode as uncaptured clients. */
+export const DIRECT_CLIENT_KINDS = [
   'plaintext-tcp',
   'plaintext-http',
   'mtls-tcp',
@@ -12,7 +12,35 @@ export const CLIENT_KINDS = [
   'mtls-other-trust-domain',
   'tls-no-istio-alpn',
 ] as const;
-export type ClientKind = (typeof CLIENT_KINDS)[number];
+export type DirectClientKind = (typeof DIRECT_CLIENT_KINDS)[number];
+
+/**
+ * Captured (mesh) clients of ambient mode: HTTP/2 CONNECT over mTLS (ALPN h2) to port 15008 of the workload's node
+ * proxy, authority `address:port` of the target (spec R6.2, R6.7). `hbone-unserved-port` asks for a port the workload
+ * does not serve.
+ */
+export const HBONE_CLIENT_KINDS = [
+  'hbone',
+  'hbone-no-client-cert',
+  'hbone-foreign-ca',
+  'hbone-expired',
+  'hbone-other-trust-domain',
+  'hbone-unserved-port',
+] as const;
+export type HboneClientKind = (typeof HBONE_CLIENT_KINDS)[number];
+
+/** Every client kind, in report column order. */
+export const CLIENT_KINDS = [...DIRECT_CLIENT_KINDS, ...HBONE_CLIENT_KINDS] as const;
+export type ClientKind = DirectClientKind | HboneClientKind;
+
+export function isHboneClient(k: ClientKind): k is HboneClientKind {
+  return (HBONE_CLIENT_KINDS as readonly string[]).includes(k);
+}
+
+/** The clients fired at every workload port in one mesh mode. */
+export function clientKindsFor(meshMode: MeshMode): readonly ClientKind[] {
+  return meshMode === 'ambient' ? CLIENT_KINDS : DIRECT_CLIENT_KINDS;
+}
 
 /** Stable key of one cell: `scenario|mode|namespace/workload|port|client`. */
 export type CellKey = string;

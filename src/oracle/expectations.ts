@@ -1,4 +1,4 @@
-import { CLIENT_KINDS } from '../model/index.js';
+import { DIRECT_CLIENT_KINDS } from '../model/index.js';
 import type { Expectation, MeshMode, Scenario } from '../model/index.js';
 import { cellKey, workloadKey } from './cell-key.js';
 import { effectiveModes } from './effective-modes.js';
@@ -14,7 +14,7 @@ export function expectations(scenario: Scenario, meshMode: MeshMode): Expectatio
     for (const { port, protocol } of w.ports) {
       const eff = modes.get(wk, port);
       if (eff === undefined) throw new Error(`oracle invariant: no effective mode for ${wk}:${port}`);
-      for (const client of CLIENT_KINDS) {
+      for (const client of DIRECT_CLIENT_KINDS) {
         const { outcome, rule } = expectedOutcome(eff.mode, protocol, client);
         out.push({
           key: cellKey(scenario.name, meshMode, wk, port, client),

@@ -1,4 +1,4 @@
-import type { ClientKind, ExpectedOutcome, MtlsMode, PortProtocol } from '../model/index.js';
+import type { DirectClientKind, ExpectedOutcome, MtlsMode, PortProtocol } from '../model/index.js';
 import { assertNever } from './assert-never.js';
 
 /** An expected outcome and the spec rule behind it, in one sentence. */
@@ -12,7 +12,7 @@ const r = (outcome: ExpectedOutcome, rule: string): OutcomeRule => ({ outcome, r
 const BAD_CERT = 'a foreign-CA, expired or other-trust-domain client certificate';
 
 /** Spec R5.3–R5.7 for a TCP-declared port (the project's outcome table, /tmp/outcomes.md). */
-function tcpPort(mode: MtlsMode, client: ClientKind): OutcomeRule {
+function tcpPort(mode: MtlsMode, client: DirectClientKind): OutcomeRule {
   switch (client) {
     case 'plaintext-tcp':
     case 'plaintext-http':
@@ -59,7 +59,7 @@ function tcpPort(mode: MtlsMode, client: ClientKind): OutcomeRule {
 }
 
 /** Spec R5.3–R5.7 for a declared HTTP port, where non-HTTP bytes are a protocol error (the project's outcome table). */
-function httpPort(mode: MtlsMode, client: ClientKind): OutcomeRule {
+function httpPort(mode: MtlsMode, client: DirectClientKind): OutcomeRule {
   switch (client) {
     case 'plaintext-tcp':
       switch (mode) {
@@ -118,7 +118,7 @@ function httpPort(mode: MtlsMode, client: ClientKind): OutcomeRule {
 }
 
 /** What a sidecar data plane does with one client kind on a port of the given effective mode and protocol (spec §5). */
-export function expectedOutcome(mode: MtlsMode, protocol: PortProtocol, client: ClientKind): OutcomeRule {
+export function expectedOutcome(mode: MtlsMode, protocol: PortProtocol, client: DirectClientKind): OutcomeRule {
   switch (protocol) {
     case 'tcp': return tcpPort(mode, client);
     case 'http': return httpPort(mode, client);

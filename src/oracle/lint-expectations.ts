@@ -1,4 +1,4 @@
-import { CLIENT_KINDS } from '../model/index.js';
+import { CLIENT_KINDS, isHboneClient } from '../model/index.js';
 import type { ClientKind, ExpectEntry, ExpectedOutcome, LintFinding, MeshMode, PortProtocol, Scenario } from '../model/index.js';
 import { workloadKey } from './cell-key.js';
 import { describeDecidedBy } from './describe-decided-by.js';
@@ -55,7 +55,7 @@ export function lintExpectations(scenario: Scenario, meshMode: MeshMode): LintFi
           break;
         }
         const eff = modes.get(e.workload, port);
-        if (eff === undefined) continue;
+        if (eff === undefined || isHboneClient(client)) continue;
         const derived = expectedOutcome(eff.mode, protocol, client);
         if (derived.outcome !== expected) {
           const who = key === client ? client : `${key} (${client})`;

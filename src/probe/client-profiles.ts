@@ -1,4 +1,4 @@
-import type { ClientKind, PortProtocol } from '../model/index.js';
+import type { DirectClientKind, PortProtocol } from '../model/index.js';
 import type { CredentialName } from './probe-material.js';
 
 /** How a client kind talks: transport, certificate, ALPN, payload. The table is /tmp/outcomes.md "Clients". */
@@ -23,7 +23,7 @@ const istioAlpnFor = (protocol: PortProtocol) => (protocol === 'http' ? ISTIO_HT
 const noAlpn = () => undefined;
 const portPayload = (protocol: PortProtocol) => (protocol === 'http' ? 'http' : 'line');
 
-export const CLIENT_PROFILES: Readonly<Record<ClientKind, ClientProfile>> = {
+export const CLIENT_PROFILES: Readonly<Record<DirectClientKind, ClientProfile>> = {
   'plaintext-tcp': { tls: null, payload: () => 'line' },
   'plaintext-http': { tls: null, payload: () => 'http' },
   'mtls-tcp': { tls: { credential: 'mesh', alpn: () => ISTIO_TCP_ALPN }, payload: () => 'line' },

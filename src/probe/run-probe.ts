@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { isHboneClient } from '../model/index.js';
 import type { Observation, ProbeJob, ProbeTimings } from '../model/index.js';
 import { CLIENT_PROFILES } from './client-profiles.js';
 import { httpExchange } from './http-exchange.js';
@@ -31,6 +32,8 @@ export async function runProbe(job: ProbeJob, ctx: ProbeContext, options: ProbeO
 
   const problem = jobProblem(job);
   if (problem) return fail(`invalid probe job ${JSON.stringify(job?.key)}: ${problem}`);
+  // HBONE clients (ambient) are not wired in yet.
+  if (isHboneClient(job.client)) return fail(`${job.client}: HBONE probes are not implemented yet`);
   const profile = CLIENT_PROFILES[job.client];
   let tlsOptions: TlsOptions | null = null;
   if (profile.tls) {

@@ -11,6 +11,12 @@ export const CLIENT_SHORT_NAMES: Readonly<Record<ClientKind, string>> = {
   'mtls-expired': 'expired',
   'mtls-other-trust-domain': 'other-td',
   'tls-no-istio-alpn': 'no-alpn',
+  hbone: 'hbone',
+  'hbone-no-client-cert': 'hb-no-cert',
+  'hbone-foreign-ca': 'hb-foreign',
+  'hbone-expired': 'hb-expired',
+  'hbone-other-trust-domain': 'hb-other-td',
+  'hbone-unserved-port': 'hb-unserved',
 };
 
 /** "tls-alert certificate required (116)", "reset (ECONNRESET)", "http-status 403". */

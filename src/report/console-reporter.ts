@@ -1,8 +1,7 @@
 import type { CellResult, ExpectedOutcome, RunResult, ScenarioResult, Summary, Verdict } from '../model/index.js';
-import { CLIENT_KINDS } from '../model/index.js';
 import { CLIENT_SHORT_NAMES, cellLabel } from './cell-text.js';
 import type { Reporter, ReporterOptions } from './reporter.js';
-import { truthRows } from '../util/truth-rows.js';
+import { clientColumns, truthRows } from '../util/truth-rows.js';
 
 /** Unicode symbols and colour on a TTY; plain ASCII when piped or NO_COLOR is set. */
 export interface ConsoleStyle {
@@ -82,8 +81,9 @@ export function renderConsoleReport(result: RunResult, outDir: string, style: Co
   };
 
   const renderTable = (s: ScenarioResult): string[] => {
-    const sorted = truthRows(s.cells).map((r) => ({ label: t(`${r.workload}:${r.port}`), proto: r.protocol, mode: r.mode, cells: r.cells.map((c) => c ?? undefined) }));
-    const header = ['workload:port', 'proto', 'mode', ...CLIENT_KINDS.map((k) => CLIENT_SHORT_NAMES[k])];
+    const columns = clientColumns(s.cells);
+    const sorted = truthRows(s.cells, columns).map((r) => ({ label: t(`${r.workload}:${r.port}`), proto: r.protocol, mode: r.mode, cells: r.cells.map((c) => c ?? undefined) }));
+    const header = ['workload:port', 'proto', 'mode', ...columns.map((k) => CLIENT_SHORT_NAMES[k])];
     const body = sorted.map((r) => [
       { text: truncate(r.label, MAX_LABEL, sym.ell) },
       { text: r.proto },

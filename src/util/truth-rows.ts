@@ -1,7 +1,13 @@
-import type { CellResult, MeshMode, MtlsMode, PortProtocol, WorkloadKey } from '../model/index.js';
-import { CLIENT_KINDS } from '../model/index.js';
+import type { CellResult, ClientKind, MeshMode, MtlsMode, PortProtocol, WorkloadKey } from '../model/index.js';
+import { CLIENT_KINDS, DIRECT_CLIENT_KINDS } from '../model/index.js';
 
-/** One workload port of a truth table: its cells aligned with CLIENT_KINDS, `null` where no cell ran for a client. */
+/** The client-kind columns of a table of these cells: the kinds that occur, in CLIENT_KINDS order (the direct clients when there are none). */
+export function clientColumns(cells: readonly Pick<CellResult, 'client'>[]): readonly ClientKind[] {
+  const seen = new Set(cells.map((c) => c.client));
+  return seen.size === 0 ? DIRECT_CLIENT_KINDS : CLIENT_KINDS.filter((k) => seen.has(k));
+}
+
+/** One workload port of a truth table: its cells aligned with the table's columns, `null` where no cell ran for a client. */
 export interface TruthRow {
   readonly scenario: string;
   readonly meshMode: MeshMode;
@@ -18,7 +24,7 @@ const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
  * Groups cells into truth-table rows (workload:port × client kind), sorted by scenario, mesh mode, workload, then port
  * number. Cells of several scenarios or mesh modes each get their own rows. Shared by the diff stage and the console.
  */
-export function truthRows(cells: readonly CellResult[]): TruthRow[] {
+export function truthRows(cells: readonly CellResult[], columns: readonly ClientKind[] = clientColumns(cells)): TruthRow[] {
   const rows = new Map<string, { row: Omit<TruthRow, 'cells'>; cells: (CellResult | null)[] }>();
   for (const c of cells) {
     const rowKey = JSON.stringify([c.scenario, c.meshMode, c.workload, c.port]);
@@ -26,11 +32,11 @@ export function truthRows(cells: readonly CellResult[]): TruthRow[] {
     if (!entry) {
       entry = {
         row: { scenario: c.scenario, meshMode: c.meshMode, workload: c.workload, port: c.port, protocol: c.protocol, mode: c.expected.mode },
-        cells: CLIENT_KINDS.map(() => null),
+        cells: columns.map(() => null),
       };
       rows.set(rowKey, entry);
     }
-    const col = CLIENT_KINDS.indexOf(c.client);
+    const col = columns.indexOf(c.client);
     if (col >= 0) entry.cells[col] = c;
   }
   return [...rows.values()]

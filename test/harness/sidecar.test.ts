@@ -6,7 +6,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
-import { CLIENT_KINDS, type ClientKind, type ExpectedOutcome, type MtlsMode, type PortProtocol } from '../../src/model/index.js';
+import { DIRECT_CLIENT_KINDS, type DirectClientKind, type ExpectedOutcome, type MtlsMode, type PortProtocol } from '../../src/model/index.js';
 import { SIDECAR, startChild, stopChild, type Child } from './support/child.js';
 import { policy, randomLoopback, startEcho, startSidecar, workloadConfig, writeJsonAtomic, type WorkloadSpec } from './support/fixture.js';
 import { parseEcho, probe } from './support/probe-client.js';
@@ -14,7 +14,7 @@ import { createTestPki, type TestPki } from './support/test-pki.js';
 
 const A = 'allow', P = 'passthrough', D = 'deny';
 // [DISABLE, PERMISSIVE, STRICT]
-const TCP_TABLE: Record<ClientKind, [ExpectedOutcome, ExpectedOutcome, ExpectedOutcome]> = {
+const TCP_TABLE: Record<DirectClientKind, [ExpectedOutcome, ExpectedOutcome, ExpectedOutcome]> = {
   'plaintext-tcp': [A, A, D],
   'plaintext-http': [A, A, D],
   'mtls-tcp': [P, A, A],
@@ -25,7 +25,7 @@ const TCP_TABLE: Record<ClientKind, [ExpectedOutcome, ExpectedOutcome, ExpectedO
   'mtls-other-trust-domain': [P, D, D],
   'tls-no-istio-alpn': [P, P, A],
 };
-const HTTP_TABLE: Record<ClientKind, [ExpectedOutcome, ExpectedOutcome, ExpectedOutcome]> = {
+const HTTP_TABLE: Record<DirectClientKind, [ExpectedOutcome, ExpectedOutcome, ExpectedOutcome]> = {
   'plaintext-tcp': [D, D, D],
   'plaintext-http': [A, A, D],
   'mtls-tcp': [D, D, D],
@@ -38,7 +38,7 @@ const HTTP_TABLE: Record<ClientKind, [ExpectedOutcome, ExpectedOutcome, Expected
 };
 const MODE_INDEX: Record<MtlsMode, number> = { DISABLE: 0, PERMISSIVE: 1, STRICT: 2 };
 
-function expected(mode: MtlsMode, protocol: PortProtocol, client: ClientKind): ExpectedOutcome {
+function expected(mode: MtlsMode, protocol: PortProtocol, client: DirectClientKind): ExpectedOutcome {
   return (protocol === 'tcp' ? TCP_TABLE : HTTP_TABLE)[client][MODE_INDEX[mode]] as ExpectedOutcome;
 }
 
@@ -102,7 +102,7 @@ describe('harness: reference sidecar (real processes, real TLS)', function () {
     });
 
     for (const { port, protocol, mode } of PORTS) {
-      for (const client of CLIENT_KINDS) {
+      for (const client of DIRECT_CLIENT_KINDS) {
         const want = expected(mode, protocol, client);
         it(`${mode} ${protocol} port ${port}: ${client} → ${want}`, async function () {
           const got = await probe(client, { host: address, port, protocol }, pki);

@@ -1,12 +1,12 @@
 import { expect } from 'chai';
-import { CLIENT_KINDS } from '../../src/model/index.js';
-import type { ClientKind, ExpectedOutcome, MtlsMode, PortProtocol } from '../../src/model/index.js';
+import { DIRECT_CLIENT_KINDS } from '../../src/model/index.js';
+import type { DirectClientKind, ExpectedOutcome, MtlsMode, PortProtocol } from '../../src/model/index.js';
 import { expectedOutcome } from '../../src/oracle/index.js';
 
 const MODES: readonly MtlsMode[] = ['DISABLE', 'PERMISSIVE', 'STRICT'];
 
 /** The outcome table of /tmp/outcomes.md, transcribed independently: [DISABLE, PERMISSIVE, STRICT]. */
-const TABLE: Record<PortProtocol, Record<ClientKind, [ExpectedOutcome, ExpectedOutcome, ExpectedOutcome]>> = {
+const TABLE: Record<PortProtocol, Record<DirectClientKind, [ExpectedOutcome, ExpectedOutcome, ExpectedOutcome]>> = {
   tcp: {
     'plaintext-tcp': ['allow', 'allow', 'deny'],
     'plaintext-http': ['allow', 'allow', 'deny'],
@@ -34,7 +34,7 @@ const TABLE: Record<PortProtocol, Record<ClientKind, [ExpectedOutcome, ExpectedO
 describe('oracle: expectedOutcome (sidecar outcome table)', () => {
   let cells = 0;
   for (const protocol of ['tcp', 'http'] as const) {
-    for (const client of CLIENT_KINDS) {
+    for (const client of DIRECT_CLIENT_KINDS) {
       MODES.forEach((mode, i) => {
         cells++;
         const want = TABLE[protocol][client][i];

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { RunResult } from '../../model/index.js';
-import { CLIENT_KINDS } from '../../model/index.js';
+import { clientColumns } from '../../util/truth-rows.js';
 import { compareRuns } from '../compare-runs.js';
 import { featureResults, profileResults } from '../profile-results.js';
 import { defaultProfiles, type ConformanceProfile } from '../profiles.js';
@@ -59,7 +59,7 @@ function pageData(result: RunResult, input: HtmlReportInput): unknown {
   const policyDocs = result.scenarios.map((s) => s.policies.map((p) => ({ ...policyId(p), yaml: stringify(p, { lineWidth: 0 }) })));
   return {
     run: result,
-    clients: CLIENT_KINDS,
+    clients: clientColumns(result.scenarios.flatMap((s) => s.cells)),
     policyDocs,
     policyYaml: policyDocs.map((docs) => docs.map((d) => d.yaml).join('---\n')),
     profiles: profileResults(result, input.profiles ?? defaultProfiles()),

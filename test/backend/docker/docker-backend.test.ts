@@ -11,7 +11,7 @@ import { echoArgv, harnessFile, resolveDataPlane } from '../../../src/run/data-p
 import { tcpAccepts } from '../../../src/util/net.js';
 import type { WorkloadTls } from '../../../src/model/index.js';
 import { requireCapability } from '../../support/require.js';
-import { cli, cliInBackground, dockerOrUndefined, e2eScenario, labelled, leftInTmp, removeTempDirs, report, root, testRangeRoutes, until } from './support.js';
+import { cli, cliInBackground, dockerOrUndefined, e2eScenario, labelled, leftInTmp, removeTempDirs, report, root, routesAfterCleanup, testRangeRoutes, until } from './support.js';
 
 const ENGINE = 'a Docker engine (DOCKER_HOST)';
 
@@ -43,7 +43,8 @@ describe('docker backend (testcontainers on a real Docker engine)', function () 
     expect(passthrough.observed).to.deep.include({ status: 'allowed', path: 'passthrough' });
     expect(await labelled(docker!, r.runId)).to.deep.equal({ containers: [], networks: [] });
     expect(leftInTmp(c.tmp), 'temp files left').to.deep.equal([]);
-    expect(await testRangeRoutes(), 'bridge routes left').to.deep.equal(routesBefore);
+    const left = await routesAfterCleanup(docker!, routesBefore);
+    expect(left.routes, left.diagnosis).to.deep.equal(routesBefore);
   });
 
   it('the built-in suite passes on the docker backend', async function () {
@@ -185,7 +186,8 @@ describe('docker backend (testcontainers on a real Docker engine)', function () 
       expect(r.exitCode).to.equal(signal === 'SIGTERM' ? 143 : 130);
       expect(await labelled(docker!, runId)).to.deep.equal({ containers: [], networks: [] });
       expect(leftInTmp(run.tmp)).to.deep.equal([]);
-      expect(await testRangeRoutes(), 'bridge routes left').to.deep.equal(routesBefore);
+      const left = await routesAfterCleanup(docker!, routesBefore);
+    expect(left.routes, left.diagnosis).to.deep.equal(routesBefore);
     });
   }
 
@@ -209,7 +211,8 @@ describe('docker backend (testcontainers on a real Docker engine)', function () 
     expect(c.exitCode, c.stderr).to.equal(0);
     expect(c.stdout).to.match(/reaped \d+ run\(s\): \d+ container\(s\), \d+ network\(s\)/);
     expect(await labelled(docker!, runId)).to.deep.equal({ containers: [], networks: [] });
-    expect(await testRangeRoutes(), 'bridge routes left').to.deep.equal(routesBefore);
+    const settled = await routesAfterCleanup(docker!, routesBefore);
+    expect(settled.routes, settled.diagnosis).to.deep.equal(routesBefore);
     const again = await cli(['reap']);
     expect(again.stdout).to.match(/nothing to reap/);
   });

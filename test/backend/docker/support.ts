@@ -96,3 +96,24 @@ export async function testRangeRoutes(): Promise<string[]> {
   const r = await execa('ip', ['-4', 'route', 'show'], { reject: false });
   return r.stdout.split('\n').filter((l) => /^198\.(18|19)\./.test(l) && !l.startsWith('198.19.255.'));
 }
+
+/**
+ * The 198.18/15 routes once they match `before`, waiting a bounded 10 s: the engine deletes a removed network's
+ * bridge on its own schedule. On a mismatch the message carries the engine's networks and the host's bridges.
+ */
+export async function routesAfterCleanup(docker: Dockerode, before: readonly string[]): Promise<{ routes: string[]; diagnosis: string }> {
+  const same = (r: string[]) => r.length === before.length && r.every((x, i) => x === before[i]);
+  let routes = await testRangeRoutes();
+  const end = Date.now() + 10_000;
+  while (!same(routes) && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 200));
+    routes = await testRangeRoutes();
+  }
+  if (same(routes)) return { routes, diagnosis: '' };
+  const nets = await docker.listNetworks().catch((e: Error) => [{ Name: `(list failed: ${e.message})` }]);
+  const links = await execa('ip', ['-br', 'link', 'show', 'type', 'bridge'], { reject: false });
+  return {
+    routes,
+    diagnosis: `bridge routes left; engine networks: ${JSON.stringify(nets.map((n) => ({ name: n.Name, id: (n as { Id?: string }).Id?.slice(0, 12), labels: (n as { Labels?: unknown }).Labels })))}; bridges: ${links.stdout.replace(/\n/g, ' | ')}`,
+  };
+}

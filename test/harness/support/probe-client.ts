@@ -2,7 +2,7 @@
 // classifies what came back as allow / passthrough / deny, with the evidence the tests assert on.
 import net from 'node:net';
 import tls from 'node:tls';
-import type { ClientKind, EchoReply, PortProtocol } from '../../../src/model/index.js';
+import type { DirectClientKind, EchoReply, PortProtocol } from '../../../src/model/index.js';
 import { issuedBy, type Issued, type TestPki } from './test-pki.js';
 
 export interface ProbeOutcome {
@@ -39,7 +39,7 @@ interface TlsSpec {
   readonly payload: PortProtocol;
 }
 
-function specFor(kind: ClientKind, protocol: PortProtocol, pki: TestPki): { tls?: TlsSpec; payload: PortProtocol } {
+function specFor(kind: DirectClientKind, protocol: PortProtocol, pki: TestPki): { tls?: TlsSpec; payload: PortProtocol } {
   const istioAlpn = protocol === 'http' ? HTTP_ALPN : TCP_ALPN;
   switch (kind) {
     case 'plaintext-tcp':
@@ -75,7 +75,7 @@ export function parseEcho(raw: string): EchoReply | undefined {
 }
 
 /** Fire one client kind at a target and classify the result. */
-export function probe(kind: ClientKind, target: ProbeTarget, pki: TestPki, socket?: net.Socket): Promise<ProbeOutcome> {
+export function probe(kind: DirectClientKind, target: ProbeTarget, pki: TestPki, socket?: net.Socket): Promise<ProbeOutcome> {
   const spec = specFor(kind, target.protocol, pki);
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
