@@ -16,7 +16,7 @@ export interface TruthRow extends Omit<CellRow, 'cells'> {
 }
 
 export interface TruthTable {
-  /** The client kinds that occur in the cells, in CLIENT_KINDS order; row cells are aligned with it. */
+  /** Every client kind fired in the cells' mesh modes, in CLIENT_KINDS order; row cells are aligned with it. */
   readonly columns: readonly ClientKind[];
   /** Sorted by scenario, mesh mode, workload, then port number. */
   readonly rows: readonly TruthRow[];

@@ -1,10 +1,11 @@
 import type { CellResult, ClientKind, MeshMode, MtlsMode, PortProtocol, WorkloadKey } from '../model/index.js';
-import { CLIENT_KINDS, DIRECT_CLIENT_KINDS } from '../model/index.js';
+import { CLIENT_KINDS, DIRECT_CLIENT_KINDS, clientKindsFor } from '../model/index.js';
 
-/** The client-kind columns of a table of these cells: the kinds that occur, in CLIENT_KINDS order (the direct clients when there are none). */
-export function clientColumns(cells: readonly Pick<CellResult, 'client'>[]): readonly ClientKind[] {
-  const seen = new Set(cells.map((c) => c.client));
-  return seen.size === 0 ? DIRECT_CLIENT_KINDS : CLIENT_KINDS.filter((k) => seen.has(k));
+/** The client-kind columns of a table of these cells: every kind fired in their mesh modes, in CLIENT_KINDS order. */
+export function clientColumns(cells: readonly Pick<CellResult, 'meshMode'>[]): readonly ClientKind[] {
+  const kinds = new Set<ClientKind>(DIRECT_CLIENT_KINDS);
+  for (const m of new Set(cells.map((c) => c.meshMode))) for (const k of clientKindsFor(m)) kinds.add(k);
+  return CLIENT_KINDS.filter((k) => kinds.has(k));
 }
 
 /** One workload port of a truth table: its cells aligned with the table's columns, `null` where no cell ran for a client. */

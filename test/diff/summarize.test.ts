@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { CellResult, ClientKind } from '../../src/model/index.js';
-import { CLIENT_KINDS } from '../../src/model/index.js';
+import { DIRECT_CLIENT_KINDS } from '../../src/model/index.js';
 import { errorCell, judgeCell, skippedCell, summarize, summarizeBy, truthTable } from '../../src/diff/index.js';
 import { denied, expectation, mtlsAllowed, plaintextAllowed, probeError } from './fixtures.js';
 
@@ -54,7 +54,7 @@ describe('diff: summaries', () => {
     expect(Object.keys(summarizeBy(cells, 'scenario'))).to.deep.equal(['a', 'b', 'c']);
   });
 
-  it('groups by client in CLIENT_KINDS order, not alphabetically', () => {
+  it('groups by client in DIRECT_CLIENT_KINDS order, not alphabetically', () => {
     const cells = [cell('pass', { client: 'tls-no-istio-alpn' }), cell('pass', { client: 'mtls-tcp' }), cell('fail', { client: 'plaintext-tcp' }), cell('pass', { client: 'mtls-expired' })];
     expect(Object.keys(summarizeBy(cells, 'client'))).to.deep.equal(['plaintext-tcp', 'mtls-tcp', 'mtls-expired', 'tls-no-istio-alpn']);
   });
@@ -69,7 +69,7 @@ describe('diff: summaries', () => {
 });
 
 describe('diff: truthTable', () => {
-  it('has every client kind as a column in CLIENT_KINDS order and rows sorted by workload then port number', () => {
+  it('has every client kind as a column in DIRECT_CLIENT_KINDS order and rows sorted by workload then port number', () => {
     const cells = [
       cell('pass', { workload: 'foo/web', port: 80, client: 'tls-no-istio-alpn' }),
       cell('fail', { workload: 'foo/finance', port: 9090, client: 'mtls-tcp' }),
@@ -78,23 +78,23 @@ describe('diff: truthTable', () => {
       cell('pass', { workload: 'foo/finance', port: 8080, client: 'mtls-tcp' }),
     ];
     const t = truthTable(cells);
-    expect(t.columns).to.deep.equal([...CLIENT_KINDS]);
+    expect(t.columns).to.deep.equal([...DIRECT_CLIENT_KINDS]);
     expect(t.rows.map((r) => `${r.workload}:${r.port}`)).to.deep.equal(['foo/finance:8080', 'foo/finance:9090', 'foo/finance:10000', 'foo/web:80']);
     const row = t.rows[0]!;
     expect(row.mode).to.equal('STRICT');
-    expect(row.cells).to.have.length(CLIENT_KINDS.length);
-    expect(row.cells[CLIENT_KINDS.indexOf('plaintext-tcp')]).to.include({ verdict: 'pass', expected: 'allow', observed: 'allow' });
-    expect(row.cells[CLIENT_KINDS.indexOf('mtls-tcp')]).to.include({ verdict: 'pass', expected: 'allow', observed: 'allow' });
-    expect(row.cells[CLIENT_KINDS.indexOf('mtls-http')]).to.equal(null);
-    const fail = t.rows[1]!.cells[CLIENT_KINDS.indexOf('mtls-tcp')]!;
+    expect(row.cells).to.have.length(DIRECT_CLIENT_KINDS.length);
+    expect(row.cells[DIRECT_CLIENT_KINDS.indexOf('plaintext-tcp')]).to.include({ verdict: 'pass', expected: 'allow', observed: 'allow' });
+    expect(row.cells[DIRECT_CLIENT_KINDS.indexOf('mtls-tcp')]).to.include({ verdict: 'pass', expected: 'allow', observed: 'allow' });
+    expect(row.cells[DIRECT_CLIENT_KINDS.indexOf('mtls-http')]).to.equal(null);
+    const fail = t.rows[1]!.cells[DIRECT_CLIENT_KINDS.indexOf('mtls-tcp')]!;
     expect(fail).to.include({ verdict: 'fail', expected: 'allow', observed: 'deny' });
-    const err = t.rows[2]!.cells[CLIENT_KINDS.indexOf('mtls-tcp')]!;
+    const err = t.rows[2]!.cells[DIRECT_CLIENT_KINDS.indexOf('mtls-tcp')]!;
     expect(err.verdict).to.equal('error');
     expect(err).to.not.have.property('observed');
   });
 
   it('does not depend on the input order', () => {
-    const cells = CLIENT_KINDS.flatMap((client) => [8080, 80, 443].map((port) => cell('pass', { client, port, workload: 'foo/finance' })));
+    const cells = DIRECT_CLIENT_KINDS.flatMap((client) => [8080, 80, 443].map((port) => cell('pass', { client, port, workload: 'foo/finance' })));
     const a = truthTable(cells);
     const b = truthTable([...cells].reverse());
     expect(a).to.deep.equal(b);

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { CLIENT_KINDS } from '../../src/model/index.js';
+import { DIRECT_CLIENT_KINDS } from '../../src/model/index.js';
 import { cellKey, expectations, explain, lintExpectations, workloadKey } from '../../src/oracle/index.js';
 import { expectEntry, pa, scenario, workload } from './helpers.js';
 
@@ -22,16 +22,16 @@ describe('oracle: expectations', () => {
   const cells = expectations(s, 'sidecar');
 
   it('has one cell per workload × declared port × client kind, in that order, with unique keys', () => {
-    expect(cells).to.have.length(3 * CLIENT_KINDS.length);
+    expect(cells).to.have.length(3 * DIRECT_CLIENT_KINDS.length);
     expect(new Set(cells.map((c) => c.key)).size).to.equal(cells.length);
-    expect(cells.slice(0, CLIENT_KINDS.length).map((c) => c.client)).to.deep.equal([...CLIENT_KINDS]);
+    expect(cells.slice(0, DIRECT_CLIENT_KINDS.length).map((c) => c.client)).to.deep.equal([...DIRECT_CLIENT_KINDS]);
     expect(cells.map((c) => `${c.workload}:${c.port}`).filter((v, i, a) => a.indexOf(v) === i)).to.deep.equal([
       'foo/finance:8080', 'foo/finance:9090', 'bar/web:8000',
     ]);
   });
 
   it('fills every cell from the effective mode, the port protocol and the outcome table', () => {
-    const cell = (w: string, port: number, client: (typeof CLIENT_KINDS)[number]) =>
+    const cell = (w: string, port: number, client: (typeof DIRECT_CLIENT_KINDS)[number]) =>
       cells.find((c) => c.key === cellKey('exp', 'sidecar', w, port, client));
     expect(cell('foo/finance', 8080, 'mtls-tcp')).to.deep.include({ mode: 'DISABLE', protocol: 'tcp', outcome: 'passthrough', scenario: 'exp', meshMode: 'sidecar' });
     expect(cell('foo/finance', 9090, 'plaintext-http')).to.deep.include({ mode: 'STRICT', protocol: 'http', outcome: 'deny' });

@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { expect } from 'chai';
-import { CLIENT_KINDS } from '../../src/model/index.js';
+import { DIRECT_CLIENT_KINDS } from '../../src/model/index.js';
 import { createMeshPki } from '../../src/pki/index.js';
 import { CLIENT_PROFILES, createProbeContext, parseEchoLine, receivedAlert, uriSan } from '../../src/probe/index.js';
 import { outcomeOfError, outcomeOfReplyLine } from '../../src/probe/outcome.js';
@@ -10,7 +10,7 @@ const errno = (code: string, message = code) => Object.assign(new Error(message)
 
 describe('probe: client profiles (outcomes.md "Clients")', function () {
   it('covers every client kind', function () {
-    expect(Object.keys(CLIENT_PROFILES)).to.have.members([...CLIENT_KINDS]);
+    expect(Object.keys(CLIENT_PROFILES)).to.have.members([...DIRECT_CLIENT_KINDS]);
   });
 
   it('offers exactly the ALPN and payload each client must use', function () {

@@ -1,5 +1,5 @@
 import type { CellResult, ClientKind, Observation, RunResult, ScenarioResult, ScenarioTimeline, Summary, Verdict } from '../../src/model/index.js';
-import { CLIENT_KINDS } from '../../src/model/index.js';
+import { DIRECT_CLIENT_KINDS } from '../../src/model/index.js';
 
 /** Markup that would run if any of it reached the page as HTML: each variant leaves a trace a test can look for. */
 export const XSS = {
@@ -45,7 +45,7 @@ interface Row {
 
 /** A STRICT row: mtls clients allowed, the rest denied; `failing` clients were answered in plaintext instead. */
 export function strictRow(r: Row): CellResult[] {
-  return CLIENT_KINDS.map((client): CellResult => {
+  return DIRECT_CLIENT_KINDS.map((client): CellResult => {
     const allow = client === 'mtls-tcp' || client === 'mtls-http' || client === 'tls-no-istio-alpn';
     const fails = r.failing?.includes(client) === true;
     const observed = fails ? allowedPlain(r.workload, r.port) : allow ? mtls(r.workload, r.port) : deniedAlert;

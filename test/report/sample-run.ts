@@ -1,5 +1,5 @@
 import type { CellResult, ClientKind, ExpectedOutcome, Observation, RunResult, ScenarioResult, Summary, Verdict } from '../../src/model/index.js';
-import { CLIENT_KINDS } from '../../src/model/index.js';
+import { DIRECT_CLIENT_KINDS } from '../../src/model/index.js';
 
 export const HOSTILE = `<img src=x onerror=alert(1)>`;
 export const HOSTILE_POLICY = `p<&"'>`;
@@ -70,7 +70,7 @@ const alert116 = (detail = 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED'): Observa
 
 /** A STRICT port where every client behaves, except the cells that say otherwise. */
 function strictRow(scenario: string, feature: string, workload: string, port: number): CellResult[] {
-  return CLIENT_KINDS.map((client) => {
+  return DIRECT_CLIENT_KINDS.map((client) => {
     const allow = client === 'mtls-tcp' || client === 'mtls-http' || client === 'tls-no-istio-alpn';
     return cell({
       scenario,
