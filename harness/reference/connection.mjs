@@ -7,6 +7,7 @@ import net from 'node:net';
 import { checkRequestLine } from '../common/request-line.mjs';
 import { parseClientHello } from './client-hello.mjs';
 import { decide } from './decide.mjs';
+import { ISSUER_ERRORS, VALIDITY_ERRORS, peerChain, verifyClientChain } from './peer-verify.mjs';
 import { uriSans } from './spiffe.mjs';
 
 /** What Envoy's HTTP/1 codec answers to bytes that are not an HTTP/1.x request. */
@@ -95,7 +96,9 @@ export function handleConnection(sock, binding, settings) {
  */
 function act(sock, buf, sniff, binding, settings) {
   const { runtime, port } = binding;
-  const action = decide(port.mode, port.protocol, sniff, runtime.defects);
+  // Chaos defects that fail open do, for a while, exactly what strict-accepts-plaintext does for good.
+  const failOpen = port.mode === 'STRICT' && runtime.failingOpen();
+  const action = decide(port.mode, port.protocol, sniff, failOpen ? new Set([...runtime.defects, 'strict-accepts-plaintext']) : runtime.defects);
   settings.debug(`${runtime.key}:${port.port} ${port.mode}/${port.protocol} ${sniff.kind}${sniff.kind === 'tls' ? ` alpn=${JSON.stringify(sniff.alpn)}` : ''} -> ${action}`);
   switch (action) {
     case 'close':
@@ -150,34 +153,44 @@ export function handleSecureConnection(tlsSock, runtime, settings) {
   else forward(tlsSock, EMPTY, binding, settings);
 }
 
-/** OpenSSL verify errors about who issued the certificate (forgiven by defect accept-any-ca). */
-const ISSUER_ERRORS = new Set([
-  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_SIGNATURE_FAILURE', 'CERT_UNTRUSTED',
-]);
-/** OpenSSL verify errors about the validity period (forgiven by defect accept-expired). */
-const VALIDITY_ERRORS = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
-
 /**
  * The client's mesh identity if the peer is admitted, `''` for an admitted peer without a certificate (only under
- * defect strict-accepts-no-client-cert), null if refused. Without the TLS defects the terminator already refused
- * unverified peers in the handshake (rejectUnauthorized); with them it admits everything and the check is here.
+ * defect strict-accepts-no-client-cert), null if refused. Normally the terminator already refused unverified peers in
+ * the handshake (rejectUnauthorized); with the TLS defects or a clock offset it admits everything and the check is
+ * here: OpenSSL's verdict when the clock is the system's, else the chain verified with the proxy's clock.
  * @param {import('node:tls').TLSSocket} tlsSock
  * @param {import('./workload-runtime.mjs').WorkloadRuntime} runtime
  * @returns {string | null}
  */
 function acceptedPeer(tlsSock, runtime) {
   const d = runtime.defects;
-  const cert = tlsSock.getPeerCertificate();
+  const cert = tlsSock.getPeerCertificate(runtime.clockOffsetMs !== 0);
   if (!cert || Object.keys(cert).length === 0) return d.has('strict-accepts-no-client-cert') ? '' : null;
-  if (!tlsSock.authorized) {
-    const code = String(tlsSock.authorizationError ?? '');
-    const forgiven = (d.has('accept-any-ca') && ISSUER_ERRORS.has(code)) || (d.has('accept-expired') && VALIDITY_ERRORS.has(code));
+  const code = runtime.clockOffsetMs === 0
+    ? (tlsSock.authorized ? null : String(tlsSock.authorizationError ?? 'UNSPECIFIED'))
+    : ownClockVerdict(/** @type {import('node:tls').DetailedPeerCertificate} */ (cert), runtime);
+  if (code !== null) {
+    const acceptsExpired = d.has('accept-expired') || Date.now() < runtime.acceptExpiredUntil;
+    const forgiven = (d.has('accept-any-ca') && ISSUER_ERRORS.has(code)) || (acceptsExpired && VALIDITY_ERRORS.has(code));
     if (!forgiven) return null;
   }
   // Envoy's SAN prefix matcher `spiffe://<td>/`; defect ignore-trust-domain matches any SPIFFE ID.
   const prefix = d.has('ignore-trust-domain') ? 'spiffe://' : `spiffe://${runtime.trustDomain}/`;
   return uriSans(cert.subjectaltname).find((u) => u.startsWith(prefix)) ?? null;
+}
+
+/**
+ * @param {import('node:tls').DetailedPeerCertificate} cert
+ * @param {import('./workload-runtime.mjs').WorkloadRuntime} runtime
+ * @returns {string | null} OpenSSL verify code, null when trusted
+ */
+function ownClockVerdict(cert, runtime) {
+  try {
+    const { leaf, presented } = peerChain(cert);
+    return verifyClientChain(leaf, presented, runtime.tls.roots, Date.now() + runtime.clockOffsetMs);
+  } catch {
+    return 'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY'; // an unparsable certificate is never trusted
+  }
 }
 
 /**

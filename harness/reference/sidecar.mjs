@@ -6,24 +6,37 @@
  *   MESHCONFORM_WORKLOAD_CONFIGS=/a.json:/b.json node harness/reference/sidecar.mjs   (several workloads, scale runs)
  *
  * Optional env: MESHCONFORM_DEFECTS (comma list, see defects.mjs), MESHCONFORM_SNIFF_TIMEOUT_MS (default 5000),
- * MESHCONFORM_IDLE_TIMEOUT_MS (default 60000), MESHCONFORM_DEBUG=1 (one stderr line per connection decision).
+ * MESHCONFORM_IDLE_TIMEOUT_MS (default 60000), MESHCONFORM_DEBUG=1 (one stderr line per connection decision),
+ * MESHCONFORM_CLOCK_OFFSET_MS (integer, may be negative: added to the system clock for client-certificate validity),
+ * MESHCONFORM_FAIL_OPEN_AT (epoch ms: when defect fail-open-window opens; default the first SIGHUP).
  * stdout lines: `ready` once every port listens; `reloaded` / `reload-failed` after each SIGHUP.
- * SIGHUP re-reads the config file(s) and certificates; SIGTERM/SIGINT stop. Start errors: one stderr line, exit 2.
+ * SIGHUP re-reads the config file(s) and the TLS material (certificate, key, trust bundle): new connections get both at
+ * once. Unusable TLS files keep the previous material of that workload (fail-static; the policies still apply) and
+ * the reload reports `reload-failed` with a stderr line naming the file. SIGTERM/SIGINT stop.
+ * Start errors: one stderr line, exit 2.
  * `node sidecar.mjs --list-defects` prints the defect catalogue as JSON and exits (what the CLI validates against).
  */
 import net from 'node:net';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { HarnessError, describeError } from '../common/harness-error.mjs';
 import { loadWorkloadConfig } from './config.mjs';
 import { handleConnection, handleSecureConnection } from './connection.mjs';
-import { DEFECTS, parseDefects } from './defects.mjs';
+import { DEFECTS, FAIL_OPEN_AT_ENV, parseDefectSpec, parseFailOpenAt } from './defects.mjs';
+import { parseClockOffset } from './peer-verify.mjs';
 import { buildWorkloadRuntime } from './workload-runtime.mjs';
 
 const PROGRAM = 'reference-sidecar';
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /** @typedef {import('./connection.mjs').Binding} Binding */
+/** @typedef {import('./workload-runtime.mjs').WorkloadRuntime} WorkloadRuntime */
+/** @typedef {import('./defects.mjs').DefectSpec} DefectSpec */
+/**
+ * @typedef {object} Loaded
+ * @property {Map<string, Binding>} bindings
+ * @property {Map<string, WorkloadRuntime>} runtimes `file|namespace/name` → runtime, what the next reload replaces
+ */
 
 /** @type {Set<net.Socket>} */
 const sockets = new Set();
@@ -31,7 +44,11 @@ const sockets = new Set();
 const listeners = new Map();
 /** @type {Map<string, Binding>} listener key → what a new connection gets; replaced on reload */
 let bindings = new Map();
+/** @type {Map<string, WorkloadRuntime>} */
+let runtimes = new Map();
 let stopping = false;
+/** Epoch-ms windows [from, until) in which STRICT ports accept plaintext (chaos defects). */
+const failOpenWindows = /** @type {{ from: number, until: number }[]} */ ([]);
 
 const env = process.env;
 const debugEnabled = env.MESHCONFORM_DEBUG === '1';
@@ -60,19 +77,60 @@ async function main() {
   const files = configFiles();
   settings.sniffTimeoutMs = intEnv('MESHCONFORM_SNIFF_TIMEOUT_MS', 5000);
   settings.idleTimeoutMs = intEnv('MESHCONFORM_IDLE_TIMEOUT_MS', 60_000);
-  const defects = parseDefects(env.MESHCONFORM_DEFECTS);
-  const load = () => buildBindings(files, defects);
+  const spec = parseDefectSpec(env.MESHCONFORM_DEFECTS);
+  const clockOffsetMs = parseClockOffset(env.MESHCONFORM_CLOCK_OFFSET_MS);
+  const failOpenAt = spec.defects.has('fail-open-window') ? parseFailOpenAt(env[FAIL_OPEN_AT_ENV]) : undefined;
+  const marker = spec.defects.has('fail-open-on-restart') ? `${files[0]}.meshconform-started` : undefined;
+  const restarted = marker !== undefined && existsSync(marker);
+  if (failOpenAt !== undefined) openFailWindow(spec, 'fail-open-window', failOpenAt);
+  if (clockOffsetMs !== 0) settings.debug(`client certificates are checked against the system clock ${clockOffsetMs > 0 ? '+' : ''}${clockOffsetMs} ms`);
+  /** @param {Map<string, WorkloadRuntime>} previous */
+  const load = (previous) => buildBindings(files, spec, clockOffsetMs, previous);
 
-  bindings = load();
+  ({ bindings, runtimes } = load(new Map()));
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
   // Installed before listening so an early SIGHUP is never fatal; reloads queue behind one another.
   let reloading = Promise.resolve();
+  let hups = 0;
   process.on('SIGHUP', () => {
+    if (hups++ === 0 && spec.defects.has('fail-open-window') && failOpenAt === undefined) openFailWindow(spec, 'fail-open-window', Date.now());
     reloading = reloading.then(() => reload(load));
   });
   await Promise.all([...bindings.keys()].map((key) => listen(key)));
+  if (restarted) openFailWindow(spec, 'fail-open-on-restart', Date.now());
+  else if (marker !== undefined) markServed(marker);
   process.stdout.write('ready\n');
+}
+
+/**
+ * Defect fail-open-on-restart tells a restart from a first start by a marker beside the (first) config file, written
+ * once the proxy serves; the harness removes the config folder, marker included, with the run.
+ * @param {string} marker
+ */
+function markServed(marker) {
+  try {
+    writeFileSync(marker, `${process.pid}\n`);
+  } catch (err) {
+    process.stderr.write(`${PROGRAM}: fail-open-on-restart: cannot write ${marker} (restarts will not be recognised): ${describeError(err)}\n`);
+  }
+}
+
+/**
+ * @param {DefectSpec} spec
+ * @param {'fail-open-on-restart' | 'fail-open-window'} defect
+ * @param {number} from epoch ms
+ */
+function openFailWindow(spec, defect, from) {
+  const ms = spec.parameters.get(defect) ?? 0;
+  failOpenWindows.push({ from, until: from + ms });
+  settings.debug(`${defect}: STRICT ports accept plaintext from ${new Date(from).toISOString()} for ${ms} ms`);
+}
+
+function failingOpen() {
+  if (failOpenWindows.length === 0) return false;
+  const now = Date.now();
+  return failOpenWindows.some((w) => now >= w.from && now < w.until);
 }
 
 /** @returns {string[]} */
@@ -90,21 +148,33 @@ function configFiles() {
 
 /**
  * @param {string[]} files
- * @param {ReadonlySet<string>} defects
- * @returns {Map<string, Binding>}
+ * @param {DefectSpec} spec
+ * @param {number} clockOffsetMs
+ * @param {Map<string, WorkloadRuntime>} previous the runtimes in force (empty at start)
+ * @returns {Loaded}
  */
-function buildBindings(files, defects) {
+function buildBindings(files, spec, clockOffsetMs, previous) {
+  const { defects } = spec;
   /** @type {Map<string, Binding>} */
   const out = new Map();
+  /** @type {Map<string, WorkloadRuntime>} */
+  const built = new Map();
   for (const file of files) {
     const config = loadWorkloadConfig(file);
     const serverTls = defects.has('wrong-server-identity') ? otherWorkloadTls(file, config) : undefined;
+    const id = `${file}|${config.workload.namespace}/${config.workload.name}`;
+    const before = previous.get(id);
     const runtime = buildWorkloadRuntime(config, {
       ...(serverTls ? { serverTls } : {}),
+      ...(before ? { previous: before } : {}),
       defects,
+      defectParameters: spec.parameters,
+      clockOffsetMs,
+      failingOpen,
       handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS,
       onSecure: (tlsSock, rt) => handleSecureConnection(tlsSock, rt, settings),
     });
+    built.set(id, runtime);
     for (const port of runtime.ports.values()) {
       const key = listenerKey(runtime.address, port.port);
       const other = out.get(key);
@@ -112,7 +182,7 @@ function buildBindings(files, defects) {
       out.set(key, { runtime, port });
     }
   }
-  return out;
+  return { bindings: out, runtimes: built };
 }
 
 /**
@@ -182,20 +252,27 @@ function listen(key) {
 }
 
 /**
- * @param {() => Map<string, Binding>} load
+ * @param {(previous: Map<string, WorkloadRuntime>) => Loaded} load
  */
 async function reload(load) {
   if (stopping) return;
   /** @type {Map<string, Binding>} */
   let next;
   try {
-    next = load();
+    const loaded = load(runtimes);
+    next = loaded.bindings;
+    runtimes = loaded.runtimes;
   } catch (err) {
     process.stderr.write(`${PROGRAM}: reload failed, keeping the previous configuration: ${describeError(err)}\n`);
     process.stdout.write('reload-failed\n');
     return;
   }
   let ok = true;
+  for (const rt of runtimes.values()) {
+    if (rt.tlsError === undefined) continue;
+    ok = false;
+    process.stderr.write(`${PROGRAM}: reload: ${rt.key} keeps its previous TLS material (certificate, key and trust bundle): ${rt.tlsError}\n`);
+  }
   for (const key of next.keys()) {
     if (listeners.has(key)) continue;
     try {

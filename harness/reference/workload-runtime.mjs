@@ -1,16 +1,16 @@
 // @ts-check
 /**
  * Everything the sidecar needs to serve one workload, built once per start or SIGHUP reload: the effective mode
- * of every port, and the TLS terminators (unbound tls.Servers fed with `emit('connection')`: ENVIRONMENT.md §4,
- * a hand-made TLSSocket does not enforce rejectUnauthorized).
+ * of every port, the TLS material in force, and the TLS terminators (unbound tls.Servers fed with
+ * `emit('connection')`: ENVIRONMENT.md §4, a hand-made TLSSocket does not enforce rejectUnauthorized).
  */
-import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
 import { HarnessError, describeError } from '../common/harness-error.mjs';
 import { modeForPort, resolveModes } from './policy.mjs';
 import { SERVER_ALPN } from './decide.mjs';
 import { uriSans } from './spiffe.mjs';
+import { loadTlsMaterial } from './tls-material.mjs';
 
 /**
  * @typedef {object} PortRuntime
@@ -29,6 +29,14 @@ import { uriSans } from './spiffe.mjs';
  * @property {Map<number, PortRuntime>} ports
  * @property {ReadonlySet<string>} defects
  * @property {(protocol: import('./config.mjs').PortProtocol, alpn: readonly string[] | null) => tls.Server} terminatorFor
+ * @property {import('./tls-material.mjs').TlsMaterial} tls the material the terminators use
+ * @property {string | undefined} tlsError why this reload kept the previous TLS material (fail-static), if it did
+ * @property {readonly import('./policy.mjs').PeerAuthentication[]} policies the policy set the modes come from
+ * @property {number} clockOffsetMs added to the system clock for client-certificate validity
+ * @property {boolean} verifyAfterHandshake the terminators admit every peer and connection.mjs verifies the chain
+ * @property {number} acceptExpiredUntil defect accept-expired-during-rotation: validity errors are forgiven until
+ *   this epoch time (ms); 0 when not in force
+ * @property {() => boolean} failingOpen chaos defects: STRICT ports accept plaintext right now
  */
 /** @typedef {(tlsSocket: tls.TLSSocket, runtime: WorkloadRuntime) => void} SecureHandler */
 
@@ -44,26 +52,61 @@ const MESH_CIPHERS = [
 const LENIENT_TLS_DEFECTS = ['strict-accepts-no-client-cert', 'accept-any-ca', 'accept-expired'];
 
 /**
+ * @typedef {object} RuntimeOptions
+ * @property {ReadonlySet<string>} defects
+ * @property {SecureHandler} onSecure
+ * @property {number} handshakeTimeoutMs
+ * @property {{ certFile: string, keyFile: string }} [serverTls] present this certificate instead of the workload's
+ *   own (defect wrong-server-identity)
+ * @property {WorkloadRuntime} [previous] the runtime this one replaces on a SIGHUP reload: its TLS material stays when
+ *   the new files are unusable, and the chaos defects carry their state over
+ * @property {number} [clockOffsetMs] MESHCONFORM_CLOCK_OFFSET_MS (default 0: OpenSSL verifies in the handshake)
+ * @property {ReadonlyMap<string, number | null>} [defectParameters] from defects.mjs parseDefectSpec
+ * @property {() => boolean} [failingOpen] process-wide fail-open windows (chaos defects); default never
+ */
+
+/**
  * @param {import('./config.mjs').WorkloadConfig} config
- * @param {{ defects: ReadonlySet<string>, onSecure: SecureHandler, handshakeTimeoutMs: number,
- *   serverTls?: { certFile: string, keyFile: string } }} options `serverTls`: present this certificate instead of
- *   the workload's own (defect wrong-server-identity)
+ * @param {RuntimeOptions} options
  * @returns {WorkloadRuntime}
  */
 export function buildWorkloadRuntime(config, options) {
   const { workload, mesh } = config;
   const key = `${workload.namespace}/${workload.name}`;
+  const previous = options.previous;
   const served = options.serverTls ?? config.tls;
-  const cert = readPem(served.certFile, key, 'certificate');
-  const privateKey = readPem(served.keyFile, key, 'key');
-  const ca = readPem(config.tls.caFile, key, 'trust bundle');
+  const files = { certFile: served.certFile, keyFile: served.keyFile, caFile: config.tls.caFile };
+  const clockOffsetMs = options.clockOffsetMs ?? 0;
 
-  const resolution = resolveModes({ namespace: workload.namespace, labels: workload.labels }, config.policies, mesh.rootNamespace, options.defects);
+  /** @type {import('./tls-material.mjs').TlsMaterial} */
+  let material;
+  /** @type {string | undefined} */
+  let tlsError;
+  try {
+    material = loadTlsMaterial(files, key);
+  } catch (err) {
+    if (!previous) throw err;
+    material = previous.tls;
+    tlsError = describeError(err);
+  }
+
+  // Defect stale-policy-after-reload: the reload keeps the policy set of the first start.
+  const policies = previous && options.defects.has('stale-policy-after-reload') ? previous.policies : config.policies;
+  const resolution = resolveModes({ namespace: workload.namespace, labels: workload.labels }, policies, mesh.rootNamespace, options.defects);
   /** @type {Map<number, PortRuntime>} */
   const ports = new Map();
   for (const { port, protocol } of workload.ports) {
     ports.set(port, { port, protocol, mode: modeForPort(resolution, port), appPort: /** @type {number} */ (config.app.ports[String(port)]) });
   }
+
+  // Defect accept-expired-during-rotation: a reload that changed the material opens (or renews) the window.
+  let acceptExpiredUntil = previous?.acceptExpiredUntil ?? 0;
+  if (previous && options.defects.has('accept-expired-during-rotation') && material.digest !== previous.tls.digest) {
+    const ms = options.defectParameters?.get('accept-expired-during-rotation') ?? null;
+    acceptExpiredUntil = ms === null ? Number.POSITIVE_INFINITY : Date.now() + ms;
+  }
+  // With a clock offset OpenSSL's validity check (system clock) is wrong, so connection.mjs verifies the chain itself.
+  const verifyAfterHandshake = LENIENT_TLS_DEFECTS.some((d) => options.defects.has(d)) || clockOffsetMs !== 0 || acceptExpiredUntil > Date.now();
 
   /** @type {WorkloadRuntime} */
   const runtime = {
@@ -71,20 +114,52 @@ export function buildWorkloadRuntime(config, options) {
     address: workload.address,
     appAddress: config.app.address,
     trustDomain: mesh.trustDomain,
-    ownIdentity: ownIdentity(cert, mesh.trustDomain, workload.namespace, workload.serviceAccount),
+    ownIdentity: ownIdentity(material.leaf, mesh.trustDomain, workload.namespace, workload.serviceAccount),
     ports,
     defects: options.defects,
-    terminatorFor: () => noAlpn,
+    terminatorFor: () => {
+      throw new Error('terminators not built');
+    },
+    tls: material,
+    tlsError,
+    policies,
+    clockOffsetMs,
+    verifyAfterHandshake,
+    acceptExpiredUntil,
+    failingOpen: options.failingOpen ?? (() => false),
   };
+  try {
+    runtime.terminatorFor = terminators(material, runtime, options);
+  } catch (err) {
+    // Node refused material loadTlsMaterial let through: the same fail-static rule applies.
+    if (!previous || material === previous.tls) {
+      throw new HarnessError(`invalid TLS material for ${key} (cert ${files.certFile}, key ${files.keyFile}, ca ${files.caFile}): ${describeError(err)}`, { cause: err });
+    }
+    runtime.tls = previous.tls;
+    runtime.tlsError = describeError(err);
+    runtime.ownIdentity = ownIdentity(previous.tls.leaf, mesh.trustDomain, workload.namespace, workload.serviceAccount);
+    runtime.terminatorFor = terminators(previous.tls, runtime, options);
+  }
+  return runtime;
+}
+
+/**
+ * The three terminators of one workload (TCP ALPN, HTTP ALPN, no ALPN) and the choice between them.
+ * @param {import('./tls-material.mjs').TlsMaterial} material
+ * @param {WorkloadRuntime} runtime
+ * @param {RuntimeOptions} options
+ * @returns {WorkloadRuntime['terminatorFor']}
+ */
+function terminators(material, runtime, options) {
   /** @param {readonly string[] | undefined} alpn */
   const makeServer = (alpn) => {
     /** @type {tls.TlsOptions} */
     const opts = {
-      cert,
-      key: privateKey,
-      ca,
+      cert: material.cert,
+      key: material.key,
+      ca: material.ca,
       requestCert: true,
-      rejectUnauthorized: !LENIENT_TLS_DEFECTS.some((d) => options.defects.has(d)),
+      rejectUnauthorized: !runtime.verifyAfterHandshake,
       minVersion: 'TLSv1.2',
       ciphers: MESH_CIPHERS,
       handshakeTimeout: options.handshakeTimeoutMs,
@@ -92,15 +167,7 @@ export function buildWorkloadRuntime(config, options) {
     // Node fails the handshake when the client's ALPN and ALPNProtocols do not overlap, so a server that must
     // negotiate none (Envoy's behaviour on a mismatch) has no ALPN configuration at all.
     if (alpn) opts.ALPNProtocols = [...alpn];
-    let server;
-    try {
-      server = new tls.Server(opts);
-    } catch (err) {
-      throw new HarnessError(
-        `invalid TLS material for ${key} (cert ${config.tls.certFile}, key ${config.tls.keyFile}, ca ${config.tls.caFile}): ${describeError(err)}`,
-        { cause: err },
-      );
-    }
+    const server = new tls.Server(opts);
     server.on('secureConnection', (s) => options.onSecure(s, runtime));
     server.on('tlsClientError', (_err, s) => s.destroy());
     return server;
@@ -108,39 +175,20 @@ export function buildWorkloadRuntime(config, options) {
   const tcpAlpn = makeServer(SERVER_ALPN.tcp);
   const httpAlpn = makeServer(SERVER_ALPN.http);
   const noAlpn = makeServer(undefined);
-  runtime.terminatorFor = (protocol, alpn) => {
+  return (protocol, alpn) => {
     const [list, server] = protocol === 'http' ? [SERVER_ALPN.http, httpAlpn] : [SERVER_ALPN.tcp, tcpAlpn];
     return alpn && alpn.some((p) => list.includes(p)) ? server : noAlpn;
   };
-  return runtime;
-}
-
-/**
- * @param {string} file
- * @param {string} workload
- * @param {string} what
- */
-function readPem(file, workload, what) {
-  try {
-    return readFileSync(file);
-  } catch (err) {
-    throw new HarnessError(`cannot read TLS ${what} file ${file} for ${workload}: ${describeError(err)}`, { cause: err });
-  }
 }
 
 /**
  * The workload certificate's SPIFFE URI SAN, else the identity Istio would give the service account.
- * @param {Buffer} certPem
+ * @param {X509Certificate} leaf
  * @param {string} trustDomain
  * @param {string} namespace
  * @param {string} serviceAccount
  */
-function ownIdentity(certPem, trustDomain, namespace, serviceAccount) {
-  try {
-    const spiffe = uriSans(new X509Certificate(certPem).subjectAltName).find((u) => u.startsWith('spiffe://'));
-    if (spiffe) return spiffe;
-  } catch {
-    // unparsable here is reported by tls.Server creation
-  }
-  return `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
+function ownIdentity(leaf, trustDomain, namespace, serviceAccount) {
+  const spiffe = uriSans(leaf.subjectAltName).find((u) => u.startsWith('spiffe://'));
+  return spiffe ?? `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
 }

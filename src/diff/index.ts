@@ -5,3 +5,4 @@ export type { SummaryKey } from './summarize.js';
 export { truthTable } from './truth-table.js';
 export type { TruthTable, TruthRow, TruthCell } from './truth-table.js';
 export { describeDenial, describeObservation, describeDecidedBy } from './describe.js';
+export { modeDifferential, modeDifferentials } from './mode-differential.js';

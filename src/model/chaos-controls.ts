@@ -1,5 +1,6 @@
 import type { WorkloadKey } from './scenario.js';
 import type { WorkloadTls } from './environment.js';
+import type { PeerAuthenticationManifest } from './policy.js';
 
 /** What a backend can do to a running environment for chaos faults; the chaos stage asks before it schedules. */
 export type ChaosCapability =
@@ -39,6 +40,11 @@ export interface EnvironmentChaos {
   installTls(workload: WorkloadKey, tls: WorkloadTls): Promise<void>;
   /** While paused, `applyPolicies` leaves this workload's config untouched (the data plane keeps what it had). */
   pauseDistribution(workload: WorkloadKey, paused: boolean): void;
+  /**
+   * The policy set in the workload's data-plane config right now, read back from where the data plane reads it:
+   * proves a distribution pause withheld an update, and that a policy change was delivered.
+   */
+  deliveredPolicies?(workload: WorkloadKey): Promise<readonly PeerAuthenticationManifest[]>;
   /** Drops `percent` % of packets reaching the workload until the returned function is called (packet-loss capability). */
   packetLoss?(workload: WorkloadKey, percent: number): Promise<() => Promise<void>>;
 }

@@ -8,6 +8,11 @@ export const WORKLOAD_CONFIG_API_VERSION = 'meshconform.dev/v1alpha1';
  * one process per workload. The data plane computes effective modes itself from the raw `policies`.
  * Policy change: the file is replaced atomically and the process receives SIGHUP. Stop: SIGTERM (SIGKILL after 5 s).
  * Ready: every declared workload port accepts TCP.
+ * SIGHUP also reloads the TLS material: `tls.certFile`, `keyFile` and `caFile` are re-read (each replaced atomically
+ * before the signal) and new connections use them at once; unusable files keep the previous material (fail-static).
+ * `caFile` may hold several roots (a staged CA rotation): a client chaining to any of them is trusted.
+ * Optional env `MESHCONFORM_CLOCK_OFFSET_MS` (integer, may be negative): added to the data plane's clock for
+ * client-certificate validity checks (chaos clock skew); the reference data plane implements it, others may not.
  */
 export interface WorkloadConfig {
   apiVersion: typeof WORKLOAD_CONFIG_API_VERSION;

@@ -1,7 +1,7 @@
 import type { MeshMode, Scenario, WorkloadKey } from './scenario.js';
 import type { MtlsMode, PeerAuthenticationManifest } from './policy.js';
 import type { ClientKind } from './probe.js';
-import type { EnvironmentChaos } from './chaos-controls.js';
+import type { ChaosCapability, EnvironmentChaos } from './chaos-controls.js';
 
 /** Cells a data plane cannot express: they are reported `skipped` with the reason instead of being probed. */
 export interface Inexpressible {
@@ -25,6 +25,13 @@ export interface DataPlaneSpec {
   readonly env?: Readonly<Record<string, string>>;
   /** What this data plane cannot express (a third-party proxy without some Istio feature). */
   readonly inexpressible?: readonly Inexpressible[];
+  /** Mesh modes this data plane implements; `['sidecar']` when absent. */
+  readonly meshModes?: readonly MeshMode[];
+  /**
+   * The data plane that runs the scenarios of the mesh modes this one does not implement (`reference` pairs the
+   * reference sidecar with the reference ambient proxy). Without one, such scenarios are skipped with the reason.
+   */
+  readonly companion?: DataPlaneSpec;
 }
 
 /** TLS material a backend installs for one workload. */
@@ -73,5 +80,10 @@ export interface Backend {
   readonly name: string;
   /** Choices made for this run (addresses, network), recorded in the report so a rerun can reproduce them. */
   readonly details?: Readonly<Record<string, string>>;
+  /**
+   * Chaos faults its environments can take (`Environment.chaos.capabilities` of every environment it starts); known
+   * before anything starts, so a scenario asking for more is refused up front. Absent: no chaos controls at all.
+   */
+  readonly chaosCapabilities?: readonly ChaosCapability[];
   start(options: EnvironmentOptions): Promise<Environment>;
 }

@@ -11,6 +11,8 @@ export interface EffectiveMode {
   readonly mode: MtlsMode;
   /** Ordered mesh → namespace → workload → port; empty when no policy applies (hard default PERMISSIVE). */
   readonly decidedBy: readonly DecidingPolicy[];
+  /** How the mesh mode bent the written policies, one sentence each (ambient: "DISABLE … treated as PERMISSIVE (R6.5)"). */
+  readonly notes?: readonly string[];
 }
 
 /** The oracle's expectation for one cell. */

@@ -10,3 +10,5 @@ export type * from './data-plane.js';
 export { WORKLOAD_CONFIG_API_VERSION } from './data-plane.js';
 export type * from './environment.js';
 export type * from './chaos-controls.js';
+export type * from './chaos.js';
+export { CHAOS_DEFAULTS, FAULT_CAPABILITIES, FAULT_KINDS, PROXY_FAULTS } from './chaos.js';

@@ -1,6 +1,6 @@
 import type { DecidingPolicy, MtlsMode } from './policy.js';
 import type { ExpectedOutcome, MeshMode, PortProtocol, ScenarioWarning, WorkloadKey } from './scenario.js';
-import type { CellKey, ClientKind, Observation } from './probe.js';
+import type { CellKey, ClientKind, DenialKind, Observation } from './probe.js';
 import type { LintFinding } from './expectation.js';
 
 export type Verdict = 'pass' | 'fail' | 'flaky' | 'error' | 'skipped';
@@ -75,6 +75,18 @@ export interface ScenarioTimeline {
    * absent when the scenario changed no policy or never converged. `meshconform compare` reports changes of it.
    */
   readonly timeToEnforceMs?: number;
+  /** Seed the fault schedule was generated from (chaos runs; `--seed` replays it). */
+  readonly seed?: number;
+  /** Each probed cell was probed once per this interval. */
+  readonly probeIntervalMs?: number;
+  /** Time to enforce per policy change and workload port (chaos runs). */
+  readonly enforcement?: readonly EnforcementMeasure[];
+  /** p50/p95 of `enforcement`, per port and per fault. */
+  readonly timeToEnforceStats?: TimeToEnforceStats;
+  /** The invariants checked over the whole timeline (chaos runs). */
+  readonly invariants?: readonly InvariantResult[];
+  /** How much probing the timeline holds, and the ticks that could not fire (a cell's previous probe still running). */
+  readonly probing?: ProbingStats;
 }
 
 export interface TimelineFault {
@@ -82,6 +94,92 @@ export interface TimelineFault {
   readonly startMs: number;
   /** Absent while the fault was still active at the end of the scenario. */
   readonly endMs?: number;
+  /** Fault kind (chaos runs), e.g. `kill`, `policy-change`, `latency`. */
+  readonly kind?: string;
+  readonly workload?: WorkloadKey;
+  readonly port?: number;
+  /** The proof that the fault took effect; a failed canary makes the scenario an error, never a pass. */
+  readonly canary?: CanaryResult;
+  /** Milliseconds from the fault's end until every probe of its workload matched again (restarts, network faults). */
+  readonly recoveryMs?: number;
+}
+
+/** A fault's canary: every check that proves (or failed to prove) the fault landed. */
+export interface CanaryResult {
+  readonly ok: boolean;
+  readonly checks: readonly CanaryCheck[];
+}
+
+export interface CanaryCheck {
+  readonly name: string;
+  readonly ok: boolean;
+  /** What was seen (a pid, a serial number, a measured delay). */
+  readonly detail: string;
+  readonly atMs?: number;
+}
+
+/** How one chaos probe was judged against what the policies (and the fault in force) allowed at that moment. */
+export type ProbeJudgement =
+  /** Matched the expectation in force. */
+  | 'match'
+  /** Matched the previous policy inside the time-to-enforce bound after a change. */
+  | 'transition'
+  /** An allowed path unavailable while a fault on its workload (or the recovery after it) was in force. */
+  | 'tolerated'
+  /** A port enforcing mTLS accepted plaintext, no client certificate or a bad certificate. */
+  | 'fail-open'
+  /** An allowed path denied outside fault windows (counts against availability). */
+  | 'unavailable'
+  /** Any other disagreement with the expectation. */
+  | 'mismatch'
+  /** The probe could not run: no evidence either way. */
+  | 'error';
+
+/** Time to enforce one policy change on one workload port. */
+export interface EnforcementMeasure {
+  /** The change (a fault name: `policy-change to strict`, `distribution resumed on foo/a`). */
+  readonly change: string;
+  readonly atMs: number;
+  readonly workload: WorkloadKey;
+  readonly port: number;
+  /** Absent: the port never matched the new policy for good before the next change or the end. */
+  readonly timeToEnforceMs?: number;
+  readonly boundMs: number;
+  readonly ok: boolean;
+}
+
+export interface PercentileFigure {
+  readonly count: number;
+  readonly p50Ms: number;
+  readonly p95Ms: number;
+  readonly maxMs: number;
+}
+
+export interface TimeToEnforceStats {
+  readonly perPort: readonly (PercentileFigure & { readonly workload: WorkloadKey; readonly port: number })[];
+  readonly perFault: readonly (PercentileFigure & { readonly change: string })[];
+  readonly overall?: PercentileFigure;
+}
+
+export type InvariantName = 'no-fail-open' | 'time-to-enforce' | 'availability' | 'recovery';
+
+export interface InvariantResult {
+  readonly name: InvariantName;
+  readonly ok: boolean;
+  /** The figure checked (availability as a share, times in ms); absent when nothing was measured. */
+  readonly value?: number;
+  readonly bound?: number;
+  /** One line per violation: the cell and the time window. */
+  readonly violations: readonly string[];
+}
+
+export interface ProbingStats {
+  readonly probes: number;
+  readonly perSecond: number;
+  /** Ticks skipped because the cell's previous probe was still running (a blackhole holds probes until their deadline). */
+  readonly skippedBusy: number;
+  /** Ticks skipped because `--concurrency` probes were already in flight. */
+  readonly skippedSaturated: number;
 }
 
 export interface TimelineEvent {
@@ -100,6 +198,51 @@ export interface TimelineProbe {
   readonly expected: ExpectedOutcome;
   /** `error`: the probe could not run (never a denial). */
   readonly observed: ExpectedOutcome | 'error';
+  /** How it was denied (a refused connect is observed `error`: nothing listened). */
+  readonly how?: DenialKind;
+  readonly durationMs?: number;
+  /** Chaos runs: the judgement against what was allowed at that moment. */
+  readonly judged?: ProbeJudgement;
+  /** Why, for anything but a plain match (the mismatch, the fault that tolerated it). */
+  readonly detail?: string;
+}
+
+/** One mode's side of a sidecar-versus-ambient cell pair. */
+export interface ModeSide {
+  readonly key: CellKey;
+  readonly mode: MtlsMode;
+  readonly expected: ExpectedOutcome;
+  /** Absent when the cell erred or was skipped. */
+  readonly observed?: ExpectedOutcome;
+  readonly verdict: Verdict;
+  /** Why the oracle expects what it does in this mode (the spec rule). */
+  readonly rule: string;
+}
+
+/** One cell (workload, port, client kind) of a `mode: both` scenario whose two modes differ. */
+export interface ModeDifference {
+  readonly workload: WorkloadKey;
+  readonly port: number;
+  readonly protocol: PortProtocol;
+  readonly client: ClientKind;
+  /** The oracle expects different outcomes in the two modes. */
+  readonly expectedDiffers: boolean;
+  /** Both cells were observed and the outcomes differ. */
+  readonly observedDiffers: boolean;
+  readonly sidecar: ModeSide;
+  readonly ambient: ModeSide;
+}
+
+/** Differential run of one `mode: both` scenario: the same policy set in sidecar and in ambient mode, cell by cell. */
+export interface ModeDifferential {
+  readonly scenario: string;
+  readonly file: string;
+  /** Cells present in both modes (the direct client kinds at every workload port). */
+  readonly compared: number;
+  readonly expectedDifferences: number;
+  readonly observedDifferences: number;
+  /** The pairs that differ, expected or observed, in workload, port, client order. */
+  readonly differences: readonly ModeDifference[];
 }
 
 export const RUN_RESULT_API_VERSION = 'meshconform.dev/v1alpha1';
@@ -126,4 +269,6 @@ export interface RunResult {
   /** Scenario lint findings in total (author expectations contradicting the oracle). */
   readonly lintErrors: number;
   readonly scenarios: readonly ScenarioResult[];
+  /** Sidecar versus ambient, cell by cell, for every `mode: both` scenario that ran in both modes. */
+  readonly differentials?: readonly ModeDifferential[];
 }

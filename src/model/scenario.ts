@@ -1,4 +1,5 @@
 import type { MtlsMode, Policy, SourcePos } from './policy.js';
+import type { ChaosSpec } from './chaos.js';
 
 /** Mesh data-plane mode: sidecar proxies, or ambient (ztunnel node proxies and HBONE). */
 export type MeshMode = 'sidecar' | 'ambient';
@@ -34,8 +35,13 @@ export type ExpectedOutcome = 'allow' | 'passthrough' | 'deny';
 export interface ExpectEntry {
   readonly workload: WorkloadKey;
   readonly port?: number;
+  /** Only in this mesh mode (of a `both` scenario); absent: every mode the scenario runs in. */
+  readonly meshMode?: MeshMode;
   readonly mode?: MtlsMode;
-  /** Per client kind (`plaintext` and `mtls` are shorthands for the tcp/http pair matching the port protocol). */
+  /**
+   * Per client kind. Shorthands: `plaintext` is the plaintext client of the port's protocol; `mtls` is the mesh's mTLS
+   * client of the mode: the Istio mTLS client of the port's protocol in sidecar mode, `hbone` in ambient mode.
+   */
   readonly outcomes: Readonly<Record<string, ExpectedOutcome>>;
   readonly source: SourcePos;
 }
@@ -56,6 +62,8 @@ export interface Scenario {
   readonly expect: readonly ExpectEntry[];
   /** Non-fatal findings from loading (for example `selector: {}` without labels). */
   readonly warnings: readonly ScenarioWarning[];
+  /** Continuous probing under faults (a chaos scenario); absent for a scenario probed once at rest. */
+  readonly chaos?: ChaosSpec;
   readonly source: SourcePos;
 }
 

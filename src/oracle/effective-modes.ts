@@ -1,21 +1,13 @@
 import type { EffectiveMode, MeshMode, Scenario } from '../model/index.js';
 import type { MeshModeResolver } from './mesh-mode-resolver.js';
+import { ambientResolver } from './ambient-resolver.js';
 import { sidecarResolver } from './sidecar-resolver.js';
 import { workloadKey } from './cell-key.js';
-import { UnsupportedMeshModeError } from './unsupported-mesh-mode-error.js';
-
-function notYetImplemented(meshMode: MeshMode): MeshModeResolver {
-  return {
-    resolve(scenario) {
-      throw new UnsupportedMeshModeError(meshMode, scenario.name);
-    },
-  };
-}
 
 /** One resolver per mesh mode; the mapped type makes adding a mode without semantics a compile error. */
 const RESOLVERS: { readonly [M in MeshMode]: MeshModeResolver } = {
   sidecar: sidecarResolver,
-  ambient: notYetImplemented('ambient'),
+  ambient: ambientResolver,
 };
 
 /**
@@ -32,6 +24,7 @@ export function effectiveModes(scenario: Scenario, meshMode: MeshMode): Effectiv
       port: r.port,
       mode: r.mode,
       decidedBy: r.decidedBy,
+      ...(r.notes !== undefined && r.notes.length > 0 ? { notes: r.notes } : {}),
     })),
   );
 }

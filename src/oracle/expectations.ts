@@ -1,11 +1,11 @@
-import { DIRECT_CLIENT_KINDS } from '../model/index.js';
+import { clientKindsFor } from '../model/index.js';
 import type { Expectation, MeshMode, Scenario } from '../model/index.js';
 import { cellKey, workloadKey } from './cell-key.js';
 import { effectiveModes } from './effective-modes.js';
-import { expectedOutcome } from './expected-outcome.js';
 import { ModeIndex } from './mode-index.js';
+import { outcomeFor, ruleWithNotes } from './outcome-for.js';
 
-/** The oracle's expectation for every cell: workload × declared port × client kind, in that order. */
+/** The oracle's expectation for every cell: workload × declared port × client kind of the mesh mode, in that order. */
 export function expectations(scenario: Scenario, meshMode: MeshMode): Expectation[] {
   const modes = new ModeIndex(effectiveModes(scenario, meshMode));
   const out: Expectation[] = [];
@@ -14,8 +14,9 @@ export function expectations(scenario: Scenario, meshMode: MeshMode): Expectatio
     for (const { port, protocol } of w.ports) {
       const eff = modes.get(wk, port);
       if (eff === undefined) throw new Error(`oracle invariant: no effective mode for ${wk}:${port}`);
-      for (const client of DIRECT_CLIENT_KINDS) {
-        const { outcome, rule } = expectedOutcome(eff.mode, protocol, client);
+      for (const client of clientKindsFor(meshMode)) {
+        const derived = outcomeFor(meshMode, eff.mode, protocol, client);
+        if (derived === undefined) throw new Error(`oracle invariant: no ${meshMode} outcome for ${client}`);
         out.push({
           key: cellKey(scenario.name, meshMode, wk, port, client),
           scenario: scenario.name,
@@ -25,8 +26,8 @@ export function expectations(scenario: Scenario, meshMode: MeshMode): Expectatio
           protocol,
           client,
           mode: eff.mode,
-          outcome,
-          rule,
+          outcome: derived.outcome,
+          rule: ruleWithNotes(derived.rule, eff.notes),
           decidedBy: eff.decidedBy,
         });
       }

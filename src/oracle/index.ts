@@ -1,12 +1,13 @@
 export { effectiveModes } from './effective-modes.js';
 export { expectedOutcome } from './expected-outcome.js';
 export type { OutcomeRule } from './expected-outcome.js';
+export { ambientOutcome } from './ambient-outcome.js';
+export { outcomeFor } from './outcome-for.js';
 export { expectations } from './expectations.js';
 export { lintExpectations } from './lint-expectations.js';
-export { explain } from './explain.js';
-export type { ExplainEntry } from './explain.js';
+export { explain, explainLines } from './explain.js';
+export type { ExplainEntry, ExplainLine } from './explain.js';
 export { cellKey, workloadKey } from './cell-key.js';
 export { describeDecidedBy } from './describe-decided-by.js';
 export { comparePolicyAge } from './policy-age.js';
-export { UnsupportedMeshModeError } from './unsupported-mesh-mode-error.js';
 export type { MeshModeResolver, ResolvedMode } from './mesh-mode-resolver.js';

@@ -6,9 +6,11 @@ export interface ResolvedMode {
   readonly mode: MtlsMode;
   /** Ordered mesh → namespace → workload → port. */
   readonly decidedBy: readonly DecidingPolicy[];
+  /** How the mesh mode bent the written policies for this mode (absent when it did not). */
+  readonly notes?: readonly string[];
 }
 
-/** The effective-mode semantics of one mesh mode: sidecar today, ambient later (its own resolver, same interface). */
+/** The effective-mode semantics of one mesh mode (sidecar-resolver.ts, ambient-resolver.ts). */
 export interface MeshModeResolver {
   /** The workload-level mode first, then one entry per declared port, in declaration order. */
   resolve(scenario: Scenario, workload: Workload): ResolvedMode[];

@@ -8,6 +8,8 @@ export {
   type IssuedIdentity,
   type MeshPki,
   type MeshPkiOptions,
+  type NextRoot,
+  type Validity,
   type ProbeClientIdentities,
   type ProbePkiMaterial,
   type WorkloadIdentity,

@@ -30,6 +30,21 @@ export interface WorkloadIdentity extends IssuedIdentity {
   readonly spiffeId: string;
 }
 
+/** Validity of a certificate to issue (epoch milliseconds); defaults: an hour back to a day ahead. */
+export interface Validity {
+  readonly notBefore?: number;
+  readonly notAfter?: number;
+}
+
+/** A second mesh root for a staged CA rotation: what the mesh moves to, with the identities it issues. */
+export interface NextRoot {
+  readonly caPem: string;
+  /** A workload certificate from the new root (same SPIFFE ID and key as `issueWorkload`). */
+  issueWorkload(request: WorkloadRequest, validity?: Validity): WorkloadIdentity;
+  /** The probe's mesh client identity, issued by the new root (a client that has rotated too). */
+  readonly meshClient: WorkloadIdentity;
+}
+
 /** The client identities the probes present (structurally the probe stage's `ProbeMaterial['clients']`). */
 export interface ProbeClientIdentities {
   /** Mesh CA, mesh trust domain: the valid Istio peer. */
@@ -66,8 +81,13 @@ export interface MeshPki {
   /** Root of the echo application's own server certificate (pass-through detection). */
   readonly appCaPem: string;
   readonly clients: ProbeClientIdentities;
-  /** A workload certificate: SPIFFE URI SAN, serverAuth+clientAuth, valid now-1h..now+24h. */
-  issueWorkload(request: WorkloadRequest): WorkloadIdentity;
+  /** A workload certificate: SPIFFE URI SAN, serverAuth+clientAuth, valid now-1h..now+24h unless `validity` says otherwise. */
+  issueWorkload(request: WorkloadRequest, validity?: Validity): WorkloadIdentity;
+  /**
+   * The root a staged CA rotation moves to, created on first use (one RSA key: call `prepareKeyPairs(1)` first so
+   * it is not generated on the event loop) and the same on every later call.
+   */
+  nextRoot(): NextRoot;
   /** The echo application's server identity: app CA, CN `meshconform-echo-app`, no SPIFFE SAN. */
   appIdentity(): IssuedIdentity;
   probeMaterial(): ProbePkiMaterial;
@@ -110,6 +130,21 @@ export function createMeshPki(options: MeshPkiOptions): MeshPki {
     spiffeId: id,
   });
 
+  const issueFrom = (issuer: Root, request: WorkloadRequest, validity: Validity = {}): WorkloadIdentity => {
+    const id = spiffeId(trustDomain, request.namespace, request.serviceAccount);
+    const sans: SanEntry[] = [];
+    if (request.address !== undefined) {
+      if (isIP(request.address) === 0) throw new PkiError(`workload ${request.namespace}/${request.serviceAccount}: "${request.address}" is not an IP address`);
+      sans.push({ ip: request.address });
+    }
+    const t = now().getTime();
+    const from = validity.notBefore ?? t - HOUR;
+    const to = validity.notAfter ?? t + DAY;
+    if (!(to > from)) throw new PkiError(`workload ${request.namespace}/${request.serviceAccount}: notAfter must be after notBefore`);
+    return { ...leaf(issuer, workloadKeys, [{ uri: id }, ...sans], from, to), spiffeId: id };
+  };
+  let next: NextRoot | undefined;
+
   const probeId = spiffeId(trustDomain, PROBE_NAMESPACE, PROBE_SERVICE_ACCOUNT);
   const clients: ProbeClientIdentities = {
     mesh: client(meshCa, probeId, t0 - HOUR, t0 + DAY),
@@ -125,15 +160,17 @@ export function createMeshPki(options: MeshPkiOptions): MeshPki {
     foreignCaPem: foreignCa.certPem,
     appCaPem: appCa.certPem,
     clients,
-    issueWorkload(request) {
-      const id = spiffeId(trustDomain, request.namespace, request.serviceAccount);
-      const sans: SanEntry[] = [];
-      if (request.address !== undefined) {
-        if (isIP(request.address) === 0) throw new PkiError(`workload ${request.namespace}/${request.serviceAccount}: "${request.address}" is not an IP address`);
-        sans.push({ ip: request.address });
+    issueWorkload: (request, validity) => issueFrom(meshCa, request, validity),
+    nextRoot() {
+      if (!next) {
+        const root = createRoot(`meshconform next mesh root CA (${trustDomain})`, now().getTime());
+        next = {
+          caPem: root.certPem,
+          issueWorkload: (request, validity) => issueFrom(root, request, validity),
+          meshClient: client(root, probeId, t0 - HOUR, t0 + DAY),
+        };
       }
-      const t = now().getTime();
-      return { ...leaf(meshCa, workloadKeys, [{ uri: id }, ...sans], t - HOUR, t + DAY), spiffeId: id };
+      return next;
     },
     appIdentity: () => appIdentity,
     probeMaterial: () => ({ meshCaPem: meshCa.certPem, appCaPem: appCa.certPem, clients }),

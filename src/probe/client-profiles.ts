@@ -1,4 +1,4 @@
-import type { DirectClientKind, PortProtocol } from '../model/index.js';
+import type { DirectClientKind, HboneClientKind, PortProtocol } from '../model/index.js';
 import type { CredentialName } from './probe-material.js';
 
 /** How a client kind talks: transport, certificate, ALPN, payload. The table is /tmp/outcomes.md "Clients". */
@@ -33,4 +33,22 @@ export const CLIENT_PROFILES: Readonly<Record<DirectClientKind, ClientProfile>> 
   'mtls-expired': { tls: { credential: 'expired', alpn: istioAlpnFor }, payload: portPayload },
   'mtls-other-trust-domain': { tls: { credential: 'otherTrustDomain', alpn: istioAlpnFor }, payload: portPayload },
   'tls-no-istio-alpn': { tls: { credential: 'mesh', alpn: noAlpn }, payload: portPayload },
+};
+
+/** How an HBONE client kind talks: which client certificate it presents to the node proxy, and what it CONNECTs to. */
+export interface HboneProfile {
+  /** `null`: no client certificate. */
+  readonly credential: CredentialName | null;
+  /** `served`: the workload port of the cell; `unserved`: a port the workload does not declare (hbone.ts). */
+  readonly authority: 'served' | 'unserved';
+}
+
+/** Every HBONE client sends the port's payload through the tunnel, as the direct clients do. */
+export const HBONE_PROFILES: Readonly<Record<HboneClientKind, HboneProfile>> = {
+  hbone: { credential: 'mesh', authority: 'served' },
+  'hbone-no-client-cert': { credential: null, authority: 'served' },
+  'hbone-foreign-ca': { credential: 'foreignCa', authority: 'served' },
+  'hbone-expired': { credential: 'expired', authority: 'served' },
+  'hbone-other-trust-domain': { credential: 'otherTrustDomain', authority: 'served' },
+  'hbone-unserved-port': { credential: 'mesh', authority: 'unserved' },
 };

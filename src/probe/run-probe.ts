@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { isHboneClient } from '../model/index.js';
 import type { Observation, ProbeJob, ProbeTimings } from '../model/index.js';
-import { CLIENT_PROFILES } from './client-profiles.js';
+import { CLIENT_PROFILES, HBONE_PROFILES } from './client-profiles.js';
+import { hboneExchange } from './hbone-exchange.js';
 import { httpExchange } from './http-exchange.js';
 import { lineExchange } from './line-exchange.js';
 import type { ConnectionTrace, TlsOptions } from './open-connection.js';
@@ -32,22 +33,37 @@ export async function runProbe(job: ProbeJob, ctx: ProbeContext, options: ProbeO
 
   const problem = jobProblem(job);
   if (problem) return fail(`invalid probe job ${JSON.stringify(job?.key)}: ${problem}`);
-  // HBONE clients (ambient) are not wired in yet.
-  if (isHboneClient(job.client)) return fail(`${job.client}: HBONE probes are not implemented yet`);
-  const profile = CLIENT_PROFILES[job.client];
-  let tlsOptions: TlsOptions | null = null;
-  if (profile.tls) {
-    const secureContext = ctx.secureContext(profile.tls.credential);
-    if (!secureContext) return fail(`no client certificate material for ${job.client} (${profile.tls.credential})`);
-    tlsOptions = { secureContext, alpn: profile.tls.alpn(job.protocol) };
+  let exchange: (signal: AbortSignal) => Promise<{ outcome: Outcome; trace: ConnectionTrace }>;
+  let tlsClient: boolean;
+  if (isHboneClient(job.client)) {
+    const hbone = HBONE_PROFILES[job.client];
+    const secureContext = ctx.secureContext(hbone.credential);
+    if (!secureContext) return fail(`no client certificate material for ${job.client} (${hbone.credential})`);
+    // For HBONE jobs address:targetPort is the CONNECT authority; the run layer picks the unserved port (hbone.ts).
+    if (hbone.authority === 'unserved' && job.targetPort === job.port) {
+      return fail(`${job.client}: the job names the served port ${job.port} as its CONNECT target; it must name a port the workload does not declare (hboneUnservedPort)`);
+    }
+    const payload = job.protocol === 'http' ? 'http' : 'line';
+    exchange = (signal) => hboneExchange(job, ctx, { secureContext, payload }, signal);
+    tlsClient = true;
+  } else {
+    const profile = CLIENT_PROFILES[job.client];
+    let tlsOptions: TlsOptions | null = null;
+    if (profile.tls) {
+      const secureContext = ctx.secureContext(profile.tls.credential);
+      if (!secureContext) return fail(`no client certificate material for ${job.client} (${profile.tls.credential})`);
+      tlsOptions = { secureContext, alpn: profile.tls.alpn(job.protocol) };
+    }
+    const direct = profile.payload(job.protocol) === 'http' ? httpExchange : lineExchange;
+    exchange = (signal) => direct(job, ctx, tlsOptions, signal);
+    tlsClient = tlsOptions !== null;
   }
 
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new Error(`no reply within ${options.timeoutMs} ms`)), options.timeoutMs);
   try {
-    const exchange = profile.payload(job.protocol) === 'http' ? httpExchange : lineExchange;
-    const { outcome, trace } = await exchange(job, ctx, tlsOptions, controller.signal);
-    return observation(outcome, trace, tlsOptions !== null, { startedAt, totalMs: performance.now() - t0 });
+    const { outcome, trace } = await exchange(controller.signal);
+    return observation(outcome, trace, tlsClient, isHboneClient(job.client), { startedAt, totalMs: performance.now() - t0 });
   } catch (err) {
     return fail(`probe failed: ${err instanceof Error ? err.message : String(err)}`);
   } finally {
@@ -55,7 +71,7 @@ export async function runProbe(job: ProbeJob, ctx: ProbeContext, options: ProbeO
   }
 }
 
-function observation(outcome: Outcome, trace: ConnectionTrace, tlsClient: boolean, t: { startedAt: number; totalMs: number }): Observation {
+function observation(outcome: Outcome, trace: ConnectionTrace, tlsClient: boolean, hbone: boolean, t: { startedAt: number; totalMs: number }): Observation {
   const timings: ProbeTimings = {
     startedAt: t.startedAt,
     ...(trace.connectMs !== undefined ? { connectMs: trace.connectMs } : {}),
@@ -68,7 +84,11 @@ function observation(outcome: Outcome, trace: ConnectionTrace, tlsClient: boolea
       const issuer = trace.tls?.serverIssuer ?? 'unknown';
       // 'mesh': the data plane terminated TLS; 'app': the app answered the ClientHello itself. A terminator from
       // neither CA is judged by what the app says it received (serverIdentityOk stays false either way).
-      const path = !tlsClient
+      // Through an HBONE tunnel the node proxy terminated the mTLS, whoever issued its certificate (the diff judges
+      // serverIdentityOk).
+      const path = hbone
+        ? 'mtls'
+        : !tlsClient
         ? 'plaintext'
         : issuer === 'mesh'
           ? 'mtls'
@@ -100,7 +120,9 @@ const CONTROL = /[\x00-\x1f\x7f]/;
 function jobProblem(job: ProbeJob): string | undefined {
   if (typeof job !== 'object' || job === null) return 'not an object';
   if (typeof job.key !== 'string' || job.key === '' || CONTROL.test(job.key)) return 'key must be a non-empty single-line string';
-  if (typeof job.client !== 'string' || !Object.hasOwn(CLIENT_PROFILES, job.client)) return `unknown client kind "${String(job.client)}"`;
+  if (typeof job.client !== 'string' || !(Object.hasOwn(CLIENT_PROFILES, job.client) || Object.hasOwn(HBONE_PROFILES, job.client))) {
+    return `unknown client kind "${String(job.client)}"`;
+  }
   if (job.protocol !== 'tcp' && job.protocol !== 'http') return `unknown port protocol "${String(job.protocol)}"`;
   if (typeof job.address !== 'string' || job.address === '') return 'no target address';
   if (!Number.isInteger(job.targetPort) || job.targetPort < 1 || job.targetPort > 65535) return `bad target port ${String(job.targetPort)}`;

@@ -162,6 +162,14 @@ export function renderConsoleReport(result: RunResult, outDir: string, style: Co
   }
   listSection('Harness errors: the probe or the environment could not run (never counted as denials)', 'magenta', harness);
 
+  const diffLines = differentialLines(result, sym.ne);
+  if (diffLines.length > 0) {
+    out.push(paint('bold', 'Sidecar vs ambient (mode: both): cells whose two modes differ, and why'));
+    for (const l of diffLines.slice(0, MAX_LIST)) out.push(`  ${t(l)}`);
+    if (diffLines.length > MAX_LIST) out.push(`  ${sym.ell} and ${diffLines.length - MAX_LIST} more lines (report.json: differentials)`);
+    out.push('');
+  }
+
   const warnings = result.scenarios.flatMap((s) => s.warnings.map((w) => `${w.source.file}:${w.source.line}:${w.source.column} ${s.name}: ${w.message}`));
   listSection('Scenario warnings', 'dim', [...new Set(warnings)]);
 
@@ -170,6 +178,34 @@ export function renderConsoleReport(result: RunResult, outDir: string, style: Co
   out.push(paint(tone, summaryText(s)));
   out.push(`${result.lintErrors} scenario lint errors; report in ${t(outDir)}`);
   return out.join('\n') + '\n';
+}
+
+/** "R5.3" from "R5.3 STRICT: …": the rule's citation, enough for a compact line. */
+function ruleId(rule: string): string {
+  return /^R\d+(?:\.\d+)?/.exec(rule)?.[0] ?? rule.split(':')[0] ?? rule;
+}
+
+/**
+ * One header per `mode: both` scenario, then one line per differing cell: the two expectations with their rule
+ * citations, and the observations where they differ or disagree with the expectation.
+ */
+function differentialLines(result: RunResult, ne: string): string[] {
+  const lines: string[] = [];
+  for (const d of result.differentials ?? []) {
+    lines.push(
+      `${d.scenario}: ${d.compared} cells in both modes; expected to differ: ${d.expectedDifferences}, observed to differ: ${d.observedDifferences}`,
+    );
+    for (const x of d.differences) {
+      const sideText = (m: 'sidecar' | 'ambient'): string => {
+        const v = x[m];
+        const seen = v.observed !== undefined && v.observed !== v.expected ? ` but observed ${v.observed}` : v.observed === undefined ? ` (${v.verdict})` : '';
+        return `${m} ${v.expected} (${v.mode}, ${ruleId(v.rule)})${seen}`;
+      };
+      const marker = x.expectedDiffers ? '' : ` [observed ${x.sidecar.observed} ${ne} ${x.ambient.observed}, expected the same]`;
+      lines.push(`  ${x.workload}:${x.port} ${x.client}: ${sideText('sidecar')} | ${sideText('ambient')}${marker}`);
+    }
+  }
+  return lines;
 }
 
 /** Truth tables, failures, lint and harness errors and the summary at the end; optionally a line per scenario. */

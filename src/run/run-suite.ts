@@ -5,6 +5,7 @@ import type {
   DataPlaneSpec,
   Expectation,
   MeshMode,
+  ModeDifferential,
   Observation,
   ProbeJob,
   RunResult,
@@ -15,10 +16,11 @@ import type {
 } from '../model/index.js';
 import { RUN_RESULT_API_VERSION } from '../model/index.js';
 import { expectations, lintExpectations } from '../oracle/index.js';
-import { errorCell, judgeCell, skippedCell, summarize } from '../diff/index.js';
+import { errorCell, judgeCell, modeDifferentials, skippedCell, summarize } from '../diff/index.js';
 import { createMeshPki, KEYS_PER_PKI, prepareKeyPairs, type MeshPki } from '../pki/index.js';
-import { createProbeContext, runProbes } from '../probe/index.js';
+import { createProbeContext, hboneUnservedPort, runProbes } from '../probe/index.js';
 import { BackendError } from '../util/errors.js';
+import { dataPlaneFor } from './data-plane-for-mode.js';
 import { pushTeardown, runTeardown } from './teardown.js';
 import { HARNESS_VERSION } from './version.js';
 
@@ -73,7 +75,7 @@ export async function runSuite(o: RunOptions): Promise<RunResult> {
   const contexts = new Map([...pkis].map(([td, pki]) => [td, createProbeContext(pki.probeMaterial())]));
 
   const units = o.scenarios.flatMap((s) => meshModes(s).map((m) => ({ s, m })));
-  const plans = units.map(({ s, m }) => plan(s, m));
+  const plans = units.map(({ s, m }) => plan(o.dataPlane, s, m));
   o.hooks?.onRunStart?.({ runId, scenarios: units.length, cells: plans.reduce((n, p) => n + p.exps.length, 0) });
 
   const results: ScenarioResult[] = new Array(plans.length);
@@ -107,7 +109,7 @@ export async function runSuite(o: RunOptions): Promise<RunResult> {
     harness: { name: 'meshconform', version: HARNESS_VERSION },
     environment: {
       backend: o.backend.name,
-      dataPlane: o.dataPlane.name,
+      dataPlane: dataPlaneName(o.dataPlane, plans),
       node: process.version,
       platform: `${process.platform}-${process.arch}`,
       ...(o.backend.details ? { details: { ...o.backend.details } } : {}),
@@ -122,6 +124,7 @@ export async function runSuite(o: RunOptions): Promise<RunResult> {
     summary: summarize(cells),
     lintErrors: ran.reduce((n, r) => n + r.lint.length, 0),
     scenarios: ran,
+    ...withDifferentials(ran),
   };
 }
 
@@ -133,12 +136,33 @@ interface Plan {
   readonly s: Scenario;
   readonly m: MeshMode;
   readonly exps: readonly Expectation[];
+  /** The data plane that runs this mode (the run's, or its companion for the other mode). */
+  readonly dataPlane: DataPlaneSpec;
   readonly skip?: string;
 }
 
-function plan(s: Scenario, m: MeshMode): Plan {
-  if (m === 'ambient') return { s, m, exps: [], skip: 'ambient mode is not supported by this version of meshconform' };
-  return { s, m, exps: expectations(s, m) };
+function plan(dataPlane: DataPlaneSpec, s: Scenario, m: MeshMode): Plan {
+  const choice = dataPlaneFor(dataPlane, m);
+  if ('skip' in choice) return { s, m, exps: [], dataPlane, skip: choice.skip };
+  return { s, m, exps: expectations(s, m), dataPlane: choice.dataPlane };
+}
+
+/** `reference`, or `reference (ambient: reference-ambient)` when a companion ran some scenarios. */
+function dataPlaneName(dataPlane: DataPlaneSpec, plans: readonly Plan[]): string {
+  const others = [...new Set(plans.filter((p) => !p.skip && p.dataPlane !== dataPlane).map((p) => `${p.m}: ${p.dataPlane.name}`))];
+  return others.length > 0 ? `${dataPlane.name} (${others.join(', ')})` : dataPlane.name;
+}
+
+/** The port an `hbone-unserved-port` probe asks the workload's node proxy for (none of its declared ports). */
+function unservedPort(s: Scenario, workload: WorkloadKey): number {
+  const w = s.workloads.find((x) => `${x.namespace}/${x.name}` === workload);
+  return hboneUnservedPort(w?.ports.map((p) => p.port) ?? []);
+}
+
+/** Sidecar-versus-ambient tables of the `mode: both` scenarios that ran in both modes. */
+function withDifferentials(ran: readonly ScenarioResult[]): { differentials?: ModeDifferential[] } {
+  const differentials = modeDifferentials(ran);
+  return differentials.length > 0 ? { differentials } : {};
 }
 
 type Pki = ReturnType<typeof createMeshPki>;
@@ -180,7 +204,7 @@ async function runOne(o: RunOptions, runId: string, p: Plan, pki: Pki, ctx: Prob
     runId,
     scenario: s,
     meshMode: m,
-    dataPlane: o.dataPlane,
+    dataPlane: p.dataPlane,
     echoArgv: o.echoArgv,
     identities,
     appTls: pki.appIdentity(),
@@ -199,7 +223,7 @@ async function runOne(o: RunOptions, runId: string, p: Plan, pki: Pki, ctx: Prob
   try {
     // Cells the data plane cannot express are reported skipped with the reason, never probed.
     const skipReason = (e: Expectation) =>
-      o.dataPlane.inexpressible?.find((x) => x.client === e.client && (!x.modes || x.modes.includes(e.mode)))?.reason;
+      p.dataPlane.inexpressible?.find((x) => x.client === e.client && (!x.modes || x.modes.includes(e.mode)))?.reason;
     const probed = exps.filter((e) => skipReason(e) === undefined);
     const jobs = new Map<string, ProbeJob>();
     for (const e of probed) {
@@ -215,7 +239,8 @@ async function runOne(o: RunOptions, runId: string, p: Plan, pki: Pki, ctx: Prob
         protocol: e.protocol,
         client: e.client,
         address: target.address,
-        targetPort: target.ports.get(e.port) ?? e.port,
+        // HBONE: address:targetPort is the CONNECT authority; hbone-unserved-port names a port the workload lacks.
+        targetPort: e.client === 'hbone-unserved-port' ? unservedPort(s, e.workload) : target.ports.get(e.port) ?? e.port,
         expectedServerIdentity: id.spiffeId,
       });
     }
@@ -240,7 +265,7 @@ async function runOne(o: RunOptions, runId: string, p: Plan, pki: Pki, ctx: Prob
       exps.map((e) => {
         const reason = skipReason(e);
         return reason !== undefined
-          ? skippedCell(e, `${o.dataPlane.name} cannot express this cell: ${reason}`, s.feature)
+          ? skippedCell(e, `${p.dataPlane.name} cannot express this cell: ${reason}`, s.feature)
           : judgeCell(e, attempts.get(e.key)!, { feature: s.feature });
       });
 

@@ -12,6 +12,11 @@ import type { YamlDoc } from './yaml-source.js';
 /** Namespace of a manifest that names none (what `kubectl apply` does without `-n`). */
 export const DEFAULT_NAMESPACE = 'default';
 
+export interface LoadPoliciesOptions {
+  /** The scenario runs in ambient mode (alone or in `both`): every DISABLE gets a warning (spec R6.5). */
+  readonly ambient?: boolean;
+}
+
 /** Where problems go: the run's Diagnostics, or a view of it that adds context. */
 interface Sink {
   add(d: Diagnostic): void;
@@ -32,6 +37,7 @@ export async function loadPolicies(
   scenarioDoc: YamlDoc,
   basePath: readonly PathSeg[],
   diags: Sink,
+  opts: LoadPoliciesOptions = {},
 ): Promise<{ policies: Policy[]; warnings: ScenarioWarning[] }> {
   const policies: Policy[] = [];
   const warnings: ScenarioWarning[] = [];
@@ -73,7 +79,9 @@ export async function loadPolicies(
       const d = loc.doc.diagnostic(w, loc.path);
       if (d.pos) warnings.push({ message: d.message, source: d.pos });
     }
-    policies.push(toPolicy(m, ns, source));
+    const policy = toPolicy(m, ns, source);
+    if (opts.ambient) warnings.push(...ambientDisableWarnings(policy, loc));
+    policies.push(policy);
   };
 
   /** A manifest or a List of manifests; returns how many manifests it held. */
@@ -164,4 +172,24 @@ function toPolicy(m: PeerAuthenticationManifest, namespace: string, source: Sour
     manifest,
     source,
   };
+}
+
+/**
+ * Istio accepts DISABLE in ambient mode silently and treats it as PERMISSIVE (spec R6.5): an author who meant to turn
+ * mTLS off must see that it does not. One warning per DISABLE, at the mode itself.
+ */
+function ambientDisableWarnings(p: Policy, loc: Loc): ScenarioWarning[] {
+  const out: ScenarioWarning[] = [];
+  const tail = 'is not supported in ambient mode and behaves as PERMISSIVE (spec R6.5): plaintext is still accepted and mesh traffic stays HBONE mTLS';
+  if (p.mode === 'DISABLE') {
+    out.push({ message: `PeerAuthentication ${p.namespace}/${p.name}: mtls.mode DISABLE ${tail}`, source: loc.doc.pos([...loc.path, 'spec', 'mtls', 'mode']) });
+  }
+  for (const [port, mode] of p.portLevelMtls) {
+    if (mode !== 'DISABLE') continue;
+    out.push({
+      message: `PeerAuthentication ${p.namespace}/${p.name}: portLevelMtls ${port} DISABLE ${tail}`,
+      source: loc.doc.pos([...loc.path, 'spec', 'portLevelMtls', String(port), 'mode']),
+    });
+  }
+  return out;
 }

@@ -7,6 +7,7 @@ import type { PathSeg } from './diagnostics.js';
 import { isRecord } from './is-record.js';
 import { k8sNames } from './k8s-names.js';
 import { DEFAULT_NAMESPACE, loadPolicies } from './load-policies.js';
+import { loadChaos } from './load-chaos.js';
 import { OUTCOME_KEYS, SCENARIO_API_VERSION, expectCheck, scenarioCheck, workloadCheck } from './scenario-schema.js';
 import type { RawExpect, RawWorkload } from './scenario-schema.js';
 import { readYamlSource } from './yaml-source.js';
@@ -107,10 +108,13 @@ async function buildScenario(file: string, doc: YamlDoc, value: unknown, diags: 
   }
 
   const workloads = checkWorkloads(doc, spec['workloads'], diags);
+  const ambient = spec['mode'] === 'ambient' || spec['mode'] === 'both';
   const policies = Array.isArray(spec['policies'])
-    ? await loadPolicies(spec['policies'], doc, ['spec', 'policies'], diags)
+    ? await loadPolicies(spec['policies'], doc, ['spec', 'policies'], diags, { ambient })
     : { policies: [], warnings: [] };
-  const expect = checkExpect(doc, spec['expect'], workloads, diags);
+  const expect = checkExpect(doc, spec['expect'], workloads, spec['mode'], diags);
+
+  const chaos = spec['chaos'] !== undefined ? await loadChaos(spec['chaos'], { doc, workloads: workloads.built, declared: workloads.declared, mode: spec['mode'], diags }) : undefined;
 
   if (diags.count > before || !scenarioCheck.is(value)) return undefined;
   const s = value.spec;
@@ -127,7 +131,8 @@ async function buildScenario(file: string, doc: YamlDoc, value: unknown, diags: 
     workloads: [...workloads.built.values()],
     policies: policies.policies,
     expect,
-    warnings: policies.warnings,
+    warnings: chaos ? [...policies.warnings, ...chaos.warnings] : policies.warnings,
+    ...(chaos ? { chaos: chaos.spec } : {}),
     source: doc.pos([]),
   };
 }
@@ -201,7 +206,7 @@ function buildWorkload(doc: YamlDoc, raw: RawWorkload, base: PathSeg[], diags: D
   };
 }
 
-function checkExpect(doc: YamlDoc, items: unknown, workloads: CheckedWorkloads, diags: Diagnostics): ExpectEntry[] {
+function checkExpect(doc: YamlDoc, items: unknown, workloads: CheckedWorkloads, scenarioMode: unknown, diags: Diagnostics): ExpectEntry[] {
   const out: ExpectEntry[] = [];
   if (!Array.isArray(items)) return out;
   for (const [i, item] of items.entries()) {
@@ -220,6 +225,11 @@ function checkExpect(doc: YamlDoc, items: unknown, workloads: CheckedWorkloads, 
       report(['port'], `${e.port} is not a port of workload ${e.workload}; its ports: ${w.ports.map((p) => p.port).join(', ')}`);
       continue;
     }
+    const runsIn = scenarioMode === 'both' ? ['sidecar', 'ambient'] : [scenarioMode ?? DEFAULTS.mode];
+    if (e.meshMode !== undefined && !runsIn.includes(e.meshMode)) {
+      report(['meshMode'], `${e.meshMode}: this scenario runs in ${String(scenarioMode ?? DEFAULTS.mode)} mode only; meshMode scopes an entry of a \`mode: both\` scenario`);
+      continue;
+    }
     const outcomes: Record<string, ExpectedOutcome> = {};
     for (const k of OUTCOME_KEYS) {
       const v = e[k];
@@ -232,6 +242,7 @@ function checkExpect(doc: YamlDoc, items: unknown, workloads: CheckedWorkloads, 
     out.push({
       workload: e.workload,
       ...(e.port !== undefined ? { port: e.port } : {}),
+      ...(e.meshMode !== undefined ? { meshMode: e.meshMode } : {}),
       ...(e.mode !== undefined ? { mode: e.mode } : {}),
       outcomes,
       source: doc.pos(base),

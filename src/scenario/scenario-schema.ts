@@ -1,5 +1,5 @@
 import { CLIENT_KINDS } from '../model/index.js';
-import type { MtlsMode, PortProtocol, ScenarioMode } from '../model/index.js';
+import type { MeshMode, MtlsMode, PortProtocol, ScenarioMode } from '../model/index.js';
 import { k8sNames } from './k8s-names.js';
 import { schemaCheck } from './schema-check.js';
 
@@ -47,6 +47,7 @@ export const scenarioSchema = {
         workloads: { type: 'array', minItems: 1, items: { type: 'object' } },
         policies: { type: 'array', items: { type: 'object' } },
         expect: { type: 'array', items: { type: 'object' } },
+        chaos: { type: 'object' },
         steps: {
           type: 'array',
           maxItems: 0,
@@ -90,6 +91,7 @@ export const expectSchema = {
   properties: {
     workload: { type: 'string', pattern: '^[^/]+/[^/]+$', description: 'a workload key "namespace/name"' },
     port: portNumber,
+    meshMode: { enum: ['sidecar', 'ambient'] },
     mode: { enum: ['STRICT', 'PERMISSIVE', 'DISABLE'] },
     ...Object.fromEntries(OUTCOME_KEYS.map((k) => [k, outcome])),
   },
@@ -107,6 +109,7 @@ export interface RawScenario {
     workloads: unknown[];
     policies?: unknown[];
     expect?: unknown[];
+    chaos?: unknown;
     steps?: unknown[];
   };
 }
@@ -122,6 +125,7 @@ export interface RawWorkload {
 export interface RawExpect {
   workload: string;
   port?: number;
+  meshMode?: MeshMode;
   mode?: MtlsMode;
   [outcome: string]: unknown;
 }

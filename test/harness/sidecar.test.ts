@@ -235,7 +235,7 @@ describe('harness: reference sidecar (real processes, real TLS)', function () {
       const from = sidecar.lines.length;
       process.kill(sidecar.pid, 'SIGHUP');
       expect(await sidecar.waitForLine((l) => l.startsWith('reload'), from)).to.equal('reload-failed');
-      expect(sidecar.stderr()).to.match(/reload failed, keeping the previous configuration: workload config .*: workload must be an object/);
+      await sidecar.waitForStderr(/reload failed, keeping the previous configuration: workload config .*: workload must be an object/);
       expect((await probe('plaintext-tcp', { host: w.address, port: 8080, protocol: 'tcp' }, pki)).outcome).to.equal('deny');
     });
   });

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { effectiveModes, comparePolicyAge, UnsupportedMeshModeError } from '../../src/oracle/index.js';
+import { effectiveModes, comparePolicyAge } from '../../src/oracle/index.js';
 import { ScenarioError } from '../../src/util/errors.js';
 import { pa, scenario, workload } from './helpers.js';
 
@@ -207,7 +207,4 @@ describe('oracle: effectiveModes (sidecar)', () => {
     expect(() => effectiveModes(s, 'sidecar')).to.throw(ScenarioError, /foo\/a.*yesterday/);
   });
 
-  it('throws UnsupportedMeshModeError for ambient', () => {
-    expect(() => effectiveModes(scenario({ name: 'amb', workloads: [finance] }), 'ambient')).to.throw(UnsupportedMeshModeError, /amb.*ambient/);
-  });
 });

@@ -74,7 +74,7 @@ describe('oracle: lintExpectations', () => {
     // plaintext: allow is right on 8080 (DISABLE, tcp) but wrong on 9090 (STRICT, http): one finding, for 9090.
     const findings = lint(expectEntry('foo/finance', { outcomes: { plaintext: 'allow' } }));
     expect(findings).to.have.length(1);
-    expect(findings[0]?.message).to.include('port 9090 (http)').and.include('plaintext (plaintext-http): allow').and.include('derives deny');
+    expect(findings[0]?.message).to.include('port 9090 (http, sidecar)').and.include('plaintext (plaintext-http): allow').and.include('derives deny');
     expect(findings[0]?.message).to.include('R5.3 STRICT');
     // mtls on an http port means mtls-http, which STRICT allows; mtls-tcp written out is denied there.
     expect(lint(expectEntry('foo/finance', { port: 9090, outcomes: { mtls: 'allow' } }))).to.deep.equal([]);
@@ -103,27 +103,29 @@ describe('oracle: lintExpectations', () => {
 });
 
 describe('oracle: explain', () => {
-  it('gives the exact JSON shape in scenario, workload, port order', () => {
+  it('gives the exact JSON shape in scenario, mesh mode, workload, port order; a both scenario in each mode', () => {
     const a = scenario({ name: 'a', workloads: [finance], policies });
     const b = scenario({ name: 'b', mode: 'both', workloads: [web] });
     const entries = explain([a, b]);
     expect(JSON.parse(JSON.stringify(entries))).to.deep.equal([
-      { scenario: 'a', workload: 'foo/finance', port: null, mode: 'STRICT', decidedBy: [
+      { scenario: 'a', meshMode: 'sidecar', workload: 'foo/finance', port: null, mode: 'STRICT', decidedBy: [
         { level: 'mesh', namespace: 'istio-system', name: 'mesh' },
         { level: 'workload', namespace: 'foo', name: 'finance-strict' },
       ] },
-      { scenario: 'a', workload: 'foo/finance', port: 8080, mode: 'DISABLE', decidedBy: [
+      { scenario: 'a', meshMode: 'sidecar', workload: 'foo/finance', port: 8080, mode: 'DISABLE', decidedBy: [
         { level: 'mesh', namespace: 'istio-system', name: 'mesh' },
         { level: 'workload', namespace: 'foo', name: 'finance-strict' },
         { level: 'port', namespace: 'foo', name: 'finance-strict' },
       ] },
-      { scenario: 'a', workload: 'foo/finance', port: 9090, mode: 'STRICT', decidedBy: [
+      { scenario: 'a', meshMode: 'sidecar', workload: 'foo/finance', port: 9090, mode: 'STRICT', decidedBy: [
         { level: 'mesh', namespace: 'istio-system', name: 'mesh' },
         { level: 'workload', namespace: 'foo', name: 'finance-strict' },
       ] },
-      { scenario: 'b', workload: 'bar/web', port: null, mode: 'PERMISSIVE', decidedBy: [] },
-      { scenario: 'b', workload: 'bar/web', port: 8000, mode: 'PERMISSIVE', decidedBy: [] },
+      { scenario: 'b', meshMode: 'sidecar', workload: 'bar/web', port: null, mode: 'PERMISSIVE', decidedBy: [] },
+      { scenario: 'b', meshMode: 'sidecar', workload: 'bar/web', port: 8000, mode: 'PERMISSIVE', decidedBy: [] },
+      { scenario: 'b', meshMode: 'ambient', workload: 'bar/web', port: null, mode: 'PERMISSIVE', decidedBy: [] },
+      { scenario: 'b', meshMode: 'ambient', workload: 'bar/web', port: 8000, mode: 'PERMISSIVE', decidedBy: [] },
     ]);
-    for (const e of entries) expect(Object.keys(e)).to.deep.equal(['scenario', 'workload', 'port', 'mode', 'decidedBy']);
+    for (const e of entries) expect(Object.keys(e)).to.deep.equal(['scenario', 'meshMode', 'workload', 'port', 'mode', 'decidedBy']);
   });
 });

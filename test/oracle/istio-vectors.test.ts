@@ -2,7 +2,7 @@
 // into fixtures/ so the test does not depend on a path outside the repository).
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
-import { effectiveModes, UnsupportedMeshModeError } from '../../src/oracle/index.js';
+import { effectiveModes, expectations } from '../../src/oracle/index.js';
 import type { MtlsMode, PeerAuthenticationManifest } from '../../src/model/index.js';
 import { policyFromManifest, scenario, workload } from './helpers.js';
 
@@ -16,6 +16,7 @@ interface Vector {
   port: number | null;
   expected: MtlsMode;
   expected_selected_policies?: string[];
+  reachability?: { uncaptured_plaintext_client: 'allow' | 'deny'; mesh_client_via_hbone_with_identity: 'allow' | 'deny' };
   note?: string;
 }
 
@@ -54,7 +55,7 @@ function vectorTimestamp(raw: string): string {
 const EXCLUDED: Readonly<Record<string, string>> = {};
 
 describe('oracle: Istio sidecar vectors', () => {
-  it('covers the 42 sidecar vectors of the file (and the 39 ambient ones are accounted for below)', () => {
+  it('covers the 42 sidecar vectors of the file (and the 39 ambient ones below)', () => {
     expect(file.vectors).to.have.length(81);
     expect(sidecarVectors).to.have.length(42);
     expect(ambientVectors).to.have.length(39);
@@ -91,17 +92,51 @@ describe('oracle: Istio sidecar vectors', () => {
   }
 });
 
-describe('oracle: ambient vectors (not implemented yet)', () => {
-  it('every ambient vector makes effectiveModes throw UnsupportedMeshModeError, naming ambient', () => {
+/**
+ * Ambient vectors (TestRBACConvert) that cannot apply to this model, with the reason. Empty: every one applies. Their
+ * single-document inputs have policies without a namespace and TestRBACConvert passes no namespace or mesh policy;
+ * the workload (namespace null) then shares the policies' namespace, which DEFAULT_NAMESPACE expresses exactly.
+ */
+const EXCLUDED_AMBIENT: Readonly<Record<string, string>> = {};
+
+/** A declared port that no vector's portLevelMtls names: its mode is the workload-level one (`port: null` vectors). */
+const OTHER_PORT = 12345;
+
+describe('oracle: Istio ambient vectors', () => {
+  it('excludes a small, fixed set of ambient vectors, each with a reason', () => {
+    expect(Object.keys(EXCLUDED_AMBIENT)).to.have.length(0);
+    for (const id of Object.keys(EXCLUDED_AMBIENT)) expect(ambientVectors.map((v) => v.id)).to.include(id);
     for (const v of ambientVectors) {
+      for (const p of v.policies) expect(Object.keys(p.spec?.portLevelMtls ?? {}), v.id).to.not.include(String(OTHER_PORT));
+    }
+  });
+
+  for (const v of ambientVectors) {
+    if (v.id in EXCLUDED_AMBIENT) continue;
+    const where = v.port === null ? 'other ports' : `port ${v.port}`;
+    it(`${v.id} (${where}) → ${v.expected}; uncaptured plaintext ${v.reachability?.uncaptured_plaintext_client}, HBONE ${v.reachability?.mesh_client_via_hbone_with_identity}`, () => {
+      const ns = v.workload.namespace ?? DEFAULT_NAMESPACE;
+      const port = v.port ?? OTHER_PORT;
       const s = scenario({
         name: v.id,
         mode: 'ambient',
         rootNamespace: v.root_namespace,
-        workloads: [workload(v.workload.namespace ?? DEFAULT_NAMESPACE, 'under-test', v.workload.labels, [])],
+        workloads: [workload(ns, 'under-test', v.workload.labels, [port])],
         policies: v.policies.map((m) => policyFromManifest(m, { defaultNamespace: DEFAULT_NAMESPACE, timestamp: vectorTimestamp })),
       });
-      expect(() => effectiveModes(s, 'ambient'), v.id).to.throw(UnsupportedMeshModeError, /ambient/);
-    }
-  });
+      const modes = effectiveModes(s, 'ambient');
+      const entry = modes.find((m) => m.port === port);
+      expect(entry, 'an effective mode for the vector port').to.not.equal(undefined);
+      expect(entry?.mode, v.note ?? v.source).to.equal(v.expected);
+      // A port without its own entry has the workload-level mode.
+      if (v.port === null) expect(modes.find((m) => m.port === null)?.mode).to.equal(v.expected);
+      // The data-plane reachability the source derives from the converted DENY policy.
+      if (v.reachability !== undefined) {
+        const plaintext = expectations(s, 'ambient').find((e) => e.client === 'plaintext-tcp')?.outcome;
+        const hbone = expectations(s, 'ambient').find((e) => e.client === 'hbone')?.outcome;
+        expect(plaintext).to.equal(v.reachability.uncaptured_plaintext_client);
+        expect(hbone).to.equal(v.reachability.mesh_client_via_hbone_with_identity);
+      }
+    });
+  }
 });

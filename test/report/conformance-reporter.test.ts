@@ -36,7 +36,7 @@ describe('conformance profiles (scenarios/profiles.yaml)', () => {
     expect(profiles.map((p) => p.name)).to.deep.equal(['core', 'port-level', 'precedence', 'ambient', 'chaos']);
     const scenarios = await loadScenarios([join(root, 'scenarios')]);
     const features = new Set(scenarios.map((s) => s.feature));
-    expect([...features].sort()).to.deep.equal(['core', 'port-level', 'precedence', 'protocols', 'selectors']);
+    expect([...features].sort()).to.deep.equal(['ambient', 'core', 'port-level', 'precedence', 'protocols', 'selectors']);
     // Every built-in feature is claimed by a profile.
     for (const f of features) expect(profiles.some((p) => p.features?.includes(f)), f).to.equal(true);
   });
@@ -62,7 +62,7 @@ describe('conformance report', () => {
     const flaky: { -readonly [K in keyof ScenarioResult]: ScenarioResult[K] } = pass('flaky-one', 'core');
     const flakyCells = flaky.cells.map((c, i): CellResult => (i === 0 ? { ...c, verdict: 'flaky' } : c));
     flaky.summary = { ...flaky.summary, passed: flaky.summary.passed - 1, flaky: 1 };
-    const ambient: ScenarioResult = { ...pass('amb', 'core'), meshMode: 'ambient', cells: [], skipped: 'ambient mode is not supported' };
+    const ambient: ScenarioResult = { ...pass('amb', 'ambient'), meshMode: 'ambient', cells: [], skipped: 'ambient mode is not supported' };
     const lint: ScenarioResult = { ...pass('linted', 'precedence'), lint: [{ scenario: 'linted', file: 'f', line: 1, column: 1, message: 'expect says allow' }] };
     const failing = { ...base.scenarios[2]!, feature: 'port-level' };
     const results = profileResults(withScenarios(base, [pass('ok', 'selectors'), { ...flaky, cells: flakyCells }, ambient, lint, failing]), defaultProfiles());

@@ -93,7 +93,15 @@ describe('loadScenarios', () => {
         source: { file: FINANCE, line: 24, column: 7 },
       },
     ]);
-    expect(s.warnings).to.deep.equal([]);
+    // mode: both runs in ambient too, where every DISABLE is PERMISSIVE: warned at the mode, in the file it is in.
+    const tail = 'is not supported in ambient mode and behaves as PERMISSIVE (spec R6.5): plaintext is still accepted and mesh traffic stays HBONE mTLS';
+    expect(s.warnings).to.deep.equal([
+      { message: `PeerAuthentication foo/finance: portLevelMtls 8080 DISABLE ${tail}`, source: { file: FINANCE, line: 18, column: 115 } },
+      {
+        message: `PeerAuthentication foo/web: mtls.mode DISABLE ${tail}`,
+        source: { file: `${SUITE}/port-level/policies/kubectl-list.yaml`, line: 28, column: 13 },
+      },
+    ]);
   });
 
   it('accepts an inline kind: List of manifests', async () => {

@@ -78,7 +78,7 @@ describe('scenario loader errors (file:line:column)', () => {
     expect(out).to.have.length(4);
     expect(out[0]).to.equal(`${f}:7:19: spec.expect[1].workload: unknown workload "foo/nope"; workloads of this scenario: foo/a`);
     expect(out[1]).to.equal(`${f}:8:32: spec.expect[2].port: 81 is not a port of workload foo/a; its ports: 80`);
-    expect(out[2]).to.match(new RegExp(`^${f}:9:26: spec\\.expect\\[3\\]: unknown field "telnet"; allowed fields: workload, port, mode, plaintext, mtls, plaintext-tcp,`));
+    expect(out[2]).to.match(new RegExp(`^${f}:9:26: spec\\.expect\\[3\\]: unknown field "telnet"; allowed fields: workload, port, meshMode, mode, plaintext, mtls, plaintext-tcp,`));
     expect(out[3]).to.equal(`${f}:9:52: spec.expect[3].plaintext: "maybe" is not allowed; allowed: allow, deny, passthrough`);
   });
 

@@ -2,14 +2,19 @@ import { execa, type ResultPromise } from 'execa';
 import { createInterface } from 'node:readline';
 import type {
   Backend,
+  ChaosCapability,
   Environment,
+  EnvironmentChaos,
   EnvironmentOptions,
   PeerAuthenticationManifest,
   WorkloadConfig,
   WorkloadKey,
   WorkloadTarget,
+  WorkloadTls,
   Workload,
 } from '../../model/index.js';
+import { readFileSync, readdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { BackendError } from '../../util/errors.js';
 import { workloadConfig } from '../workload-config.js';
 import { bindProblem, sleep, tcpAccepts } from '../../util/net.js';
@@ -27,7 +32,21 @@ interface Proc {
   readonly child: Child;
   readonly stderr: string[];
   exit?: { code: number | undefined; signal: string | undefined };
+  /** Stopped on purpose by a chaos fault: its exit is not a health problem. */
+  stoppedOnPurpose?: boolean;
 }
+
+/** One data-plane process slot: the process serving `members`, replaced on every chaos restart. */
+interface DataPlaneSlot {
+  readonly label: string;
+  readonly members: readonly Workload[];
+  readonly env: Record<string, string>;
+  proc: Proc;
+  generation: number;
+}
+
+/** What the local backend can do to a running environment; only with one workload per data-plane process. */
+const LOCAL_CHAOS: readonly ChaosCapability[] = ['data-plane-process', 'workload-tls', 'distribution-pause', 'clock-skew'];
 
 const STOP_GRACE_MS = 5000;
 /** First application port: above Linux's default ephemeral range (32768–60999). */
@@ -47,7 +66,12 @@ export function createLocalBackend(options: LocalBackendOptions = {}): Backend {
     next += count;
     return first;
   };
-  return { name: 'local', details: { localSubnet: subnet }, start: (o) => startLocal(o, subnet, allocate(o.scenario.workloads.length)) };
+  return {
+    name: 'local',
+    details: { localSubnet: subnet },
+    chaosCapabilities: LOCAL_CHAOS,
+    start: (o) => startLocal(o, subnet, allocate(o.scenario.workloads.length)),
+  };
 }
 
 const ADDRESSES_PER_SUBNET = 254 * 254;
@@ -66,6 +90,7 @@ async function startLocal(o: EnvironmentOptions, subnet: string, firstIndex: num
   });
 
   const procs: Proc[] = [];
+  const slots: DataPlaneSlot[] = [];
   let dir: PrivateDir | undefined;
   let stopped = false;
   const configPaths: string[] = [];
@@ -104,7 +129,7 @@ async function startLocal(o: EnvironmentOptions, subnet: string, firstIndex: num
 
     checkAbort();
     dir = await createPrivateDir('meshconform-local-');
-    const caFile = await dir.write('ca.pem', firstCa(o), 0o644);
+    firstCa(o);
     const appCert = await dir.write('app-cert.pem', o.appTls.certPem, 0o644);
     const appKey = await dir.write('app-key.pem', o.appTls.keyPem);
 
@@ -136,10 +161,11 @@ async function startLocal(o: EnvironmentOptions, subnet: string, firstIndex: num
         address: t.address,
         appAddress: t.address,
         appPorts: Object.fromEntries(w.ports.map((p) => [String(p.port), appPorts.get(`${key(w)}|${p.port}`)!])),
+        // A trust bundle per workload: a staged CA rotation changes one workload's bundle at a time.
         tls: {
           certFile: await dir.write(`workload-${i}-cert.pem`, id.certPem, 0o644),
           keyFile: await dir.write(`workload-${i}-key.pem`, id.keyPem),
-          caFile,
+          caFile: await dir.write(`workload-${i}-ca.pem`, id.caPem, 0o644),
         },
       });
       configs.push(config);
@@ -161,6 +187,7 @@ async function startLocal(o: EnvironmentOptions, subnet: string, firstIndex: num
     checkAbort();
     const started = groups.map((g) => ({ g, proc: spawn(g.label, o.dataPlane.argv, { ...o.dataPlane.env, ...g.env }) }));
     procs.push(...started.map((s) => s.proc));
+    for (const { g, proc } of started) slots.push({ label: g.label, members: g.members, env: g.env, proc, generation: 1 });
     await Promise.race([aborted, Promise.all([echoReady, ...started.map(({ g, proc }) => waitReady(proc, g.members, targets, o.readyTimeoutMs, where))])]);
     checkAbort();
   } catch (err) {
@@ -168,21 +195,136 @@ async function startLocal(o: EnvironmentOptions, subnet: string, firstIndex: num
     throw err;
   }
 
+  const paused = new Set<WorkloadKey>();
+  const indexOf = (w: WorkloadKey): number => {
+    const i = workloads.findIndex((x) => key(x) === w);
+    if (i < 0) throw new BackendError(`${where}: no workload ${w}`);
+    return i;
+  };
+  const slotOf = (w: WorkloadKey): DataPlaneSlot => {
+    const slot = slots.find((x) => x.members.some((m) => key(m) === w));
+    if (!slot) throw new BackendError(`${where}: no data plane serves ${w}`);
+    return slot;
+  };
+  const running = (p: Proc) => !p.exit;
+
+  const chaos: EnvironmentChaos = {
+    capabilities: LOCAL_CHAOS,
+    dataPlane(w) {
+      const slot = slotOf(w);
+      return { pid: slot.proc.child.pid, running: running(slot.proc), generation: slot.generation };
+    },
+    async killDataPlane(w, signal) {
+      const slot = slotOf(w);
+      const p = slot.proc;
+      if (!running(p)) throw new BackendError(`${where}: the data plane of ${w} is not running`);
+      p.stoppedOnPurpose = true;
+      if (signal === 'SIGKILL') {
+        // A killed pod takes its whole process tree with it (a launcher's proxy child, too).
+        const pids = p.child.pid !== undefined ? descendants(p.child.pid) : [];
+        p.child.kill('SIGKILL');
+        for (const pid of pids) signalPid(pid, 'SIGKILL');
+      } else {
+        p.child.kill('SIGTERM');
+      }
+      await p.child;
+    },
+    async startDataPlane(w, options = {}) {
+      const slot = slotOf(w);
+      if (running(slot.proc)) throw new BackendError(`${where}: the data plane of ${w} is still running`);
+      if (stopped) throw new BackendError(`${where}: environment is stopped`);
+      const env: Record<string, string> = { ...o.dataPlane.env, ...slot.env };
+      if (options.clockOffsetMs !== undefined && options.clockOffsetMs !== 0) env['MESHCONFORM_CLOCK_OFFSET_MS'] = String(Math.round(options.clockOffsetMs));
+      const proc = spawn(slot.label, o.dataPlane.argv, env);
+      const i = procs.indexOf(slot.proc);
+      if (i >= 0) procs.splice(i, 1);
+      procs.push(proc);
+      slot.proc = proc;
+      slot.generation++;
+      await waitReady(proc, slot.members, targets, o.readyTimeoutMs, where);
+    },
+    async installTls(w, tls: WorkloadTls) {
+      if (!dir) throw new BackendError(`${where}: environment is not running`);
+      const i = indexOf(w);
+      await dir.write(`workload-${i}-cert.pem`, tls.certPem, 0o644);
+      await dir.write(`workload-${i}-key.pem`, tls.keyPem);
+      await dir.write(`workload-${i}-ca.pem`, tls.caPem, 0o644);
+      const p = slotOf(w).proc;
+      if (running(p)) p.child.kill('SIGHUP');
+    },
+    pauseDistribution(w, isPaused) {
+      indexOf(w);
+      if (isPaused) paused.add(w);
+      else paused.delete(w);
+    },
+    async deliveredPolicies(w) {
+      if (!dir) throw new BackendError(`${where}: environment is not running`);
+      const text = await readFile(`${dir.path}/workload-${indexOf(w)}.json`, 'utf8');
+      return (JSON.parse(text) as WorkloadConfig).policies;
+    },
+  };
+
   return {
     targets,
     async applyPolicies(policies: readonly PeerAuthenticationManifest[]) {
       if (!dir) throw new BackendError(`${where}: environment is not running`);
+      const delivered = new Set<WorkloadKey>();
       for (const [i, c] of configs.entries()) {
+        const w = key(workloads[i]!);
+        if (paused.has(w)) continue;
         c.policies = policies.map((p) => structuredClone(p));
         await dir.write(`workload-${i}.json`, JSON.stringify(c, null, 2));
+        delivered.add(w);
       }
-      for (const p of procs.slice(1)) if (!p.exit) p.child.kill('SIGHUP');
+      for (const slot of slots) {
+        if (running(slot.proc) && slot.members.some((m) => delivered.has(key(m)))) slot.proc.child.kill('SIGHUP');
+      }
     },
     health() {
-      return procs.filter((p) => p.exit).map((p) => `${p.label} exited (${describeExit(p)})${tail(p)}`);
+      return procs.filter((p) => p.exit && !p.stoppedOnPurpose).map((p) => `${p.label} exited (${describeExit(p)})${tail(p)}`);
     },
+    ...(Math.max(1, o.dataPlane.workloadsPerProcess) === 1 ? { chaos } : {}),
     stop,
   };
+}
+
+/** Every descendant of `pid` (from /proc), deepest last; empty where /proc is unavailable. */
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  let names: string[];
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = children.get(ppid) ?? [];
+      list.push(Number(name));
+      children.set(ppid, list);
+    } catch {
+      // ended while we looked
+    }
+  }
+  const out: number[] = [];
+  const stack = [...(children.get(pid) ?? [])];
+  while (stack.length > 0) {
+    const p = stack.pop()!;
+    out.push(p);
+    stack.push(...(children.get(p) ?? []));
+  }
+  return out;
+}
+
+function signalPid(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
 }
 
 function key(w: Workload): WorkloadKey {

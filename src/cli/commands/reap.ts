@@ -1,30 +1,72 @@
+import { Option } from 'commander';
 import { connectDockerEngine, reapLeftovers, RUN_LABEL } from '../../backend/docker/index.js';
-import { EXIT } from '../../util/errors.js';
+import { netnsHostProblem, reapNetns, NETNS_PREFIX } from '../../backend/netns/index.js';
+import { BackendError, EXIT } from '../../util/errors.js';
 import type { CommandModule } from '../command-context.js';
 
 interface ReapFlags {
   run?: string;
   all?: boolean;
+  backend?: 'docker' | 'netns';
 }
 
-/** `meshconform reap`: removes the containers and networks crashed runs left on the Docker engine, by label. */
+/**
+ * `meshconform reap`: removes what crashed runs left behind: Docker containers and networks (by label) and network
+ * namespaces with their host interfaces (by name). Every backend this host can reach, unless `--backend` names one.
+ */
 export const reapCommand: CommandModule = (program, { out, setExitCode }) => {
   program
     .command('reap')
-    .description(`remove Docker containers and networks that crashed runs left behind (label ${RUN_LABEL})`)
+    .description(`remove what crashed runs left behind: Docker containers and networks (label ${RUN_LABEL}), network namespaces (${NETNS_PREFIX}*) and their host interfaces`)
     .option('--run <id>', 'only this run id')
     .option('--all', 'also runs whose meshconform process is still alive, or that another host started')
+    .addOption(new Option('--backend <name>', 'only this backend (default: every one this host can reach)').choices(['docker', 'netns']))
     .action(async (flags: ReapFlags) => {
-      const { docker } = await connectDockerEngine();
-      const r = await reapLeftovers(docker, { ...(flags.run !== undefined ? { runId: flags.run } : {}), all: flags.all === true });
-      for (const k of r.kept) out.write(`kept run ${k.runId}: ${k.why}\n`);
-      if (r.runs.length === 0) {
-        out.write(`nothing to reap${r.kept.length > 0 ? ` (${r.kept.length} live run(s) kept)` : ''}\n`);
-      } else {
-        out.write(`reaped ${r.runs.length} run(s): ${r.containers.length} container(s), ${r.networks.length} network(s)\n`);
-        for (const c of r.containers) out.write(`  container ${c}\n`);
-        for (const n of r.networks) out.write(`  network ${n}\n`);
+      const scope = { ...(flags.run !== undefined ? { runId: flags.run } : {}), all: flags.all === true };
+      const unreachable: string[] = [];
+
+      if (flags.backend !== 'netns') {
+        let docker: Awaited<ReturnType<typeof connectDockerEngine>>['docker'] | undefined;
+        try {
+          ({ docker } = await connectDockerEngine());
+        } catch (err) {
+          if (flags.backend === 'docker') throw err;
+          unreachable.push(`docker: ${(err as Error).message}`);
+        }
+        if (docker) {
+          const r = await reapLeftovers(docker, scope);
+          for (const k of r.kept) out.write(`docker: kept run ${k.runId}: ${k.why}\n`);
+          if (r.runs.length === 0) {
+            out.write(`docker: nothing to reap${r.kept.length > 0 ? ` (${r.kept.length} live run(s) kept)` : ''}\n`);
+          } else {
+            out.write(`docker: reaped ${r.runs.length} run(s): ${r.containers.length} container(s), ${r.networks.length} network(s)\n`);
+            for (const c of r.containers) out.write(`  container ${c}\n`);
+            for (const n of r.networks) out.write(`  network ${n}\n`);
+          }
+        }
       }
+
+      if (flags.backend !== 'docker') {
+        const problem = await netnsHostProblem();
+        if (problem && flags.backend === 'netns') throw new BackendError(problem.replace('--backend netns', 'reap --backend netns'));
+        if (problem) {
+          unreachable.push(`netns: ${problem}`);
+        } else {
+          const r = await reapNetns(scope);
+          for (const k of r.kept) out.write(`netns: kept run ${k.runId}: ${k.why}\n`);
+          if (r.runs.length === 0) {
+            out.write(`netns: nothing to reap${r.kept.length > 0 ? ` (${r.kept.length} live run(s) kept)` : ''}\n`);
+          } else {
+            out.write(`netns: reaped ${r.runs.length} run(s): ${r.namespaces.length} namespace(s), ${r.interfaces.length} host interface(s), ${r.processes} process(es) killed\n`);
+            for (const n of r.namespaces) out.write(`  namespace ${n}\n`);
+            for (const i of r.interfaces) out.write(`  interface ${i}\n`);
+          }
+        }
+      }
+
+      // Nothing reachable at all: say why for each backend (exit 2); one unreachable backend is only noted.
+      if (unreachable.length === 2) throw new BackendError(`nothing to reap with: ${unreachable.join('; ')}`);
+      for (const u of unreachable) out.write(`skipped ${u}\n`);
       setExitCode(EXIT.ok);
     });
 };

@@ -2,21 +2,23 @@ import { Option } from 'commander';
 import { loadScenarios } from '../../scenario/index.js';
 import { createLocalBackend } from '../../backend/local/index.js';
 import { createDockerBackend } from '../../backend/docker/index.js';
+import { createNetnsBackend, netnsHostProblem } from '../../backend/netns/index.js';
 import { runSuite, newRunId } from '../../run/run-suite.js';
 import { resolveDataPlane, echoArgv, harnessFile } from '../../run/data-plane.js';
 import { checkDefectNames } from '../../run/reference-defects.js';
 import { pushTeardown, runTeardown } from '../../run/teardown.js';
 import { writeOutputs, parseReporters, openReporters } from '../../run/outputs.js';
-import { EXIT, UsageError } from '../../util/errors.js';
+import { BackendError, EXIT, UsageError } from '../../util/errors.js';
 import { installSignalHandlers } from '../../run/teardown.js';
 import { createProgress } from '../progress.js';
 import { int, type CommandModule } from '../command-context.js';
 import { addReportFlags, reportOptionsFrom, type ReportFlags } from '../report-flags.js';
+import { addKubeFlags, rejectKubeFlags, runKubeCommand, type KubeFlags } from './run-kube.js';
 import type { Backend, RunResult } from '../../model/index.js';
 
-const BACKENDS = ['local', 'docker'] as const;
+const BACKENDS = ['local', 'docker', 'netns', 'kind', 'cluster'] as const;
 
-interface RunFlags extends ReportFlags {
+interface RunFlags extends ReportFlags, KubeFlags {
   backend: (typeof BACKENDS)[number];
   dataPlane: string;
   workloadsPerProcess: number;
@@ -42,6 +44,8 @@ export function exitCodeFor(result: RunResult): number {
 
 async function runCommand(paths: string[], flags: RunFlags, out: NodeJS.WritableStream): Promise<number> {
   installSignalHandlers();
+  if (flags.backend === 'kind' || flags.backend === 'cluster') return runKubeCommand(paths, flags, out, exitCodeFor);
+  rejectKubeFlags(flags);
   const reporterNames = parseReporters(flags.reporter);
   const reportOptions = await reportOptionsFrom(paths, flags);
   if (flags.defect !== undefined && flags.dataPlane !== 'reference') {
@@ -69,6 +73,16 @@ async function runCommand(paths: string[], flags: RunFlags, out: NodeJS.Writable
     closeOnSignal = () => docker.closeRun(runId);
     process.once('SIGINT', closeOnSignal).once('SIGTERM', closeOnSignal);
     backend = docker;
+  } else if (flags.backend === 'netns') {
+    const problem = await netnsHostProblem();
+    if (problem) throw new BackendError(problem);
+    const netns = createNetnsBackend();
+    // Like docker's label sweep: every namespace named with the run id goes, even one a start was creating.
+    sweep = () => netns.removeRun(runId);
+    removeRun = pushTeardown(`network namespaces of run ${runId}`, sweep);
+    closeOnSignal = () => netns.closeRun(runId);
+    process.once('SIGINT', closeOnSignal).once('SIGTERM', closeOnSignal);
+    backend = netns;
   } else {
     backend = createLocalBackend(flags.localSubnet !== undefined ? { subnet: flags.localSubnet } : {});
   }
@@ -124,7 +138,7 @@ export const runCommandModule: CommandModule = (program, { out, setExitCode }) =
     .option('--image <ref>', 'docker backend: workload image to use instead of the one built from this host\'s node (never pulled)')
     .option('--local-subnet <a.b>', 'loopback /16 for workload addresses on the local backend, e.g. 127.77 (random by default)')
     .option('--defect <name>', 'plant a defect in the reference data plane (repeatable; see `meshconform mutate --list`)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
-  addReportFlags(run).action(async (paths: string[], flags: RunFlags) => {
+  addReportFlags(addKubeFlags(run)).action(async (paths: string[], flags: RunFlags) => {
     setExitCode(await runCommand(paths, flags, out));
   });
 };

@@ -13,11 +13,11 @@ export const validateCommand: CommandModule = (program, { out, err, setExitCode 
       let lintCount = 0;
       for (const s of scenarios) {
         for (const w of s.warnings) err.write(`${formatPos(w.source)}: warning: ${w.message}\n`);
-        // Ambient expectations are linted once the ambient oracle exists.
-        if (s.mode === 'ambient') continue;
-        for (const f of lintExpectations(s, 'sidecar')) {
-          lintCount++;
-          err.write(`${f.file}:${f.line}:${f.column}: lint: ${f.message}\n`);
+        for (const m of s.mode === 'both' ? (['sidecar', 'ambient'] as const) : [s.mode]) {
+          for (const f of lintExpectations(s, m)) {
+            lintCount++;
+            err.write(`${f.file}:${f.line}:${f.column}: lint: ${f.message}\n`);
+          }
         }
       }
       out.write(`${scenarios.length} scenario(s) valid${lintCount ? `, ${lintCount} lint error(s)` : ''}\n`);

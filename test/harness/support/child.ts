@@ -19,6 +19,8 @@ export interface Child {
   stderr(): string;
   /** The first stdout line (from `from` on) matching; rejects if the process exits first. */
   waitForLine(match: (line: string) => boolean, from?: number): Promise<string>;
+  /** All stderr so far once it matches (stdout and stderr are separate pipes: a stdout line can arrive first). */
+  waitForStderr(match: RegExp): Promise<string>;
 }
 
 export function startChild(script: string, env: Record<string, string>): Child {
@@ -32,6 +34,7 @@ export function startChild(script: string, env: Record<string, string>): Child {
   const waiters = new Set<() => void>();
   proc.stderr?.setEncoding('utf8').on('data', (d: string) => {
     stderr += d;
+    for (const w of waiters) w();
   });
   createInterface({ input: proc.stdout! }).on('line', (line) => {
     lines.push(line);
@@ -59,6 +62,21 @@ export function startChild(script: string, env: Record<string, string>): Child {
           } else if (done) {
             waiters.delete(check);
             reject(new Error(`process ${proc.pid} exited before the expected line; stderr: ${stderr}`));
+          }
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+    waitForStderr(match) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (match.test(stderr)) {
+            waiters.delete(check);
+            resolve(stderr);
+          } else if (done) {
+            waiters.delete(check);
+            reject(new Error(`process ${proc.pid} exited before stderr matched ${match}; stderr: ${stderr}`));
           }
         };
         waiters.add(check);

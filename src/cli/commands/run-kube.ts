@@ -1,0 +1,227 @@
+import { Option, type Command } from 'commander';
+import { loadScenarios } from '../../scenario/index.js';
+import { connectDockerEngine, ensureHarnessImage } from '../../backend/docker/index.js';
+import {
+  CONVERGENCE_DEFAULTS,
+  createDryRunRunner,
+  createExecaRunner,
+  createKubeBackend,
+  loadUserCa,
+  type CommandRunner,
+  type KubeBackend,
+} from '../../backend/kube/index.js';
+import { newRunId } from '../../run/run-suite.js';
+import { runKubeSuite } from '../../run/kube-suite.js';
+import { harnessFile } from '../../run/data-plane.js';
+import { installSignalHandlers, pushTeardown } from '../../run/teardown.js';
+import { openReporters, parseReporters, writeOutputs } from '../../run/outputs.js';
+import { shellQuote } from '../../report/index.js';
+import { HARNESS_VERSION } from '../../run/version.js';
+import { EXIT, UsageError } from '../../util/errors.js';
+import type { MeshMode, RunResult } from '../../model/index.js';
+import { int } from '../command-context.js';
+import { createProgress } from '../progress.js';
+import { reportOptionsFrom, type ReportFlags } from '../report-flags.js';
+
+/** Flags of `run` that only the kind and cluster backends read; undefined when not given (defaults applied here). */
+export interface KubeFlags {
+  kindCluster?: string;
+  keep?: boolean;
+  istioProfile?: 'default' | 'ambient';
+  istioVersion?: string;
+  context?: string;
+  meshCa?: string;
+  injectionLabel?: string;
+  rootNamespace?: string;
+  meshModes?: string;
+  allowMeshPolicies?: boolean;
+  convergeSuccesses?: number;
+  convergeTimeout?: number;
+  convergeInterval?: number;
+  podReadyTimeout?: number;
+  installTimeout?: number;
+  dryRun?: boolean;
+}
+
+const POD_READY_DEFAULT_MS = 300_000;
+const INSTALL_DEFAULT_MS = 900_000;
+const CLUSTER_IMAGE_DEFAULT = 'node:20-slim';
+
+export function addKubeFlags(cmd: Command): Command {
+  return cmd
+    .option('--kind-cluster <name>', 'kind backend: reuse this existing kind cluster (never deleted) instead of creating one')
+    .option('--keep', 'kind backend: leave the cluster the run created in place for debugging')
+    .addOption(new Option('--istio-profile <profile>', 'kind backend: Istio profile to install (default: default)').choices(['default', 'ambient']))
+    .option('--istio-version <version>', 'kind backend: require this istioctl version (checked against `istioctl version`)')
+    .option('--context <name>', 'cluster backend: kubeconfig context of a cluster with a mesh installed')
+    .option('--mesh-ca <dir>', 'cluster backend: the mesh CA (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem) to issue the probe identities from; default: the probe pod\'s own sidecar certificate')
+    .option('--injection-label <key=value>', 'cluster backend: namespace label that enables sidecar injection (default: istio-injection=enabled)')
+    .option('--root-namespace <ns>', 'cluster backend: the mesh\'s root namespace (default: istio-system)')
+    .option('--mesh-modes <list>', 'cluster backend: mesh modes the mesh serves, "sidecar", "ambient" or both (default: sidecar)')
+    .option('--allow-mesh-policies', 'cluster backend: also run scenarios with mesh-wide policies (they change the whole mesh while they run)')
+    .option('--converge-successes <n>', `kind/cluster: identical matching results in a row that make a cell converged (default: ${CONVERGENCE_DEFAULTS.successes})`, int('--converge-successes', 1, 100))
+    .option('--converge-timeout <ms>', `kind/cluster: deadline for every cell to converge after an apply (default: ${CONVERGENCE_DEFAULTS.deadlineMs})`, int('--converge-timeout', 1000, 3_600_000))
+    .option('--converge-interval <ms>', `kind/cluster: pause between probe rounds (default: ${CONVERGENCE_DEFAULTS.intervalMs})`, int('--converge-interval', 0, 600_000))
+    .option('--pod-ready-timeout <ms>', `kind/cluster: deadline for pods to become ready (default: ${POD_READY_DEFAULT_MS})`, int('--pod-ready-timeout', 1000, 3_600_000))
+    .option('--install-timeout <ms>', `kind backend: deadline of istioctl install (default: ${INSTALL_DEFAULT_MS})`, int('--install-timeout', 10_000, 3_600_000))
+    .option('--dry-run', 'kind/cluster: print the plan (every command and manifest) and execute nothing');
+}
+
+const KUBE_ONLY: readonly (keyof KubeFlags)[] = [
+  'kindCluster', 'keep', 'istioProfile', 'istioVersion', 'context', 'meshCa', 'injectionLabel', 'rootNamespace', 'meshModes',
+  'allowMeshPolicies', 'convergeSuccesses', 'convergeTimeout', 'convergeInterval', 'podReadyTimeout', 'installTimeout', 'dryRun',
+];
+const KIND_ONLY: readonly (keyof KubeFlags)[] = ['kindCluster', 'keep', 'istioProfile', 'istioVersion', 'installTimeout'];
+const CLUSTER_ONLY: readonly (keyof KubeFlags)[] = ['context', 'meshCa', 'injectionLabel', 'rootNamespace', 'meshModes', 'allowMeshPolicies'];
+
+const flagName = (k: string) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+/** Kube flags given to another backend are a usage error, not silently ignored. */
+export function rejectKubeFlags(flags: KubeFlags & { backend: string }): void {
+  const given = KUBE_ONLY.filter((k) => flags[k] !== undefined);
+  if (given.length > 0) throw new UsageError(`${given.map(flagName).join(', ')} ${given.length === 1 ? 'needs' : 'need'} --backend kind or cluster, not ${flags.backend}`);
+}
+
+interface RunFlagsForKube extends KubeFlags, ReportFlags {
+  backend: string;
+  dataPlane: string;
+  workloadsPerProcess: number;
+  reporter: string;
+  out: string;
+  grep?: string;
+  retries: number;
+  concurrency: number;
+  timeout: number;
+  readyTimeout: number;
+  parallel: number;
+  localSubnet?: string;
+  defect?: string[];
+  image?: string;
+}
+
+/** `meshconform run --backend kind|cluster`. */
+export async function runKubeCommand(paths: string[], flags: RunFlagsForKube, out: NodeJS.WritableStream, exitCodeFor: (r: RunResult) => number): Promise<number> {
+  installSignalHandlers();
+  const backendName = flags.backend as 'kind' | 'cluster';
+  const wrong = (backendName === 'kind' ? CLUSTER_ONLY : KIND_ONLY).filter((k) => flags[k] !== undefined);
+  if (wrong.length > 0) throw new UsageError(`${wrong.map(flagName).join(', ')} ${wrong.length === 1 ? 'is' : 'are'} not for --backend ${backendName}`);
+  if (flags.dataPlane !== 'reference') throw new UsageError(`--data-plane ${flags.dataPlane}: on --backend ${backendName} the data plane under test is the cluster's mesh (leave out --data-plane)`);
+  if (flags.defect !== undefined) throw new UsageError(`--defect plants defects in the reference data plane; --backend ${backendName} tests a real mesh`);
+  if (flags.workloadsPerProcess !== 1) throw new UsageError(`--workloads-per-process is for the local backend; --backend ${backendName} runs one pod per workload`);
+  if (flags.localSubnet !== undefined) throw new UsageError(`--local-subnet is for the local backend, not --backend ${backendName}`);
+  if (backendName === 'cluster' && flags.context === undefined) throw new UsageError('--backend cluster needs --context <kubeconfig context> of a cluster with a mesh installed');
+  const injection = parseInjectionLabel(flags.injectionLabel ?? 'istio-injection=enabled');
+  const meshModes = parseMeshModes(flags.meshModes ?? 'sidecar');
+  const convergence = {
+    successes: flags.convergeSuccesses ?? CONVERGENCE_DEFAULTS.successes,
+    deadlineMs: flags.convergeTimeout ?? CONVERGENCE_DEFAULTS.deadlineMs,
+    intervalMs: flags.convergeInterval ?? CONVERGENCE_DEFAULTS.intervalMs,
+  };
+
+  const reporterNames = parseReporters(flags.reporter);
+  const reportOptions = { ...(await reportOptionsFrom(paths, flags)), reproduce: reproduce(paths, flags) };
+  const scenarios = await loadScenarios(paths, flags.grep !== undefined ? { grep: flags.grep } : {});
+  if (scenarios.length === 0) throw new UsageError(`no scenarios found in ${paths.join(', ')}${flags.grep ? ` matching --grep ${flags.grep}` : ''}`);
+  const userCa = flags.meshCa !== undefined ? await loadUserCa(flags.meshCa) : undefined;
+  const runId = newRunId();
+  const dryRun = flags.dryRun === true;
+  const runner: CommandRunner = dryRun ? createDryRunRunner(out) : createExecaRunner();
+  const log = dryRun ? (line: string) => void out.write(`# ${line}\n`) : (line: string) => void process.stderr.write(`${line}\n`);
+  const common = { runner, harnessDir: harnessFile(''), podReadyTimeoutMs: flags.podReadyTimeout ?? POD_READY_DEFAULT_MS, pushTeardown, log };
+  const backend: KubeBackend =
+    backendName === 'kind'
+      ? createKubeBackend({
+          ...common,
+          backend: 'kind',
+          ...(flags.kindCluster !== undefined ? { kindCluster: flags.kindCluster } : {}),
+          keep: flags.keep === true,
+          istioProfile: flags.istioProfile ?? 'default',
+          ...(flags.istioVersion !== undefined ? { istioVersion: flags.istioVersion } : {}),
+          installTimeoutMs: flags.installTimeout ?? INSTALL_DEFAULT_MS,
+          buildImage: async () => {
+            if (flags.image !== undefined) return flags.image;
+            const { docker } = await connectDockerEngine();
+            return (await ensureHarnessImage(docker, harnessFile(''))).ref;
+          },
+        })
+      : createKubeBackend({
+          ...common,
+          backend: 'cluster',
+          context: flags.context!,
+          image: flags.image ?? CLUSTER_IMAGE_DEFAULT,
+          injectionLabel: injection,
+          rootNamespace: flags.rootNamespace ?? 'istio-system',
+          allowMeshPolicies: flags.allowMeshPolicies === true,
+          identity: userCa ? 'supplied' : 'sidecar-certs',
+          meshModes,
+        });
+  const dataPlaneName = backendName === 'kind' ? `istio (kind, ${flags.istioProfile ?? 'default'} profile${flags.istioVersion ? `, ${flags.istioVersion}` : ''})` : `mesh of context ${flags.context}`;
+  if (dryRun) out.write(`# meshconform ${HARNESS_VERSION}: plan of run ${runId} on --backend ${backendName} (--dry-run: nothing is executed)\n`);
+
+  const progress = dryRun ? undefined : createProgress(out);
+  const reporter = dryRun ? undefined : openReporters(reporterNames, out, reportOptions);
+  let result: RunResult | undefined;
+  try {
+    result = await runKubeSuite({
+      scenarios,
+      paths,
+      ...(flags.grep !== undefined ? { grep: flags.grep } : {}),
+      backend,
+      runId,
+      concurrency: flags.concurrency,
+      timeoutMs: flags.timeout,
+      convergence,
+      identity: backendName === 'kind' ? { kind: 'run-pki' } : userCa ? { kind: 'user-ca', ca: userCa } : { kind: 'sidecar-certs' },
+      dataPlaneName,
+      log,
+      ...(progress && reporter
+        ? {
+            hooks: {
+              onRunStart: (e) => (progress.hooks.onRunStart?.(e), void reporter.onRunStart?.(e)),
+              onScenarioStart: (e) => void reporter.onScenarioStart?.(e),
+              onCellResult: (c) => void reporter.onCellResult?.(c),
+              onScenarioEnd: (r) => (progress.hooks.onScenarioEnd?.(r), void reporter.onScenarioEnd?.(r)),
+            },
+          }
+        : {}),
+    });
+  } finally {
+    progress?.stop();
+  }
+  if (!result || !reporter) return EXIT.ok;
+  await writeOutputs(result, reporter, flags.out);
+  return exitCodeFor(result);
+}
+
+function parseInjectionLabel(value: string): [string, string] {
+  const m = /^([A-Za-z0-9./_-]+)=([A-Za-z0-9._-]*)$/.exec(value);
+  if (!m) throw new UsageError(`--injection-label must be key=value, e.g. istio-injection=enabled or istio.io/rev=stable, got ${JSON.stringify(value)}`);
+  return [m[1]!, m[2]!];
+}
+
+function parseMeshModes(value: string): MeshMode[] {
+  const modes = value.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const m of modes) if (m !== 'sidecar' && m !== 'ambient') throw new UsageError(`--mesh-modes: unknown mode "${m}" (sidecar, ambient)`);
+  if (modes.length === 0) throw new UsageError('--mesh-modes needs sidecar, ambient or both');
+  return modes as MeshMode[];
+}
+
+/** The run line with every kube setting spelled out (defaults included), for the conformance report. */
+function reproduce(paths: readonly string[], f: RunFlagsForKube): string {
+  const args = ['npx', `meshconform@${HARNESS_VERSION}`, 'run', ...paths, '--backend', f.backend];
+  if (f.backend === 'kind') {
+    args.push('--istio-profile', f.istioProfile ?? 'default');
+    if (f.istioVersion !== undefined) args.push('--istio-version', f.istioVersion);
+  } else {
+    args.push('--context', f.context ?? '', '--root-namespace', f.rootNamespace ?? 'istio-system', '--injection-label', f.injectionLabel ?? 'istio-injection=enabled', '--mesh-modes', f.meshModes ?? 'sidecar');
+    if (f.meshCa !== undefined) args.push('--mesh-ca', f.meshCa);
+    if (f.allowMeshPolicies) args.push('--allow-mesh-policies');
+  }
+  if (f.image !== undefined) args.push('--image', f.image);
+  if (f.grep !== undefined) args.push('--grep', f.grep);
+  args.push('--concurrency', String(f.concurrency), '--timeout', String(f.timeout));
+  args.push('--converge-successes', String(f.convergeSuccesses ?? CONVERGENCE_DEFAULTS.successes));
+  args.push('--converge-timeout', String(f.convergeTimeout ?? CONVERGENCE_DEFAULTS.deadlineMs));
+  args.push('--converge-interval', String(f.convergeInterval ?? CONVERGENCE_DEFAULTS.intervalMs));
+  return args.map(shellQuote).join(' ');
+}

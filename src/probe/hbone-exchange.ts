@@ -1,0 +1,249 @@
+import http from 'node:http';
+import http2 from 'node:http2';
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type tls from 'node:tls';
+import type { ProbeJob } from '../model/index.js';
+import { PROBE_LINE_PREFIX, looksLikeEchoBody, parseEchoJson } from './echo-reply.js';
+import { HBONE_ALPN, HBONE_PORT } from './hbone.js';
+import { FRAME_GOAWAY, FRAME_RST_STREAM, FrameScanner, http2ErrorName } from './http2-frames.js';
+import { closed, openConnection, type ConnectionTrace } from './open-connection.js';
+import { denied, outcomeOfError, outcomeOfHttpStatus, outcomeOfReplyLine, printable, type Outcome } from './outcome.js';
+import type { ProbeContext } from './probe-context.js';
+import { TappedSocket } from './tapped-socket.js';
+
+const MAX_REPLY_BYTES = 64 * 1024;
+const MAX_BODY_BYTES = 1024 * 1024;
+const MAX_TAP_BYTES = 4096;
+const NO_ERROR = 0;
+const CANCEL = 8;
+
+export interface HboneOptions {
+  /** Client certificate (or none) for the mTLS to the node proxy. */
+  readonly secureContext: tls.SecureContext;
+  /** What goes through the tunnel: the line a raw probe sends, or an HTTP/1.1 GET. */
+  readonly payload: 'line' | 'http';
+}
+
+export interface HboneResult {
+  readonly outcome: Outcome;
+  /** TCP and TLS of the connection to the node proxy's HBONE port. */
+  readonly trace: ConnectionTrace;
+  /** CONNECT round trip: request sent to `:status` received. */
+  readonly tunnelMs?: number;
+}
+
+/** What the frame scanners saw: who reset or ended what, with which HTTP/2 error code. */
+interface Wire {
+  serverRst?: number;
+  serverGoaway?: number;
+  clientGoaway?: number;
+  /** A RST_STREAM our client sent (other than CANCEL): it rejected the server's frames on the stream. */
+  clientRst?: number;
+  /** The first node:http2 error (a protocol violation the library detected). */
+  http2Error?: Error;
+  /** The first socket-level error the session or stream reported (a write into a connection the server closed). */
+  socketError?: Error;
+}
+
+/**
+ * One HBONE probe (spec R6.2, R6.7): a NEW TCP + TLS connection to `address:15008` offering ALPN h2, an HTTP/2
+ * CONNECT with `:authority` = `address:targetPort`, then the same payload a direct client sends, through the tunnel.
+ * Never rejects. Allowed only on the echo application's reply; a refused CONNECT is `http-status` (or
+ * `protocol-error` for 400), a server RST_STREAM `reset`, a GOAWAY or a close `closed`, HTTP/2 the client could
+ * not parse `protocol-error`.
+ */
+export function hboneExchange(job: ProbeJob, ctx: ProbeContext, options: HboneOptions, signal: AbortSignal): Promise<HboneResult> {
+  return new Promise((resolve) => {
+    const authority = `${net.isIPv6(job.address) ? `[${job.address}]` : job.address}:${job.targetPort}`;
+    const wire: Wire = {};
+    let settled = false;
+    let established = false;
+    let tunnelStart = 0;
+    let tunnelMs: number | undefined;
+    let session: http2.ClientHttp2Session | undefined;
+    let pendingFailure: NodeJS.Immediate | undefined;
+
+    const { socket, trace } = openConnection({ ...job, targetPort: HBONE_PORT }, ctx, { secureContext: options.secureContext, alpn: HBONE_ALPN }, (s) => {
+      if (!settled) startSession(s as tls.TLSSocket);
+    });
+
+    const finish = (outcome: Outcome) => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener('abort', onAbort);
+      if (pendingFailure) clearImmediate(pendingFailure);
+      session?.destroy();
+      socket.destroy();
+      void closed(socket).then(() => resolve({ outcome, trace, ...(tunnelMs !== undefined ? { tunnelMs } : {}) }));
+    };
+    // Errors, resets and closes arrive as several events in no fixed order: judge once they have all landed.
+    const fail = () => {
+      if (settled || pendingFailure) return;
+      pendingFailure = setImmediate(() => finish(failureOutcome()));
+    };
+    const waitingFor = () =>
+      trace.phase === 'connect' ? 'TCP connect to the HBONE port' : trace.phase === 'handshake' ? 'the TLS handshake' : established ? 'a reply through the tunnel' : 'the CONNECT response';
+    const onAbort = () => {
+      const reason = signal.reason instanceof Error ? signal.reason.message : 'probe deadline passed';
+      finish(denied('timeout', `${reason} (waiting for ${waitingFor()})`));
+    };
+
+    const record = (err: Error) => {
+      if (isHttp2Error(err)) wire.http2Error ??= err;
+      else wire.socketError ??= err;
+    };
+    const failureOutcome = (): Outcome => {
+      const what = established ? 'the tunnel' : 'the CONNECT stream';
+      const before = established ? 'before the reply' : trace.phase === 'reply' ? 'before answering the CONNECT' : 'during the TLS handshake';
+      if (wire.clientGoaway !== undefined && wire.clientGoaway !== NO_ERROR) {
+        return denied('protocol-error', `malformed HTTP/2 from the HBONE server: the client ended the session (GOAWAY ${http2ErrorName(wire.clientGoaway)})`);
+      }
+      if (wire.clientRst !== undefined) {
+        return denied('protocol-error', `malformed HTTP/2 from the HBONE server: the client reset ${what} (RST_STREAM ${http2ErrorName(wire.clientRst)})`);
+      }
+      if (wire.serverRst !== undefined) return denied('reset', `the server reset ${what} (RST_STREAM ${http2ErrorName(wire.serverRst)})`);
+      const socketError = trace.error && !isHttp2Error(trace.error) ? trace.error : wire.socketError;
+      if (socketError) return outcomeOfError(socketError);
+      if (wire.serverGoaway !== undefined) return denied('closed', `the server ended the HTTP/2 session (GOAWAY ${http2ErrorName(wire.serverGoaway)}) ${before}`);
+      if (wire.http2Error) return denied('protocol-error', `malformed HTTP/2 from the HBONE server: ${wire.http2Error.message}`);
+      return denied('closed', `the server closed the connection ${before}`);
+    };
+
+    const startSession = (tlsSocket: tls.TLSSocket) => {
+      const alpn = tlsSocket.alpnProtocol;
+      if (alpn !== 'h2') {
+        finish(denied('protocol-error', `the HBONE server negotiated ${alpn ? `ALPN "${printable(alpn, 40)}"` : 'no ALPN'}, not h2`));
+        return;
+      }
+      const inbound = new FrameScanner((f) => {
+        if (f.type === FRAME_RST_STREAM && f.streamId !== 0) wire.serverRst ??= f.errorCode ?? 0;
+        if (f.type === FRAME_GOAWAY) wire.serverGoaway ??= f.errorCode ?? 0;
+      }, { clientPreface: false });
+      // node:http2 does not report a GOAWAY it sends itself over malformed frames: the session just goes quiet.
+      const outbound = new FrameScanner((f) => {
+        if (settled) return;
+        if (f.type === FRAME_RST_STREAM && f.errorCode !== undefined && f.errorCode !== NO_ERROR && f.errorCode !== CANCEL) wire.clientRst ??= f.errorCode;
+        if (f.type !== FRAME_GOAWAY) return;
+        wire.clientGoaway ??= f.errorCode ?? 0;
+        if (wire.clientGoaway !== NO_ERROR) fail();
+      }, { clientPreface: true });
+      const tapped = new TappedSocket(tlsSocket, (c) => inbound.push(c), (c) => outbound.push(c));
+      let stream: http2.ClientHttp2Stream;
+      try {
+        session = http2.connect(`https://${authority}`, { createConnection: () => tapped, settings: { enablePush: false } });
+        session.on('error', (err) => {
+          record(err);
+          fail();
+        });
+        session.on('close', fail);
+        stream = session.request({ ':method': 'CONNECT', ':authority': authority }, { endStream: false });
+      } catch (err) {
+        finish({ kind: 'error', message: `probe could not open the HBONE session: ${err instanceof Error ? err.message : String(err)}` });
+        return;
+      }
+      tunnelStart = performance.now();
+      // "Stream closed with error code NGHTTP2_…" only restates a RST_STREAM the frame scanners already saw.
+      stream.on('error', (err) => {
+        if (!(isHttp2Error(err) && /NGHTTP2_/.test(err.message))) record(err);
+        fail();
+      });
+      stream.on('response', (headers) => {
+        tunnelMs = performance.now() - tunnelStart;
+        const status = Number(headers[':status']);
+        if (!Number.isInteger(status)) {
+          finish(denied('protocol-error', 'the CONNECT response has no valid :status'));
+        } else if (status < 200 || status > 299) {
+          finish(outcomeOfHttpStatus(status, `CONNECT answered HTTP ${status}`));
+        } else {
+          established = true;
+          if (options.payload === 'http') httpThroughTunnel(stream);
+          else lineThroughTunnel(stream);
+        }
+      });
+      // Before the tunnel is up a closed stream ends the probe; after it, the payload exchange decides.
+      stream.on('close', () => {
+        if (!established) fail();
+      });
+    };
+
+    const lineThroughTunnel = (stream: http2.ClientHttp2Stream) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const received = () => Buffer.concat(chunks, size).toString('utf8');
+      stream.on('data', (chunk: Buffer) => {
+        chunks.push(chunk);
+        size += chunk.length;
+        if (chunk.includes(0x0a)) {
+          const text = received();
+          finish(outcomeOfReplyLine(text.slice(0, text.indexOf('\n'))));
+        } else if (size >= MAX_REPLY_BYTES) {
+          finish(outcomeOfReplyLine(received()));
+        }
+      });
+      stream.on('end', () => finish(size > 0 ? outcomeOfReplyLine(received()) : denied('closed', 'the tunnel closed without a reply')));
+      stream.on('close', fail);
+      stream.write(`${PROBE_LINE_PREFIX}${job.key}\n`);
+    };
+
+    const httpThroughTunnel = (stream: http2.ClientHttp2Stream) => {
+      const tapped: Buffer[] = [];
+      let tappedBytes = 0;
+      stream.on('data', (chunk: Buffer) => {
+        if (tappedBytes < MAX_TAP_BYTES) {
+          tapped.push(chunk);
+          tappedBytes += chunk.length;
+        }
+      });
+      const raw = () => Buffer.concat(tapped).toString('utf8');
+      const req = http.request({
+        createConnection: () => stream as unknown as net.Socket,
+        method: 'GET',
+        path: '/',
+        headers: { host: authority, 'x-meshconform-probe': job.key, connection: 'close' },
+      });
+      req.on('response', (res) => {
+        const body: Buffer[] = [];
+        let bodyBytes = 0;
+        res.on('data', (chunk: Buffer) => {
+          bodyBytes += chunk.length;
+          if (bodyBytes > MAX_BODY_BYTES) finish(denied('protocol-error', `response larger than ${MAX_BODY_BYTES} bytes`));
+          else body.push(chunk);
+        });
+        res.on('end', () => finish(outcomeOfTunnelResponse(res.statusCode ?? 0, Buffer.concat(body).toString('utf8'))));
+        res.on('error', fail);
+        res.on('aborted', fail);
+      });
+      req.on('error', (err) => {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (typeof code === 'string' && code.startsWith('HPE_')) {
+          const text = raw();
+          finish(text.length > 0 ? outcomeOfReplyLine(text.split('\n', 1)[0]!) : denied('protocol-error', `invalid HTTP response through the tunnel: ${err.message}`));
+          return;
+        }
+        fail();
+      });
+      req.on('close', fail);
+      req.end();
+    };
+
+    socket.on('error', fail);
+    socket.on('close', fail);
+    signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) onAbort();
+  });
+}
+
+function isHttp2Error(err: Error): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return typeof code === 'string' && code.startsWith('ERR_HTTP2');
+}
+
+function outcomeOfTunnelResponse(status: number, body: string): Outcome {
+  if (status === 200) {
+    const parsed = parseEchoJson(body);
+    if (parsed.kind === 'echo') return { kind: 'echo', echo: parsed.echo, httpStatus: status };
+    if (looksLikeEchoBody(body)) return { kind: 'error', message: `malformed echo reply: ${parsed.why}` };
+  }
+  return outcomeOfHttpStatus(status, `HTTP ${status} through the tunnel: ${printable(body, 80)}`);
+}

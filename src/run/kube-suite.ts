@@ -1,0 +1,285 @@
+import type { CellResult, Expectation, MeshMode, Observation, ProbeJob, RunResult, Scenario, ScenarioResult, ScenarioTimeline } from '../model/index.js';
+import { RUN_RESULT_API_VERSION, isHboneClient } from '../model/index.js';
+import { expectations, lintExpectations } from '../oracle/index.js';
+import { errorCell, judgeCell, observedOutcome, skippedCell, summarize } from '../diff/index.js';
+import { createMeshPki, KEYS_PER_PKI, OTHER_TRUST_DOMAIN, PROBE_NAMESPACE, PROBE_SERVICE_ACCOUNT, prepareKeyPairs, spiffeId } from '../pki/index.js';
+import { CLIENT_PROFILES } from '../probe/index.js';
+import {
+  converge,
+  issueFromUserCa,
+  type AgentCredential,
+  type AgentMaterial,
+  type CellConvergence,
+  type ConvergenceOptions,
+  type KubeBackend,
+  type KubeRun,
+  type UserCa,
+} from '../backend/kube/index.js';
+import { BackendError } from '../util/errors.js';
+import type { RunHooks } from './run-suite.js';
+import { HARNESS_VERSION } from './version.js';
+
+/** Scenario label that says the scenario tests admission: its policy set must be refused by the webhook. */
+export const ADMISSION_LABEL = 'admission';
+
+export interface KubeSuiteOptions {
+  readonly scenarios: readonly Scenario[];
+  readonly paths: readonly string[];
+  readonly grep?: string;
+  readonly backend: KubeBackend;
+  readonly runId: string;
+  /** Probes the agent runs at once. */
+  readonly concurrency: number;
+  readonly timeoutMs: number;
+  readonly convergence: ConvergenceOptions;
+  /** Where the agent's mesh identity comes from: the run's PKI (kind, the CA Istio was installed with), a CA the user gave, or the agent pod's own sidecar. */
+  readonly identity: { readonly kind: 'run-pki' } | { readonly kind: 'user-ca'; readonly ca: UserCa } | { readonly kind: 'sidecar-certs' };
+  /** Shown as the report's data plane. */
+  readonly dataPlaneName: string;
+  readonly hooks?: RunHooks;
+  /** Progress lines (and, in a dry run, plan comments). */
+  readonly log?: (line: string) => void;
+}
+
+/** The credential each direct client kind presents; `null` for none. */
+function credentialOf(e: Expectation): AgentCredential | null | undefined {
+  if (isHboneClient(e.client)) return undefined;
+  return CLIENT_PROFILES[e.client].tls?.credential ?? null;
+}
+
+interface Unit {
+  readonly s: Scenario;
+  readonly m: MeshMode;
+  readonly exps: readonly Expectation[];
+  readonly skip?: string;
+}
+
+/**
+ * A run on the kind or cluster backend: one cluster (Istio installed for kind), one probe agent session, then every
+ * scenario in turn (policies are cluster-wide, so scenarios never overlap): deploy, apply, converge, judge, remove.
+ * Resolves to undefined in a dry run, which prints the plan instead.
+ */
+export async function runKubeSuite(o: KubeSuiteOptions): Promise<RunResult | undefined> {
+  const started = new Date();
+  const log = o.log ?? (() => {});
+  const units: Unit[] = o.scenarios.flatMap((s) => (s.mode === 'both' ? (['sidecar', 'ambient'] as const) : [s.mode]).map((m) => unit(o.backend, s, m)));
+  // One mesh has one trust domain: the first runnable scenario's.
+  const trustDomain = units.find((u) => !u.skip)?.s.trustDomain ?? o.scenarios[0]?.trustDomain ?? 'cluster.local';
+  const runnable = units.map((u) =>
+    u.skip || u.s.trustDomain === trustDomain ? u : { ...u, skip: `the mesh of this run has trust domain ${trustDomain}, the scenario ${u.s.trustDomain} (run it separately with --grep)` },
+  );
+  o.hooks?.onRunStart?.({ runId: o.runId, scenarios: runnable.length, cells: runnable.reduce((n, u) => n + u.exps.length, 0) });
+
+  await prepareKeyPairs(KEYS_PER_PKI);
+  const pki = createMeshPki({ trustDomain });
+  const material = agentMaterial(o, pki, trustDomain);
+  const kube = await o.backend.open({
+    runId: o.runId,
+    trustDomain,
+    ...(o.identity.kind === 'run-pki' ? { writeCaFiles: (dir) => pki.writeCaFiles(dir) } : {}),
+    appTls: pki.appIdentity(),
+    agent: { material, timeoutMs: o.timeoutMs, concurrency: o.concurrency },
+  });
+  const results: ScenarioResult[] = [];
+  try {
+    for (const u of runnable) results.push(await runUnit(o, kube, u, trustDomain, log));
+  } finally {
+    await kube.close();
+  }
+  if (o.backend.dryRun) return undefined;
+
+  const finished = new Date();
+  const cells = results.flatMap((r) => r.cells);
+  return {
+    apiVersion: RUN_RESULT_API_VERSION,
+    kind: 'RunResult',
+    runId: o.runId,
+    startedAt: started.toISOString(),
+    finishedAt: finished.toISOString(),
+    durationMs: finished.getTime() - started.getTime(),
+    harness: { name: 'meshconform', version: HARNESS_VERSION },
+    environment: {
+      backend: o.backend.name,
+      dataPlane: o.dataPlaneName,
+      node: process.version,
+      platform: `${process.platform}-${process.arch}`,
+      details: {
+        ...o.backend.details(),
+        convergence: `${o.convergence.successes} in a row within ${o.convergence.deadlineMs} ms, rounds ${o.convergence.intervalMs} ms apart`,
+        ...(kube.agent?.meshIdentity ? { probeIdentity: kube.agent.meshIdentity } : {}),
+      },
+    },
+    options: { retries: 0, concurrency: o.concurrency, timeoutMs: o.timeoutMs, ...(o.grep !== undefined ? { grep: o.grep } : {}), paths: [...o.paths] },
+    summary: summarize(cells),
+    lintErrors: results.reduce((n, r) => n + r.lint.length, 0),
+    scenarios: results,
+  };
+}
+
+function unit(backend: KubeBackend, s: Scenario, m: MeshMode): Unit {
+  const skip = backend.unsupported(s, m);
+  if (skip) return { s, m, exps: [], skip };
+  try {
+    return { s, m, exps: expectations(s, m) };
+  } catch (err) {
+    // The oracle does not model this mesh mode (yet): nothing to compare with.
+    return { s, m, exps: [], skip: (err as Error).message };
+  }
+}
+
+function agentMaterial(o: KubeSuiteOptions, pki: ReturnType<typeof createMeshPki>, trustDomain: string): AgentMaterial {
+  const own = pki.probeMaterial();
+  switch (o.identity.kind) {
+    case 'run-pki':
+      return own;
+    case 'user-ca': {
+      const issued = issueFromUserCa(o.identity.ca, { trustDomain, otherTrustDomain: OTHER_TRUST_DOMAIN, identity: { namespace: PROBE_NAMESPACE, serviceAccount: PROBE_SERVICE_ACCOUNT } });
+      return { meshCaPem: issued.meshCaPem!, appCaPem: own.appCaPem, clients: { ...issued.clients, foreignCa: own.clients.foreignCa } };
+    }
+    case 'sidecar-certs':
+      // The mesh credential and trust bundle come from the agent pod's sidecar; expired and other-trust-domain
+      // certificates need the mesh CA's key, which this run does not have.
+      return { appCaPem: own.appCaPem, clients: { foreignCa: own.clients.foreignCa } };
+    default: {
+      const never: never = o.identity;
+      throw new BackendError(`unknown identity ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+async function runUnit(o: KubeSuiteOptions, kube: KubeRun, u: Unit, trustDomain: string, log: (line: string) => void): Promise<ScenarioResult> {
+  const t0 = Date.now();
+  const { s, m, exps } = u;
+  o.hooks?.onScenarioStart?.({ scenario: s.name, meshMode: m, cells: exps.length });
+  const base = { name: s.name, file: s.file, feature: s.feature, meshMode: m, description: s.description, warnings: s.warnings, policies: s.policies.map((x) => x.manifest) };
+  const finish = (r: Omit<ScenarioResult, 'summary' | 'durationMs'>): ScenarioResult => {
+    const result: ScenarioResult = { ...r, summary: summarize(r.cells), durationMs: Date.now() - t0 };
+    for (const c of r.cells) o.hooks?.onCellResult?.(c);
+    o.hooks?.onScenarioEnd?.(result);
+    return result;
+  };
+  if (u.skip) {
+    if (o.backend.dryRun) log(`scenario ${s.name} (${m}) skipped: ${u.skip}`);
+    return finish({ ...base, lint: [], cells: [], skipped: u.skip });
+  }
+  const lint = lintExpectations(s, m);
+  if (o.backend.dryRun) log(`scenario ${s.name} (${m}): ${exps.length} cells`);
+  const env = await kube.deploy(s, m);
+  try {
+    const applied = await env.applyPolicies(s.policies.map((p) => p.manifest));
+    const appliedAt = Date.now();
+    const admission = s.labels[ADMISSION_LABEL];
+    if (applied.kind === 'rejected') {
+      if (admission !== 'reject') {
+        throw new BackendError(
+          `scenario ${s.name}: the admission webhook rejected its policies: ${applied.message}. What to do: the scenario loader accepted them, so this mesh's webhook is stricter than the spec; if that is what the scenario tests, label it "${ADMISSION_LABEL}: reject"`,
+        );
+      }
+      const why = `admission scenario: the webhook rejected the policy set, as the scenario expects (${applied.message}); no traffic to judge`;
+      return finish({ ...base, lint, cells: exps.map((e) => skippedCell(e, why, s.feature)), skipped: why });
+    }
+    if (admission === 'reject') {
+      const why = `admission scenario: the webhook was expected to reject the policy set, but it accepted it`;
+      return finish({ ...base, lint, error: why, cells: exps.map((e) => errorCell(e, why, s.feature)) });
+    }
+
+    const credentials = new Set<AgentCredential>(kube.agent?.credentials ?? ['mesh', 'foreignCa', 'expired', 'otherTrustDomain']);
+    const skipReason = (e: Expectation): string | undefined => {
+      const cred = credentialOf(e);
+      if (cred === undefined) return 'the probe agent has no HBONE client yet (ambient captured clients cannot be fired in a cluster)';
+      if (cred !== null && !credentials.has(cred)) {
+        return `the probe agent has no ${cred} client certificate: it needs the mesh CA's key (pass --mesh-ca), which this run does not have`;
+      }
+      return undefined;
+    };
+    const probed = exps.filter((e) => skipReason(e) === undefined);
+    const jobs = new Map<string, ProbeJob>();
+    for (const e of probed) {
+      const w = s.workloads.find((x) => `${x.namespace}/${x.name}` === e.workload)!;
+      jobs.set(e.key, {
+        key: e.key,
+        scenario: s.name,
+        meshMode: m,
+        workload: e.workload,
+        port: e.port,
+        protocol: e.protocol,
+        client: e.client,
+        address: env.targets.get(e.workload)!.address,
+        targetPort: e.port,
+        expectedServerIdentity: spiffeId(trustDomain, w.namespace, w.serviceAccount),
+      });
+    }
+    if (!kube.agent) {
+      log(
+        `probe: ${jobs.size} jobs per round in one {"type":"batch"} line of the agent session, to the pods' IPs and workload ports; rounds ${o.convergence.intervalMs} ms apart until every cell shows ${o.convergence.successes} matching results in a row or ${o.convergence.deadlineMs} ms pass`,
+      );
+      return finish({ ...base, lint, cells: exps.map((e) => skippedCell(e, 'dry run: nothing was probed', s.feature)) });
+    }
+    const agent = kube.agent;
+    const byKey = new Map(exps.map((e) => [e.key, e]));
+    const judge = (key: string, obs: Observation) => {
+      const v = judgeCell(byKey.get(key)!, [obs], { feature: s.feature }).verdict;
+      return v === 'pass' ? 'match' : v === 'error' ? 'error' : 'mismatch';
+    };
+    const outcome = await converge([...jobs.keys()], (keys) => agent.probe(keys.map((k) => jobs.get(k)!)), judge, o.convergence);
+    const cells: CellResult[] = exps.map((e) => {
+      const reason = skipReason(e);
+      return reason !== undefined ? skippedCell(e, reason, s.feature) : convergedCell(e, outcome.get(e.key)!, o.convergence, s.feature);
+    });
+    return finish({ ...base, lint, cells, timeline: timeline(appliedAt, exps, outcome) });
+  } finally {
+    await env.remove();
+  }
+}
+
+/** The verdict of one cell from its convergence history (see CellConvergence for what flapping means). */
+function convergedCell(e: Expectation, c: CellConvergence, o: ConvergenceOptions, feature: string): CellResult {
+  const h = c.history;
+  const observations = h.map((x) => x.observation);
+  const n = h.length;
+  if (c.converged && !c.flapped) {
+    const cell = judgeCell(e, [observations.at(-1)!], { feature });
+    return withAttempts({ ...cell, reason: `${cell.reason} Enforced ${Math.round(c.enforcedAtMs!)} ms after the apply (${o.successes} matching results in a row).` }, n);
+  }
+  if (c.converged) {
+    const firstMatch = h.findIndex((x) => x.judgement === 'match');
+    const flip = h.findIndex((x, i) => i > firstMatch && x.judgement !== 'match');
+    const cell = judgeCell(e, [h[flip]!.observation, observations.at(-1)!], { feature });
+    const flipText = judgeCell(e, [h[flip]!.observation], { feature }).reason;
+    return withAttempts(
+      { ...cell, verdict: 'flaky', reason: `matched at ${Math.round(h[firstMatch]!.atMs)} ms, then disagreed at ${Math.round(h[flip]!.atMs)} ms (${flipText}), then settled at ${Math.round(c.enforcedAtMs!)} ms after the apply.` },
+      n,
+    );
+  }
+  const cell = judgeCell(e, observations, { feature });
+  return withAttempts({ ...cell, reason: `${cell.reason} No ${o.successes} matching results in a row within ${o.deadlineMs} ms of the apply (${n} probes).` }, n);
+}
+
+function withAttempts(cell: CellResult, n: number): CellResult {
+  return cell.observed ? { ...cell, observed: { ...cell.observed, attempts: n } } : cell;
+}
+
+function timeline(appliedAt: number, exps: readonly Expectation[], outcome: ReadonlyMap<string, CellConvergence>): ScenarioTimeline {
+  const probes = exps.flatMap((e) =>
+    (outcome.get(e.key)?.history ?? []).map((x) => ({
+      atMs: x.atMs,
+      key: e.key,
+      workload: e.workload,
+      port: e.port,
+      client: e.client,
+      expected: e.outcome,
+      observed: observedOutcome(x.observation) ?? ('error' as const),
+    })),
+  );
+  probes.sort((a, b) => a.atMs - b.atMs);
+  const all = [...outcome.values()];
+  const tte = all.length > 0 && all.every((c) => c.converged) ? Math.max(...all.map((c) => c.enforcedAtMs ?? 0)) : undefined;
+  return {
+    startedAt: appliedAt,
+    durationMs: probes.reduce((m, p) => Math.max(m, p.atMs), 0),
+    faults: [],
+    events: [{ atMs: 0, label: 'policies applied' }],
+    probes,
+    ...(tte !== undefined ? { timeToEnforceMs: Math.round(tte) } : {}),
+  };
+}
