@@ -3,7 +3,8 @@
 //   2. wall time of the built-in suite (`meshconform run scenarios/` as a user runs it);
 //   3. peak memory (harness + data planes + echo app) of that run;
 //   4. scale: 500 workloads × 4 ports × every client kind on the local backend (memory, file descriptors, time);
-//   5–6. docker backend and HAProxy (scripts/bench-containers.ts), where a Docker engine / haproxy is available.
+//   5–6. docker backend and HAProxy (scripts/bench-containers.ts), where a Docker engine / haproxy is available;
+//   7. HBONE probes per second against the reference ambient proxy (scripts/bench-hbone.ts).
 import { execa } from 'execa';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,7 @@ import tls from 'node:tls';
 import { createMeshPki } from '../src/pki/index.js';
 import type { RunResult } from '../src/model/index.js';
 import { benchContainers } from './bench-containers.js';
+import { benchHbone } from './bench-hbone.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = join(root, 'bin/meshconform.js');
@@ -184,6 +186,7 @@ async function main(): Promise<void> {
   }
   console.log();
   await benchContainers({ timedRun, writeScenario, fmt });
+  await benchHbone({ work, quick, bareRate: bare, fmt });
 }
 
 try {

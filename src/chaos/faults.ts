@@ -1,5 +1,5 @@
 import net from 'node:net';
-import type { CanaryCheck, ClientKind, EnvironmentChaos, Observation, TimelineEvent, WorkloadKey } from '../model/index.js';
+import type { CanaryCheck, ClientKind, EnvironmentChaos, Observation, TimelineEvent, Workload, WorkloadKey } from '../model/index.js';
 import type { FaultProxy, Toxic } from './fault-proxy.js';
 import type { ChangeToMeasure, JudgedProbe, RecoveryToMeasure } from './judge.js';
 import { outcomeOf, secs } from './judge.js';
@@ -241,19 +241,19 @@ async function distributionPause(f: ScheduledFault, c: FaultContext, rec: FaultR
 // ---- certificates ---------------------------------------------------------------------------------------------
 
 /** The mTLS client of a port's protocol, at the first port of `w` where the data plane terminates it under `set`. */
-export function terminatingCell(c: Pick<FaultContext, 'input' | 'world'>, w: WorkloadKey, set: string): ChaosCell | undefined {
-  const wl = c.input.scenario.workloads.find((x) => `${x.namespace}/${x.name}` === w);
+export function terminatingCell(world: World, workloads: readonly Workload[], w: WorkloadKey, set: string): ChaosCell | undefined {
+  const wl = workloads.find((x) => `${x.namespace}/${x.name}` === w);
   for (const p of wl?.ports ?? []) {
     const client: ClientKind = p.protocol === 'http' ? 'mtls-http' : 'mtls-tcp';
     const cell = { key: `${w}|${p.port}|${client}|canary`, workload: w, port: p.port, protocol: p.protocol, client };
-    if (c.world.expectation(set, cell).outcome === 'allow') return cell;
+    if (world.expectation(set, cell).outcome === 'allow') return cell;
   }
   return undefined;
 }
 
 /** Probes the workload's terminating port directly until the server certificate satisfies `want` or the bound passes. */
 async function pollServerCert(c: FaultContext, w: WorkloadKey, credentials: Credentials, want: (tls: ChaosTlsEvidence) => boolean): Promise<{ ok: boolean; detail: string }> {
-  const cell = terminatingCell(c, w, c.world.setOf(w, c.now()));
+  const cell = terminatingCell(c.world, c.input.scenario.workloads, w, c.world.setOf(w, c.now()));
   if (!cell) return { ok: false, detail: `no port of ${w} terminates mTLS under the policy in force` };
   const until = c.now() + c.input.spec.invariants.timeToEnforceMs;
   let last = 'no probe ran';
@@ -371,7 +371,7 @@ async function caRotation(f: ScheduledFault, c: FaultContext, rec: FaultRecord):
  * reloads asynchronously); the last one is recorded and judged like every probe.
  */
 async function expectClient(c: FaultContext, rec: FaultRecord, w: WorkloadKey, credentials: Credentials, special: SpecialExpectation): Promise<void> {
-  const cell = terminatingCell(c, w, c.world.setOf(w, c.now()));
+  const cell = terminatingCell(c.world, c.input.scenario.workloads, w, c.world.setOf(w, c.now()));
   if (!cell) {
     check(rec, c, `check of ${w}`, false, `no port of ${w} terminates mTLS under the policy in force`);
     return;

@@ -90,7 +90,7 @@ function judgeProbe(r: ProbeRecord, world: World, input: Pick<ChaosRunInput, 'ma
   if (outcome === 'deny' && accs.some((a) => a.exp.outcome !== 'deny')) {
     return { record: r, obs, expected: current, judged: 'unavailable', detail: `expected ${current.outcome} (${current.rule}) but ${describe(obs)}` };
   }
-  return { record: r, obs, expected: current, judged: 'mismatch', detail: `expected ${current.outcome} (${current.rule}) but ${mismatch ?? describe(obs)}` };
+  return { record: r, obs, expected: current, judged: 'mismatch', detail: mismatch ?? `expected ${current.outcome} (${current.rule}) but ${describe(obs)}` };
 }
 
 /** Allowed where every acceptable expectation denies, on a port enforcing mTLS, or with a certificate the mesh must refuse. */
@@ -149,32 +149,49 @@ export interface ChangeToMeasure {
   readonly to: string;
 }
 
+/** A measure plus the cells whose expectation the change flipped (they carry a late or missing enforcement). */
+export interface EnforcementDetail extends EnforcementMeasure {
+  readonly changedCells: readonly string[];
+}
+
 /**
- * Time to enforce per changed port: from the change until the first probe from which every probe of the port matched
- * the new policy (transitions and tolerated probes do not count as matches; errors are no evidence and are skipped).
+ * Time to enforce per changed port: from the change until the first moment from which every probe of the port
+ * matched the new policy. Per cell that is the first probe after its last probe that did not match (transitions and
+ * tolerated probes do not match; errors are no evidence and are skipped); a cell whose last probe did not match was
+ * never enforced. The port's figure is the latest of its cells'.
  */
-export function measureEnforcement(
-  changes: readonly ChangeToMeasure[],
-  judged: readonly JudgedProbe[],
-  world: World,
-  cells: readonly ChaosCell[],
-  boundMs: number,
-): EnforcementMeasure[] {
-  const out: EnforcementMeasure[] = [];
+export function measureEnforcement(changes: readonly ChangeToMeasure[], judged: readonly JudgedProbe[], world: World, cells: readonly ChaosCell[], boundMs: number): EnforcementDetail[] {
+  const out: EnforcementDetail[] = [];
   for (const ch of changes) {
     const ports = [...new Set(cells.filter((c) => c.workload === ch.workload).map((c) => c.port))];
     for (const port of ports) {
       const portCells = cells.filter((c) => c.workload === ch.workload && c.port === port);
-      const changed = portCells.some((c) => world.expectation(ch.from, c).outcome !== world.expectation(ch.to, c).outcome);
-      if (!changed) continue;
-      const probes = judged
-        .filter((j) => !j.record.special && j.record.cell.workload === ch.workload && j.record.cell.port === port && j.record.startMs >= ch.atMs && j.record.startMs < ch.untilMs && j.judged !== 'error')
-        .sort((a, b) => a.record.startMs - b.record.startMs);
-      const isNew = (j: JudgedProbe) => j.judged === 'match';
-      let first: JudgedProbe | undefined;
-      for (let i = probes.length - 1; i >= 0 && isNew(probes[i]!); i--) first = probes[i];
-      const tte = first ? Math.max(0, first.record.startMs - ch.atMs) : undefined;
-      out.push({ change: ch.change, atMs: ch.atMs, workload: ch.workload, port, ...(tte !== undefined ? { timeToEnforceMs: Math.round(tte) } : {}), boundMs, ok: tte !== undefined && tte <= boundMs });
+      const changedCells = portCells.filter((c) => world.expectation(ch.from, c).outcome !== world.expectation(ch.to, c).outcome).map((c) => c.key);
+      if (changedCells.length === 0) continue;
+      let tte: number | undefined = 0;
+      for (const cell of portCells) {
+        const probes = judged
+          .filter((j) => !j.record.special && j.record.cell.key === cell.key && j.record.startMs >= ch.atMs && j.record.startMs < ch.untilMs && j.judged !== 'error')
+          .sort((a, b) => a.record.startMs - b.record.startMs);
+        if (probes.length === 0) continue;
+        const lastBad = probes.findLastIndex((j) => j.judged !== 'match');
+        if (lastBad === probes.length - 1) {
+          tte = undefined;
+          break;
+        }
+        const from = lastBad >= 0 ? probes[lastBad + 1]! : changedCells.includes(cell.key) ? probes[0]! : undefined;
+        if (from) tte = Math.max(tte, from.record.startMs - ch.atMs);
+      }
+      out.push({
+        change: ch.change,
+        atMs: round(ch.atMs),
+        workload: ch.workload,
+        port,
+        ...(tte !== undefined ? { timeToEnforceMs: Math.round(Math.max(0, tte)) } : {}),
+        boundMs,
+        ok: tte !== undefined && tte <= boundMs,
+        changedCells,
+      });
     }
   }
   return out;
@@ -235,7 +252,7 @@ export function judgeRun(args: {
   scenario: Scenario;
   cells: readonly ChaosCell[];
   judged: readonly JudgedProbe[];
-  enforcement: readonly EnforcementMeasure[];
+  enforcement: readonly EnforcementDetail[];
   recoveries: readonly (RecoveryToMeasure & { recoveryMs?: number; observable: boolean })[];
   invariants: ChaosInvariants;
   finalExpectation: (cell: ChaosCell) => Expectation;
@@ -304,7 +321,7 @@ export function judgeRun(args: {
     for (const w of windows(wrong)) problems.push(`mismatch at ${windowText(w)}: ${wrong.find((j) => j.record.startMs >= w.fromMs)?.detail ?? wrong[0]!.detail}`);
     const down = list.filter((j) => j.judged === 'unavailable');
     if (!availabilityOk && down.length > 0) for (const w of windows(down)) problems.push(`unavailable at ${windowText(w)} (availability ${pct(availability)} < ${pct(invariants.availability)}): ${down[0]!.detail}`);
-    const cellChanges = args.enforcement.filter((m) => m.workload === cell.workload && m.port === cell.port && !m.ok);
+    const cellChanges = args.enforcement.filter((m) => m.changedCells.includes(cell.key) && !m.ok);
     for (const m of cellChanges) problems.push(m.timeToEnforceMs === undefined ? `${m.change} at ${secs(m.atMs)} was never enforced for good on this port` : `${m.change} took ${m.timeToEnforceMs} ms to be enforced on this port (bound ${m.boundMs} ms)`);
     for (const r of lateRecovery.filter((x) => x.workload === cell.workload && (!x.ports || x.ports.has(cell.port)))) {
       if (!list.some((j) => j.record.startMs >= r.fromMs && j.judged !== 'match')) continue;
@@ -330,9 +347,13 @@ export function judgeRun(args: {
       verdict = 'pass';
       reason = `every probe as expected over the whole run (${exp.mode} at the end, ${exp.rule}). ${counts}`;
     }
-    const last = [...list].filter((j) => !j.record.special).sort((a, b) => a.record.startMs - b.record.startMs).at(-1);
-    const observed = last ? stripChaosEvidence(last.obs) : undefined;
+    // A failing cell shows its first offending probe (expected then, observed then); others the state at the end.
+    const sorted = [...list].sort((a, b) => a.record.startMs - b.record.startMs);
+    const offending = verdict === 'fail' ? sorted.find((j) => j.judged === 'fail-open') ?? sorted.find((j) => j.judged === 'mismatch' || j.judged === 'unavailable') : undefined;
+    const shown = offending ?? sorted.filter((j) => !j.record.special).at(-1);
+    const observed = shown ? stripChaosEvidence(shown.obs) : undefined;
     const lastOutcome = observed ? outcomeOf(observed) : undefined;
+    const expected = offending && 'mode' in offending.expected ? offending.expected : offending ? { ...exp, outcome: offending.expected.outcome, rule: offending.expected.rule } : exp;
     return {
       key: cell.key,
       scenario: args.scenario.name,
@@ -342,7 +363,7 @@ export function judgeRun(args: {
       port: cell.port,
       protocol: cell.protocol,
       client: cell.client,
-      expected: { mode: exp.mode, outcome: exp.outcome, rule: exp.rule },
+      expected: { mode: expected.mode, outcome: expected.outcome, rule: expected.rule },
       ...(observed ? { observed: { ...observed, attempts: list.length } } : {}),
       ...(lastOutcome !== undefined ? { observedOutcome: lastOutcome } : {}),
       verdict,

@@ -16,6 +16,8 @@ const MAX_REPLY_BYTES = 64 * 1024;
 const MAX_BODY_BYTES = 1024 * 1024;
 const MAX_TAP_BYTES = 4096;
 const NO_ERROR = 0;
+/** How long the client waits for the server to speak first after the TLS handshake before sending its preface. */
+const SERVER_FIRST_GRACE_MS = 250;
 const CANCEL = 8;
 
 export interface HboneOptions {
@@ -129,6 +131,23 @@ export function hboneExchange(job: ProbeJob, ctx: ProbeContext, options: HboneOp
         if (wire.clientGoaway !== NO_ERROR) fail();
       }, { clientPreface: true });
       const tapped = new TappedSocket(tlsSocket, (c) => inbound.push(c), (c) => outbound.push(c));
+      // In TLS 1.3 a server refuses the client certificate only after the client's handshake finished: a preface
+      // written at once would meet the closed connection (EPIPE, reset) before the alert is read. So the client
+      // speaks once the server has (its session ticket or its SETTINGS, which servers send unasked), or after a
+      // short grace for a server that waits for the preface. The alert, EOF or error is then what the probe sees.
+      let opened = false;
+      const open = () => {
+        if (opened || settled) return;
+        opened = true;
+        clearTimeout(grace);
+        openSession(tapped);
+      };
+      const grace = setTimeout(open, SERVER_FIRST_GRACE_MS);
+      tlsSocket.once('data', open);
+      tlsSocket.once('session', open);
+    };
+
+    const openSession = (tapped: TappedSocket) => {
       let stream: http2.ClientHttp2Stream;
       try {
         session = http2.connect(`https://${authority}`, { createConnection: () => tapped, settings: { enablePush: false } });

@@ -12,6 +12,8 @@ export class TappedSocket extends Duplex {
     private readonly onOut: (chunk: Buffer) => void,
   ) {
     super();
+    // The socket's own error is the evidence (the probe's trace has it); a Duplex nobody listens to yet must not throw.
+    this.on('error', () => {});
     socket.on('data', (chunk: Buffer) => {
       onIn(chunk);
       if (!this.push(chunk)) socket.pause();

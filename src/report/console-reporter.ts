@@ -2,6 +2,7 @@ import type { CellResult, ExpectedOutcome, RunResult, ScenarioResult, Summary, V
 import { CLIENT_SHORT_NAMES, cellLabel } from './cell-text.js';
 import type { Reporter, ReporterOptions } from './reporter.js';
 import { clientColumns, truthRows } from '../util/truth-rows.js';
+import { timelineLines } from './timeline-text.js';
 
 /** Unicode symbols and colour on a TTY; plain ASCII when piped or NO_COLOR is set. */
 export interface ConsoleStyle {
@@ -129,6 +130,17 @@ export function renderConsoleReport(result: RunResult, outDir: string, style: Co
       if (s.cells.length > 0) out.push(...renderTable(s));
       out.push(`  ${summaryText(s.summary)}`, '');
     }
+  }
+
+  // Chaos scenarios: a compact timeline each (faults, canaries, time to enforce, invariants).
+  const chaos = result.scenarios.filter((s) => s.timeline?.invariants !== undefined);
+  if (chaos.length > 0) {
+    out.push(paint('bold', 'Chaos timelines'));
+    for (const s of chaos) {
+      const bad = s.timeline!.invariants!.some((i) => !i.ok) || s.timeline!.faults.some((f) => f.canary && !f.canary.ok);
+      out.push(paint(bad ? 'red' : 'bold', `${scenarioTitle(s)}`), ...timelineLines(s.timeline!).map((l) => `  ${t(l)}`));
+    }
+    out.push('');
   }
 
   const cells = result.scenarios.flatMap((s) => s.cells);

@@ -13,9 +13,15 @@ export function echoArgv(): string[] {
   return [process.execPath, harnessFile('echo/echo-app.mjs')];
 }
 
+/** The reference ambient data plane: a ztunnel-like node proxy per workload (harness/reference-ambient), HBONE on 15008. */
+function referenceAmbient(workloadsPerProcess: number): DataPlaneSpec {
+  return { name: 'reference-ambient', argv: [process.execPath, harnessFile('reference-ambient/ambient-proxy.mjs')], workloadsPerProcess, meshModes: ['ambient'] };
+}
+
 /**
- * `reference` (the project's sidecar, started through the same contract as any other), `haproxy` (Debian's HAProxy
- * configured per workload from the policy set by harness/haproxy) or `exec:<command>`.
+ * `reference` (the project's sidecar, started through the same contract as any other; ambient scenarios go to its
+ * companion, the reference ambient proxy), `reference-ambient` (that proxy alone: sidecar scenarios are skipped),
+ * `haproxy` (Debian's HAProxy configured per workload from the policy set by harness/haproxy) or `exec:<command>`.
  * The command is split like a shell would split plain words, but no shell runs it.
  */
 export function resolveDataPlane(value: string, workloadsPerProcess = 1, defects: readonly string[] = []): DataPlaneSpec {
@@ -29,8 +35,11 @@ export function resolveDataPlane(value: string, workloadsPerProcess = 1, defects
     // Always set, so a MESHCONFORM_DEFECTS inherited from the user's shell never plants a defect unasked.
     const env = { MESHCONFORM_DEFECTS: defects.join(',') };
     const name = defects.length > 0 ? `reference (defects: ${defects.join(', ')})` : 'reference';
-    return { name, argv: [process.execPath, harnessFile('reference/sidecar.mjs')], workloadsPerProcess, env };
+    const sidecar = { name, argv: [process.execPath, harnessFile('reference/sidecar.mjs')], workloadsPerProcess, env, meshModes: ['sidecar'] } as const;
+    // Defects live in the sidecar only: a defect run probes nothing the defect cannot touch (ambient halves skip).
+    return defects.length > 0 ? sidecar : { ...sidecar, companion: referenceAmbient(workloadsPerProcess) };
   }
+  if (value === 'reference-ambient') return referenceAmbient(workloadsPerProcess);
   if (value === 'haproxy') {
     if (workloadsPerProcess !== 1) throw new UsageError('--data-plane haproxy serves one workload per process: leave --workloads-per-process at 1');
     return {
@@ -52,5 +61,5 @@ export function resolveDataPlane(value: string, workloadsPerProcess = 1, defects
     if (argv.length === 0) throw new UsageError(`--data-plane exec: needs a command, e.g. --data-plane "exec:./my-proxy --flag"`);
     return { name: `exec:${command}`, argv, workloadsPerProcess };
   }
-  throw new UsageError(`unknown data plane "${value}": use "reference", "haproxy" or "exec:<command>"`);
+  throw new UsageError(`unknown data plane "${value}": use "reference", "reference-ambient", "haproxy" or "exec:<command>"`);
 }

@@ -2,7 +2,7 @@ import type { CellResult, Expectation, MeshMode, Observation, ProbeJob, RunResul
 import { RUN_RESULT_API_VERSION, isHboneClient } from '../model/index.js';
 import { expectations, lintExpectations } from '../oracle/index.js';
 import { errorCell, judgeCell, observedOutcome, skippedCell, summarize } from '../diff/index.js';
-import { createMeshPki, KEYS_PER_PKI, OTHER_TRUST_DOMAIN, PROBE_NAMESPACE, PROBE_SERVICE_ACCOUNT, prepareKeyPairs, spiffeId } from '../pki/index.js';
+import { createMeshPki, KEYS_PER_PKI, type MeshPki, OTHER_TRUST_DOMAIN, PROBE_NAMESPACE, PROBE_SERVICE_ACCOUNT, prepareKeyPairs, spiffeId } from '../pki/index.js';
 import { CLIENT_PROFILES } from '../probe/index.js';
 import {
   converge,
@@ -39,6 +39,8 @@ export interface KubeSuiteOptions {
   readonly hooks?: RunHooks;
   /** Progress lines (and, in a dry run, plan comments). */
   readonly log?: (line: string) => void;
+  /** The run's PKI (its mesh CA is the plug-in CA on kind); default: a new one for the run's trust domain. */
+  readonly pki?: MeshPki;
 }
 
 /** The credential each direct client kind presents; `null` for none. */
@@ -70,8 +72,12 @@ export async function runKubeSuite(o: KubeSuiteOptions): Promise<RunResult | und
   );
   o.hooks?.onRunStart?.({ runId: o.runId, scenarios: runnable.length, cells: runnable.reduce((n, u) => n + u.exps.length, 0) });
 
-  await prepareKeyPairs(KEYS_PER_PKI);
-  const pki = createMeshPki({ trustDomain });
+  let pki = o.pki;
+  if (!pki) {
+    await prepareKeyPairs(KEYS_PER_PKI);
+    pki = createMeshPki({ trustDomain });
+  }
+  if (pki.trustDomain !== trustDomain) throw new BackendError(`the run's PKI is for trust domain ${pki.trustDomain}, the scenarios need ${trustDomain}`);
   const material = agentMaterial(o, pki, trustDomain);
   const kube = await o.backend.open({
     runId: o.runId,
@@ -127,7 +133,7 @@ function unit(backend: KubeBackend, s: Scenario, m: MeshMode): Unit {
   }
 }
 
-function agentMaterial(o: KubeSuiteOptions, pki: ReturnType<typeof createMeshPki>, trustDomain: string): AgentMaterial {
+function agentMaterial(o: KubeSuiteOptions, pki: MeshPki, trustDomain: string): AgentMaterial {
   const own = pki.probeMaterial();
   switch (o.identity.kind) {
     case 'run-pki':

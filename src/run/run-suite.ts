@@ -22,6 +22,7 @@ import { createProbeContext, hboneUnservedPort, runProbes } from '../probe/index
 import { BackendError } from '../util/errors.js';
 import { dataPlaneFor } from './data-plane-for-mode.js';
 import { pushTeardown, runTeardown } from './teardown.js';
+import { prepareChaos, runChaosScenario } from './run-chaos.js';
 import { HARNESS_VERSION } from './version.js';
 
 export interface RunHooks {
@@ -57,6 +58,8 @@ export interface RunOptions {
   readonly pkiFor?: (trustDomain: string) => MeshPki;
   /** Once aborted, no further scenario starts; the result then holds only the scenarios that ran (`mutate --fail-fast`). */
   readonly stop?: AbortSignal;
+  /** Seed of every chaos scenario's fault schedule, instead of the scenario's own (`--seed`). */
+  readonly seed?: number;
 }
 
 export function newRunId(now = new Date()): string {
@@ -76,7 +79,13 @@ export async function runSuite(o: RunOptions): Promise<RunResult> {
 
   const units = o.scenarios.flatMap((s) => meshModes(s).map((m) => ({ s, m })));
   const plans = units.map(({ s, m }) => plan(o.dataPlane, s, m));
-  o.hooks?.onRunStart?.({ runId, scenarios: units.length, cells: plans.reduce((n, p) => n + p.exps.length, 0) });
+  // Chaos scenarios are checked before anything starts (bad schedules are exit 2) and probe their own cells.
+  const chaos = prepareChaos(units, o);
+  const cellCount = (p: Plan) => {
+    const c = p.s.chaos ? chaos.get(p.s) : undefined;
+    return c ? ('cells' in c ? c.cells.length : 0) : p.exps.length;
+  };
+  o.hooks?.onRunStart?.({ runId, scenarios: units.length, cells: plans.reduce((n, p) => n + cellCount(p), 0) });
 
   const results: ScenarioResult[] = new Array(plans.length);
   let next = 0;
@@ -86,7 +95,10 @@ export async function runSuite(o: RunOptions): Promise<RunResult> {
       const i = next++;
       const p = plans[i]!;
       try {
-        results[i] = await runOne(o, runId, p, pkis.get(p.s.trustDomain)!, contexts.get(p.s.trustDomain)!);
+        const c = p.s.chaos ? chaos.get(p.s) : undefined;
+        results[i] = c
+          ? await runChaosScenario(o, runId, { s: p.s, m: p.m, dataPlane: p.dataPlane, ...(p.skip !== undefined ? { skip: p.skip } : {}) }, c, pkis.get(p.s.trustDomain)!)
+          : await runOne(o, runId, p, pkis.get(p.s.trustDomain)!, contexts.get(p.s.trustDomain)!);
       } catch (err) {
         failure ??= err;
       }

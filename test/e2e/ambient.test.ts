@@ -2,11 +2,12 @@
 // reference ambient data plane is available, the whole built-in ambient suite with real HBONE and real TLS.
 import { expect } from 'chai';
 import { execa } from 'execa';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { RunResult } from '../../src/model/index.js';
+import type { DataPlaneSpec, RunResult } from '../../src/model/index.js';
+import { dataPlaneFor } from '../../src/run/data-plane-for-mode.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const bin = join(root, 'bin/meshconform.js');
@@ -32,8 +33,74 @@ async function cli(args: string[]): Promise<{ exitCode: number | undefined; stdo
   }
 }
 
+describe('run: the data plane of each mesh mode', () => {
+  const sidecar: DataPlaneSpec = { name: 'side', argv: ['x'], workloadsPerProcess: 1 };
+  const ambient: DataPlaneSpec = { name: 'amb', argv: ['y'], workloadsPerProcess: 1, meshModes: ['ambient'] };
+
+  it('a data plane runs the modes it declares (sidecar when it declares none), its companion the others', () => {
+    expect(dataPlaneFor(sidecar, 'sidecar')).to.deep.equal({ dataPlane: sidecar });
+    expect(dataPlaneFor(ambient, 'ambient')).to.deep.equal({ dataPlane: ambient });
+    const paired: DataPlaneSpec = { ...sidecar, companion: ambient };
+    expect(dataPlaneFor(paired, 'sidecar')).to.deep.equal({ dataPlane: paired });
+    expect(dataPlaneFor(paired, 'ambient')).to.deep.equal({ dataPlane: ambient });
+    const both: DataPlaneSpec = { ...sidecar, meshModes: ['sidecar', 'ambient'] };
+    expect(dataPlaneFor(both, 'ambient')).to.deep.equal({ dataPlane: both });
+  });
+
+  it('without one, the skip reason names the data plane, the mode and what would run it', () => {
+    expect(dataPlaneFor(sidecar, 'ambient')).to.deep.equal({
+      skip: 'data plane side does not implement ambient mode (it implements sidecar); run the ambient half with --data-plane reference-ambient (or a data plane that implements ambient mode)',
+    });
+    expect(dataPlaneFor(ambient, 'sidecar')).to.deep.equal({
+      skip: 'data plane amb does not implement sidecar mode (it implements ambient); run the sidecar half with --data-plane reference',
+    });
+  });
+});
+
 describe('ambient mode through the CLI', function () {
   this.timeout(300_000);
+
+  it('explain --json gives ambient modes with meshMode on every entry, both modes for a both scenario', async () => {
+    const r = await execa(process.execPath, [bin, 'explain', '--json', join(AMBIENT, 'ambient-mesh-disable.yaml'), join(AMBIENT, 'both-root-empty-selector.yaml')], { cwd: root, reject: false });
+    expect(r.exitCode, r.stderr).to.equal(0);
+    const entries = JSON.parse(r.stdout) as { scenario: string; meshMode: string; workload: string; port: number | null; mode: string; decidedBy: unknown[] }[];
+    for (const e of entries) expect(Object.keys(e)).to.deep.equal(['scenario', 'meshMode', 'workload', 'port', 'mode', 'decidedBy']);
+    expect(entries.map((e) => [e.scenario, e.meshMode, e.port, e.mode])).to.deep.equal([
+      ['ambient-mesh-disable', 'ambient', null, 'PERMISSIVE'],
+      ['ambient-mesh-disable', 'ambient', 8080, 'PERMISSIVE'],
+      ['ambient-mesh-disable', 'ambient', 9090, 'PERMISSIVE'],
+      ['both-root-empty-selector', 'sidecar', null, 'STRICT'],
+      ['both-root-empty-selector', 'sidecar', 8080, 'STRICT'],
+      ['both-root-empty-selector', 'sidecar', 9090, 'STRICT'],
+      ['both-root-empty-selector', 'ambient', null, 'PERMISSIVE'],
+      ['both-root-empty-selector', 'ambient', 8080, 'PERMISSIVE'],
+      ['both-root-empty-selector', 'ambient', 9090, 'PERMISSIVE'],
+    ]);
+    expect(entries[0]?.decidedBy).to.deep.equal([{ level: 'mesh', namespace: 'istio-system', name: 'default' }]);
+    expect(entries[6]?.decidedBy).to.deep.equal([]);
+
+    const text = await execa(process.execPath, [bin, 'explain', join(AMBIENT, 'ambient-mesh-disable.yaml')], { cwd: root, reject: false });
+    expect(text.stdout).to.include('ambient-mesh-disable [ambient]').and.include('note: DISABLE of istio-system/default (mesh) is treated as PERMISSIVE in ambient (R6.5)');
+  });
+
+  it('validate lints ambient and both scenarios in each mode, and prints the DISABLE warnings with their position', async () => {
+    const r = await execa(process.execPath, [bin, 'validate', AMBIENT], { cwd: root, reject: false });
+    expect(r.exitCode, r.stderr).to.equal(0);
+    expect(r.stderr).to.match(/ambient-mesh-disable\.yaml:16:29: warning: PeerAuthentication istio-system\/default: mtls\.mode DISABLE is not supported in ambient mode/);
+    expect(r.stderr).to.not.include('lint:');
+
+    // An ambient expectation the oracle contradicts is a lint error (exit 1), checked in the ambient pass.
+    const dir = mkdtempSync(join(tmpdir(), 'mc-ambient-lint-'));
+    try {
+      const file = join(dir, 'ambient-namespace-strict.yaml');
+      writeFileSync(file, readFileSync(join(AMBIENT, 'ambient-namespace-strict.yaml'), 'utf8').replace('mtls-tcp: deny', 'mtls-tcp: allow'));
+      const bad = await execa(process.execPath, [bin, 'validate', file], { cwd: root, reject: false });
+      expect(bad.exitCode).to.equal(1);
+      expect(bad.stderr).to.match(/ambient-namespace-strict\.yaml:\d+:\d+: lint: foo\/app port 8080 \(tcp, ambient\): the author expects mtls-tcp: allow, but the oracle derives deny under mode STRICT \(R6\.3 STRICT/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('a data plane that implements sidecar mode only runs the sidecar half of a both scenario and skips the ambient half with the reason', async () => {
     const sidecarOnly = `exec:${process.execPath} ${join(root, 'harness/reference/sidecar.mjs')}`;

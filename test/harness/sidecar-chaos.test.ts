@@ -10,7 +10,7 @@ import { DIRECT_CLIENT_KINDS, type PeerAuthenticationManifest, type PortProtocol
 import { SIDECAR, startChild, stopChild, type Child } from './support/child.js';
 import { policy, randomLoopback, startEcho, startSidecar, workloadConfig, writeJsonAtomic, type WorkloadSpec } from './support/fixture.js';
 import { parseEcho, payloadFor, probe, type ProbeTarget } from './support/probe-client.js';
-import { issueLeaf, newRoot, replaceFile, spiffe, type Leaf, type Root } from './support/rotation-pki.js';
+import { issueLeaf, newIntermediate, newRoot, replaceFile, spiffe, type Leaf, type Root } from './support/rotation-pki.js';
 import { createTestPki, type TestPki } from './support/test-pki.js';
 
 const HOUR = 3600_000;
@@ -232,6 +232,16 @@ describe('harness: reference sidecar under chaos (real processes, real TLS)', fu
         const got = await mtls(up.target(), client());
         expect(got.outcome, got.detail).to.equal(want);
         if (want === 'deny') expect(got.serial, 'the refusal comes after the handshake').to.equal(up.serial);
+      });
+    }
+
+    for (const offset of ['0', '1']) {
+      it(`a client that presents its intermediate CA is trusted (clock offset ${offset} ms)`, async function () {
+        const intermediate = newIntermediate(root, 'meshconform test intermediate');
+        const leaf = issueLeaf({ issuer: intermediate, uri: spiffe('foo', 'sleep') });
+        const up = await bringUp(TCP, STRICT_NS, { MESHCONFORM_CLOCK_OFFSET_MS: offset }, root);
+        expect((await mtls(up.target(), { certPem: `${leaf.certPem}${intermediate.certPem}`, keyPem: leaf.keyPem })).outcome).to.equal('allow');
+        expect((await mtls(up.target(), leaf)).outcome, 'without the intermediate').to.equal('deny');
       });
     }
 

@@ -5,7 +5,7 @@ import { readFileSync, readdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KNOWN_DEFECTS } from '../../harness/reference/defects.mjs';
+import { KNOWN_DEFECTS, STATIC_DEFECTS } from '../../harness/reference/defects.mjs';
 import { cli, inProcess, root } from './support/cli.js';
 
 interface MutationJson {
@@ -26,8 +26,8 @@ describe('trust: meshconform mutate', function () {
     const m = parse(r.stdout);
     const survivors = m.defects.filter((d) => d.status !== 'caught').map((d) => `${d.name}: ${d.status} ${d.error ?? ''}`);
     expect(survivors, 'defects not caught').to.deep.equal([]);
-    expect(m.score).to.deep.equal({ caught: KNOWN_DEFECTS.length, planted: KNOWN_DEFECTS.length });
-    expect(m.defects.map((d) => d.name)).to.have.members([...KNOWN_DEFECTS]);
+    expect(m.score).to.deep.equal({ caught: STATIC_DEFECTS.length, planted: STATIC_DEFECTS.length });
+    expect(m.defects.map((d) => d.name)).to.have.members([...STATIC_DEFECTS]);
     for (const d of m.defects) expect(d.caughtBy, d.name).to.be.greaterThan(0);
     expect(m.baseline.summary.passed).to.equal(m.baseline.summary.cells);
     expect(r.leftovers, 'temp files left').to.deep.equal([]);

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MeshMode, PeerAuthenticationManifest, Scenario, WorkloadKey } from '../../model/index.js';
 import { BackendError } from '../../util/errors.js';
@@ -121,6 +122,7 @@ export interface KubeBackend {
 }
 
 const ISTIO_NAMESPACE = 'istio-system';
+const CA_FILE_NAMES: Record<keyof PluginCaFiles, string> = { caCertFile: 'ca-cert.pem', caKeyFile: 'ca-key.pem', rootCertFile: 'root-cert.pem', certChainFile: 'cert-chain.pem' };
 const DEFAULT_ROOT_NAMESPACE = 'istio-system';
 /** A webhook's refusal as kubectl prints it (`admission webhook "validation.istio.io" denied the request: …`). */
 const WEBHOOK_DENIED = /admission webhook .*denied the request|denied the request/i;
@@ -216,8 +218,9 @@ export function createKubeBackend(o: KubeBackendOptions): KubeBackend {
 
   async function openRun(k: Kube, bo: KubeBackendOptions, run: OpenOptions, ctx: ManifestContext, identity: 'outside' | 'sidecar-certs', root: string): Promise<KubeRun> {
     const probeNs = `meshconform-probe-${runSuffix(run.runId)}`;
-    k.own(`probe namespace ${probeNs}`, () => deleteNamespaces(k, [probeNs]));
+    // Checked before its clean-up is registered: a namespace someone else owns is never deleted.
     await refuseForeignNamespaces(k, run.runId, [probeNs]);
+    k.own(`probe namespace ${probeNs}`, () => deleteNamespaces(k, [probeNs]));
     await apply(k, probeAgentManifests(ctx, { namespace: probeNs, identity }), (r) => `cannot create the probe agent in namespace ${probeNs}: ${tail(r)}`);
     await waitAvailable(k, probeNs, `deployment/${PROBE_AGENT}`, bo.podReadyTimeoutMs, 'the probe agent');
     const exec: Command = {
@@ -251,6 +254,8 @@ export function createKubeBackend(o: KubeBackendOptions): KubeBackend {
     const policyNamespaces = [...new Set(s.policies.map((p) => p.namespace))];
     // Policies in namespaces without workloads (the root namespace aside) still need their namespace.
     const extra = policyNamespaces.filter((ns) => ns !== root && !namespaces.includes(ns));
+    // Checked before its clean-up is registered: a namespace someone else owns is never deleted.
+    await refuseForeignNamespaces(k, run.runId, [...namespaces, ...extra]);
     const remove = k.own(`namespaces of ${where}`, async () => {
       await must(
         k,
@@ -260,7 +265,6 @@ export function createKubeBackend(o: KubeBackendOptions): KubeBackend {
       await deleteNamespaces(k, [...namespaces, ...extra]);
     });
     try {
-      await refuseForeignNamespaces(k, run.runId, [...namespaces, ...extra]);
       log(`meshconform: ${where}: deploying ${s.workloads.length} workload(s) in ${namespaces.join(', ')}`);
       const manifests: Manifest[] = [...scenarioManifests(ctx, s, m), ...extra.map((ns) => namespaceManifest(ctx, ns, m))];
       await apply(k, manifests, (r) => `${where}: cannot create its workloads: ${tail(r)}`);
@@ -486,7 +490,7 @@ async function installIstio(k: Kube, o: KindBackendOptions, run: OpenOptions, ct
   try {
     const files = dir
       ? await run.writeCaFiles(dir)
-      : { caCertFile: '<private folder>/ca-cert.pem', caKeyFile: '<private folder>/ca-key.pem', rootCertFile: '<private folder>/root-cert.pem', certChainFile: '<private folder>/cert-chain.pem' };
+      : Object.fromEntries(Object.entries(CA_FILE_NAMES).map(([k2, name]) => [k2, `${tmpdir()}/meshconform-cacerts-XXXXXX/${name}`])) as unknown as PluginCaFiles;
     await must(
       k,
       {

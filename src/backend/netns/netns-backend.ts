@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type {
   Backend,
@@ -66,6 +67,34 @@ interface Slot {
   readonly lossRules: Set<() => Promise<void>>;
 }
 
+/**
+ * Namespaces and host interfaces of environments not yet stopped: a forced exit (a second Ctrl-C) still deletes
+ * them, synchronously, on the way out; their processes get SIGTERM from execa's own exit hook, and a namespace
+ * without a name is freed with its veths once they are gone.
+ */
+/** /24s of this process's environments: parallel starts must not pick the same one (other processes: `claimSubnet`). */
+const claimed = new Set<string>();
+
+const unstopped = new Map<string, { namespaces: string[]; hostIf: () => string | undefined }>();
+let exitHook = false;
+
+function removeOnExit(envId: string, entry: { namespaces: string[]; hostIf: () => string | undefined }): () => void {
+  if (!exitHook) {
+    exitHook = true;
+    process.once('exit', () => {
+      const lines = [...unstopped.values()].flatMap((e) => [...(e.hostIf() ? [`link del ${e.hostIf()}`] : []), ...e.namespaces.map((n) => `netns del ${n}`)]);
+      if (lines.length === 0) return;
+      try {
+        execFileSync('ip', ['-force', '-batch', '-'], { input: `${lines.join('\n')}\n`, stdio: ['pipe', 'ignore', 'ignore'], timeout: 5000 });
+      } catch {
+        // `meshconform reap` removes what is left
+      }
+    });
+  }
+  unstopped.set(envId, entry);
+  return () => unstopped.delete(envId);
+}
+
 interface StartContext {
   readonly random: () => number;
   readonly claimed: Set<string>;
@@ -81,8 +110,6 @@ interface StartContext {
  */
 export function createNetnsBackend(options: NetnsBackendOptions = {}): NetnsBackend {
   const random = options.random ?? Math.random;
-  // /24s of this process's live environments: parallel starts must not pick the same one.
-  const claimed = new Set<string>();
   const closing = new Set<string>();
   const inflight = new Map<string, Set<Promise<unknown>>>();
   let host: Promise<{ problem: string | undefined; iptables: boolean }> | undefined;
@@ -96,7 +123,6 @@ export function createNetnsBackend(options: NetnsBackendOptions = {}): NetnsBack
 
   return {
     name: 'netns',
-    details: { netnsRange: '198.18.0.0/15' },
     start(o) {
       if (closing.has(o.runId)) return Promise.reject(new BackendError(`run ${o.runId} is being cleaned up; no new environment starts`));
       return track(
@@ -136,13 +162,18 @@ async function startEnvironment(o: EnvironmentOptions, ctx: StartContext): Promi
   if (workloads.length > MAX_WORKLOADS) throw new BackendError(`${where}: ${workloads.length} workloads; the netns backend runs at most ${MAX_WORKLOADS} per scenario (one /24)`);
   for (const w of workloads) if (!o.identities.has(key(w))) throw new BackendError(`${where}: no identity issued for workload ${key(w)}`);
 
-  const names = envNames(o.runId, randomBytes(3).toString('hex'));
+  // The host interface's name has only the environment id: unique among this process's environments.
+  let envId: string;
+  do envId = randomBytes(3).toString('hex');
+  while (unstopped.has(envId));
+  const names = envNames(o.runId, envId);
   // Recorded before each creation, so a failure or interrupt half-way removes whatever exists.
   const created = { namespaces: [] as string[], hostIf: false };
   let subnet: string | undefined;
   let dir: PrivateDir | undefined;
   const slots: Slot[] = [];
   let stopping: Promise<void> | undefined;
+  const forget = removeOnExit(envId, { namespaces: created.namespaces, hostIf: () => (created.hostIf ? names.hostIf : undefined) });
 
   const stop = () =>
     (stopping ??= (async () => {
@@ -157,6 +188,7 @@ async function startEnvironment(o: EnvironmentOptions, ctx: StartContext): Promi
       }
       await dir?.remove();
       if (subnet) ctx.claimed.delete(subnet);
+      if (problems.length === 0) forget();
       if (problems.length > 0) throw new BackendError(`${where}: ${problems.join('; ')}`);
     })());
 
@@ -183,8 +215,10 @@ async function startEnvironment(o: EnvironmentOptions, ctx: StartContext): Promi
       ...workloadNs.flatMap((n, i) => [`link add vw${i} type veth peer name ${WORKLOAD_IF} netns ${n}`, `link set vw${i} master br0`, `link set vw${i} up`]),
     ], names.hub);
     checkAbort();
+    // Marked ours only once created: a name another process holds ("File exists") must never be deleted by us.
+    await ip(['link', 'add', names.hostIf, 'type', 'veth', 'peer', 'name', 'up0', 'netns', names.hub]);
     created.hostIf = true;
-    await ipBatch([`link add ${names.hostIf} type veth peer name up0 netns ${names.hub}`, `link set ${names.hostIf} alias ${names.hub}`, `link set ${names.hostIf} up`]);
+    await ipBatch([`link set ${names.hostIf} alias ${names.hub}`, `link set ${names.hostIf} up`]);
     await ipBatch(['link set up0 master br0', 'link set up0 up'], names.hub);
     checkAbort();
     subnet = await claimSubnet(names, ctx, where);
@@ -262,7 +296,7 @@ async function startEnvironment(o: EnvironmentOptions, ctx: StartContext): Promi
     if (!s) throw new BackendError(`${where}: no workload ${w} in this environment`);
     return s;
   };
-  const live = (what: string) => {
+  const ensureLive = (what: string) => {
     if (stopping) throw new BackendError(`${where}: ${what}: the environment is stopped`);
   };
   const hup = (s: Slot) => {
@@ -279,21 +313,21 @@ async function startEnvironment(o: EnvironmentOptions, ctx: StartContext): Promi
     },
     async killDataPlane(w, signal) {
       const s = slotOf(w);
-      live(`kill the data plane of ${w}`);
+      ensureLive(`kill the data plane of ${w}`);
       if (signal !== 'SIGKILL' && signal !== 'SIGTERM') throw new BackendError(`${where}: cannot send ${String(signal)} to the data plane of ${w}: SIGKILL or SIGTERM only`);
       if (!running(s.dataPlane)) throw new BackendError(`${where}: the data plane of ${w} is not running`);
       await stopProc(s.dataPlane, signal);
     },
     async startDataPlane(w, opts) {
       const s = slotOf(w);
-      live(`start the data plane of ${w}`);
+      ensureLive(`start the data plane of ${w}`);
       checkOffset(opts?.clockOffsetMs, s, where);
       if (running(s.dataPlane)) throw new BackendError(`${where}: the data plane of ${w} is already running (pid ${s.dataPlane.pid})`);
       await startDataPlane(s, o, opts?.clockOffsetMs, where);
     },
     async installTls(w, t: WorkloadTls) {
       const s = slotOf(w);
-      live(`install TLS material for ${w}`);
+      ensureLive(`install TLS material for ${w}`);
       // Each file is replaced atomically; the data plane reads them together on the SIGHUP that follows.
       await dir!.write(`w${s.index}-cert.pem`, t.certPem, 0o644);
       await dir!.write(`w${s.index}-key.pem`, t.keyPem);
@@ -305,7 +339,7 @@ async function startEnvironment(o: EnvironmentOptions, ctx: StartContext): Promi
     },
     async packetLoss(w, percent) {
       const s = slotOf(w);
-      live(`packet loss for ${w}`);
+      ensureLive(`packet loss for ${w}`);
       if (!ctx.iptables) throw new BackendError(`${where}: packet loss for ${w} needs iptables on PATH (apt-get install iptables)`);
       if (!Number.isFinite(percent) || percent <= 0 || percent > 100) throw new BackendError(`${where}: packet loss for ${w}: ${percent} % is not in (0, 100]`);
       // Only what arrives from the network: the data plane's own loopback leg to the echo app stays intact.
@@ -329,7 +363,7 @@ async function startEnvironment(o: EnvironmentOptions, ctx: StartContext): Promi
   return {
     targets,
     async applyPolicies(policies: readonly PeerAuthenticationManifest[]) {
-      live('apply policies');
+      ensureLive('apply policies');
       for (const s of slots) {
         // A paused workload keeps what it had (fail-static is what the chaos fault checks).
         if (s.paused) continue;

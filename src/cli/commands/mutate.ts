@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { CellResult, RunResult } from '../../model/index.js';
 import { loadScenarios } from '../../scenario/index.js';
 import { mutate, subnetsNeeded, type DefectResult, type MutationResult } from '../../run/mutate.js';
-import { checkDefectNames, referenceDefects } from '../../run/reference-defects.js';
+import { checkDefectNames, defectName, referenceDefects } from '../../run/reference-defects.js';
 import { installSignalHandlers } from '../../run/teardown.js';
 import { newRunId } from '../../run/run-suite.js';
 import { EXIT, UsageError } from '../../util/errors.js';
@@ -136,10 +136,11 @@ export const mutateCommand: CommandModule = (program, { out, err, setExitCode })
       const catalogue = await referenceDefects();
       if (flags.list) {
         if (flags.json) out.write(`${JSON.stringify(catalogue, null, 2)}\n`);
-        else for (const d of catalogue) out.write(`${d.name.padEnd(38)} ${d.layer.padEnd(10)} ${d.description}\n`);
+        else for (const d of catalogue) out.write(`${d.name.padEnd(38)} ${d.layer.padEnd(10)} ${d.kind.padEnd(6)} ${d.description}\n`);
         return;
       }
-      const chosen = flags.defect !== undefined ? await checkDefectNames(flags.defect) : catalogue.map((d) => d.name);
+      // Chaos defects only show under faults: by default only the static ones are planted (name them to plant others).
+      const chosen = flags.defect !== undefined ? (await checkDefectNames(flags.defect)).map(defectName) : catalogue.filter((d) => d.kind === 'static').map((d) => d.name);
       const defects = catalogue.filter((d) => chosen.includes(d.name));
       const subnet = firstSubnet(flags.localSubnet, subnetsNeeded(defects.length));
       const scenarios = await loadScenarios(paths, flags.grep !== undefined ? { grep: flags.grep } : {});

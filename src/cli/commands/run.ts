@@ -33,6 +33,7 @@ interface RunFlags extends ReportFlags, KubeFlags {
   localSubnet?: string;
   defect?: string[];
   image?: string;
+  seed?: number;
 }
 
 /** 1 when the mesh (or a scenario's own expectation) is wrong, even if some cells also erred; 2 for errors alone. */
@@ -103,6 +104,7 @@ async function runCommand(paths: string[], flags: RunFlags, out: NodeJS.Writable
       readyTimeoutMs: flags.readyTimeout,
       parallelScenarios: flags.parallel,
       runId,
+      ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
       hooks: {
         onRunStart: (e) => (progress.hooks.onRunStart?.(e), void reporter.onRunStart?.(e)),
         onScenarioStart: (e) => void reporter.onScenarioStart?.(e),
@@ -125,7 +127,7 @@ export const runCommandModule: CommandModule = (program, { out, setExitCode }) =
     .description('run scenarios against a data plane and compare what was observed with what the policies mean')
     .argument('[paths...]', 'scenario files or folders', ['scenarios/'])
     .addOption(new Option('--backend <name>', 'environment the workloads run in').choices(BACKENDS).default('local'))
-    .option('--data-plane <spec>', 'system under test: "reference", "haproxy" or "exec:<command>" (the data-plane contract)', 'reference')
+    .option('--data-plane <spec>', 'system under test: "reference" (sidecar; ambient scenarios on reference-ambient), "reference-ambient", "haproxy" or "exec:<command>" (the data-plane contract)', 'reference')
     .option('--workloads-per-process <n>', 'workloads served by one data-plane process (needs MESHCONFORM_WORKLOAD_CONFIGS support)', int('--workloads-per-process', 1, 10000), 1)
     .option('--reporter <list>', 'comma-separated reporters: console, json, junit, html, conformance', 'console,json,junit,html')
     .option('--out <dir>', 'folder for reports/<run-id>/ and reports/latest/', 'reports')
@@ -136,6 +138,7 @@ export const runCommandModule: CommandModule = (program, { out, setExitCode }) =
     .option('--ready-timeout <ms>', 'deadline for a data plane to accept TCP on every port', int('--ready-timeout', 100, 600000), 15000)
     .option('--parallel <n>', 'scenarios whose environments run at the same time', int('--parallel', 1, 64), 4)
     .option('--image <ref>', 'docker backend: workload image to use instead of the one built from this host\'s node (never pulled)')
+    .option('--seed <n>', 'seed of every chaos scenario\'s fault schedule (replays a run: the seed is in report.json)', int('--seed', 0, 4294967295))
     .option('--local-subnet <a.b>', 'loopback /16 for workload addresses on the local backend, e.g. 127.77 (random by default)')
     .option('--defect <name>', 'plant a defect in the reference data plane (repeatable; see `meshconform mutate --list`)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
   addReportFlags(addKubeFlags(run)).action(async (paths: string[], flags: RunFlags) => {

@@ -61,13 +61,17 @@ describe('netns backend (real network namespaces)', function () {
     expect(await testRangeRoutes()).to.deep.equal(routesBefore);
   });
 
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    it(`${signal} mid-run removes every namespace, host interface, process and temp file of the run`, async function () {
+  for (const [signal, twice] of [['SIGTERM', false], ['SIGINT', false], ['SIGINT', true]] as const) {
+    it(`${signal}${twice ? ' twice (forced exit)' : ''} mid-run removes every namespace, host interface, process and temp file of the run`, async function () {
       requireCapability(this, available, NETNS);
       const run = cliInBackground(['run', join(root, 'scenarios'), '--backend', 'netns']);
       const runId = await run.runId;
       expect(await until(async () => (await namespacesOf(runId)).length > 2, 60_000), 'no namespace appeared').to.equal(true);
       run.child.kill(signal);
+      if (twice) {
+        await new Promise((r) => setTimeout(r, 20));
+        run.child.kill(signal);
+      }
       const r = await run.child;
       expect(r.exitCode).to.equal(signal === 'SIGTERM' ? 143 : 130);
       expect(r.stderr).not.to.match(/\n\s+at /);
@@ -135,13 +139,78 @@ describe('netns backend (real network namespaces)', function () {
     expect(c.stderr).not.to.match(/\n\s+at /);
   });
 
-  it('--workloads-per-process 2 is refused (one data plane per namespace), nothing left', async function () {
+  it('--workloads-per-process 2 is refused before anything is created (one data plane per namespace)', async function () {
     requireCapability(this, available, NETNS);
-    const c = await cli(['run', e2eScenario('strict-and-permissive'), '--backend', 'netns', '--workloads-per-process', '2']);
-    expect(c.exitCode).to.equal(2);
-    expect(c.stderr).to.match(/--workloads-per-process 2 is not supported on the netns backend/);
-    const runId = /run (\S+):/.exec(c.stdout)![1]!;
-    expect(await leftovers(runId, c.tmp)).to.deep.equal(NOTHING);
+    const [scenario] = await loadScenarios([e2eScenario('strict-and-permissive')]);
+    const runId = `test-wpp-${Date.now()}`;
+    const start = createNetnsBackend().start({
+      runId,
+      scenario: scenario!,
+      meshMode: 'sidecar',
+      dataPlane: resolveDataPlane('reference', 2),
+      echoArgv: echoArgv(),
+      identities: new Map(),
+      appTls: { certPem: '', keyPem: '' },
+      readyTimeoutMs: 1000,
+    });
+    await expectRejection(start, /scenario strict-and-permissive: --workloads-per-process 2 is not supported on the netns backend/);
+    expect(await namespacesOf(runId)).to.deep.equal([]);
+  });
+
+  it('environments started at the same time get different /24s, even when the random pick agrees', async function () {
+    requireCapability(this, available, NETNS);
+    const [scenario] = await loadScenarios([e2eScenario('port-level-disable')]);
+    const pki = createMeshPki({ trustDomain: scenario!.trustDomain });
+    const runId = `test-par-${Date.now()}`;
+    const backend = createNetnsBackend({ random: () => 0 });
+    const start = () =>
+      backend.start({
+        runId,
+        scenario: scenario!,
+        meshMode: 'sidecar',
+        dataPlane: resolveDataPlane('reference'),
+        echoArgv: echoArgv(),
+        identities: new Map(scenario!.workloads.map((w) => [`${w.namespace}/${w.name}`, pki.issueWorkload({ namespace: w.namespace, serviceAccount: w.serviceAccount })])),
+        appTls: pki.appIdentity(),
+        readyTimeoutMs: 30_000,
+      });
+    const envs = await Promise.allSettled([start(), start(), start()]);
+    try {
+      expect(envs.map((e) => e.status)).to.deep.equal(['fulfilled', 'fulfilled', 'fulfilled']);
+      const nets = envs.map((e) => [...(e as PromiseFulfilledResult<Environment>).value.targets.values()][0]!.address.split('.').slice(0, 3).join('.'));
+      expect(new Set(nets).size, nets.join(' ')).to.equal(3);
+      expect(await hostInterfaces(runId)).to.have.length(3);
+    } finally {
+      for (const e of envs) if (e.status === 'fulfilled') await e.value.stop();
+    }
+    expect(await namespacesOf(runId)).to.deep.equal([]);
+    expect(await hostInterfaces(runId)).to.deep.equal([]);
+  });
+
+  it('an aborted start removes what it created and rejects', async function () {
+    requireCapability(this, available, NETNS);
+    const [scenario] = await loadScenarios([e2eScenario('strict-and-permissive')]);
+    const pki = createMeshPki({ trustDomain: scenario!.trustDomain });
+    const runId = `test-abort-${Date.now()}`;
+    const abort = new AbortController();
+    const start = createNetnsBackend().start({
+      runId,
+      scenario: scenario!,
+      meshMode: 'sidecar',
+      // Never ready: the start is certainly in its ready wait when aborted.
+      dataPlane: resolveDataPlane('exec:node -e setInterval(()=>{},1000)'),
+      echoArgv: echoArgv(),
+      identities: new Map(scenario!.workloads.map((w) => [`${w.namespace}/${w.name}`, pki.issueWorkload({ namespace: w.namespace, serviceAccount: w.serviceAccount })])),
+      appTls: pki.appIdentity(),
+      readyTimeoutMs: 60_000,
+      signal: abort.signal,
+    });
+    start.catch(() => {});
+    expect(await until(async () => (await namespacesOf(runId)).length === 3, 30_000)).to.equal(true);
+    abort.abort();
+    await expectRejection(start, /scenario strict-and-permissive: start interrupted/);
+    expect(await namespacesOf(runId)).to.deep.equal([]);
+    expect(await hostInterfaces(runId)).to.deep.equal([]);
   });
 
   describe('one environment in process', () => {
@@ -308,62 +377,6 @@ describe('netns backend (real network namespaces)', function () {
       await expectRejection(chaos.killDataPlane('bar/web', 'SIGKILL'), /the environment is stopped/);
       await expectRejection(env!.applyPolicies([]), /the environment is stopped/);
     });
-  });
-
-  it('environments started at the same time get different /24s, even when the random pick agrees', async function () {
-    requireCapability(this, available, NETNS);
-    const [scenario] = await loadScenarios([e2eScenario('port-level-disable')]);
-    const pki = createMeshPki({ trustDomain: scenario!.trustDomain });
-    const runId = `test-par-${Date.now()}`;
-    const backend = createNetnsBackend({ random: () => 0 });
-    const start = () =>
-      backend.start({
-        runId,
-        scenario: scenario!,
-        meshMode: 'sidecar',
-        dataPlane: resolveDataPlane('reference'),
-        echoArgv: echoArgv(),
-        identities: new Map(scenario!.workloads.map((w) => [`${w.namespace}/${w.name}`, pki.issueWorkload({ namespace: w.namespace, serviceAccount: w.serviceAccount })])),
-        appTls: pki.appIdentity(),
-        readyTimeoutMs: 30_000,
-      });
-    const envs = await Promise.allSettled([start(), start(), start()]);
-    try {
-      expect(envs.map((e) => e.status)).to.deep.equal(['fulfilled', 'fulfilled', 'fulfilled']);
-      const nets = envs.map((e) => [...(e as PromiseFulfilledResult<Environment>).value.targets.values()][0]!.address.split('.').slice(0, 3).join('.'));
-      expect(new Set(nets).size, nets.join(' ')).to.equal(3);
-      expect(await hostInterfaces(runId)).to.have.length(3);
-    } finally {
-      for (const e of envs) if (e.status === 'fulfilled') await e.value.stop();
-    }
-    expect(await namespacesOf(runId)).to.deep.equal([]);
-    expect(await hostInterfaces(runId)).to.deep.equal([]);
-  });
-
-  it('an aborted start removes what it created and rejects', async function () {
-    requireCapability(this, available, NETNS);
-    const [scenario] = await loadScenarios([e2eScenario('strict-and-permissive')]);
-    const pki = createMeshPki({ trustDomain: scenario!.trustDomain });
-    const runId = `test-abort-${Date.now()}`;
-    const abort = new AbortController();
-    const start = createNetnsBackend().start({
-      runId,
-      scenario: scenario!,
-      meshMode: 'sidecar',
-      // Never ready: the start is certainly in its ready wait when aborted.
-      dataPlane: resolveDataPlane('exec:node -e setInterval(()=>{},1000)'),
-      echoArgv: echoArgv(),
-      identities: new Map(scenario!.workloads.map((w) => [`${w.namespace}/${w.name}`, pki.issueWorkload({ namespace: w.namespace, serviceAccount: w.serviceAccount })])),
-      appTls: pki.appIdentity(),
-      readyTimeoutMs: 60_000,
-      signal: abort.signal,
-    });
-    start.catch(() => {});
-    expect(await until(async () => (await namespacesOf(runId)).length === 3, 30_000)).to.equal(true);
-    abort.abort();
-    await expectRejection(start, /scenario strict-and-permissive: start interrupted/);
-    expect(await namespacesOf(runId)).to.deep.equal([]);
-    expect(await hostInterfaces(runId)).to.deep.equal([]);
   });
 });
 

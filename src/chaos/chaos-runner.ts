@@ -1,0 +1,211 @@
+import { performance } from 'node:perf_hooks';
+import { PROXY_FAULTS } from '../model/index.js';
+import type { CellResult, EnvironmentChaos, ScenarioTimeline, TimelineFault, WorkloadKey } from '../model/index.js';
+import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
+import { proxyKey, runFault, type FaultContext, type FaultRecord } from './faults.js';
+import { enforcementStats, judgeProbes, judgeRun, measureEnforcement, measureRecovery, type ChangeToMeasure } from './judge.js';
+import { startProber } from './prober.js';
+import type { ChaosCell, ChaosRunInput } from './types.js';
+import { World } from './world.js';
+
+export interface ChaosRunResult {
+  readonly cells: CellResult[];
+  readonly timeline: ScenarioTimeline;
+  /** A harness problem: a canary that failed (the fault never landed), a data plane that died on its own. */
+  readonly error?: string;
+}
+
+/**
+ * Runs one chaos scenario on a started environment: probes every cell once per interval for the whole run while the
+ * schedule's faults land, proves each fault with its canary, then judges every probe against what was allowed at
+ * its moment and checks the invariants. Never stops the environment (the caller owns it).
+ */
+export async function runChaos(input: ChaosRunInput): Promise<ChaosRunResult> {
+  const { spec, schedule, env } = input;
+  const workloads: WorkloadKey[] = input.scenario.workloads.map((w) => `${w.namespace}/${w.name}`);
+  const chaos = env.chaos ?? noChaos();
+
+  // Fault proxies sit in front of the ports that get a network fault for the whole run, so routing never changes.
+  const proxies = new Map<string, FaultProxy>();
+  const cleanups: (() => Promise<void>)[] = [];
+  try {
+    for (const f of schedule.filter((x) => PROXY_FAULTS.includes(x.fault))) {
+      const target = env.targets.get(f.workload!)!;
+      for (const port of f.port !== undefined ? [f.port] : [...target.ports.keys()]) {
+        const key = proxyKey(f.workload!, port);
+        if (proxies.has(key)) continue;
+        const proxy = await startFaultProxy({ address: target.address, port: target.ports.get(port)! });
+        proxies.set(key, proxy);
+        const unregister = input.registerCleanup(`fault proxy for ${f.workload}:${port}`, () => proxy.close());
+        cleanups.push(async () => {
+          unregister();
+          await proxy.close();
+        });
+      }
+    }
+    return await probeAndJudge(input, workloads, chaos, proxies);
+  } finally {
+    for (const c of cleanups) await c();
+  }
+}
+
+async function probeAndJudge(input: ChaosRunInput, workloads: WorkloadKey[], chaos: EnvironmentChaos, proxies: ReadonlyMap<string, FaultProxy>): Promise<ChaosRunResult> {
+  const { spec, schedule, env } = input;
+  const startedAt = Date.now();
+  const t0 = performance.now();
+  const now = () => performance.now() - t0;
+  const world = new World(workloads, input.sets, spec.invariants.timeToEnforceMs, startedAt, input.clientValidity);
+  const sleepUntil = (ms: number) =>
+    new Promise<void>((resolve) => {
+      if (input.signal?.aborted) return resolve();
+      const timer = setTimeout(done, Math.max(0, ms - now()));
+      function done() {
+        clearTimeout(timer);
+        input.signal?.removeEventListener('abort', done);
+        resolve();
+      }
+      input.signal?.addEventListener('abort', done, { once: true });
+    });
+
+  const ctx: FaultContext = {
+    input,
+    chaos,
+    world,
+    now,
+    sleepUntil,
+    proxies,
+    tls: new Map([...input.initialTls].map(([w, m]) => [w, { material: m, bundle: m.caPem }])),
+    currentSet: 'initial',
+    paused: new Set(),
+    specials: [],
+    events: [],
+    changes: [],
+    recoveries: [],
+    workloads,
+  };
+
+  const prober = startProber({
+    cells: input.cells,
+    intervalMs: spec.probeIntervalMs,
+    concurrency: input.concurrency,
+    timeoutMs: input.timeoutMs,
+    now,
+    jobFor: (cell: ChaosCell) => {
+      const proxy = proxies.get(proxyKey(cell.workload, cell.port));
+      return input.job(cell, proxy ? { address: proxy.address, port: proxy.port } : undefined);
+    },
+    credentialsFor: (cell, atMs) => {
+      const from = world.nextCredentialsFrom.get(cell.workload);
+      return from !== undefined && atMs >= from ? 'next' : 'current';
+    },
+    probe: input.probe,
+  });
+
+  let records: FaultRecord[];
+  try {
+    const running = schedule.map((f) => runFault(f, ctx));
+    await sleepUntil(spec.durationMs);
+    records = await Promise.all(running);
+  } finally {
+    await prober.stop();
+  }
+  const endMs = now();
+  for (const t of world.tolerances) if (t.toMs === Number.POSITIVE_INFINITY) t.toMs = endMs;
+  for (const s of world.skews) if (s.toMs === Number.POSITIVE_INFINITY) s.toMs = endMs;
+
+  const judged = judgeProbes([...prober.records, ...ctx.specials], world, input, startedAt);
+
+  // Canaries: the checks made while the fault landed, then those that need the judged timeline.
+  const faults: TimelineFault[] = records.map((r) => {
+    const checks = [...r.checks, ...(r.later ? r.later(judged) : [])];
+    const f = r.fault;
+    return {
+      name: f.name,
+      startMs: round(r.startMs),
+      ...(r.endMs !== undefined ? { endMs: round(Math.max(r.endMs, r.startMs)) } : {}),
+      kind: f.fault,
+      ...(f.workload !== undefined ? { workload: f.workload } : {}),
+      ...(f.port !== undefined ? { port: f.port } : {}),
+      canary: { ok: checks.length > 0 && checks.every((x) => x.ok), checks },
+    };
+  });
+  const problems: string[] = [];
+  for (const f of faults) {
+    if (f.canary?.ok) continue;
+    const failed = f.canary?.checks.find((x) => !x.ok);
+    problems.push(`the canary of fault "${f.name}" failed (${failed ? `${failed.name}: ${failed.detail}` : 'no check ran'}), so the run cannot show the fault's effect`);
+  }
+  const health = env.health();
+  if (health.length > 0) problems.push(`data plane unhealthy: ${health.join('; ')}`);
+
+  // Time to enforce: each change is measured until the next change on the same workload.
+  const changes: ChangeToMeasure[] = ctx.changes.map((ch) => {
+    const next = ctx.changes.filter((x) => x.workload === ch.workload && x.atMs > ch.atMs).map((x) => x.atMs);
+    return { ...ch, untilMs: Math.min(endMs, ...next) };
+  });
+  const enforcement = measureEnforcement(changes, judged, world, input.cells, spec.invariants.timeToEnforceMs);
+  const recoveries = ctx.recoveries.map((r) => {
+    const nextFault = records.filter((x) => x.fault.workload === r.workload && x.startMs > r.fromMs).map((x) => x.startMs);
+    const untilMs = Math.min(endMs, ...nextFault);
+    const recoveryMs = measureRecovery({ ...r, untilMs }, judged);
+    return { ...r, untilMs, ...(recoveryMs !== undefined ? { recoveryMs: Math.round(recoveryMs) } : {}), observable: recoveryMs !== undefined || untilMs - r.fromMs >= spec.invariants.recoveryMs };
+  });
+  for (const f of faults) {
+    const r = recoveries.find((x) => x.fault === f.name);
+    if (r?.recoveryMs !== undefined) (f as { recoveryMs?: number }).recoveryMs = r.recoveryMs;
+  }
+
+  const finalSet = (w: WorkloadKey) => world.setOf(w, endMs);
+  const judgement = judgeRun({
+    scenario: input.scenario,
+    cells: input.cells,
+    judged,
+    enforcement,
+    recoveries,
+    invariants: spec.invariants,
+    finalExpectation: (cell) => world.expectation(finalSet(cell.workload), cell),
+    ...(problems.length > 0 ? { harnessError: problems.join('; ') } : {}),
+  });
+
+  const lastChange = ctx.events.length > 0 ? changes.filter((c) => c.atMs === Math.max(...changes.map((x) => x.atMs))) : [];
+  const lastMeasures = enforcement.filter((m) => lastChange.some((c) => c.atMs === m.atMs && c.workload === m.workload));
+  const lastTte = lastMeasures.length > 0 && lastMeasures.every((m) => m.timeToEnforceMs !== undefined) ? Math.max(...lastMeasures.map((m) => m.timeToEnforceMs!)) : undefined;
+  const probes = judgement.timelineProbes.length;
+  const timeline: ScenarioTimeline = {
+    startedAt,
+    durationMs: round(endMs),
+    faults,
+    events: [...ctx.events].sort((a, b) => a.atMs - b.atMs),
+    probes: judgement.timelineProbes,
+    ...(lastTte !== undefined ? { timeToEnforceMs: lastTte } : {}),
+    seed: input.seed,
+    probeIntervalMs: spec.probeIntervalMs,
+    enforcement: enforcement.map(({ changedCells: _cells, ...m }) => m),
+    timeToEnforceStats: enforcementStats(enforcement),
+    invariants: judgement.invariants,
+    probing: {
+      probes,
+      perSecond: Math.round((prober.records.length / Math.max(endMs, 1)) * 1000 * 10) / 10,
+      skippedBusy: prober.skippedBusy,
+      skippedSaturated: prober.skippedSaturated,
+    },
+  };
+  return { cells: judgement.cells, timeline, ...(problems.length > 0 ? { error: problems.join('; ') } : {}) };
+}
+
+/** Controls of an environment that has none: only faults that need none (policy changes, network faults) can run. */
+function noChaos(): EnvironmentChaos {
+  const missing = () => {
+    throw new Error('this environment has no chaos controls');
+  };
+  return {
+    capabilities: [],
+    dataPlane: missing,
+    killDataPlane: missing,
+    startDataPlane: missing,
+    installTls: missing,
+    pauseDistribution: missing,
+  };
+}
+
+const round = (ms: number) => Math.round(ms * 10) / 10;

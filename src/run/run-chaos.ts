@@ -1,0 +1,298 @@
+import { X509Certificate } from 'node:crypto';
+import type tls from 'node:tls';
+import type {
+  ChaosClient,
+  ClientKind,
+  DataPlaneSpec,
+  Expectation,
+  MeshMode,
+  ProbeJob,
+  Scenario,
+  ScenarioResult,
+  WorkloadKey,
+} from '../model/index.js';
+import { expectations, lintExpectations } from '../oracle/index.js';
+import { judgeCell, summarize } from '../diff/index.js';
+import { prepareKeyPairs, type MeshPki } from '../pki/index.js';
+import { createProbeContext, runProbes, type ProbeContext } from '../probe/index.js';
+import {
+  buildSchedule,
+  cellId,
+  effectiveSeed,
+  missingCapabilities,
+  runChaos,
+  vacuousFaults,
+  type CertValidity,
+  type ChaosCell,
+  type ChaosTlsEvidence,
+  type IssuedTls,
+  type PolicySetView,
+  type ScheduledFault,
+} from '../chaos/index.js';
+import { BackendError, ScenarioError, formatPos } from '../util/errors.js';
+import { pushTeardown, runTeardown } from './teardown.js';
+import type { RunOptions } from './run-suite.js';
+
+/** A chaos scenario ready to run, or why this run skips it. */
+export type ChaosPreparation =
+  | { readonly skip: string }
+  | {
+      readonly seed: number;
+      readonly schedule: readonly ScheduledFault[];
+      readonly cells: readonly ChaosCell[];
+      readonly sets: ReadonlyMap<string, PolicySetView>;
+    };
+
+/**
+ * Checks every chaos scenario before anything starts: the schedule (generated from the seed), what the backend can
+ * do, faults that could prove nothing. Problems are a ScenarioError naming each fault's file:line:column (exit 2).
+ */
+export function prepareChaos(units: readonly { readonly s: Scenario; readonly m: MeshMode }[], o: Pick<RunOptions, 'backend' | 'seed'>): Map<Scenario, ChaosPreparation> {
+  const out = new Map<Scenario, ChaosPreparation>();
+  const problems: { message: string; source: { file: string; line: number; column: number } }[] = [];
+  for (const { s, m } of units) {
+    const spec = s.chaos;
+    if (!spec || out.has(s)) continue;
+    const backend = o.backend.name;
+    if (spec.backends && !spec.backends.includes(backend)) {
+      out.set(s, { skip: `chaos scenario for the ${spec.backends.join(', ')} backend${spec.backends.length > 1 ? 's' : ''} only (this run uses ${backend})` });
+      continue;
+    }
+    if (!o.backend.chaosCapabilities) {
+      out.set(s, { skip: `the ${backend} backend has no chaos controls` });
+      continue;
+    }
+    const seed = effectiveSeed(spec, o.seed);
+    const schedule = buildSchedule(spec, s.workloads, seed);
+    const missing = missingCapabilities(schedule, backend, o.backend.chaosCapabilities);
+    if (missing.length > 0) {
+      problems.push(...missing);
+      continue;
+    }
+    const sets = policySets(s, m);
+    const cells = chaosCells(s, spec.clients, sets.get('initial')!);
+    const validity = clientValidityOf(undefined);
+    problems.push(...vacuousFaults({ schedule, workloads: s.workloads, cells, sets, clientValidity: validity, startAt: Date.now() }));
+    out.set(s, { seed, schedule, cells, sets });
+  }
+  if (problems.length > 0) {
+    const [first, ...rest] = problems;
+    throw new ScenarioError([first!.message, ...rest.map((p) => `${formatPos(p.source)}: ${p.message}`)].join('\n'), first!.source);
+  }
+  return out;
+}
+
+/** Oracle expectations of every cell under `initial` and every named policy set. */
+function policySets(s: Scenario, m: MeshMode): Map<string, PolicySetView> {
+  const view = (policies: Scenario['policies']): PolicySetView => ({
+    manifests: policies.map((p) => p.manifest),
+    expectations: new Map(expectations({ ...s, policies }, m).map((e) => [cellId(e.workload, e.port, e.client), e])),
+  });
+  const out = new Map<string, PolicySetView>([['initial', view(s.policies)]]);
+  for (const [name, policies] of s.chaos!.policySets) out.set(name, view(policies));
+  return out;
+}
+
+/** The probed cells: every port of every workload × the chosen clients (`plaintext`/`mtls` per port protocol). */
+function chaosCells(s: Scenario, clients: readonly ChaosClient[], initial: PolicySetView): ChaosCell[] {
+  const out: ChaosCell[] = [];
+  for (const w of s.workloads) {
+    const wk = `${w.namespace}/${w.name}`;
+    for (const p of w.ports) {
+      const kinds = new Set<ClientKind>(clients.map((c) => (c === 'plaintext' ? (p.protocol === 'http' ? 'plaintext-http' : 'plaintext-tcp') : c === 'mtls' ? (p.protocol === 'http' ? 'mtls-http' : 'mtls-tcp') : c)));
+      for (const client of kinds) {
+        const e = initial.expectations.get(cellId(wk, p.port, client))!;
+        out.push({ key: e.key, workload: wk, port: p.port, protocol: p.protocol, client });
+      }
+    }
+  }
+  return out;
+}
+
+/** Validity of the probe clients' certificates; before the PKI exists, the validity it will give them. */
+function clientValidityOf(pki: MeshPki | undefined): Record<'mesh' | 'expired', CertValidity> {
+  if (!pki) {
+    const t = Date.now();
+    return { mesh: { notBefore: t - 3_600_000, notAfter: t + 86_400_000 }, expired: { notBefore: t - 2 * 86_400_000, notAfter: t - 86_400_000 } };
+  }
+  const v = (pem: string) => {
+    const c = new X509Certificate(pem);
+    return { notBefore: Date.parse(c.validFrom), notAfter: Date.parse(c.validTo) };
+  };
+  return { mesh: v(pki.clients.mesh.certPem), expired: v(pki.clients.expired.certPem) };
+}
+
+/** Adds what the chaos checks read off the server certificate: serial, expiry, which mesh root issued it. */
+function chaosProbeContext(base: ProbeContext, roots: { current: X509Certificate; next?: X509Certificate }): ProbeContext {
+  const issuedBy = (cert: X509Certificate, root: X509Certificate) => cert.checkIssued(root) && cert.verify(root.publicKey);
+  const cache = new Map<string, Pick<ChaosTlsEvidence, 'serverSerial' | 'serverNotAfter' | 'serverRoot'>>();
+  return {
+    secureContext: (c) => base.secureContext(c),
+    tlsEvidence(socket: tls.TLSSocket, expected: string) {
+      // Read before the base context: on Node 20 getPeerX509Certificate() yields the certificate once per socket,
+      // after which getPeerCertificate() is empty too; the legacy object read first leaves both working.
+      const peer = socket.getPeerCertificate();
+      const ev = base.tlsEvidence(socket, expected);
+      if (!peer?.raw) return ev;
+      let extra = cache.get(peer.fingerprint256);
+      if (!extra) {
+        const cert = new X509Certificate(peer.raw);
+        const root = issuedBy(cert, roots.current) ? 'current' : roots.next && issuedBy(cert, roots.next) ? 'next' : undefined;
+        extra = { serverSerial: cert.serialNumber, serverNotAfter: Date.parse(cert.validTo), ...(root ? { serverRoot: root } : {}) };
+        if (cache.size > 1024) cache.clear();
+        cache.set(peer.fingerprint256, extra);
+      }
+      return { ...ev, ...extra } as ChaosTlsEvidence;
+    },
+  };
+}
+
+function issued(id: { certPem: string; keyPem: string; caPem: string; spiffeId: string }, bundle: string): IssuedTls {
+  const c = new X509Certificate(id.certPem);
+  return { ...id, caPem: bundle, serial: c.serialNumber, notAfter: Date.parse(c.validTo) };
+}
+
+/** One chaos scenario: start its environment (one workload per data-plane process), run the schedule, judge, stop. */
+export async function runChaosScenario(
+  o: RunOptions,
+  runId: string,
+  unit: { readonly s: Scenario; readonly m: MeshMode; readonly dataPlane: DataPlaneSpec; readonly skip?: string },
+  prep: ChaosPreparation,
+  pki: MeshPki,
+): Promise<ScenarioResult> {
+  const t0 = Date.now();
+  const { s, m } = unit;
+  const spec = s.chaos!;
+  const base = {
+    name: s.name,
+    file: s.file,
+    feature: s.feature,
+    meshMode: m,
+    description: s.description,
+    warnings: s.warnings,
+    policies: s.policies.map((x) => x.manifest),
+  };
+  const skip = unit.skip ?? ('skip' in prep ? prep.skip : undefined);
+  if (skip !== undefined || 'skip' in prep) {
+    o.hooks?.onScenarioStart?.({ scenario: s.name, meshMode: m, cells: 0 });
+    const result: ScenarioResult = { ...base, summary: summarize([]), lint: [], cells: [], durationMs: 0, skipped: skip ?? 'not prepared' };
+    o.hooks?.onScenarioEnd?.(result);
+    return result;
+  }
+  o.hooks?.onScenarioStart?.({ scenario: s.name, meshMode: m, cells: prep.cells.length });
+  const lint = lintExpectations(s, m);
+
+  const rotates = prep.schedule.some((f) => f.fault === 'ca-rotation');
+  if (rotates) await prepareKeyPairs(1);
+  const next = rotates ? pki.nextRoot() : undefined;
+  const material = pki.probeMaterial();
+  const meshCaPem = next ? `${material.meshCaPem.trim()}\n${next.caPem.trim()}\n` : material.meshCaPem;
+  const roots = { current: new X509Certificate(pki.meshCaPem), ...(next ? { next: new X509Certificate(next.caPem) } : {}) };
+  const ctxCurrent = chaosProbeContext(createProbeContext({ ...material, meshCaPem }), roots);
+  const ctxNext = next ? chaosProbeContext(createProbeContext({ ...material, meshCaPem, clients: { ...material.clients, mesh: next.meshClient } }), roots) : ctxCurrent;
+
+  const identities = new Map<WorkloadKey, IssuedTls>();
+  for (const w of s.workloads) {
+    identities.set(`${w.namespace}/${w.name}`, issued(pki.issueWorkload({ namespace: w.namespace, serviceAccount: w.serviceAccount }), pki.meshCaPem));
+  }
+  // A chaos fault acts on one workload's data plane: one process per workload.
+  const dataPlane: DataPlaneSpec = { ...unit.dataPlane, workloadsPerProcess: 1 };
+  const abort = new AbortController();
+  let starting: Promise<unknown> = Promise.resolve();
+  const removeStart = pushTeardown(`start of ${s.name}`, async () => {
+    abort.abort();
+    await starting.catch(() => {});
+  });
+  const startPromise = o.backend.start({
+    runId,
+    scenario: s,
+    meshMode: m,
+    dataPlane,
+    echoArgv: o.echoArgv,
+    identities,
+    appTls: pki.appIdentity(),
+    readyTimeoutMs: o.readyTimeoutMs,
+    signal: abort.signal,
+  });
+  starting = startPromise;
+  let env: Awaited<typeof startPromise>;
+  try {
+    env = await startPromise;
+  } finally {
+    removeStart();
+  }
+  // Stops the run's probing and faults on Ctrl-C before the environment goes.
+  const stopping = new AbortController();
+  const remove = pushTeardown(`environment of ${s.name}`, async () => {
+    stopping.abort();
+    await env.stop();
+  });
+  let result: Awaited<ReturnType<typeof runChaos>>;
+  try {
+    const spiffe = new Map([...identities].map(([w, id]) => [w, id.spiffeId]));
+    result = await runChaos({
+      scenario: s,
+      spec,
+      schedule: prep.schedule,
+      seed: prep.seed,
+      env,
+      cells: prep.cells,
+      sets: prep.sets,
+      job(cell, via): ProbeJob {
+        const target = env.targets.get(cell.workload);
+        if (!target) throw new BackendError(`scenario ${s.name}: no target for ${cell.workload}`);
+        return {
+          key: cell.key,
+          scenario: s.name,
+          meshMode: m,
+          workload: cell.workload,
+          port: cell.port,
+          protocol: cell.protocol,
+          client: cell.client,
+          address: via?.address ?? target.address,
+          targetPort: via?.port ?? target.ports.get(cell.port) ?? cell.port,
+          expectedServerIdentity: spiffe.get(cell.workload)!,
+        };
+      },
+      async probe(job, options) {
+        const ctx = options.credentials === 'next' ? ctxNext : ctxCurrent;
+        // Through runProbes: a timeout while the harness itself was starved is an error, not a denial.
+        const r = await runProbes([job], ctx, { concurrency: 1, timeoutMs: options.timeoutMs });
+        return r.get(job.key) ?? { status: 'error', message: 'probe produced no observation', timings: { startedAt: Date.now(), totalMs: 0 }, attempts: 1 };
+      },
+      matches(exp: Expectation, obs) {
+        const c = judgeCell(exp, [obs], { feature: s.feature });
+        return c.verdict === 'pass' ? { kind: 'match' } : c.verdict === 'error' ? { kind: 'error', why: c.reason } : { kind: 'mismatch', why: c.reason };
+      },
+      initialTls: identities,
+      issue(w, options) {
+        const wl = s.workloads.find((x) => `${x.namespace}/${x.name}` === w)!;
+        const request = { namespace: wl.namespace, serviceAccount: wl.serviceAccount };
+        const validity = options.notAfter !== undefined ? { notAfter: options.notAfter } : undefined;
+        const id = options.root === 'next' ? next!.issueWorkload(request, validity) : pki.issueWorkload(request, validity);
+        return issued(id, options.bundle);
+      },
+      meshCaPem: pki.meshCaPem,
+      ...(next ? { nextCaPem: next.caPem } : {}),
+      clientValidity: clientValidityOf(pki),
+      concurrency: o.concurrency,
+      timeoutMs: o.timeoutMs,
+      registerCleanup: (label, fn) => pushTeardown(label, fn),
+      signal: stopping.signal,
+    });
+  } finally {
+    await runTeardown(remove, () => env.stop());
+  }
+  for (const c of result.cells) o.hooks?.onCellResult?.(c);
+  const scenario: ScenarioResult = {
+    ...base,
+    summary: summarize(result.cells),
+    lint,
+    cells: result.cells,
+    durationMs: Date.now() - t0,
+    ...(result.error !== undefined ? { error: result.error } : {}),
+    timeline: result.timeline,
+  };
+  o.hooks?.onScenarioEnd?.(scenario);
+  return scenario;
+}

@@ -1,0 +1,336 @@
+// The kind and cluster backends up to the cluster boundary: the exact command sequence (golden, through an injected
+// runner), the dry-run plan, every failure path with its message and the clean-up commands that ran, and a full
+// simulated kind run whose probe agent is a real process probing real workloads (local backend).
+import { expect } from 'chai';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import {
+  createDryRunRunner,
+  createExecaRunner,
+  createKubeBackend,
+  type ClusterBackendOptions,
+  type CommandRunner,
+  type KindBackendOptions,
+  type KubeBackend,
+} from '../../../src/backend/kube/index.js';
+import { createLocalBackend } from '../../../src/backend/local/index.js';
+import { runKubeSuite, type KubeSuiteOptions } from '../../../src/run/kube-suite.js';
+import { createMeshPki } from '../../../src/pki/index.js';
+import { echoArgv, resolveDataPlane } from '../../../src/run/data-plane.js';
+import type { Scenario, WorkloadTls } from '../../../src/model/index.js';
+import { RUN_ID, ScriptedRunner, e2eScenario, fixture, harnessDir, localAgentStream, normalize, podsResponder, scenario, type Responder } from './support.js';
+
+const GOLDEN_DIR = new URL('./golden/', import.meta.url);
+const UPDATE = process.env.MESHCONFORM_UPDATE_GOLDEN === '1';
+
+/** Compares with a golden file (written when MESHCONFORM_UPDATE_GOLDEN=1). PEM blocks and harness file hashes are masked. */
+function golden(name: string, actual: string): void {
+  const text = mask(actual);
+  const file = new URL(name, GOLDEN_DIR);
+  if (UPDATE || !existsSync(file)) {
+    if (!UPDATE) throw new Error(`golden file ${name} is missing: run with MESHCONFORM_UPDATE_GOLDEN=1 and review it`);
+    mkdirSync(GOLDEN_DIR, { recursive: true });
+    writeFileSync(file, text);
+  }
+  expect(text).to.equal(readFileSync(file, 'utf8'));
+}
+
+function mask(text: string): string {
+  return normalize(text)
+    .replace(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n?/g, '<certificate>')
+    .replace(/\d+ bytes, sha256 [0-9a-f]+…/g, '<size> bytes, sha256 <hash>…');
+}
+
+const teardowns: string[] = [];
+const pushTeardown = (label: string) => {
+  teardowns.push(label);
+  return () => void teardowns.splice(teardowns.indexOf(label), 1);
+};
+
+function kind(runner: CommandRunner, extra: Partial<KindBackendOptions> = {}): KubeBackend {
+  return createKubeBackend({
+    backend: 'kind',
+    runner,
+    harnessDir,
+    podReadyTimeoutMs: 120_000,
+    pushTeardown,
+    sleep: async () => {},
+    keep: false,
+    istioProfile: 'default',
+    installTimeoutMs: 600_000,
+    buildImage: async () => 'meshconform/node-harness:0123456789abcdef',
+    ...extra,
+  });
+}
+
+function cluster(runner: CommandRunner, extra: Partial<ClusterBackendOptions> = {}): KubeBackend {
+  return createKubeBackend({
+    backend: 'cluster',
+    runner,
+    harnessDir,
+    podReadyTimeoutMs: 120_000,
+    pushTeardown,
+    sleep: async () => {},
+    context: 'vendor-prod',
+    image: 'registry.example/node:20-slim',
+    injectionLabel: ['istio.io/rev', 'stable'],
+    rootNamespace: 'istio-system',
+    allowMeshPolicies: false,
+    identity: 'sidecar-certs',
+    meshModes: ['sidecar'],
+    ...extra,
+  });
+}
+
+function suite(backend: KubeBackend, scenarios: Scenario[], extra: Partial<KubeSuiteOptions> = {}): KubeSuiteOptions {
+  return {
+    scenarios,
+    paths: ['test'],
+    backend,
+    runId: RUN_ID,
+    concurrency: 16,
+    timeoutMs: 3000,
+    convergence: { successes: 2, deadlineMs: 20_000, intervalMs: 50 },
+    identity: { kind: 'run-pki' },
+    dataPlaneName: 'istio (kind)',
+    ...extra,
+  };
+}
+
+/** Scripted answers of a healthy cluster; `more` first. */
+function healthy(more: Responder = () => undefined): Responder {
+  return async (argv, input) => (await more(argv, input)) ?? (argv[0] === 'istioctl' && argv.includes('version') ? { stdout: '{"clientVersion":{"version":"1.24.2"}}' } : undefined);
+}
+
+async function rejects(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected a rejection');
+}
+
+class Sink extends Writable {
+  text = '';
+  override _write(chunk: Buffer, _enc: string, cb: () => void) {
+    this.text += String(chunk);
+    cb();
+  }
+}
+
+describe('kind and cluster backends: plans, command sequences and failure paths', function () {
+  this.timeout(120_000);
+  beforeEach(() => teardowns.splice(0));
+
+  it('kind: the full run, simulated: exact command sequence (golden), real agent probing real workloads, all clean-up', async () => {
+    const s = await scenario(fixture('kube-mix'));
+    const pki = createMeshPki({ trustDomain: s.trustDomain });
+    const identities = new Map<string, WorkloadTls>(s.workloads.map((w) => [`${w.namespace}/${w.name}`, pki.issueWorkload({ namespace: w.namespace, serviceAccount: w.serviceAccount })]));
+    // The "pods": the reference data plane on loopback, started without policies; the apply sends them SIGHUP.
+    const env = await createLocalBackend().start({ runId: 'kube-sim', scenario: { ...s, policies: [] }, meshMode: 'sidecar', dataPlane: resolveDataPlane('reference'), echoArgv: echoArgv(), identities, appTls: pki.appIdentity(), readyTimeoutMs: 15_000 });
+    try {
+      const runner = new ScriptedRunner(healthy(podsResponder(s, env)), () => localAgentStream());
+      const result = await runKubeSuite(suite(kind(runner), [s], { pki }));
+      expect(result).to.not.equal(undefined);
+      const r = result!;
+      expect(r.environment).to.deep.include({ backend: 'kind', dataPlane: 'istio (kind)' });
+      expect(r.environment.details).to.deep.include({ context: 'kind-meshconform-abc123', istioProfile: 'default' });
+      const cells = r.scenarios[0]!.cells;
+      expect(cells.length).to.equal(4 * 9);
+      expect(r.summary, JSON.stringify(cells.filter((c) => c.verdict !== 'pass').map((c) => c.reason))).to.deep.include({ cells: 36, passed: 36, failed: 0, errors: 0 });
+      const timeline = r.scenarios[0]!.timeline!;
+      expect(timeline.events).to.deep.equal([{ atMs: 0, label: 'policies applied' }]);
+      expect(timeline.timeToEnforceMs).to.be.a('number');
+      expect(timeline.probes.length).to.be.at.least(36 * 2);
+      expect(cells.every((c) => /Enforced \d+ ms after the apply \(2 matching results in a row\)/.test(c.reason))).to.equal(true);
+      expect(cells.find((c) => c.key.endsWith('foo/finance|8080|mtls-tcp'))!.observed!.attempts).to.be.at.least(2);
+      golden('kind-run.txt', runner.transcript());
+      // One exec for the whole run, never one per probe.
+      expect(runner.calls.filter((c) => c.kind === 'stream').length).to.equal(1);
+      expect(teardowns, 'every registered clean-up ran and was unregistered').to.deep.equal([]);
+    } finally {
+      await env.stop();
+    }
+  });
+
+  it('--dry-run prints the commands a real run executes, in order, and executes nothing', async () => {
+    const s = await scenario(fixture('kube-mix'));
+    const out = new Sink();
+    const dry = createDryRunRunner(out);
+    const result = await runKubeSuite(suite(kind(dry), [s], { log: (l) => void out.write(`# ${l}\n`) }));
+    expect(result).to.equal(undefined);
+    const planned = out.text.split('\n').filter((l) => l.startsWith('$ ')).map((l) => l.replace(/ <<'\w+'$/, ''));
+    const real = mask(readFileSync(new URL('kind-run.txt', GOLDEN_DIR), 'utf8')).split('\n').filter((l) => l.startsWith('$ ')).map((l) => l.replace(/ <<'\w+'$/, ''));
+    const image = (l: string) => l.replace("'<meshconform/node-harness image, built locally>'", 'meshconform/node-harness:0123456789abcdef');
+    expect(planned.map((l) => image(mask(l)))).to.deep.equal(real);
+    golden('kind-dry-run.txt', out.text);
+    expect(out.text).to.not.match(/PRIVATE KEY/);
+    expect(out.text).to.match(/<redacted: private key>/);
+    expect(out.text).to.match(/# probe: 36 jobs per round/);
+  });
+
+  it('cluster: existing mesh, no install; namespaces labelled and removed; the agent takes its sidecar\'s identity (golden plan)', async () => {
+    const s = await scenario(e2eScenario('strict-and-permissive'));
+    const out = new Sink();
+    const result = await runKubeSuite(suite(cluster(createDryRunRunner(out)), [s], { identity: { kind: 'sidecar-certs' }, dataPlaneName: 'mesh of context vendor-prod' }));
+    expect(result).to.equal(undefined);
+    expect(out.text).to.not.match(/istioctl|kind /);
+    expect(out.text).to.match(/auth can-i create namespaces --all-namespaces/);
+    expect(out.text).to.match(/istio\.io\/rev: stable/);
+    expect(out.text).to.match(/OUTPUT_CERTS: \/etc\/istio-output-certs/);
+    expect(out.text).to.match(/"istioOutputCerts":"\/etc\/istio-output-certs"/);
+    golden('cluster-dry-run.txt', out.text);
+  });
+
+  it('cluster: a scenario with mesh-wide policies is skipped (with the reason) unless --allow-mesh-policies', async () => {
+    const s = await scenario(fixture('kube-mix'));
+    const b = cluster(new ScriptedRunner());
+    expect(b.unsupported(s, 'sidecar')).to.match(/mesh-wide policies in istio-system, .* pass --allow-mesh-policies/);
+    expect(cluster(new ScriptedRunner(), { allowMeshPolicies: true }).unsupported(s, 'sidecar')).to.equal(undefined);
+    expect(kind(new ScriptedRunner()).unsupported(s, 'ambient')).to.match(/ambient mode needs --istio-profile ambient/);
+    const custom = await scenario(join(harnessDir, '../scenarios/core/mesh-custom-root-namespace.yaml'));
+    expect(kind(new ScriptedRunner()).unsupported(custom, 'sidecar')).to.match(/root namespace is istio-system, the scenario's is/);
+  });
+
+  it('Istio install fails: exit-2 error with what to do; the cluster the run created is deleted', async () => {
+    const s = await scenario(e2eScenario('port-level-disable'));
+    const runner = new ScriptedRunner(healthy((argv) => (argv[0] === 'istioctl' && argv.includes('install') ? { exitCode: 1, stderr: 'Error: failed to install manifests: context deadline exceeded\n✘ Istiod encountered an error' } : undefined)));
+    const err = await rejects(runKubeSuite(suite(kind(runner), [s])));
+    expect(err.name).to.equal('BackendError');
+    expect(err.message).to.match(/the Istio install failed \(istioctl install, default profile\): .*context deadline exceeded.*What to do: rerun with --keep/);
+    const lines = runner.lines();
+    const install = lines.findIndex((l) => l.includes('istioctl --context kind-meshconform-abc123 install'));
+    expect(lines.slice(install + 1)).to.deep.equal(['$ kind delete cluster --name meshconform-abc123']);
+    expect(teardowns).to.deep.equal([]);
+  });
+
+  it('--keep leaves the created cluster (no kind delete), even when the run fails', async () => {
+    const s = await scenario(e2eScenario('port-level-disable'));
+    const runner = new ScriptedRunner(healthy((argv) => (argv[0] === 'istioctl' && argv.includes('install') ? { exitCode: 1, stderr: 'boom' } : undefined)));
+    await rejects(runKubeSuite(suite(kind(runner, { keep: true }), [s])));
+    expect(runner.lines().some((l) => l.startsWith('$ kind delete'))).to.equal(false);
+  });
+
+  it('a pod that never becomes ready: the pod states in the message, exit-2 error, namespaces, probe pod and cluster removed', async () => {
+    const s = await scenario(e2eScenario('strict-and-permissive'));
+    const runner = new ScriptedRunner(
+      healthy((argv) => {
+        if (argv.includes('wait') && argv.includes('foo')) return { exitCode: 1, stderr: 'error: timed out waiting for the condition on deployments/finance' };
+        if (argv.includes('-o') && argv.includes('wide')) return { stdout: 'finance-7d9f-abcde   1/2   ImagePullBackOff   0   2m   10.244.0.7   kind-control-plane' };
+        return undefined;
+      }),
+      () => localAgentStream(),
+    );
+    const err = await rejects(runKubeSuite(suite(kind(runner), [s])));
+    expect(err.message).to.match(/the pods of the workloads of scenario strict-and-permissive in namespace foo did not become ready within 120 s: finance-7d9f-abcde 1\/2 ImagePullBackOff .*What to do: kubectl --context kind-meshconform-abc123 -n foo describe pods/);
+    const lines = runner.lines();
+    const failed = lines.findIndex((l) => l.includes('get pods -o wide'));
+    expect(lines.slice(failed + 1)).to.deep.equal([
+      `$ kubectl --context kind-meshconform-abc123 delete peerauthentications.security.istio.io --all-namespaces -l meshconform.run=${RUN_ID} --ignore-not-found`,
+      '$ kubectl --context kind-meshconform-abc123 delete namespace foo bar --ignore-not-found --wait=true --timeout=300s',
+      '$ kubectl --context kind-meshconform-abc123 delete namespace meshconform-probe-abc123 --ignore-not-found --wait=true --timeout=300s',
+      '$ kind delete cluster --name meshconform-abc123',
+    ]);
+  });
+
+  it('the webhook rejects a policy: an error (with what to do) for an ordinary scenario, a scenario result for an admission scenario', async () => {
+    const denied = { exitCode: 1, stderr: 'Error from server (BadRequest): error when creating "STDIN": admission webhook "validation.istio.io" denied the request: configuration is invalid: portLevelMtls requires selector' };
+    const rejectPolicies: Responder = (argv, input) => (argv.includes('apply') && input?.includes('kind: PeerAuthentication') ? denied : undefined);
+    const ordinary = await scenario(e2eScenario('port-level-disable'));
+    const r1 = new ScriptedRunner(healthy(rejectPolicies), () => localAgentStream());
+    const err = await rejects(runKubeSuite(suite(kind(r1), [ordinary])));
+    expect(err.message).to.match(/scenario port-level-disable: the admission webhook rejected its policies: .*portLevelMtls requires selector.*label it "admission: reject"/);
+    expect(r1.lines().at(-1)).to.equal('$ kind delete cluster --name meshconform-abc123');
+
+    const admission = await scenario(fixture('admission-reject'));
+    const r2 = new ScriptedRunner(healthy(rejectPolicies), () => localAgentStream());
+    const result = (await runKubeSuite(suite(kind(r2), [admission])))!;
+    const sr = result.scenarios[0]!;
+    expect(sr.skipped).to.match(/admission scenario: the webhook rejected the policy set, as the scenario expects/);
+    expect(sr.cells.every((c) => c.verdict === 'skipped')).to.equal(true);
+    expect(result.summary.failed + result.summary.errors).to.equal(0);
+    expect(r2.lines().at(-1)).to.equal('$ kind delete cluster --name meshconform-abc123');
+
+    // Labelled as an admission test, but the webhook accepts: the scenario could not test what it says (error).
+    const s3 = await scenario(fixture('admission-reject'));
+    const pki = createMeshPki({ trustDomain: s3.trustDomain });
+    const env = await createLocalBackend().start({ runId: 'adm', scenario: s3, meshMode: 'sidecar', dataPlane: resolveDataPlane('reference'), echoArgv: echoArgv(), identities: new Map([['foo/finance', pki.issueWorkload({ namespace: 'foo', serviceAccount: 'finance' })]]), appTls: pki.appIdentity(), readyTimeoutMs: 15_000 });
+    try {
+      const r3 = new ScriptedRunner(healthy(podsResponder(s3, env)), () => localAgentStream());
+      const res = (await runKubeSuite(suite(kind(r3), [s3], { pki })))!;
+      expect(res.scenarios[0]!.error).to.match(/expected to reject the policy set, but it accepted it/);
+      expect(res.summary.errors).to.equal(res.summary.cells);
+    } finally {
+      await env.stop();
+    }
+  });
+
+  it('bad input: no kind or istioctl on PATH, a wrong istioctl version, a missing --kind-cluster (exit-2 errors, nothing created)', async () => {
+    const s = await scenario(e2eScenario('port-level-disable'));
+    const empty = mkdtempSync(join(tmpdir(), 'mc-path-'));
+    const fake = mkdtempSync(join(tmpdir(), 'mc-path-'));
+    try {
+      // The real runner with a PATH that has no kind at all.
+      const noKind = createExecaRunner({ env: { PATH: empty } });
+      const e1 = await rejects(runKubeSuite(suite(kind(noKind), [s])));
+      expect(e1.message).to.match(/^kind is not on PATH: .*What to do: install kind \(https:\/\/kind\.sigs\.k8s\.io/);
+      // kind and kubectl that answer, no istioctl.
+      for (const tool of ['kind', 'kubectl']) {
+        writeFileSync(join(fake, tool), '#!/bin/sh\necho "fake $0 $*"\n');
+        chmodSync(join(fake, tool), 0o755);
+      }
+      const noIstioctl = createExecaRunner({ env: { PATH: fake } });
+      const e2 = await rejects(runKubeSuite(suite(kind(noIstioctl), [s])));
+      expect(e2.message).to.match(/^istioctl is not on PATH: .*download-istio-release/);
+      expect(teardowns).to.deep.equal([]);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+      rmSync(fake, { recursive: true, force: true });
+    }
+    const wrong = new ScriptedRunner((argv) => (argv[0] === 'istioctl' ? { stdout: '{"clientVersion":{"version":"1.23.1"}}' } : undefined));
+    const e3 = await rejects(runKubeSuite(suite(kind(wrong, { istioVersion: '1.24' }), [s])));
+    expect(e3.message).to.match(/istioctl on PATH is version 1\.23\.1, but --istio-version asks for 1\.24\. What to do: put istioctl 1\.24 first on PATH/);
+    expect(wrong.lines()).to.deep.equal(['$ kind version', '$ kubectl version --client -o json', '$ istioctl version --remote=false -o json']);
+
+    const reuse = new ScriptedRunner(healthy((argv) => (argv.join(' ') === 'kind get clusters' ? { stdout: 'dev\nmeshconform-old' } : undefined)));
+    const e4 = await rejects(runKubeSuite(suite(kind(reuse, { kindCluster: 'staging' }), [s])));
+    expect(e4.message).to.match(/--kind-cluster staging: kind has no such cluster \(it has: dev, meshconform-old\)/);
+    expect(reuse.lines().some((l) => /create|delete|apply/.test(l))).to.equal(false);
+  });
+
+  it('bad input: a context that does not exist (real kubectl, empty kubeconfig, nothing contacted), no permission to create namespaces', async () => {
+    const s = await scenario(e2eScenario('port-level-disable'));
+    const dir = mkdtempSync(join(tmpdir(), 'mc-kubeconfig-'));
+    try {
+      writeFileSync(join(dir, 'config'), '');
+      const real = createExecaRunner({ env: { KUBECONFIG: join(dir, 'config') } });
+      const e1 = await rejects(runKubeSuite(suite(cluster(real, { context: 'does-not-exist' }), [s], { identity: { kind: 'sidecar-certs' } })));
+      expect(e1.message).to.match(/^kubeconfig has no context "does-not-exist" \(it has none\)\. What to do: pass an existing one with --context/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const denied = new ScriptedRunner((argv) => (argv.includes('can-i') && (argv.includes('namespaces') || argv.includes('pods/exec')) ? { exitCode: 1, stdout: 'no' } : undefined));
+    const e2 = await rejects(runKubeSuite(suite(cluster(denied), [s], { identity: { kind: 'sidecar-certs' } })));
+    expect(e2.message).to.match(/the user of context vendor-prod lacks permissions the run needs: may not create namespaces, delete namespaces, create pods\/exec \(kubectl auth can-i\)\. What to do: grant the RBAC in the README/);
+    expect(denied.lines().some((l) => /apply|create secret generic/.test(l))).to.equal(false);
+  });
+
+  it('a namespace the run did not create is never used (or deleted)', async () => {
+    const s = await scenario(e2eScenario('port-level-disable'));
+    const runner = new ScriptedRunner(
+      healthy((argv) => {
+        if (argv.join(' ') === 'kind get clusters') return { stdout: 'dev' };
+        return argv.includes('namespaces') && argv.includes('foo') && argv.includes('get')
+          ? { stdout: JSON.stringify({ kind: 'Namespace', metadata: { name: 'foo', labels: { team: 'payments' } } }) }
+          : undefined;
+      }),
+      () => localAgentStream(),
+    );
+    const err = await rejects(runKubeSuite(suite(kind(runner, { kindCluster: 'dev' }), [s])));
+    expect(err.message).to.match(/namespace foo already exists in context kind-dev and was not created by this run/);
+    expect(runner.lines().some((l) => /delete namespace foo/.test(l))).to.equal(false);
+  });
+});
