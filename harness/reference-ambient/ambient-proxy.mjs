@@ -14,13 +14,14 @@
  * Config contract: src/model/data-plane.ts, with `mesh.mode: "ambient"` (anything else is refused at start).
  * Optional env: MESHCONFORM_IDLE_TIMEOUT_MS (default 60000), MESHCONFORM_DEBUG=1 (one stderr line per decision).
  * stdout lines: `ready` once 15008 and every port listen (15008 first, so "every port accepts TCP" implies it);
- * `reloaded` / `reload-failed` after each SIGHUP (re-reads config files and certificates). SIGTERM/SIGINT stop.
+ * `reloaded` / `reload-failed` after each SIGHUP (re-reads config files and certificates; unusable TLS files keep the
+ * previous material while the new policies apply, reported `reload-failed` naming the file). SIGTERM/SIGINT stop.
  * Start errors: one stderr line, exit 2.
  */
 import net from 'node:net';
-import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import { HarnessError, describeError } from '../common/harness-error.mjs';
+import { loadTlsMaterial } from '../reference/tls-material.mjs';
 import { HBONE_PORT, loadAmbientConfig } from './ambient-config.mjs';
 import { ambientModeForPort, resolveAmbient } from './ambient-policy.mjs';
 import { createHboneServer, hboneContextOptions } from './hbone-server.mjs';
@@ -29,7 +30,8 @@ import { relay } from './relay.mjs';
 const PROGRAM = 'reference-ambient';
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 
-/** @typedef {import('./hbone-server.mjs').WorkloadBinding} WorkloadBinding */
+/** @typedef {import('./hbone-server.mjs').WorkloadBinding & { tlsError?: string }} WorkloadBinding `tlsError`: why a
+ * reload kept the previous TLS material */
 
 /** @type {Set<net.Socket>} */
 const sockets = new Set();
@@ -65,7 +67,7 @@ try {
 async function main() {
   const files = configFiles();
   settings.idleTimeoutMs = intEnv('MESHCONFORM_IDLE_TIMEOUT_MS', 60_000);
-  const load = () => buildWorkloads(files);
+  const load = () => buildWorkloads(files, workloads);
   workloads = load();
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
@@ -94,9 +96,11 @@ function configFiles() {
 
 /**
  * @param {string[]} files
+ * @param {ReadonlyMap<string, WorkloadBinding>} previous what is served now: a workload whose new TLS files are
+ *   unusable keeps its previous material (fail-static, the data-plane contract) while its new policies apply
  * @returns {Map<string, WorkloadBinding>}
  */
-function buildWorkloads(files) {
+function buildWorkloads(files, previous) {
   /** @type {Map<string, WorkloadBinding>} */
   const out = new Map();
   for (const file of files) {
@@ -105,17 +109,25 @@ function buildWorkloads(files) {
     const key = `${workload.namespace}/${workload.name}`;
     const other = out.get(workload.address);
     if (other) throw new HarnessError(`${file}: ${key} and ${other.key} both use the address ${workload.address}`);
-    const pem = {
-      cert: readPem(config.tls.certFile, key, 'certificate'),
-      key: readPem(config.tls.keyFile, key, 'key'),
-      ca: readPem(config.tls.caFile, key, 'trust bundle'),
-    };
+    /** @type {tls.SecureContextOptions} */
+    let pem;
+    /** @type {string | undefined} */
+    let tlsError;
     try {
-      tls.createSecureContext({ ...pem, minVersion: 'TLSv1.3' });
+      const material = loadTlsMaterial(config.tls, key);
+      pem = { cert: material.cert, key: material.key, ca: material.ca };
+      try {
+        tls.createSecureContext({ ...pem, minVersion: 'TLSv1.3' });
+      } catch (err) {
+        throw new HarnessError(`invalid TLS material for ${key} (cert ${config.tls.certFile}, key ${config.tls.keyFile}, ca ${config.tls.caFile}): ${describeError(err)}`, {
+          cause: err,
+        });
+      }
     } catch (err) {
-      throw new HarnessError(`invalid TLS material for ${key} (cert ${config.tls.certFile}, key ${config.tls.keyFile}, ca ${config.tls.caFile}): ${describeError(err)}`, {
-        cause: err,
-      });
+      const before = previous.get(workload.address);
+      if (!before || before.key !== key) throw err;
+      pem = before.tls;
+      tlsError = describeError(err);
     }
     const resolution = resolveAmbient({ namespace: workload.namespace, labels: workload.labels }, config.policies, mesh.rootNamespace);
     /** @type {WorkloadBinding['ports']} */
@@ -123,7 +135,15 @@ function buildWorkloads(files) {
     for (const { port, protocol } of workload.ports) {
       ports.set(port, { port, protocol, mode: ambientModeForPort(resolution, port), appPort: /** @type {number} */ (config.app.ports[String(port)]) });
     }
-    out.set(workload.address, { key, address: workload.address, appAddress: config.app.address, trustDomain: mesh.trustDomain, ports, tls: pem });
+    out.set(workload.address, {
+      key,
+      address: workload.address,
+      appAddress: config.app.address,
+      trustDomain: mesh.trustDomain,
+      ports,
+      tls: pem,
+      ...(tlsError !== undefined ? { tlsError } : {}),
+    });
   }
   return out;
 }
@@ -150,6 +170,7 @@ function onPlaintext(sock, address, port) {
     return;
   }
   settings.debug(`${w.key}:${port} ${p.mode} plaintext path -> relay`);
+  sock.setNoDelay(true);
   relay(sock, { host: w.appAddress, port: p.appPort, label: `${w.key}:${port}` }, settings);
 }
 
@@ -215,6 +236,11 @@ async function reload(load) {
     }
   };
   for (const w of next.values()) {
+    if (w.tlsError === undefined) continue;
+    ok = false;
+    process.stderr.write(`${PROGRAM}: reload: ${w.key} keeps its previous TLS material (certificate, key and trust bundle): ${w.tlsError}\n`);
+  }
+  for (const w of next.values()) {
     const existing = hboneListeners.get(w.address);
     // New handshakes present the (possibly rotated) certificate and trust the (possibly rotated) bundle.
     await attempt(existing ? () => existing.setSecureContext(hboneContextOptions(w)) : () => listenHbone(w));
@@ -251,19 +277,6 @@ function shutdown() {
 function fatal(err) {
   process.stderr.write(`${PROGRAM}: ${err instanceof HarnessError ? err.message : `internal error: ${err instanceof Error ? err.stack : String(err)}`}\n`);
   process.exit(2);
-}
-
-/**
- * @param {string} file
- * @param {string} workload
- * @param {string} what
- */
-function readPem(file, workload, what) {
-  try {
-    return readFileSync(file);
-  } catch (err) {
-    throw new HarnessError(`cannot read TLS ${what} file ${file} for ${workload}: ${describeError(err)}`, { cause: err });
-  }
 }
 
 /**

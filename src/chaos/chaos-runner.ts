@@ -111,7 +111,11 @@ async function probeAndJudge(input: ChaosRunInput, workloads: WorkloadKey[], cha
   }
   const endMs = now();
   for (const t of world.tolerances) if (t.toMs === Number.POSITIVE_INFINITY) t.toMs = endMs;
-  for (const s of world.skews) if (s.toMs === Number.POSITIVE_INFINITY) s.toMs = endMs;
+  for (const s of world.skews) {
+    if (s.settledMs === Number.POSITIVE_INFINITY) s.settledMs = endMs;
+    if (s.toMs === Number.POSITIVE_INFINITY) s.toMs = endMs;
+    if (s.backMs === Number.POSITIVE_INFINITY) s.backMs = endMs;
+  }
 
   const judged = judgeProbes([...prober.records, ...ctx.specials], world, input, startedAt);
 
@@ -145,7 +149,11 @@ async function probeAndJudge(input: ChaosRunInput, workloads: WorkloadKey[], cha
   });
   const enforcement = measureEnforcement(changes, judged, world, input.cells, spec.invariants.timeToEnforceMs);
   const recoveries = ctx.recoveries.map((r) => {
-    const nextFault = records.filter((x) => x.fault.workload === r.workload && x.startMs > r.fromMs).map((x) => x.startMs);
+    // Cut off where the next fault on the workload (or the next stage of this one) begins.
+    const nextFault = [
+      ...records.filter((x) => (x.fault.workload === r.workload || x.fault.workload === undefined) && x.fault.fault !== 'policy-change' && x.startMs > r.fromMs).map((x) => x.startMs),
+      ...world.tolerances.filter((t) => t.workload === r.workload && t.fromMs > r.fromMs).map((t) => t.fromMs),
+    ];
     const untilMs = Math.min(endMs, ...nextFault);
     const recoveryMs = measureRecovery({ ...r, untilMs }, judged);
     return { ...r, untilMs, ...(recoveryMs !== undefined ? { recoveryMs: Math.round(recoveryMs) } : {}), observable: recoveryMs !== undefined || untilMs - r.fromMs >= spec.invariants.recoveryMs };

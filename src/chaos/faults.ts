@@ -5,7 +5,7 @@ import type { ChangeToMeasure, JudgedProbe, RecoveryToMeasure } from './judge.js
 import { outcomeOf, secs } from './judge.js';
 import type { ScheduledFault } from './schedule.js';
 import type { ChaosCell, ChaosRunInput, ChaosTlsEvidence, Credentials, IssuedTls, ProbeRecord, SpecialExpectation } from './types.js';
-import type { Expiry, World } from './world.js';
+import type { Expiry, Skew, World } from './world.js';
 
 /** Shared state of one chaos run, as the faults change it. */
 export interface FaultContext {
@@ -82,7 +82,7 @@ const FAULTS: Readonly<Record<ScheduledFault['fault'], FaultFn>> = {
 // ---- data-plane process -------------------------------------------------------------------------------------
 
 /** Stops the workload's data plane with `signal`, proves it is down, restarts it after `downMs`, proves it is back. */
-async function stopAndStart(f: ScheduledFault, c: FaultContext, rec: FaultRecord, signal: 'SIGKILL' | 'SIGTERM', downMs: number, clockOffsetMs?: number): Promise<{ startedMs: number }> {
+async function stopAndStart(f: ScheduledFault, c: FaultContext, rec: FaultRecord, signal: 'SIGKILL' | 'SIGTERM', downMs: number, clockOffsetMs?: number): Promise<{ restartFromMs: number; startedMs: number }> {
   const w = f.workload!;
   const before = c.chaos.dataPlane(w);
   const tolerance = { workload: w, fromMs: c.now(), toMs: Number.POSITIVE_INFINITY, fault: f.name };
@@ -104,16 +104,19 @@ async function stopAndStart(f: ScheduledFault, c: FaultContext, rec: FaultRecord
   const now = c.chaos.dataPlane(w);
   check(rec, c, 'data plane started again', now.running && now.generation === before.generation + 1 && now.pid !== before.pid, `generation ${before.generation} → ${now.generation}, pid ${before.pid ?? '?'} → ${now.pid ?? '?'}, running=${now.running}`);
   c.recoveries.push({ fault: f.name, workload: w, fromMs: restartFrom });
-  return { startedMs };
+  return { restartFromMs: restartFrom, startedMs };
 }
 
 async function clockSkew(f: ScheduledFault, c: FaultContext, rec: FaultRecord): Promise<void> {
   const w = f.workload!;
   const offset = f.offsetMs!;
-  const { startedMs } = await stopAndStart(f, c, rec, 'SIGTERM', 0, offset);
-  rec.endMs = undefined;
-  const skew = { workload: w, offsetMs: offset, fromMs: startedMs, toMs: Number.POSITIVE_INFINITY };
+  // Recorded before the restart: the new process may serve before its readiness is seen.
+  const skew: Skew = { workload: w, offsetMs: offset, fromMs: Number.POSITIVE_INFINITY, settledMs: Number.POSITIVE_INFINITY, toMs: Number.POSITIVE_INFINITY, backMs: Number.POSITIVE_INFINITY };
   c.world.skews.push(skew);
+  skew.fromMs = c.now();
+  const { startedMs } = await stopAndStart(f, c, rec, 'SIGTERM', 0, offset);
+  skew.settledMs = startedMs;
+  rec.endMs = undefined;
   rec.later = (judged) => {
     // Only a probe whose expectation the skew flipped proves the data plane used the offset.
     const flipped = judged.filter((j) => !j.record.special && j.record.cell.workload === w && j.record.startMs >= skew.fromMs && j.record.startMs < skew.toMs && c.world.skewFlips(j.record.cell, c.world.setOf(w, j.record.startMs), Date.now() - c.now() + j.record.startMs + offset));
@@ -131,7 +134,8 @@ async function clockSkew(f: ScheduledFault, c: FaultContext, rec: FaultRecord): 
   skew.toMs = c.now();
   rec.endMs = c.now();
   const back: FaultRecord = { fault: f, startMs: c.now(), checks: [] };
-  await stopAndStart({ ...f, name: `${f.name} (back to the right clock)` }, c, back, 'SIGTERM', 0);
+  const restored = await stopAndStart({ ...f, name: `${f.name} (back to the right clock)` }, c, back, 'SIGTERM', 0);
+  skew.backMs = restored.startedMs;
   rec.checks.push(...back.checks.map((x) => ({ ...x, name: `clock restored: ${x.name}` })));
 }
 
@@ -300,11 +304,12 @@ async function certExpiry(f: ScheduledFault, c: FaultContext, rec: FaultRecord):
   const state = c.tls.get(w)!;
   const notAfter = Date.now() + f.validForMs!;
   const short = c.input.issue(w, { root: rootOf(c, w), notAfter, bundle: state.bundle });
+  const installedMs = c.now();
   await install(c, w, short, state.bundle);
   const seen = await pollServerCert(c, w, credentialsAt(c, w), (t) => t.serverSerial === short.serial);
   check(rec, c, 'server presents the short-lived certificate', seen.ok, seen.detail);
   // The certificate's own notAfter (whole seconds), on the run's clock.
-  const expiry: Expiry = { workload: w, notAfterMs: short.notAfter - (Date.now() - c.now()), fault: f.name };
+  const expiry: Expiry = { workload: w, notAfterMs: short.notAfter - (Date.now() - c.now()), installedMs, servedMs: c.now(), fault: f.name };
   c.world.expiries.push(expiry);
   c.events.push({ atMs: round(expiry.notAfterMs), label: `certificate of ${w} expires` });
   rec.later = (judged) => {
@@ -427,8 +432,13 @@ async function proxyFault(f: ScheduledFault, c: FaultContext, rec: FaultRecord):
   const cell = onPort.find((x) => x.client === 'mtls-tcp' || x.client === 'mtls-http') ?? onPort[0]!;
   const window = f.durationMs ?? 0;
   const timeoutMs = toxic.kind === 'blackhole' || toxic.kind === 'partition' ? Math.max(50, Math.min(1000, Math.floor(window / 2))) : c.input.timeoutMs;
-  const t0 = c.now();
-  const obs = await c.input.probe(c.input.job(cell, { address: proxy.address, port: proxy.canaryPort }), { timeoutMs, credentials: credentialsAt(c, w) });
+  // A probe that could not run (the harness starved) is no evidence: try again while the fault lasts.
+  let t0 = c.now();
+  let obs = await c.input.probe(c.input.job(cell, { address: proxy.address, port: proxy.canaryPort }), { timeoutMs, credentials: credentialsAt(c, w) });
+  for (let attempt = 1; obs.status === 'error' && attempt < 3 && c.now() + timeoutMs < f.atMs + window; attempt++) {
+    t0 = c.now();
+    obs = await c.input.probe(c.input.job(cell, { address: proxy.address, port: proxy.canaryPort }), { timeoutMs, credentials: credentialsAt(c, w) });
+  }
   const took = c.now() - t0;
   switch (toxic.kind) {
     case 'latency':

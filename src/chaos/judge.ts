@@ -95,7 +95,7 @@ function judgeProbe(r: ProbeRecord, world: World, input: Pick<ChaosRunInput, 'ma
 
 /** Allowed where every acceptable expectation denies, on a port enforcing mTLS, or with a certificate the mesh must refuse. */
 function failsOpen(accs: readonly Acceptable[], client: ClientKind, outcome: ExpectedOutcome): boolean {
-  return accs.every((a) => a.exp.outcome === 'deny' && (a.exp.mode === 'STRICT' || (BAD_CERT_CLIENTS.has(client) && outcome === 'allow')));
+  return accs.every((a) => a.exp.outcome === 'deny' && !a.serverSide && (a.exp.mode === 'STRICT' || (BAD_CERT_CLIENTS.has(client) && outcome === 'allow')));
 }
 
 function clientText(client: ClientKind): string {
@@ -170,8 +170,9 @@ export function measureEnforcement(changes: readonly ChangeToMeasure[], judged: 
       if (changedCells.length === 0) continue;
       let tte: number | undefined = 0;
       for (const cell of portCells) {
+        // Probes that ended after the next change were judged against that one: not evidence about this change.
         const probes = judged
-          .filter((j) => !j.record.special && j.record.cell.key === cell.key && j.record.startMs >= ch.atMs && j.record.startMs < ch.untilMs && j.judged !== 'error')
+          .filter((j) => !j.record.special && j.record.cell.key === cell.key && j.record.startMs >= ch.atMs && j.record.endMs < ch.untilMs && j.judged !== 'error')
           .sort((a, b) => a.record.startMs - b.record.startMs);
         if (probes.length === 0) continue;
         const lastBad = probes.findLastIndex((j) => j.judged !== 'match');
@@ -230,14 +231,26 @@ export interface RecoveryToMeasure {
   readonly untilMs: number;
 }
 
-/** Time from a fault's end until every probe of its workload (its ports) was as expected again; undefined if never. */
+/**
+ * Time from a fault's end until every probe of its workload (its ports) was as expected again: per cell, the first
+ * probe after its last one that was not; the latest over the cells. Undefined if some cell never was again.
+ */
 export function measureRecovery(r: RecoveryToMeasure, judged: readonly JudgedProbe[]): number | undefined {
-  const probes = judged
-    .filter((j) => !j.record.special && j.record.cell.workload === r.workload && (!r.ports || r.ports.has(j.record.cell.port)) && j.record.startMs >= r.fromMs && j.record.startMs < r.untilMs)
-    .sort((a, b) => a.record.startMs - b.record.startMs);
-  let first: JudgedProbe | undefined;
-  for (let i = probes.length - 1; i >= 0 && (probes[i]!.judged === 'match' || probes[i]!.judged === 'transition'); i--) first = probes[i];
-  return first ? Math.max(0, first.record.startMs - r.fromMs) : undefined;
+  const byCell = new Map<string, JudgedProbe[]>();
+  for (const j of judged) {
+    if (j.record.special || j.record.cell.workload !== r.workload || (r.ports && !r.ports.has(j.record.cell.port))) continue;
+    if (j.record.startMs < r.fromMs || j.record.endMs >= r.untilMs) continue;
+    byCell.set(j.record.cell.key, [...(byCell.get(j.record.cell.key) ?? []), j]);
+  }
+  let latest = 0;
+  for (const list of byCell.values()) {
+    list.sort((a, b) => a.record.startMs - b.record.startMs);
+    const ok = (j: JudgedProbe) => j.judged === 'match' || j.judged === 'transition';
+    const lastBad = list.findLastIndex((j) => !ok(j));
+    if (lastBad === list.length - 1) return undefined;
+    if (lastBad >= 0) latest = Math.max(latest, list[lastBad + 1]!.record.startMs - r.fromMs);
+  }
+  return byCell.size > 0 ? latest : undefined;
 }
 
 export interface Judgement {

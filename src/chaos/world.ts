@@ -20,18 +20,28 @@ export interface Tolerance {
   readonly fault: string;
 }
 
-/** The data plane of `workload` runs with a clock offset from `fromMs` (when it served again) to `toMs`. */
+/**
+ * The data plane of `workload` runs with a clock offset: started at `fromMs`, serving at `settledMs`; restarted with
+ * the right clock at `toMs`, serving at `backMs`. While a restart settles, either clock may answer.
+ */
 export interface Skew {
   readonly workload: WorkloadKey;
   readonly offsetMs: number;
   fromMs: number;
+  settledMs: number;
   toMs: number;
+  backMs: number;
 }
 
-/** The workload's certificate expires at `notAfterMs` (ms after t = 0) until a fresh one is installed. */
+/**
+ * The workload's certificate expires at `notAfterMs` (ms after t = 0) until a fresh one is installed. It was installed
+ * at `installedMs` and seen served at `servedMs`: in between, the previous certificate may still be served.
+ */
 export interface Expiry {
   readonly workload: WorkloadKey;
   readonly notAfterMs: number;
+  readonly installedMs: number;
+  readonly servedMs: number;
   renewedAtMs?: number;
   readonly fault: string;
 }
@@ -39,9 +49,14 @@ export interface Expiry {
 /** An expectation the judge may accept, tagged with where it comes from. */
 export interface Acceptable {
   readonly exp: Expectation;
-  /** `current`: what must hold from now on; `previous`: the policy (or certificate) being replaced, inside its bound. */
+  /** `current`: what must hold from now on; `previous`: the policy (or certificate, clock) being replaced, inside its bound. */
   readonly tag: 'current' | 'previous';
+  /** The denial comes from the server's expired certificate (the client refuses it), not from enforcement. */
+  readonly serverSide: boolean;
 }
+
+/** Around a certificate's notAfter (whole seconds, two clocks), either side is accepted. */
+const EXPIRY_SLACK_MS = 50;
 
 /** Client kinds that present the probe's mesh certificate (its validity matters under a clock skew). */
 const MESH_CERT_CLIENTS: ReadonlySet<ClientKind> = new Set(['mtls-tcp', 'mtls-http', 'tls-no-istio-alpn']);
@@ -97,28 +112,43 @@ export class World {
    */
   acceptable(cell: ChaosCell, startMs: number, endMs: number): Acceptable[] {
     const { epoch, previous } = this.epochAt(cell.workload, endMs);
-    const out: Acceptable[] = [{ exp: this.adjusted(this.expectation(epoch.set, cell), epoch.set, cell, startMs), tag: 'current' }];
-    if (previous && startMs < epoch.fromMs + this.timeToEnforceMs) {
-      out.push({ exp: this.adjusted(this.expectation(previous.set, cell), previous.set, cell, startMs), tag: 'previous' });
+    const bases: { set: string; current: boolean }[] = [{ set: epoch.set, current: true }];
+    if (previous && startMs < epoch.fromMs + this.timeToEnforceMs) bases.push({ set: previous.set, current: false });
+    const out: Acceptable[] = [];
+    for (const b of bases) {
+      for (const v of this.variants(this.expectation(b.set, cell), b.set, cell, startMs)) {
+        out.push({ exp: v.exp, tag: b.current && v.final ? 'current' : 'previous', serverSide: v.serverSide });
+      }
     }
-    // A fresh certificate after an expiry: the expired one may still be served inside the bound.
-    const renewed = this.expiries.find((x) => x.workload === cell.workload && x.renewedAtMs !== undefined && startMs >= x.renewedAtMs && startMs < x.renewedAtMs + this.timeToEnforceMs);
-    if (renewed) out.push({ exp: expiredServer(this.expectation(epoch.set, cell)), tag: 'previous' });
-    return out;
+    return out.sort((a, b) => (a.tag === b.tag ? 0 : a.tag === 'current' ? -1 : 1));
+  }
+
+  /** The expectation under the clock skew and certificate expiry in force at `atMs`; both sides while one settles. */
+  private variants(exp: Expectation, set: string, cell: ChaosCell, atMs: number): { exp: Expectation; final: boolean; serverSide: boolean }[] {
+    let out = [{ exp, final: true, serverSide: false }];
+    const skew = this.skews.find((s) => s.workload === cell.workload && atMs >= s.fromMs && atMs < s.backMs);
+    if (skew) {
+      const skewed = this.skewed(exp, set, cell, this.startedAt + atMs + skew.offsetMs, skew.offsetMs);
+      if (atMs < skew.settledMs) out = [{ exp: skewed, final: true, serverSide: false }, { exp, final: false, serverSide: false }];
+      else if (atMs < skew.toMs) out = [{ exp: skewed, final: true, serverSide: false }];
+      else out = [{ exp, final: true, serverSide: false }, { exp: skewed, final: false, serverSide: false }];
+    }
+    const expiry = this.expiries.find((x) => x.workload === cell.workload && atMs >= x.notAfterMs - EXPIRY_SLACK_MS && (x.renewedAtMs === undefined || atMs < x.renewedAtMs + this.timeToEnforceMs));
+    if (!expiry) return out;
+    const expired = out.map((v) => ({ ...v, exp: expiredServer(v.exp), serverSide: expiredServer(v.exp) !== v.exp }));
+    // Just around the expiry, before the short-lived certificate was seen served, or while the fresh one is being
+    // loaded: either certificate may be served.
+    const aroundExpiry = atMs < expiry.notAfterMs + EXPIRY_SLACK_MS;
+    const loading = atMs < expiry.servedMs;
+    const renewing = expiry.renewedAtMs !== undefined && atMs >= expiry.renewedAtMs;
+    if (!aroundExpiry && !loading && !renewing) return expired;
+    const finalIsExpired = !renewing && atMs >= expiry.notAfterMs;
+    return [...out.map((v) => ({ ...v, final: v.final && !finalIsExpired })), ...expired.map((v) => ({ ...v, final: v.final && finalIsExpired }))];
   }
 
   /** True while a fault may make the cell unavailable. */
   tolerance(cell: ChaosCell, startMs: number, endMs: number): Tolerance | undefined {
     return this.tolerances.find((t) => t.workload === cell.workload && (!t.ports || t.ports.has(cell.port)) && startMs < t.toMs && endMs >= t.fromMs);
-  }
-
-  private adjusted(exp: Expectation, set: string, cell: ChaosCell, atMs: number): Expectation {
-    let e = exp;
-    const skew = this.skews.find((s) => s.workload === cell.workload && atMs >= s.fromMs && atMs < s.toMs);
-    if (skew) e = this.skewed(e, set, cell, this.startedAt + atMs + skew.offsetMs, skew.offsetMs);
-    const expiry = this.expiries.find((x) => x.workload === cell.workload && atMs >= x.notAfterMs && (x.renewedAtMs === undefined || atMs < x.renewedAtMs));
-    if (expiry) e = expiredServer(e);
-    return e;
   }
 
   /**

@@ -65,6 +65,7 @@ export function hboneExchange(job: ProbeJob, ctx: ProbeContext, options: HboneOp
     let tunnelMs: number | undefined;
     let session: http2.ClientHttp2Session | undefined;
     let pendingFailure: NodeJS.Immediate | undefined;
+    let grace: NodeJS.Timeout | undefined;
 
     const { socket, trace } = openConnection({ ...job, targetPort: HBONE_PORT }, ctx, { secureContext: options.secureContext, alpn: HBONE_ALPN }, (s) => {
       if (!settled) startSession(s as tls.TLSSocket);
@@ -75,6 +76,7 @@ export function hboneExchange(job: ProbeJob, ctx: ProbeContext, options: HboneOp
       settled = true;
       signal.removeEventListener('abort', onAbort);
       if (pendingFailure) clearImmediate(pendingFailure);
+      clearTimeout(grace);
       session?.destroy();
       socket.destroy();
       void closed(socket).then(() => resolve({ outcome, trace, ...(tunnelMs !== undefined ? { tunnelMs } : {}) }));
@@ -118,6 +120,8 @@ export function hboneExchange(job: ProbeJob, ctx: ProbeContext, options: HboneOp
         finish(denied('protocol-error', `the HBONE server negotiated ${alpn ? `ALPN "${printable(alpn, 40)}"` : 'no ALPN'}, not h2`));
         return;
       }
+      // HTTP/2 writes several small frames in a row: without this, Nagle and delayed ACKs add ~40 ms per exchange.
+      tlsSocket.setNoDelay(true);
       const inbound = new FrameScanner((f) => {
         if (f.type === FRAME_RST_STREAM && f.streamId !== 0) wire.serverRst ??= f.errorCode ?? 0;
         if (f.type === FRAME_GOAWAY) wire.serverGoaway ??= f.errorCode ?? 0;
@@ -142,7 +146,7 @@ export function hboneExchange(job: ProbeJob, ctx: ProbeContext, options: HboneOp
         clearTimeout(grace);
         openSession(tapped);
       };
-      const grace = setTimeout(open, SERVER_FIRST_GRACE_MS);
+      grace = setTimeout(open, SERVER_FIRST_GRACE_MS);
       tlsSocket.once('data', open);
       tlsSocket.once('session', open);
     };

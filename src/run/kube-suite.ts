@@ -251,7 +251,7 @@ function convergedCell(e: Expectation, c: CellConvergence, o: ConvergenceOptions
     const firstMatch = h.findIndex((x) => x.judgement === 'match');
     const flip = h.findIndex((x, i) => i > firstMatch && x.judgement !== 'match');
     const cell = judgeCell(e, [h[flip]!.observation, observations.at(-1)!], { feature });
-    const flipText = judgeCell(e, [h[flip]!.observation], { feature }).reason;
+    const flipText = judgeCell(e, [h[flip]!.observation], { feature }).reason.replace(/\.$/, '');
     return withAttempts(
       { ...cell, verdict: 'flaky', reason: `matched at ${Math.round(h[firstMatch]!.atMs)} ms, then disagreed at ${Math.round(h[flip]!.atMs)} ms (${flipText}), then settled at ${Math.round(c.enforcedAtMs!)} ms after the apply.` },
       n,

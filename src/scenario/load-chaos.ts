@@ -110,7 +110,7 @@ export async function loadChaos(value: unknown, c: ChaosLoadContext): Promise<{ 
       report(['random', 'count'], `${r.random.count} random faults need a run of at least ${need} ms (a ${RANDOM_MIN_SLOT_MS} ms slot each after the first ${RANDOM_LEAD_MS} ms); the run lasts ${runMs} ms`);
     }
     const needsSet = r.random.faults.filter((f) => f === 'policy-change' || f === 'distribution-pause');
-    if (needsSet.length > 0 && sets.size === 0) report(['random', 'faults'], `${needsSet.join(' and ')} need at least one named policy set in chaos.policySets`);
+    if (needsSet.length > 0 && sets.size === 0) report(['random', 'faults'], `${needsSet.join(' and ')} need${needsSet.length === 1 ? 's' : ''} at least one named policy set in chaos.policySets`);
   }
 
   if (c.diags.count > before) return undefined;

@@ -120,4 +120,48 @@ describe('ambient mode through the CLI', function () {
     expect(r).to.not.have.property('differentials');
     expect(c.stdout).to.include('skipped: data plane exec:');
   });
+
+  it('runs the whole built-in ambient suite on the default data plane (reference sidecar + reference ambient proxy): every cell passes, with the differential tables', async () => {
+    const c = await cli(['run', AMBIENT, '--reporter', 'console,json']);
+    expect(c.exitCode, c.stdout.slice(-4000) + c.stderr).to.equal(0);
+    const r = c.report();
+    expect(r.environment.dataPlane).to.equal('reference (ambient: reference-ambient)');
+    expect(r.summary.cells).to.be.greaterThan(500);
+    expect(r.summary).to.deep.include({ passed: r.summary.cells, failed: 0, flaky: 0, errors: 0, skipped: 0 });
+    expect(r.scenarios.filter((s) => s.skipped !== undefined)).to.deep.equal([]);
+    const modes = r.scenarios.map((s) => s.meshMode);
+    expect(modes.filter((m) => m === 'ambient').length).to.be.at.least(12);
+    expect(modes.filter((m) => m === 'sidecar').length).to.be.at.least(2);
+
+    // Real HBONE: the allowed mesh client went through mTLS with ALPN h2 to the target workload's identity.
+    const cells = r.scenarios.flatMap((s) => s.cells);
+    const hbone = cells.find((x) => x.scenario === 'ambient-namespace-strict' && x.client === 'hbone' && x.port === 8080)!;
+    expect(hbone.observed).to.deep.include({ status: 'allowed', path: 'mtls' });
+    expect(hbone.observed?.tls).to.deep.include({ alpn: 'h2', serverIdentity: 'spiffe://cluster.local/ns/foo/sa/app', serverIdentityOk: true });
+    const direct = cells.find((x) => x.scenario === 'ambient-namespace-strict' && x.client === 'mtls-tcp' && x.port === 8080)!;
+    expect(direct.observed?.status).to.equal('denied');
+    expect(direct.expected.rule).to.match(/^R6\.3 STRICT/);
+    const mapped = cells.find((x) => x.scenario === 'ambient-mesh-disable' && x.client === 'plaintext-tcp' && x.port === 8080)!;
+    expect(mapped.expected.rule).to.include('DISABLE of istio-system/default (mesh) is treated as PERMISSIVE in ambient (R6.5)');
+
+    // Differentials: one per mode: both scenario, counts from the oracle, every expected difference observed.
+    const diffs = new Map((r.differentials ?? []).map((d) => [d.scenario, d]));
+    expect([...diffs.keys()].sort()).to.deep.equal(['both-namespace-disable', 'both-namespace-strict', 'both-root-empty-selector']);
+    expect(diffs.get('both-namespace-strict')).to.deep.include({ compared: 18, expectedDifferences: 5, observedDifferences: 5 });
+    expect(diffs.get('both-namespace-disable')).to.deep.include({ compared: 18, expectedDifferences: 8, observedDifferences: 8 });
+    expect(diffs.get('both-root-empty-selector')).to.deep.include({ compared: 18, expectedDifferences: 18, observedDifferences: 18 });
+    expect(c.stdout).to.include('Sidecar vs ambient (mode: both)').and.include('foo/app:8080 mtls-tcp: sidecar allow (STRICT, R5.3) | ambient deny (STRICT, R6.3)');
+  });
+
+  it('--data-plane reference-ambient runs the ambient halves and skips the sidecar halves, naming --data-plane reference', async () => {
+    const c = await cli(['run', join(AMBIENT, 'both-namespace-disable.yaml'), '--data-plane', 'reference-ambient', '--reporter', 'json']);
+    expect(c.exitCode, c.stdout + c.stderr).to.equal(0);
+    const r = c.report();
+    expect(r.scenarios.map((s) => [s.meshMode, s.skipped === undefined ? s.summary.passed : 'skipped'])).to.deep.equal([
+      ['sidecar', 'skipped'],
+      ['ambient', 30],
+    ]);
+    expect(r.scenarios[0]?.skipped).to.include('does not implement sidecar mode').and.include('--data-plane reference');
+    expect(r).to.not.have.property('differentials');
+  });
 });

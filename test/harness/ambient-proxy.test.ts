@@ -76,6 +76,12 @@ interface Workload {
   readonly ports: readonly { port: number; protocol: PortProtocol }[];
 }
 
+/** stdout and stderr are separate pipes: a stderr line may land after the stdout line that followed it. Bounded wait. */
+async function stderrMatches(child: Child, re: RegExp): Promise<void> {
+  for (let i = 0; i < 200 && !re.test(child.stderr()); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(child.stderr()).to.match(re);
+}
+
 function outcomeOf(o: Observation): ExpectedOutcome | 'error' {
   if (o.status === 'allowed') return o.path === 'passthrough' ? P : A;
   if (o.status === 'denied' && o.how !== 'refused') return D;
@@ -323,9 +329,18 @@ describe('harness: reference ambient proxy (real processes, real mTLS, real HTTP
       expect(rotated.tls?.serverIdentity).to.equal(spiffe(w, 'rotated'));
       expect(outcomeOf(await probe('plaintext-tcp', w, 9100))).to.equal(D);
 
+      // Unusable TLS files (a truncated key): the previous certificate stays, the new policies apply (fail-static).
+      const broken = configFor(w, appPorts, [policy('istio-system', 'mesh', { mtls: { mode: 'PERMISSIVE' } })]);
+      writeFileSync(broken.tls.keyFile, '-----BEGIN PRIVATE KEY-----\nMIIE\n');
+      await reload(broken, 'reload-failed');
+      await stderrMatches(proxy, /reload: foo\/finance keeps its previous TLS material \(certificate, key and trust bundle\): .*-key\.pem: not a usable private key/);
+      expect(outcomeOf(await probe('plaintext-tcp', w, 9100))).to.equal(A);
+      expect((await probe('hbone', w, 9100)).tls?.serverIdentity).to.equal(spiffe(w, 'rotated'));
+      await reload(configFor(w, appPorts, [policy('istio-system', 'mesh', { mtls: { mode: 'STRICT' } })], { serviceAccount: 'rotated' }), 'reloaded');
+
       // Not JSON: refused, the previous configuration stays.
       await reload('{ not json', 'reload-failed');
-      expect(proxy.stderr()).to.match(/reload failed, keeping the previous configuration: workload config .* is not valid JSON/);
+      await stderrMatches(proxy, /reload failed, keeping the previous configuration: workload config .* is not valid JSON/);
       expect(outcomeOf(await probe('plaintext-tcp', w, 9100))).to.equal(D);
 
       const exit = await stopChild(proxy);
@@ -342,7 +357,7 @@ describe('harness: reference ambient proxy (real processes, real mTLS, real HTTP
       const child = startChild(AMBIENT_PROXY, { MESHCONFORM_WORKLOAD_CONFIG: file });
       children.push(child);
       expect(await child.exited).to.deep.equal({ code: 2, signal: null });
-      expect(child.stderr()).to.match(/^reference-ambient: workload config .*: mesh\.mode is "sidecar"; the reference ambient proxy implements ambient mode only/);
+      await stderrMatches(child, /^reference-ambient: workload config .*: mesh\.mode is "sidecar"; the reference ambient proxy implements ambient mode only/);
       expect(child.stderr()).to.not.match(/\n\s+at /);
     });
 
@@ -350,7 +365,7 @@ describe('harness: reference ambient proxy (real processes, real mTLS, real HTTP
       const child = startChild(AMBIENT_PROXY, {});
       children.push(child);
       expect(await child.exited).to.deep.equal({ code: 2, signal: null });
-      expect(child.stderr()).to.match(/set exactly one of MESHCONFORM_WORKLOAD_CONFIG/);
+      await stderrMatches(child, /set exactly one of MESHCONFORM_WORKLOAD_CONFIG/);
     });
   });
 });

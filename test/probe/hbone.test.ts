@@ -3,10 +3,11 @@
 // never `allowed` without the echo application's reply.
 import { expect } from 'chai';
 import fc from 'fast-check';
+import { readdirSync } from 'node:fs';
 import http2 from 'node:http2';
 import type { AllowedObservation, DeniedObservation, ErrorObservation, Observation } from '../../src/model/index.js';
 import { createMeshPki, type MeshPki } from '../../src/pki/index.js';
-import { createProbeContext, hboneUnservedPort, runProbe, type ProbeContext } from '../../src/probe/index.js';
+import { createProbeContext, hboneUnservedPort, runProbe, runProbes, type ProbeContext } from '../../src/probe/index.js';
 import { FrameScanner, type WireFrame } from '../../src/probe/http2-frames.js';
 import '../support/fuzz-seed.js';
 import * as fx from './fixtures.js';
@@ -252,6 +253,28 @@ describe('probe: HBONE clients', function () {
       );
       errored(await runProbe(hboneJob('hbone', 'http', srv.address), ctx, { timeoutMs: TIMEOUT_MS }));
     });
+  });
+
+  it('200 mixed HBONE probes at concurrency 16 leave no socket open on either side', async function () {
+    const good = await start(startHboneServer(pki, relayTo(echoTcp.port)));
+    const refusing = await start(startHboneServer(pki, (stream) => stream.respond({ ':status': 401 }, { endStream: true })));
+    const resetting = await start(startHboneServer(pki, (stream) => stream.close(http2.constants.NGHTTP2_REFUSED_STREAM)));
+    const kinds = [
+      { client: 'hbone', srv: good, want: 'allowed' },
+      { client: 'hbone-no-client-cert', srv: good, want: 'denied' },
+      { client: 'hbone-foreign-ca', srv: good, want: 'denied' },
+      { client: 'hbone', srv: refusing, want: 'denied' },
+      { client: 'hbone', srv: resetting, want: 'denied' },
+    ] as const;
+    const jobs = Array.from({ length: 200 }, (_, i) => {
+      const k = kinds[i % kinds.length]!;
+      return { job: hboneJob(k.client, 'tcp', k.srv.address), want: k.want };
+    });
+    const baseline = readdirSync('/proc/self/fd').length;
+    const results = await runProbes(jobs.map((j) => j.job), ctx, { concurrency: 16, timeoutMs: 10_000 });
+    for (const { job, want } of jobs) expect(results.get(job.key)?.status, `${job.client} → ${JSON.stringify(results.get(job.key))}`).to.equal(want);
+    await eventually(() => [good, refusing, resetting].every((s) => s.openSockets() === 0), 'server-side sockets to close');
+    expect(readdirSync('/proc/self/fd').length).to.be.at.most(baseline);
   });
 
   describe('harness errors, never denials', function () {

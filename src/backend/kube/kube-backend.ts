@@ -136,6 +136,8 @@ export function createKubeBackend(o: KubeBackendOptions): KubeBackend {
   const rootNamespace = o.backend === 'kind' ? DEFAULT_ROOT_NAMESPACE : o.rootNamespace;
   let context = o.backend === 'cluster' ? o.context : kindContext(o.kindCluster ?? '');
   const owned: { label: string; fn: () => Promise<void>; unregister: () => void }[] = [];
+  // Set once the run's teardown stack runs (Ctrl-C, SIGTERM): no step creates anything after that.
+  let interrupted = false;
 
   return {
     name: o.backend,
@@ -162,7 +164,7 @@ export function createKubeBackend(o: KubeBackendOptions): KubeBackend {
       return undefined;
     },
     async open(run) {
-      const k: Kube = { runner, log, context: () => context, own };
+      const k: Kube = { runner, log, context: () => context, own, interrupted: () => interrupted };
       try {
         if (o.backend === 'kind') {
           await preflightKind(k, o);
@@ -191,7 +193,14 @@ export function createKubeBackend(o: KubeBackendOptions): KubeBackend {
    * (newest first) on close or when a start fails. Returns a function that runs this one clean-up now.
    */
   function own(label: string, fn: () => Promise<void>): () => Promise<void> {
-    const entry = { label, fn, unregister: o.pushTeardown(label, fn) };
+    const entry = {
+      label,
+      fn,
+      unregister: o.pushTeardown(label, async () => {
+        interrupted = true;
+        await fn();
+      }),
+    };
     owned.push(entry);
     return async () => {
       const i = owned.indexOf(entry);
@@ -296,6 +305,7 @@ export function createKubeBackend(o: KubeBackendOptions): KubeBackend {
           for (let i = 0; i < groups.length; i++) {
             // Kubernetes stamps creation times in whole seconds: a later group must land in a later second.
             if (i > 0) await sleep(1100);
+            if (k.interrupted()) throw new BackendError('the run is being cleaned up: nothing more is applied');
             const r = await runner.run(applyCommand(k, groups[i]!));
             if (r.exitCode !== 0) {
               const message = tail(r, 4);
@@ -321,6 +331,8 @@ interface Kube {
   context(): string;
   /** Registers a clean-up (see createKubeBackend's `own`). */
   own(label: string, fn: () => Promise<void>): () => Promise<void>;
+  /** True once the run is being torn down from outside (a signal). */
+  interrupted(): boolean;
 }
 
 const kindContext = (name: string) => `kind-${name}`;
@@ -363,6 +375,7 @@ function applyCommand(k: Kube, manifests: readonly Manifest[]): Command {
 }
 
 async function apply(k: Kube, manifests: readonly Manifest[], message: (r: CommandResult) => string): Promise<void> {
+  if (k.interrupted()) throw new BackendError('the run is being cleaned up: nothing more is created');
   await must(k, applyCommand(k, manifests), message);
 }
 

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import type {
   Backend,
   ChaosCapability,
@@ -38,6 +39,8 @@ export interface NetnsBackend extends Backend {
   removeRun(runId: string): Promise<void>;
 }
 
+/** Packet loss joins these when iptables is on PATH. */
+const NETNS_CHAOS: readonly ChaosCapability[] = ['data-plane-process', 'workload-tls', 'distribution-pause', 'clock-skew'];
 /** .1 is the host's end of the uplink; workloads take .2–.254 of the environment's /24. */
 const MAX_WORKLOADS = 253;
 /** The echo application is reachable only inside the workload's namespace: nothing bypasses the data plane. */
@@ -99,6 +102,7 @@ interface StartContext {
   readonly random: () => number;
   readonly claimed: Set<string>;
   readonly iptables: boolean;
+  readonly capabilities: readonly ChaosCapability[];
   readonly closed: () => boolean;
 }
 
@@ -110,9 +114,11 @@ interface StartContext {
  */
 export function createNetnsBackend(options: NetnsBackendOptions = {}): NetnsBackend {
   const random = options.random ?? Math.random;
+  const iptables = hasIptables();
+  const capabilities: readonly ChaosCapability[] = [...NETNS_CHAOS, ...(iptables ? (['packet-loss'] as const) : [])];
   const closing = new Set<string>();
   const inflight = new Map<string, Set<Promise<unknown>>>();
-  let host: Promise<{ problem: string | undefined; iptables: boolean }> | undefined;
+  let host: Promise<string | undefined> | undefined;
 
   const track = <T>(runId: string, p: Promise<T>): Promise<T> => {
     const set = inflight.get(runId) ?? new Set();
@@ -123,15 +129,16 @@ export function createNetnsBackend(options: NetnsBackendOptions = {}): NetnsBack
 
   return {
     name: 'netns',
+    chaosCapabilities: capabilities,
     start(o) {
       if (closing.has(o.runId)) return Promise.reject(new BackendError(`run ${o.runId} is being cleaned up; no new environment starts`));
       return track(
         o.runId,
         (async () => {
-          host ??= Promise.all([netnsHostProblem(), hasIptables()]).then(([problem, iptables]) => ({ problem, iptables }));
-          const h = await host;
-          if (h.problem) throw new BackendError(h.problem);
-          return startEnvironment(o, { random, claimed, iptables: h.iptables, closed: () => closing.has(o.runId) });
+          host ??= netnsHostProblem();
+          const problem = await host;
+          if (problem) throw new BackendError(problem);
+          return startEnvironment(o, { random, claimed, iptables, capabilities, closed: () => closing.has(o.runId) });
         })(),
       );
     },
@@ -140,7 +147,7 @@ export function createNetnsBackend(options: NetnsBackendOptions = {}): NetnsBack
     },
     async removeRun(runId) {
       closing.add(runId);
-      if (!host || (await host).problem) return; // nothing was ever created
+      if (!host || (await host)) return; // nothing was ever created
       await removeRunNetns(runId);
       // A start in flight may create something after the sweep: wait for it (bounded), sweep again.
       const pending = [...(inflight.get(runId) ?? [])];
@@ -305,7 +312,7 @@ async function startEnvironment(o: EnvironmentOptions, ctx: StartContext): Promi
   };
 
   const chaos: EnvironmentChaos = {
-    capabilities: ['data-plane-process', 'workload-tls', 'distribution-pause', 'clock-skew', ...(ctx.iptables ? (['packet-loss'] as ChaosCapability[]) : [])],
+    capabilities: ctx.capabilities,
     dataPlane(w): DataPlaneProcessState {
       const s = slotOf(w);
       const up = running(s.dataPlane);
@@ -336,6 +343,16 @@ async function startEnvironment(o: EnvironmentOptions, ctx: StartContext): Promi
     },
     pauseDistribution(w, paused) {
       slotOf(w).paused = paused;
+    },
+    async deliveredPolicies(w) {
+      const s = slotOf(w);
+      ensureLive(`read the config of ${w}`);
+      // The file the data plane reads, not our copy of it: proves what was (or was not) delivered.
+      try {
+        return (JSON.parse(await readFile(s.configFile, 'utf8')) as WorkloadConfig).policies;
+      } catch (err) {
+        throw new BackendError(`${where}: cannot read the data-plane config of ${w} (${s.configFile}): ${(err as Error).message}`, { cause: err });
+      }
     },
     async packetLoss(w, percent) {
       const s = slotOf(w);

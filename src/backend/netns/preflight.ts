@@ -1,3 +1,5 @@
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { findOnPath } from './ip.js';
 
 export interface NetnsHost {
@@ -19,7 +21,15 @@ export async function netnsHostProblem(host: NetnsHost = { euid: process.geteuid
   return undefined;
 }
 
-/** True when `iptables` is on PATH (the packet-loss chaos fault needs it). */
-export async function hasIptables(path = process.env.PATH ?? ''): Promise<boolean> {
-  return (await findOnPath('iptables', path)) !== undefined;
+/** True when `iptables` is on PATH (the packet-loss chaos fault needs it); synchronous: capabilities are known up front. */
+export function hasIptables(path = process.env.PATH ?? ''): boolean {
+  return path.split(delimiter).some((dir) => {
+    if (!dir) return false;
+    try {
+      accessSync(join(dir, 'iptables'), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }

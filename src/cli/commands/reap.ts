@@ -3,11 +3,14 @@ import { connectDockerEngine, reapLeftovers, RUN_LABEL } from '../../backend/doc
 import { netnsHostProblem, reapNetns, NETNS_PREFIX } from '../../backend/netns/index.js';
 import { BackendError, EXIT } from '../../util/errors.js';
 import type { CommandModule } from '../command-context.js';
+import { reapKubeLeftovers } from './reap-kube.js';
 
 interface ReapFlags {
   run?: string;
   all?: boolean;
   backend?: 'docker' | 'netns';
+  context?: string;
+  kind?: boolean;
 }
 
 /**
@@ -21,8 +24,15 @@ export const reapCommand: CommandModule = (program, { out, setExitCode }) => {
     .option('--run <id>', 'only this run id')
     .option('--all', 'also runs whose meshconform process is still alive, or that another host started')
     .addOption(new Option('--backend <name>', 'only this backend (default: every one this host can reach)').choices(['docker', 'netns']))
+    .option('--context <name>', 'kind/cluster backends: remove labelled namespaces and objects from this kubeconfig context instead')
+    .option('--kind', 'kind backend: delete the kind clusters runs created (meshconform-*), including ones kept with --keep')
     .action(async (flags: ReapFlags) => {
       const scope = { ...(flags.run !== undefined ? { runId: flags.run } : {}), all: flags.all === true };
+      if (flags.context !== undefined || flags.kind) {
+        await reapKubeLeftovers(flags, scope, out);
+        setExitCode(EXIT.ok);
+        return;
+      }
       const unreachable: string[] = [];
 
       if (flags.backend !== 'netns') {

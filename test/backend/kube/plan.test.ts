@@ -18,6 +18,7 @@ import {
 import { createLocalBackend } from '../../../src/backend/local/index.js';
 import { runKubeSuite, type KubeSuiteOptions } from '../../../src/run/kube-suite.js';
 import { createMeshPki } from '../../../src/pki/index.js';
+import { validateRunResult } from '../../../src/report/index.js';
 import { echoArgv, resolveDataPlane } from '../../../src/run/data-plane.js';
 import type { Scenario, WorkloadTls } from '../../../src/model/index.js';
 import { RUN_ID, ScriptedRunner, e2eScenario, fixture, harnessDir, localAgentStream, normalize, podsResponder, scenario, type Responder } from './support.js';
@@ -147,6 +148,9 @@ describe('kind and cluster backends: plans, command sequences and failure paths'
       expect(timeline.probes.length).to.be.at.least(36 * 2);
       expect(cells.every((c) => /Enforced \d+ ms after the apply \(2 matching results in a row\)/.test(c.reason))).to.equal(true);
       expect(cells.find((c) => c.key.endsWith('foo/finance|8080|mtls-tcp'))!.observed!.attempts).to.be.at.least(2);
+      // The report of a kube run is an ordinary RunResult: every reporter and `compare` read it.
+      const valid = validateRunResult(JSON.parse(JSON.stringify(r)));
+      expect(valid.valid, JSON.stringify(valid)).to.equal(true);
       golden('kind-run.txt', runner.transcript());
       // One exec for the whole run, never one per probe.
       expect(runner.calls.filter((c) => c.kind === 'stream').length).to.equal(1);

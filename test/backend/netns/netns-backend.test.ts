@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import tls from 'node:tls';
-import { createNetnsBackend } from '../../../src/backend/netns/index.js';
+import { createNetnsBackend, reapNetns } from '../../../src/backend/netns/index.js';
 import { createMeshPki, type MeshPki } from '../../../src/pki/index.js';
 import { loadScenarios } from '../../../src/scenario/index.js';
 import { echoArgv, resolveDataPlane } from '../../../src/run/data-plane.js';
@@ -43,7 +43,7 @@ describe('netns backend (real network namespaces)', function () {
 
   it('runs the core scenarios end to end in namespaces: every cell passes, nothing is left', async function () {
     requireCapability(this, available, NETNS);
-    const c = await cli(['run', join(root, 'scenarios/core'), e2eScenario('strict-and-permissive'), '--backend', 'netns', '--retries', '0']);
+    const c = await cli(['run', join(root, 'scenarios/core'), e2eScenario('strict-and-permissive'), '--backend', 'netns']);
     expect(c.exitCode, c.stderr + c.stdout.slice(-2000)).to.equal(0);
     expect(c.stderr).to.equal('');
     const r = report(c);
@@ -88,9 +88,10 @@ describe('netns backend (real network namespaces)', function () {
     const run = cliInBackground(['run', e2eScenario('strict-and-permissive'), '--backend', 'netns', '--data-plane', neverReady, '--ready-timeout', '120000']);
     const runId = await run.runId;
     expect(await until(async () => (await namespacesOf(runId)).length === 3 && processesWith(run.tmp).length >= 5, 60_000)).to.equal(true);
-    const live = await cli(['reap', '--backend', 'netns', '--run', runId]);
-    expect(live.exitCode, live.stderr).to.equal(0);
-    expect(live.stdout).to.match(new RegExp(`netns: kept run ${runId}: its process \\d+ is still running`));
+    const live = await reapNetns({ runId });
+    expect(live.runs).to.deep.equal([]);
+    expect(live.kept).to.have.length(1);
+    expect(live.kept[0]!.why).to.match(/^its process \d+ is still running \(use --all to remove it anyway\)$/);
     expect(await namespacesOf(runId)).to.have.length(3);
     // A crash: no clean-up code runs at all; the data planes and echo apps live on inside the namespaces.
     run.child.kill('SIGKILL');
@@ -105,8 +106,21 @@ describe('netns backend (real network namespaces)', function () {
     const left = await leftovers(runId, run.tmp);
     expect({ ...left, files: [] }, 'the killed run could not remove its own temp files; everything else must be gone').to.deep.equal(NOTHING);
     expect(await testRangeRoutes()).to.deep.equal(routesBefore);
-    const again = await cli(['reap', '--backend', 'netns', '--run', runId]);
-    expect(again.stdout).to.match(/netns: nothing to reap/);
+    expect(await reapNetns({ runId })).to.deep.include({ runs: [], kept: [], namespaces: [] });
+  });
+
+  it('chaos scenarios run on it: packet loss and a distribution pause land (canaries ok), invariants hold, nothing left', async function () {
+    requireCapability(this, available, NETNS);
+    const c = await cli(['run', join(root, 'scenarios/chaos/packet-loss.yaml'), join(root, 'scenarios/chaos/distribution-pause.yaml'), '--backend', 'netns', '--reporter', 'json']);
+    expect(c.exitCode, c.stderr + c.stdout.slice(-2000)).to.equal(0);
+    const r = report(c);
+    expect(r.summary).to.deep.include({ failed: 0, errors: 0, skipped: 0 });
+    const faults = r.scenarios.flatMap((s) => s.timeline?.faults ?? []);
+    expect(faults.map((f) => f.kind).sort()).to.deep.equal(['distribution-pause', 'packet-loss']);
+    for (const f of faults) expect(f.canary, `${f.name}: ${JSON.stringify(f.canary)}`).to.include({ ok: true });
+    expect(r.scenarios.every((s) => s.timeline !== undefined)).to.equal(true);
+    for (const s of r.scenarios) for (const inv of s.timeline?.invariants ?? []) expect(inv.ok, `${s.name} ${inv.name}`).to.equal(true);
+    expect(await leftovers(r.runId, c.tmp)).to.deep.equal(NOTHING);
   });
 
   it('a data plane that dies at start: exit 2 with its stderr, nothing left', async function () {
@@ -121,12 +135,15 @@ describe('netns backend (real network namespaces)', function () {
 
   it('not root: exit 2 saying what to do, before anything is created', async function () {
     requireCapability(this, available, NETNS);
-    // A real unprivileged user (nobody), not a simulation.
-    const c = await cli(['run', e2eScenario('strict-and-permissive'), '--backend', 'netns'], { prefix: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] });
+    // A real unprivileged user (nobody) where it can read this checkout; otherwise root with geteuid() answering 65534.
+    const nobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+    const readable = await execa(nobody[0]!, [...nobody.slice(1), process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(join(root, 'node_modules/tsx/package.json'))})`], { reject: false });
+    const as = readable.exitCode === 0 ? { prefix: nobody } : { nodeArgs: ['--import', 'data:text/javascript,process.geteuid=()=>65534'] };
+    const c = await cli(['run', e2eScenario('strict-and-permissive'), '--backend', 'netns'], as);
     expect(c.exitCode, c.stderr).to.equal(2);
     expect(c.stderr).to.match(/^meshconform: --backend netns needs root: .*Run meshconform as root.*or use --backend local/);
     expect(c.stderr).not.to.match(/\n\s+at /);
-    const reap = await cli(['reap', '--backend', 'netns'], { prefix: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] });
+    const reap = await cli(['reap', '--backend', 'netns'], as);
     expect(reap.exitCode).to.equal(2);
     expect(reap.stderr).to.match(/reap --backend netns needs root/);
   });
@@ -270,6 +287,8 @@ describe('netns backend (real network namespaces)', function () {
       // Only the data plane listens on the workload address: the echo app's ports there refuse.
       expect(await tcpAccepts(finance.address, 61000, 500)).to.equal(false);
       expect(env!.chaos!.capabilities).to.include.members(['data-plane-process', 'workload-tls', 'distribution-pause', 'packet-loss', 'clock-skew']);
+      // Known up front (the chaos stage refuses a scenario before anything starts) and what environments then have.
+      expect(createNetnsBackend().chaosCapabilities).to.deep.equal(env!.chaos!.capabilities);
     });
 
     it('kill and start: the port refuses while dead, the generation counts restarts, health stays clean for a deliberate kill', async () => {
@@ -358,13 +377,19 @@ describe('netns backend (real network namespaces)', function () {
       const chaos = env!.chaos!;
       const finance = env!.targets.get('foo/finance')!;
       const disable = [{ apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'default', namespace: 'foo' }, spec: { mtls: { mode: 'DISABLE' } } }] as const;
+      const strict = await chaos.deliveredPolicies!('foo/finance');
+      expect(strict.map((p) => p.spec?.mtls?.mode)).to.deep.equal(['STRICT']);
       chaos.pauseDistribution('foo/finance', true);
       await env!.applyPolicies(structuredClone(disable) as never);
+      // Read back from the file the data plane reads: withheld from the paused workload, delivered to the other.
+      expect(await chaos.deliveredPolicies!('foo/finance')).to.deep.equal(strict);
+      expect(await chaos.deliveredPolicies!('bar/web')).to.deep.equal(disable);
       // Give a reload every chance to happen, then require STRICT still enforced.
       await new Promise((r) => setTimeout(r, 500));
       expect(await plaintextEcho(finance.address, 8080), 'paused workload took the new policy').to.equal(false);
       chaos.pauseDistribution('foo/finance', false);
       await env!.applyPolicies(structuredClone(disable) as never);
+      expect(await chaos.deliveredPolicies!('foo/finance')).to.deep.equal(disable);
       expect(await until(() => plaintextEcho(finance.address, 8080), 10_000), 'resumed workload did not take the new policy').to.equal(true);
     });
 

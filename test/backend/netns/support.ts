@@ -36,11 +36,11 @@ export interface Cli {
   tmp: string;
 }
 
-/** The real CLI in its own process, with a private TMPDIR and output folder; `prefix` runs it through another command. */
-export async function cli(args: string[], o: { env?: Record<string, string>; prefix?: string[] } = {}): Promise<Cli> {
+/** The real CLI in its own process, with a private TMPDIR and output folder; `prefix` runs it through another command, `nodeArgs` go to node. */
+export async function cli(args: string[], o: { env?: Record<string, string>; prefix?: string[]; nodeArgs?: string[] } = {}): Promise<Cli> {
   const out = tempDir('mc-netns-out-', 0o777);
   const tmp = tempDir('mc-netns-tmp-', 0o777);
-  const argv = [process.execPath, bin, ...args, ...(args[0] === 'run' ? ['--out', out] : [])];
+  const argv = [process.execPath, ...(o.nodeArgs ?? []), bin, ...args, ...(args[0] === 'run' ? ['--out', out] : [])];
   const [file, ...rest] = [...(o.prefix ?? []), ...argv];
   const r = await execa(file!, rest, { cwd: root, env: { TMPDIR: tmp, NO_COLOR: '1', ...o.env }, reject: false, timeout: 170_000 });
   return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr, out, tmp };

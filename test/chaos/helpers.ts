@@ -1,0 +1,40 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const BIN = join(ROOT, 'bin/meshconform.js');
+export const CHAOS_SUITE = join(ROOT, 'scenarios/chaos');
+
+/** A temporary folder removed after the suite (call `cleanup` in `after`). */
+export function tempDir(prefix = 'meshconform-chaos-test-'): { path: string; cleanup(): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, cleanup: () => (process.env['MESHCONFORM_KEEP_TEST_FILES'] ? undefined : rmSync(path, { recursive: true, force: true })) };
+}
+
+export const STRICT_FOO = `    - { apiVersion: security.istio.io/v1, kind: PeerAuthentication, metadata: { name: default, namespace: foo }, spec: { mtls: { mode: STRICT } } }`;
+export const PERMISSIVE_FOO = `    - { apiVersion: security.istio.io/v1, kind: PeerAuthentication, metadata: { name: default, namespace: foo }, spec: { mtls: { mode: PERMISSIVE } } }`;
+
+/** Writes `<dir>/<name>.yaml`: a scenario whose workloads, policies and chaos section are given as YAML lines. */
+export function writeScenario(dir: string, name: string, o: { workloads?: string; policies?: string; chaos: string; mode?: string }): string {
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(
+    file,
+    [
+      'apiVersion: meshconform.dev/v1alpha1',
+      'kind: Scenario',
+      `metadata: { name: ${name}, labels: { feature: chaos } }`,
+      'spec:',
+      ...(o.mode ? [`  mode: ${o.mode}`] : []),
+      '  workloads:',
+      o.workloads ?? '    - { name: finance, namespace: foo, labels: { app: finance }, ports: [8080] }',
+      '  policies:',
+      o.policies ?? STRICT_FOO,
+      '  chaos:',
+      o.chaos,
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
