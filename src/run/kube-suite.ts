@@ -68,7 +68,7 @@ export async function runKubeSuite(o: KubeSuiteOptions): Promise<RunResult | und
   // One mesh has one trust domain: the first runnable scenario's.
   const trustDomain = units.find((u) => !u.skip)?.s.trustDomain ?? o.scenarios[0]?.trustDomain ?? 'cluster.local';
   const runnable = units.map((u) =>
-    u.skip || u.s.trustDomain === trustDomain ? u : { ...u, skip: `the mesh of this run has trust domain ${trustDomain}, the scenario ${u.s.trustDomain} (run it separately with --grep)` },
+    u.skip || u.s.trustDomain === trustDomain ? u : { ...u, exps: [], skip: `the mesh of this run has trust domain ${trustDomain}, the scenario ${u.s.trustDomain} (run it separately with --grep)` },
   );
   o.hooks?.onRunStart?.({ runId: o.runId, scenarios: runnable.length, cells: runnable.reduce((n, u) => n + u.exps.length, 0) });
 
@@ -79,6 +79,13 @@ export async function runKubeSuite(o: KubeSuiteOptions): Promise<RunResult | und
   }
   if (pki.trustDomain !== trustDomain) throw new BackendError(`the run's PKI is for trust domain ${pki.trustDomain}, the scenarios need ${trustDomain}`);
   const material = agentMaterial(o, pki, trustDomain);
+  if (runnable.every((u) => u.skip)) {
+    // Nothing to run: no cluster is created or touched.
+    if (o.backend.dryRun) for (const u of runnable) log(`scenario ${u.s.name} (${u.m}) skipped: ${u.skip}`);
+    log('every scenario is skipped on this backend: nothing to do in the cluster');
+    const skipped = runnable.map((u) => skippedResult(o, u));
+    return o.backend.dryRun ? undefined : result(o, started, skipped, undefined);
+  }
   const kube = await o.backend.open({
     runId: o.runId,
     trustDomain,
@@ -93,7 +100,10 @@ export async function runKubeSuite(o: KubeSuiteOptions): Promise<RunResult | und
     await kube.close();
   }
   if (o.backend.dryRun) return undefined;
+  return result(o, started, results, kube);
+}
 
+function result(o: KubeSuiteOptions, started: Date, results: ScenarioResult[], kube: KubeRun | undefined): RunResult {
   const finished = new Date();
   const cells = results.flatMap((r) => r.cells);
   return {
@@ -112,7 +122,7 @@ export async function runKubeSuite(o: KubeSuiteOptions): Promise<RunResult | und
       details: {
         ...o.backend.details(),
         convergence: `${o.convergence.successes} in a row within ${o.convergence.deadlineMs} ms, rounds ${o.convergence.intervalMs} ms apart`,
-        ...(kube.agent?.meshIdentity ? { probeIdentity: kube.agent.meshIdentity } : {}),
+        ...(kube?.agent?.meshIdentity ? { probeIdentity: kube.agent.meshIdentity } : {}),
       },
     },
     options: { retries: 0, concurrency: o.concurrency, timeoutMs: o.timeoutMs, ...(o.grep !== undefined ? { grep: o.grep } : {}), paths: [...o.paths] },
@@ -122,7 +132,31 @@ export async function runKubeSuite(o: KubeSuiteOptions): Promise<RunResult | und
   };
 }
 
+/** A scenario that does not run on this backend, with the reason. */
+function skippedResult(o: KubeSuiteOptions, u: Unit): ScenarioResult {
+  const r: ScenarioResult = {
+    name: u.s.name,
+    file: u.s.file,
+    feature: u.s.feature,
+    meshMode: u.m,
+    description: u.s.description,
+    warnings: u.s.warnings,
+    policies: u.s.policies.map((x) => x.manifest),
+    lint: [],
+    cells: [],
+    summary: summarize([]),
+    durationMs: 0,
+    skipped: u.skip!,
+  };
+  o.hooks?.onScenarioStart?.({ scenario: u.s.name, meshMode: u.m, cells: 0 });
+  o.hooks?.onScenarioEnd?.(r);
+  return r;
+}
+
 function unit(backend: KubeBackend, s: Scenario, m: MeshMode): Unit {
+  if ((s as { chaos?: unknown }).chaos !== undefined) {
+    return { s, m, exps: [], skip: `a chaos scenario: its faults need a backend with chaos controls (local, netns, docker); --backend ${backend.name} probes scenarios at rest` };
+  }
   const skip = backend.unsupported(s, m);
   if (skip) return { s, m, exps: [], skip };
   try {
@@ -258,7 +292,15 @@ function convergedCell(e: Expectation, c: CellConvergence, o: ConvergenceOptions
     );
   }
   const cell = judgeCell(e, observations, { feature });
-  return withAttempts({ ...cell, reason: `${cell.reason} No ${o.successes} matching results in a row within ${o.deadlineMs} ms of the apply (${n} probes).` }, n);
+  const settle = `No ${o.successes} matching results in a row within ${o.deadlineMs} ms of the apply (${n} probes).`;
+  const matches = h.filter((x) => x.judgement === 'match').length;
+  // It matched at times but never held: flaky, never a pass (even when the first probe happened to match).
+  if (matches > 0) {
+    const last = h.findLast((x) => x.judgement !== 'match')!;
+    const lastText = judgeCell(e, [last.observation], { feature }).reason.replace(/\.$/, '');
+    return withAttempts({ ...cell, verdict: 'flaky', reason: `matched ${matches} of ${n} times; at ${Math.round(last.atMs)} ms: ${lastText}. ${settle}` }, n);
+  }
+  return withAttempts({ ...cell, reason: `${cell.reason} ${settle}` }, n);
 }
 
 function withAttempts(cell: CellResult, n: number): CellResult {

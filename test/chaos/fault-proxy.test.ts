@@ -73,13 +73,13 @@ describe('fault-injecting TCP proxy', () => {
     expect(await exchange(proxy.port, 'fast')).to.include({ data: 'echo:fast', end: 'reply' });
   });
 
-  it('bandwidth: a 4 KiB payload at 8 KiB/s takes at least half a second each way', async () => {
+  it('bandwidth: a 4 KiB payload at 8 KiB/s takes at least half a second to get through', async () => {
     proxy.setToxic({ kind: 'bandwidth', bytesPerSecond: 8192 });
     const payload = 'x'.repeat(4096);
     const r = await exchange(proxy.canaryPort, payload, 5000);
     expect(r.end).to.equal('reply');
     expect(r.data.replace(/echo:/g, '')).to.equal(payload); // the upstream answers each 1 KiB piece as it comes
-    expect(r.ms).to.be.at.least(2 * 500 - 5);
+    expect(r.ms).to.be.at.least(500 - 5); // the proxy paces 1 KiB pieces; the answers come back while later pieces wait
     expect(proxy.lastCanary()!.bytesUp).to.equal(4096);
   });
 

@@ -176,11 +176,11 @@ export function createKubeBackend(o: KubeBackendOptions): KubeBackend {
           await must(k, { argv: ['kind', 'load', 'docker-image', image, '--name', name], timeoutMs: 600_000 }, (r) => `cannot load the image ${image} into kind cluster ${name}: ${tail(r)}. What to do: check that Docker is running and the image exists (docker images meshconform/node-harness)`);
           const ctx = await manifestContext(o, run, image, 'Never', ['istio-injection', 'enabled']);
           await installIstio(k, o, run, ctx);
-          return await openRun(k, o, run, ctx, 'outside', rootNamespace);
+          return await openRun(k, run, ctx, 'outside', rootNamespace);
         }
         await preflightCluster(k, o);
         const ctx = await manifestContext(o, run, o.image, 'IfNotPresent', o.injectionLabel);
-        return await openRun(k, o, run, ctx, o.identity === 'sidecar-certs' ? 'sidecar-certs' : 'outside', rootNamespace);
+        return await openRun(k, run, ctx, o.identity === 'sidecar-certs' ? 'sidecar-certs' : 'outside', rootNamespace);
       } catch (err) {
         await unwind();
         throw err;
@@ -225,13 +225,13 @@ export function createKubeBackend(o: KubeBackendOptions): KubeBackend {
     if (problems.length > 0) throw new BackendError(`clean-up incomplete: ${problems.join('; ')}`);
   }
 
-  async function openRun(k: Kube, bo: KubeBackendOptions, run: OpenOptions, ctx: ManifestContext, identity: 'outside' | 'sidecar-certs', root: string): Promise<KubeRun> {
+  async function openRun(k: Kube, run: OpenOptions, ctx: ManifestContext, identity: 'outside' | 'sidecar-certs', root: string): Promise<KubeRun> {
     const probeNs = `meshconform-probe-${runSuffix(run.runId)}`;
     // Checked before its clean-up is registered: a namespace someone else owns is never deleted.
     await refuseForeignNamespaces(k, run.runId, [probeNs]);
     k.own(`probe namespace ${probeNs}`, () => deleteNamespaces(k, [probeNs]));
     await apply(k, probeAgentManifests(ctx, { namespace: probeNs, identity }), (r) => `cannot create the probe agent in namespace ${probeNs}: ${tail(r)}`);
-    await waitAvailable(k, probeNs, `deployment/${PROBE_AGENT}`, bo.podReadyTimeoutMs, 'the probe agent');
+    await waitAvailable(k, probeNs, `deployment/${PROBE_AGENT}`, o.podReadyTimeoutMs, 'the probe agent');
     const exec: Command = {
       argv: ['kubectl', '--context', k.context(), '-n', probeNs, 'exec', '-i', `deployment/${PROBE_AGENT}`, '-c', 'agent', '--', 'node', `${POD_HARNESS_DIR}/probe-agent/probe-agent.mjs`],
     };
@@ -252,12 +252,12 @@ export function createKubeBackend(o: KubeBackendOptions): KubeBackend {
     return {
       context: k.context(),
       ...(agent ? { agent } : {}),
-      deploy: (s, m) => deployScenario(k, bo, run, ctx, s, m, root),
+      deploy: (s, m) => deployScenario(k, run, ctx, s, m, root),
       close: unwind,
     };
   }
 
-  async function deployScenario(k: Kube, bo: KubeBackendOptions, run: OpenOptions, ctx: ManifestContext, s: Scenario, m: MeshMode, root: string): Promise<KubeScenario> {
+  async function deployScenario(k: Kube, run: OpenOptions, ctx: ManifestContext, s: Scenario, m: MeshMode, root: string): Promise<KubeScenario> {
     const where = `scenario ${s.name}`;
     const namespaces = [...new Set(s.workloads.map((w) => w.namespace))];
     const policyNamespaces = [...new Set(s.policies.map((p) => p.namespace))];
@@ -277,7 +277,7 @@ export function createKubeBackend(o: KubeBackendOptions): KubeBackend {
       log(`meshconform: ${where}: deploying ${s.workloads.length} workload(s) in ${namespaces.join(', ')}`);
       const manifests: Manifest[] = [...scenarioManifests(ctx, s, m), ...extra.map((ns) => namespaceManifest(ctx, ns, m))];
       await apply(k, manifests, (r) => `${where}: cannot create its workloads: ${tail(r)}`);
-      for (const ns of namespaces) await waitAvailable(k, ns, 'deployment', bo.podReadyTimeoutMs, `the workloads of ${where}`, `${RUN_LABEL}=${run.runId}`);
+      for (const ns of namespaces) await waitAvailable(k, ns, 'deployment', o.podReadyTimeoutMs, `the workloads of ${where}`, `${RUN_LABEL}=${run.runId}`);
       const targets = new Map<WorkloadKey, { address: string }>();
       for (const ns of namespaces) {
         const inNs = s.workloads.filter((w) => w.namespace === ns);

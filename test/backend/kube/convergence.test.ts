@@ -83,6 +83,7 @@ describe('kube run verdicts from convergence (scripted agent)', () => {
       if (key.endsWith('|9090|plaintext-tcp')) return n < 2 ? 'wrong' : 'right';
       if (key.endsWith('|8080|mtls-foreign-ca')) return n === 1 ? 'wrong' : 'right';
       if (key.endsWith('|9090|mtls-tcp')) return 'wrong';
+      if (key.endsWith('|8080|plaintext-tcp')) return n % 2 === 0 ? 'right' : 'wrong';
       return 'right';
     };
     const agent: AgentSession = {
@@ -131,7 +132,10 @@ describe('kube run verdicts from convergence (scripted agent)', () => {
     expect(cell('|8080|mtls-foreign-ca').reason).to.match(/^matched at \d+ ms, then disagreed at \d+ ms \(expected passthrough .* but denied by reset .*[^.]\), then settled at \d+ ms after the apply\.$/);
     expect(cell('|9090|mtls-tcp').verdict).to.equal('fail');
     expect(cell('|9090|mtls-tcp').reason).to.match(/No 3 matching results in a row within 1500 ms of the apply \(\d+ probes\)\.$/);
-    expect(r.summary).to.deep.include({ cells: 18, passed: 16, flaky: 1, failed: 1 });
+    // Right on the first probe, then alternating forever: never a pass.
+    expect(cell('|8080|plaintext-tcp').verdict).to.equal('flaky');
+    expect(cell('|8080|plaintext-tcp').reason).to.match(/^matched \d+ of \d+ times; at \d+ ms: expected allow .*\. No 3 matching results in a row within 1500 ms/);
+    expect(r.summary).to.deep.include({ cells: 18, passed: 15, flaky: 2, failed: 1 });
     const tl = r.scenarios[0]!.timeline!;
     // One cell never converged: no time to enforce for the scenario, but every probe is on the timeline.
     expect(tl).to.not.have.property('timeToEnforceMs');
