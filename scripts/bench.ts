@@ -14,6 +14,7 @@ import tls from 'node:tls';
 import { createMeshPki } from '../src/pki/index.js';
 import type { RunResult } from '../src/model/index.js';
 import { benchContainers } from './bench-containers.js';
+import { benchChaos } from './bench-chaos.js';
 import { benchHbone } from './bench-hbone.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -185,6 +186,7 @@ async function main(): Promise<void> {
     console.log(`   peak ${fmt(scale.peakRss / 2 ** 20)} MiB RSS over ${scale.peakProcs} processes, peak ${scale.peakFds} open fds (limit ${(await execa('sh', ['-c', 'ulimit -n'])).stdout})`);
   }
   console.log();
+  await benchChaos({ work, quick, timedRun, fmt });
   await benchContainers({ timedRun, writeScenario, fmt });
   await benchHbone({ work, quick, bareRate: bare, fmt });
 }

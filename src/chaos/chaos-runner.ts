@@ -117,11 +117,22 @@ async function probeAndJudge(input: ChaosRunInput, workloads: WorkloadKey[], cha
     if (s.backMs === Number.POSITIVE_INFINITY) s.backMs = endMs;
   }
 
-  const judged = judgeProbes([...prober.records, ...ctx.specials], world, input, startedAt);
+  const firstJudgement = judgeProbes([...prober.records, ...ctx.specials], world, input, startedAt);
 
   // Canaries: the checks made while the fault landed, then those that need the judged timeline.
-  const faults: TimelineFault[] = records.map((r) => {
-    const checks = [...r.checks, ...(r.later ? r.later(judged) : [])];
+  const canaries = records.map((r) => [...r.checks, ...(r.later ? r.later(firstJudgement) : [])]);
+  // A fault whose canary failed never landed: the expectations it changed are taken back out before judging again,
+  // so its absence shows as the harness error it is, not as a failure of the mesh.
+  let undone = false;
+  records.forEach((r, i) => {
+    if (r.undo && !canaries[i]!.every((x) => x.ok)) {
+      r.undo();
+      undone = true;
+    }
+  });
+  const judged = undone ? judgeProbes([...prober.records, ...ctx.specials], world, input, startedAt) : firstJudgement;
+  const faults: TimelineFault[] = records.map((r, i) => {
+    const checks = canaries[i]!;
     const f = r.fault;
     return {
       name: f.name,
@@ -175,8 +186,8 @@ async function probeAndJudge(input: ChaosRunInput, workloads: WorkloadKey[], cha
     ...(problems.length > 0 ? { harnessError: problems.join('; ') } : {}),
   });
 
-  const lastChange = ctx.events.length > 0 ? changes.filter((c) => c.atMs === Math.max(...changes.map((x) => x.atMs))) : [];
-  const lastMeasures = enforcement.filter((m) => lastChange.some((c) => c.atMs === m.atMs && c.workload === m.workload));
+  const lastAt = changes.length > 0 ? Math.max(...changes.map((x) => x.atMs)) : undefined;
+  const lastMeasures = enforcement.filter((m) => changes.some((c) => c.atMs === lastAt && c.change === m.change && c.workload === m.workload && Math.abs(m.atMs - c.atMs) < 1));
   const lastTte = lastMeasures.length > 0 && lastMeasures.every((m) => m.timeToEnforceMs !== undefined) ? Math.max(...lastMeasures.map((m) => m.timeToEnforceMs!)) : undefined;
   const probes = judgement.timelineProbes.length;
   const timeline: ScenarioTimeline = {

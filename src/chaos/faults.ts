@@ -35,6 +35,8 @@ export interface FaultRecord {
   endMs?: number;
   readonly checks: CanaryCheck[];
   later?: (judged: readonly JudgedProbe[]) => CanaryCheck[];
+  /** Takes the fault's effect on the expectations back out: a fault whose canary failed never landed. */
+  undo?: () => void;
 }
 
 const POLL_MS = 25;
@@ -117,10 +119,11 @@ async function clockSkew(f: ScheduledFault, c: FaultContext, rec: FaultRecord): 
   const { startedMs } = await stopAndStart(f, c, rec, 'SIGTERM', 0, offset);
   skew.settledMs = startedMs;
   rec.endMs = undefined;
+  rec.undo = () => c.world.skews.splice(c.world.skews.indexOf(skew), 1);
   rec.later = (judged) => {
-    // Only a probe whose expectation the skew flipped proves the data plane used the offset.
-    const flipped = judged.filter((j) => !j.record.special && j.record.cell.workload === w && j.record.startMs >= skew.fromMs && j.record.startMs < skew.toMs && c.world.skewFlips(j.record.cell, c.world.setOf(w, j.record.startMs), Date.now() - c.now() + j.record.startMs + offset));
-    const seen = flipped.filter((j) => j.judged === 'match' || j.judged === 'transition');
+    // Only a probe whose expectation the skew flipped, once the restart settled, proves the data plane used the offset.
+    const flipped = judged.filter((j) => !j.record.special && j.record.cell.workload === w && j.record.startMs >= skew.settledMs && j.record.endMs < skew.toMs && c.world.skewFlips(j.record.cell, c.world.setOf(w, j.record.startMs), Date.now() - c.now() + j.record.startMs + offset));
+    const seen = flipped.filter((j) => j.judged === 'match');
     return [
       {
         name: 'certificate validity judged at the skewed clock',
@@ -311,6 +314,7 @@ async function certExpiry(f: ScheduledFault, c: FaultContext, rec: FaultRecord):
   // The certificate's own notAfter (whole seconds), on the run's clock.
   const expiry: Expiry = { workload: w, notAfterMs: short.notAfter - (Date.now() - c.now()), installedMs, servedMs: c.now(), fault: f.name };
   c.world.expiries.push(expiry);
+  rec.undo = () => c.world.expiries.splice(c.world.expiries.indexOf(expiry), 1);
   c.events.push({ atMs: round(expiry.notAfterMs), label: `certificate of ${w} expires` });
   rec.later = (judged) => {
     const after = judged.filter((j) => !j.record.special && j.record.cell.workload === w && j.record.startMs >= expiry.notAfterMs && (expiry.renewedAtMs === undefined || j.record.startMs < expiry.renewedAtMs));

@@ -118,23 +118,21 @@ export const ambientResolver: MeshModeResolver = {
       decidedBy.push(link(level, p));
       decision = inherit(decision, p.mode, level, p);
     }
-    const notesFor = (d: Decision): { notes?: readonly string[] } => {
-      const notes = [...disableNote(d), ...baseNotes];
+    const withNotes = (d: Decision, extra: readonly string[] = []): { notes?: readonly string[] } => {
+      const notes = [...disableNote(d), ...baseNotes, ...extra];
       return notes.length > 0 ? { notes } : {};
     };
-    const result: ResolvedMode[] = [{ port: null, mode: decision.mode, decidedBy, ...notesFor(decision) }];
+    const result: ResolvedMode[] = [{ port: null, mode: decision.mode, decidedBy, ...withNotes(decision) }];
     for (const { port } of workload.ports) {
       // The port is the destination port ztunnel sees, i.e. the workload port (R6.6); only the chosen workload
       // policy's portLevelMtls counts (R3.2, R4.3), and an UNSET entry keeps the workload mode.
       const portMode = wl?.portLevelMtls.get(port);
       if (wl === undefined || portMode === undefined) {
-        result.push({ port, mode: decision.mode, decidedBy, ...notesFor(decision) });
+        result.push({ port, mode: decision.mode, decidedBy, ...withNotes(decision) });
       } else {
         const d = inherit(decision, portMode, 'port', wl);
-        const notes = notesFor(d).notes ?? [];
-        const r610 = precedenceGapSuspected(chosen, portMode) ? [PRECEDENCE_GAP_NOTE] : [];
-        const all = [...notes, ...r610];
-        result.push({ port, mode: d.mode, decidedBy: [...decidedBy, link('port', wl)], ...(all.length > 0 ? { notes: all } : {}) });
+        const gap = precedenceGapSuspected(chosen, portMode) ? [PRECEDENCE_GAP_NOTE] : [];
+        result.push({ port, mode: d.mode, decidedBy: [...decidedBy, link('port', wl)], ...withNotes(d, gap) });
       }
     }
     return result;

@@ -36,7 +36,7 @@ describe('conformance profiles (scenarios/profiles.yaml)', () => {
     expect(profiles.map((p) => p.name)).to.deep.equal(['core', 'port-level', 'precedence', 'ambient', 'chaos']);
     const scenarios = await loadScenarios([join(root, 'scenarios')]);
     const features = new Set(scenarios.map((s) => s.feature));
-    expect([...features].sort()).to.deep.equal(['ambient', 'core', 'port-level', 'precedence', 'protocols', 'selectors']);
+    expect([...features].sort()).to.deep.equal(['ambient', 'chaos', 'core', 'port-level', 'precedence', 'protocols', 'selectors']);
     // Every built-in feature is claimed by a profile.
     for (const f of features) expect(profiles.some((p) => p.features?.includes(f)), f).to.equal(true);
   });
