@@ -1,6 +1,9 @@
 import type { ChaosCell, Credentials, ProbeRecord } from './types.js';
 import type { Observation, ProbeJob } from '../model/index.js';
 
+/** Probes of one cell in flight at once at most (several only while each takes longer than the interval). */
+export const MAX_IN_FLIGHT_PER_CELL = 4;
+
 export interface ProberOptions {
   readonly cells: readonly ChaosCell[];
   readonly intervalMs: number;
@@ -25,16 +28,18 @@ export interface Prober {
 
 /**
  * Probes every cell once per interval, each over a new connection. The cells' ticks are spread evenly over the
- * interval (cell i fires at i/N of it), so the load is smooth and every cell keeps its own fixed period. A cell whose
- * previous probe is still running skips its tick (a blackhole holds a probe until its deadline), and so does every
- * tick while `concurrency` probes are in flight; both are counted. Ticks missed because the event loop was late are
+ * interval (cell i fires at i/N of it), so the load is smooth and every cell keeps its own fixed period. A cell with
+ * MAX_IN_FLIGHT_PER_CELL probes still running skips its tick (a blackhole holds probes until their deadline), and so
+ * does every tick while `concurrency` probes are in flight; both are counted. Ticks missed because the event loop was late are
  * not fired late in a burst: the schedule moves on.
  */
 export function startProber(o: ProberOptions): Prober {
   const n = o.cells.length;
   const slotMs = n > 0 ? o.intervalMs / n : o.intervalMs;
   const records: ProbeRecord[] = [];
-  const busy = new Set<number>();
+  // A slow probe must not thin out its cell's schedule: a few may overlap; more means the cell is stuck (a blackhole).
+  const perCell = Math.max(1, Math.min(MAX_IN_FLIGHT_PER_CELL, Math.ceil(o.timeoutMs / o.intervalMs)));
+  const busy = new Map<number, number>();
   const inFlight = new Set<Promise<void>>();
   let skippedBusy = 0;
   let skippedSaturated = 0;
@@ -44,7 +49,7 @@ export function startProber(o: ProberOptions): Prober {
 
   const fire = (i: number) => {
     const cell = o.cells[i]!;
-    if (busy.has(i)) {
+    if ((busy.get(i) ?? 0) >= perCell) {
       skippedBusy++;
       return;
     }
@@ -52,7 +57,7 @@ export function startProber(o: ProberOptions): Prober {
       skippedSaturated++;
       return;
     }
-    busy.add(i);
+    busy.set(i, (busy.get(i) ?? 0) + 1);
     const startMs = o.now();
     const credentials = o.credentialsFor(cell, startMs);
     const p = o
@@ -65,7 +70,7 @@ export function startProber(o: ProberOptions): Prober {
         records.push({ cell, startMs, endMs: o.now(), obs, credentials });
       })
       .finally(() => {
-        busy.delete(i);
+        busy.set(i, busy.get(i)! - 1);
         inFlight.delete(p);
       });
     inFlight.add(p);

@@ -176,7 +176,7 @@ export interface InvariantResult {
 export interface ProbingStats {
   readonly probes: number;
   readonly perSecond: number;
-  /** Ticks skipped because the cell's previous probe was still running (a blackhole holds probes until their deadline). */
+  /** Ticks skipped because the cell had several probes still running (a blackhole holds probes until their deadline). */
   readonly skippedBusy: number;
   /** Ticks skipped because `--concurrency` probes were already in flight. */
   readonly skippedSaturated: number;
