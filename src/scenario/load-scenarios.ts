@@ -95,6 +95,8 @@ async function walk(dir: string, diags: Diagnostics): Promise<string[]> {
       const st = await stat(full).catch(() => undefined); // follows symlinks; a dangling one is skipped
       if (st?.isDirectory()) await visit(full, depth + 1);
       else if (st?.isFile() && /\.ya?ml$/i.test(name)) out.push(full);
+      // A FIFO, socket or device named like a scenario is never opened (it could block), and never silently dropped.
+      else if (st && /\.ya?ml$/i.test(name)) diags.add({ file: full, message: 'is not a regular file' });
     }
   };
   await visit(dir, 0);

@@ -1,6 +1,6 @@
 import { loadScenarios } from '../../scenario/index.js';
 import { lintExpectations } from '../../oracle/index.js';
-import { EXIT, formatPos } from '../../util/errors.js';
+import { EXIT, UsageError, formatPos } from '../../util/errors.js';
 import type { CommandModule } from '../command-context.js';
 
 export const validateCommand: CommandModule = (program, { out, err, setExitCode }) => {
@@ -10,6 +10,7 @@ export const validateCommand: CommandModule = (program, { out, err, setExitCode 
     .argument('<files...>', 'scenario files or folders')
     .action(async (files: string[]) => {
       const scenarios = await loadScenarios(files);
+      if (scenarios.length === 0) throw new UsageError(`no scenarios found in ${files.join(', ')}`);
       let lintCount = 0;
       for (const s of scenarios) {
         for (const w of s.warnings) err.write(`${formatPos(w.source)}: warning: ${w.message}\n`);
