@@ -100,6 +100,8 @@ export interface ProbeTimings {
   readonly startedAt: number;
   readonly connectMs?: number;
   readonly handshakeMs?: number;
+  /** HBONE: from the CONNECT request to the proxy's 2xx answer (the tunnel set-up). */
+  readonly tunnelMs?: number;
   readonly totalMs: number;
 }
 

@@ -62,8 +62,9 @@ export async function runProbe(job: ProbeJob, ctx: ProbeContext, options: ProbeO
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new Error(`no reply within ${options.timeoutMs} ms`)), options.timeoutMs);
   try {
-    const { outcome, trace } = await exchange(controller.signal);
-    return observation(outcome, trace, tlsClient, isHboneClient(job.client), { startedAt, totalMs: performance.now() - t0 });
+    const result = await exchange(controller.signal);
+    const tunnelMs = 'tunnelMs' in result && typeof result.tunnelMs === 'number' ? result.tunnelMs : undefined;
+    return observation(result.outcome, result.trace, tlsClient, isHboneClient(job.client), { startedAt, totalMs: performance.now() - t0, ...(tunnelMs !== undefined ? { tunnelMs } : {}) });
   } catch (err) {
     return fail(`probe failed: ${err instanceof Error ? err.message : String(err)}`);
   } finally {
@@ -71,11 +72,12 @@ export async function runProbe(job: ProbeJob, ctx: ProbeContext, options: ProbeO
   }
 }
 
-function observation(outcome: Outcome, trace: ConnectionTrace, tlsClient: boolean, hbone: boolean, t: { startedAt: number; totalMs: number }): Observation {
+function observation(outcome: Outcome, trace: ConnectionTrace, tlsClient: boolean, hbone: boolean, t: { startedAt: number; totalMs: number; tunnelMs?: number }): Observation {
   const timings: ProbeTimings = {
     startedAt: t.startedAt,
     ...(trace.connectMs !== undefined ? { connectMs: trace.connectMs } : {}),
     ...(trace.handshakeMs !== undefined ? { handshakeMs: trace.handshakeMs } : {}),
+    ...(t.tunnelMs !== undefined ? { tunnelMs: t.tunnelMs } : {}),
     totalMs: t.totalMs,
   };
   const base = { timings, attempts: 1, ...(trace.tls ? { tls: trace.tls } : {}) };

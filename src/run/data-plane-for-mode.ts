@@ -17,7 +17,9 @@ export function dataPlaneFor(spec: DataPlaneSpec, meshMode: MeshMode): DataPlane
     if (meshModesOf(dp).includes(meshMode)) return { dataPlane: dp };
   }
   const hint = meshMode === 'ambient' ? '--data-plane reference-ambient (or a data plane that implements ambient mode)' : '--data-plane reference';
+  // An exec: data plane says which modes it implements with --mesh-modes.
+  const declare = spec.name.startsWith('exec:') ? `, or declare it with --mesh-modes if the command implements ${meshMode} mode` : '';
   return {
-    skip: `data plane ${spec.name} does not implement ${meshMode} mode (it implements ${meshModesOf(spec).join(', ')}); run the ${meshMode} half with ${hint}`,
+    skip: `data plane ${spec.name} does not implement ${meshMode} mode (it implements ${meshModesOf(spec).join(', ')}); run the ${meshMode} half with ${hint}${declare}`,
   };
 }

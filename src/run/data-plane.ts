@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { parseCommandString } from 'execa';
-import type { DataPlaneSpec } from '../model/index.js';
+import type { DataPlaneSpec, MeshMode } from '../model/index.js';
 import { UsageError } from '../util/errors.js';
 
 /** Files that run inside environments; started as processes, never imported. */
@@ -24,7 +24,10 @@ function referenceAmbient(workloadsPerProcess: number): DataPlaneSpec {
  * `haproxy` (Debian's HAProxy configured per workload from the policy set by harness/haproxy) or `exec:<command>`.
  * The command is split like a shell would split plain words, but no shell runs it.
  */
-export function resolveDataPlane(value: string, workloadsPerProcess = 1, defects: readonly string[] = []): DataPlaneSpec {
+export function resolveDataPlane(value: string, workloadsPerProcess = 1, defects: readonly string[] = [], execMeshModes?: readonly MeshMode[]): DataPlaneSpec {
+  if (execMeshModes !== undefined && !value.startsWith('exec:')) {
+    throw new UsageError(`--mesh-modes declares what an exec: data plane implements; ${JSON.stringify(value)} knows its own modes`);
+  }
   if (!Number.isInteger(workloadsPerProcess) || workloadsPerProcess < 1) {
     throw new UsageError(`--workloads-per-process must be a positive integer, got ${workloadsPerProcess}`);
   }
@@ -59,7 +62,7 @@ export function resolveDataPlane(value: string, workloadsPerProcess = 1, defects
     const command = value.slice('exec:'.length).trim();
     const argv = command ? parseCommandString(command) : [];
     if (argv.length === 0) throw new UsageError(`--data-plane exec: needs a command, e.g. --data-plane "exec:./my-proxy --flag"`);
-    return { name: `exec:${command}`, argv, workloadsPerProcess };
+    return { name: `exec:${command}`, argv, workloadsPerProcess, meshModes: execMeshModes ?? ['sidecar'] };
   }
   throw new UsageError(`unknown data plane "${value}": use "reference", "reference-ambient", "haproxy" or "exec:<command>"`);
 }

@@ -119,6 +119,22 @@ describe('ambient mode through the CLI', function () {
     }
     expect(r).to.not.have.property('differentials');
     expect(c.stdout).to.include('skipped: data plane exec:');
+    expect(r.scenarios[1]?.skipped).to.include('--mesh-modes');
+  });
+
+  it('an exec: data plane declared with --mesh-modes ambient runs the ambient halves (the contract says mesh.mode ambient)', async () => {
+    const ambientExec = `exec:${process.execPath} ${join(root, 'harness/reference-ambient/ambient-proxy.mjs')}`;
+    const c = await cli(['run', join(AMBIENT, 'both-namespace-strict.yaml'), '--data-plane', ambientExec, '--mesh-modes', 'ambient', '--reporter', 'json']);
+    expect(c.exitCode, c.stdout + c.stderr).to.equal(0);
+    const r = c.report();
+    expect(r.scenarios.map((s) => [s.meshMode, s.skipped === undefined ? s.summary.cells === s.summary.passed : 'skipped'])).to.deep.equal([
+      ['sidecar', 'skipped'],
+      ['ambient', true],
+    ]);
+    expect(r.scenarios[1]!.summary.cells).to.be.greaterThan(0);
+    const bad = await cli(['run', join(AMBIENT, 'both-namespace-strict.yaml'), '--mesh-modes', 'ambient']);
+    expect(bad.exitCode).to.equal(2);
+    expect(bad.stderr).to.match(/--mesh-modes declares what an exec: data plane implements/);
   });
 
   it('runs the whole built-in ambient suite on the default data plane (reference sidecar + reference ambient proxy): every cell passes, with the differential tables', async () => {

@@ -18,6 +18,8 @@ const ID = { workload: 'foo/finance', port: 8080 };
 
 function allowed(o: Observation): AllowedObservation {
   expect(o.status, JSON.stringify(o)).to.equal('allowed');
+  // Every answer through a tunnel carries the CONNECT round trip as evidence.
+  expect(o.timings.tunnelMs, 'HBONE CONNECT time').to.be.a('number').and.at.least(0);
   return o as AllowedObservation;
 }
 function denied(o: Observation): DeniedObservation {

@@ -57,7 +57,7 @@ export function addKubeFlags(cmd: Command): Command {
     .option('--mesh-ca <dir>', 'cluster backend: the mesh CA (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem) to issue the probe identities from; default: the probe pod\'s own sidecar certificate')
     .option('--injection-label <key=value>', 'cluster backend: namespace label that enables sidecar injection (default: istio-injection=enabled)')
     .option('--root-namespace <ns>', 'cluster backend: the mesh\'s root namespace (default: istio-system)')
-    .option('--mesh-modes <list>', 'cluster backend: mesh modes the mesh serves, "sidecar", "ambient" or both (default: sidecar)')
+    .option('--mesh-modes <list>', 'mesh modes the system under test implements, "sidecar", "ambient" or "sidecar,ambient" (default sidecar): the installed mesh (cluster backend) or an exec: data plane; scenarios of other modes are skipped')
     .option('--allow-mesh-policies', 'cluster backend: also run scenarios with mesh-wide policies (they change the whole mesh while they run)')
     .option('--converge-successes <n>', `kind/cluster: identical matching results in a row that make a cell converged (default: ${CONVERGENCE_DEFAULTS.successes})`, int('--converge-successes', 1, 100))
     .option('--converge-timeout <ms>', `kind/cluster: deadline for every cell to converge after an apply (default: ${CONVERGENCE_DEFAULTS.deadlineMs})`, int('--converge-timeout', 1000, 3_600_000))
@@ -68,7 +68,7 @@ export function addKubeFlags(cmd: Command): Command {
 }
 
 const KUBE_ONLY: readonly (keyof KubeFlags)[] = [
-  'kindCluster', 'keep', 'istioProfile', 'istioVersion', 'context', 'meshCa', 'injectionLabel', 'rootNamespace', 'meshModes',
+  'kindCluster', 'keep', 'istioProfile', 'istioVersion', 'context', 'meshCa', 'injectionLabel', 'rootNamespace',
   'allowMeshPolicies', 'convergeSuccesses', 'convergeTimeout', 'convergeInterval', 'podReadyTimeout', 'installTimeout', 'dryRun',
 ];
 const KIND_ONLY: readonly (keyof KubeFlags)[] = ['kindCluster', 'keep', 'istioProfile', 'istioVersion', 'installTimeout'];
@@ -199,11 +199,11 @@ function parseInjectionLabel(value: string): [string, string] {
   return [m[1]!, m[2]!];
 }
 
-function parseMeshModes(value: string): MeshMode[] {
+export function parseMeshModes(value: string): MeshMode[] {
   const modes = value.split(',').map((s) => s.trim()).filter(Boolean);
   for (const m of modes) if (m !== 'sidecar' && m !== 'ambient') throw new UsageError(`--mesh-modes: unknown mode "${m}" (sidecar, ambient)`);
   if (modes.length === 0) throw new UsageError('--mesh-modes needs sidecar, ambient or both');
-  return modes as MeshMode[];
+  return [...new Set(modes as MeshMode[])];
 }
 
 /** The run line with every kube setting spelled out (defaults included), for the conformance report. */

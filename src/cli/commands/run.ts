@@ -13,7 +13,7 @@ import { installSignalHandlers } from '../../run/teardown.js';
 import { createProgress } from '../progress.js';
 import { int, type CommandModule } from '../command-context.js';
 import { addReportFlags, reportOptionsFrom, type ReportFlags } from '../report-flags.js';
-import { addKubeFlags, rejectKubeFlags, runKubeCommand, type KubeFlags } from './run-kube.js';
+import { addKubeFlags, parseMeshModes, rejectKubeFlags, runKubeCommand, type KubeFlags } from './run-kube.js';
 import type { Backend, RunResult } from '../../model/index.js';
 
 const BACKENDS = ['local', 'docker', 'netns', 'kind', 'cluster'] as const;
@@ -56,7 +56,7 @@ async function runCommand(paths: string[], flags: RunFlags, out: NodeJS.Writable
   if (flags.defect?.includes('wrong-server-identity') && flags.backend !== 'local') {
     throw new UsageError('--defect wrong-server-identity needs --backend local (it presents another workload\'s certificate from the shared config folder)');
   }
-  const dataPlane = resolveDataPlane(flags.dataPlane, flags.workloadsPerProcess, await checkDefectNames(flags.defect ?? []));
+  const dataPlane = resolveDataPlane(flags.dataPlane, flags.workloadsPerProcess, await checkDefectNames(flags.defect ?? []), flags.meshModes !== undefined ? parseMeshModes(flags.meshModes) : undefined);
   const scenarios = await loadScenarios(paths, flags.grep !== undefined ? { grep: flags.grep } : {});
   if (scenarios.length === 0) throw new UsageError(`no scenarios found in ${paths.join(', ')}${flags.grep ? ` matching --grep ${flags.grep}` : ''}`);
   if (flags.image !== undefined && flags.backend !== 'docker') throw new UsageError('--image needs --backend docker');
@@ -145,3 +145,4 @@ export const runCommandModule: CommandModule = (program, { out, setExitCode }) =
     setExitCode(await runCommand(paths, flags, out));
   });
 };
+

@@ -460,7 +460,7 @@
       }
       rows.push(['attempts', ob.attempts, 'attempts']);
       var t = ob.timings;
-      rows.push(['timings', ['connect ' + (ms(t.connectMs) || '–'), 'handshake ' + (ms(t.handshakeMs) || '–'), 'total ' + ms(t.totalMs)].join(' · '), 'timings']);
+      rows.push(['timings', ['connect ' + (ms(t.connectMs) || '–'), 'handshake ' + (ms(t.handshakeMs) || '–')].concat(t.tunnelMs === undefined ? [] : ['HBONE CONNECT ' + ms(t.tunnelMs)], ['total ' + ms(t.totalMs)]).join(' · '), 'timings']);
       rows.push(['started', new Date(t.startedAt).toISOString(), 'started']);
       panel.append(kv(rows));
     }
