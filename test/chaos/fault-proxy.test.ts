@@ -25,7 +25,12 @@ async function echoServer(): Promise<{ port: number; connections: () => number; 
 }
 
 /** Sends `payload` through the proxy; resolves with what came back and how the connection ended. */
-function exchange(port: number, payload: string, waitMs = 1500): Promise<{ data: string; end: 'reply' | 'reset' | 'closed' | 'silent'; ms: number }> {
+function exchange(
+  port: number,
+  payload: string,
+  waitMs = 1500,
+  complete = (data: string) => data.replace(/echo:/g, '').length >= payload.length,
+): Promise<{ data: string; end: 'reply' | 'reset' | 'closed' | 'silent'; ms: number }> {
   return new Promise((resolve) => {
     const t0 = performance.now();
     const s = net.connect({ host: '127.0.0.1', port });
@@ -39,7 +44,7 @@ function exchange(port: number, payload: string, waitMs = 1500): Promise<{ data:
     s.on('connect', () => s.write(payload));
     s.on('data', (d) => {
       data += d.toString();
-      if (data.length >= payload.length + 5) done('reply');
+      if (complete(data)) done('reply');
     });
     s.on('error', (e: NodeJS.ErrnoException) => done(e.code === 'ECONNRESET' ? 'reset' : 'closed'));
     s.on('end', () => done('closed'));
