@@ -435,39 +435,62 @@ async function proxyFault(f: ScheduledFault, c: FaultContext, rec: FaultRecord):
   const onPort = c.input.cells.filter((x) => x.workload === w && x.port === p);
   const cell = onPort.find((x) => x.client === 'mtls-tcp' || x.client === 'mtls-http') ?? onPort[0]!;
   const window = f.durationMs ?? 0;
-  const timeoutMs = toxic.kind === 'blackhole' || toxic.kind === 'partition' ? Math.max(50, Math.min(1000, Math.floor(window / 2))) : c.input.timeoutMs;
-  // A probe that could not run (the harness starved) is no evidence: try again while the fault lasts.
-  let t0 = c.now();
-  let obs = await c.input.probe(c.input.job(cell, { address: proxy.address, port: proxy.canaryPort }), { timeoutMs, credentials: credentialsAt(c, w) });
-  for (let attempt = 1; obs.status === 'error' && attempt < 3 && c.now() + timeoutMs < f.atMs + window; attempt++) {
-    t0 = c.now();
-    obs = await c.input.probe(c.input.job(cell, { address: proxy.address, port: proxy.canaryPort }), { timeoutMs, credentials: credentialsAt(c, w) });
-  }
-  const took = c.now() - t0;
-  switch (toxic.kind) {
-    case 'latency':
-      check(rec, c, 'probe through the proxy delayed', took >= 1.8 * toxic.ms, `${cell.client} took ${Math.round(took)} ms (a request and its answer cross ${toxic.ms} ms twice)`);
-      break;
-    case 'bandwidth': {
-      const s = proxy.lastCanary();
-      const bytes = Math.max(s?.bytesUp ?? 0, s?.bytesDown ?? 0);
-      const least = (bytes / toxic.bytesPerSecond) * 1000 * 0.7;
-      check(rec, c, 'probe through the proxy throttled', bytes > 0 && took >= least, `${cell.client} moved ${bytes} bytes in ${Math.round(took)} ms (at ${toxic.bytesPerSecond} B/s that takes at least ${Math.round(least / 0.7)} ms)`);
-      break;
+  const canaryJob = c.input.job(cell, { address: proxy.address, port: proxy.canaryPort });
+  if (toxic.kind === 'blackhole' || toxic.kind === 'partition') {
+    // Held until the fault is lifted: the canary connection must get no byte back and reach nothing upstream for as
+    // long as the fault lasts (judged by what the proxy saw, not by a deadline a busy harness could miss).
+    const t0 = c.now();
+    const pending = c.input.probe(canaryJob, { timeoutMs: c.input.timeoutMs + window, credentials: credentialsAt(c, w) });
+    await c.sleepUntil(f.atMs + window);
+    const s = proxy.lastCanary();
+    lift(c, ports, w);
+    const obs = await pending;
+    check(
+      rec,
+      c,
+      'probe through the proxy unanswered',
+      s !== undefined && s.acceptedAt >= startEpoch(c, t0) && s.fate === 'held' && s.bytesDown === 0 && obs.status !== 'allowed',
+      `${cell.client}: ${s ? `connection ${s.fate}, ${s.bytesDown} bytes back while the fault lasted` : 'no connection reached the proxy'}; then ${describeObs(obs)}`,
+    );
+  } else {
+    // A probe that could not run (the harness starved) is no evidence: try again while the fault lasts.
+    let t0 = c.now();
+    let obs = await c.input.probe(canaryJob, { timeoutMs: c.input.timeoutMs, credentials: credentialsAt(c, w) });
+    for (let attempt = 1; obs.status === 'error' && attempt < 3 && c.now() < f.atMs + window; attempt++) {
+      t0 = c.now();
+      obs = await c.input.probe(canaryJob, { timeoutMs: c.input.timeoutMs, credentials: credentialsAt(c, w) });
     }
-    case 'reset':
-      check(rec, c, 'probe through the proxy reset', obs.status === 'denied' && (obs.how === 'reset' || obs.how === 'closed'), `${cell.client}: ${describeObs(obs)}`);
-      break;
-    case 'blackhole':
-    case 'partition':
-      check(rec, c, 'probe through the proxy unanswered', obs.status === 'denied' && obs.how === 'timeout', `${cell.client}: ${describeObs(obs)} after ${Math.round(took)} ms`);
-      break;
+    const took = c.now() - t0;
+    switch (toxic.kind) {
+      case 'latency':
+        check(rec, c, 'probe through the proxy delayed', obs.status !== 'error' && took >= 1.8 * toxic.ms, `${cell.client} took ${Math.round(took)} ms (a request and its answer cross ${toxic.ms} ms twice): ${describeObs(obs)}`);
+        break;
+      case 'bandwidth': {
+        const s = proxy.lastCanary();
+        const bytes = Math.max(s?.bytesUp ?? 0, s?.bytesDown ?? 0);
+        const least = (bytes / toxic.bytesPerSecond) * 1000 * 0.7;
+        check(rec, c, 'probe through the proxy throttled', bytes > 0 && took >= least, `${cell.client} moved ${bytes} bytes in ${Math.round(took)} ms (at ${toxic.bytesPerSecond} B/s that takes at least ${Math.round(least / 0.7)} ms)`);
+        break;
+      }
+      case 'reset':
+        check(rec, c, 'probe through the proxy reset', obs.status === 'denied' && (obs.how === 'reset' || obs.how === 'closed') && proxy.lastCanary()?.fate === 'reset', `${cell.client}: ${describeObs(obs)}`);
+        break;
+    }
+    await c.sleepUntil(f.atMs + window);
+    lift(c, ports, w);
   }
-  await c.sleepUntil(f.atMs + window);
-  for (const port of ports) c.proxies.get(proxyKey(w, port))!.setToxic(undefined);
   rec.endMs = c.now();
   tolerance.toMs = rec.endMs + c.input.spec.invariants.recoveryMs;
   c.recoveries.push({ fault: f.name, workload: w, ports: new Set(ports), fromMs: rec.endMs });
+}
+
+function lift(c: FaultContext, ports: readonly number[], w: WorkloadKey): void {
+  for (const port of ports) c.proxies.get(proxyKey(w, port))!.setToxic(undefined);
+}
+
+/** Epoch ms of a run time (the proxy stamps connections with Date.now()). */
+function startEpoch(c: FaultContext, atMs: number): number {
+  return Date.now() - c.now() + atMs - 5;
 }
 
 async function packetLoss(f: ScheduledFault, c: FaultContext, rec: FaultRecord): Promise<void> {

@@ -362,7 +362,11 @@ export function judgeRun(args: {
     }
     // A failing cell shows its first offending probe (expected then, observed then); others the state at the end.
     const sorted = [...list].sort((a, b) => a.record.startMs - b.record.startMs);
-    const offending = verdict === 'fail' ? sorted.find((j) => j.judged === 'fail-open') ?? sorted.find((j) => j.judged === 'mismatch' || j.judged === 'unavailable') : undefined;
+    // A policy never enforced within a run that moved on before its bound shows only transitions: the last is the proof.
+    const offending =
+      verdict === 'fail'
+        ? (sorted.find((j) => j.judged === 'fail-open') ?? sorted.find((j) => j.judged === 'mismatch' || j.judged === 'unavailable') ?? sorted.findLast((j) => j.judged === 'transition'))
+        : undefined;
     const shown = offending ?? sorted.filter((j) => !j.record.special).at(-1);
     const observed = shown ? stripChaosEvidence(shown.obs) : undefined;
     const lastOutcome = observed ? outcomeOf(observed) : undefined;

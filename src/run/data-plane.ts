@@ -49,6 +49,7 @@ export function resolveDataPlane(value: string, workloadsPerProcess = 1, defects
       name: 'haproxy',
       argv: [process.execPath, harnessFile('haproxy/haproxy-launcher.mjs')],
       workloadsPerProcess,
+      unsupportedFaults: [{ fault: 'clock-skew', reason: 'HAProxy checks certificate validity against the system clock and has no clock offset (MESHCONFORM_CLOCK_OFFSET_MS)' }],
       inexpressible: [
         {
           client: 'mtls-other-trust-domain',

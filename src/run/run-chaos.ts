@@ -47,7 +47,7 @@ export type ChaosPreparation =
  * Checks every chaos scenario before anything starts: the schedule (generated from the seed), what the backend can
  * do, faults that could prove nothing. Problems are a ScenarioError naming each fault's file:line:column (exit 2).
  */
-export function prepareChaos(units: readonly { readonly s: Scenario; readonly m: MeshMode }[], o: Pick<RunOptions, 'backend' | 'seed'>): Map<Scenario, ChaosPreparation> {
+export function prepareChaos(units: readonly { readonly s: Scenario; readonly m: MeshMode }[], o: Pick<RunOptions, 'backend' | 'seed' | 'dataPlane'>): Map<Scenario, ChaosPreparation> {
   const out = new Map<Scenario, ChaosPreparation>();
   const problems: { message: string; source: { file: string; line: number; column: number } }[] = [];
   for (const { s, m } of units) {
@@ -64,6 +64,11 @@ export function prepareChaos(units: readonly { readonly s: Scenario; readonly m:
     }
     const seed = effectiveSeed(spec, o.seed);
     const schedule = buildSchedule(spec, s.workloads, seed);
+    const unsupported = o.dataPlane.unsupportedFaults?.find((u) => schedule.some((f) => f.fault === u.fault));
+    if (unsupported) {
+      out.set(s, { skip: `data plane ${o.dataPlane.name} cannot take the ${unsupported.fault} fault: ${unsupported.reason}` });
+      continue;
+    }
     const missing = missingCapabilities(schedule, backend, o.backend.chaosCapabilities);
     if (missing.length > 0) {
       problems.push(...missing);
@@ -152,6 +157,26 @@ function issued(id: { certPem: string; keyPem: string; caPem: string; spiffeId: 
   return { ...id, caPem: bundle, serial: c.serialNumber, notAfter: Date.parse(c.validTo) };
 }
 
+/**
+ * Chaos scenarios probing at once in this process. Their probes share one event loop and fire on a fixed schedule,
+ * so more at once would starve the harness (`mutate` runs several suites in one process) and blur every figure.
+ */
+export const CHAOS_AT_ONCE = 3;
+let chaosRunning = 0;
+const chaosWaiting: (() => void)[] = [];
+
+async function chaosSlot(): Promise<() => void> {
+  if (chaosRunning >= CHAOS_AT_ONCE) await new Promise<void>((resolve) => chaosWaiting.push(resolve));
+  chaosRunning++;
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    chaosRunning--;
+    chaosWaiting.shift()?.();
+  };
+}
+
 /** One chaos scenario: start its environment (one workload per data-plane process), run the schedule, judge, stop. */
 export async function runChaosScenario(
   o: RunOptions,
@@ -160,9 +185,7 @@ export async function runChaosScenario(
   prep: ChaosPreparation,
   pki: MeshPki,
 ): Promise<ScenarioResult> {
-  const t0 = Date.now();
   const { s, m } = unit;
-  const spec = s.chaos!;
   const base = {
     name: s.name,
     file: s.file,
@@ -179,6 +202,25 @@ export async function runChaosScenario(
     o.hooks?.onScenarioEnd?.(result);
     return result;
   }
+  const release = await chaosSlot();
+  try {
+    return await runPrepared(o, runId, unit, prep, pki, base);
+  } finally {
+    release();
+  }
+}
+
+async function runPrepared(
+  o: RunOptions,
+  runId: string,
+  unit: { readonly s: Scenario; readonly m: MeshMode; readonly dataPlane: DataPlaneSpec },
+  prep: Exclude<ChaosPreparation, { skip: string }>,
+  pki: MeshPki,
+  base: Omit<ScenarioResult, 'summary' | 'lint' | 'cells' | 'durationMs'>,
+): Promise<ScenarioResult> {
+  const t0 = Date.now();
+  const { s, m } = unit;
+  const spec = s.chaos!;
   o.hooks?.onScenarioStart?.({ scenario: s.name, meshMode: m, cells: prep.cells.length });
   const lint = lintExpectations(s, m);
 

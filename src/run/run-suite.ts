@@ -88,11 +88,13 @@ export async function runSuite(o: RunOptions): Promise<RunResult> {
   o.hooks?.onRunStart?.({ runId, scenarios: units.length, cells: plans.reduce((n, p) => n + cellCount(p), 0) });
 
   const results: ScenarioResult[] = new Array(plans.length);
+  // Chaos scenarios last: their probes fire on a schedule and should not compete with a suite probing at full speed.
+  const order = plans.map((_, i) => i).sort((a, b) => Number(plans[a]!.s.chaos !== undefined) - Number(plans[b]!.s.chaos !== undefined) || a - b);
   let next = 0;
   let failure: unknown;
   const worker = async () => {
     while (failure === undefined && next < plans.length && !o.stop?.aborted) {
-      const i = next++;
+      const i = order[next++]!;
       const p = plans[i]!;
       try {
         const c = p.s.chaos ? chaos.get(p.s) : undefined;

@@ -276,6 +276,13 @@
     { id: 'error', label: 'probe error', color: '#8e24aa', size: 8 },
   ];
   function category(p) {
+    // Chaos runs judge each probe against what was allowed at that moment (a transition, a fault window).
+    if (p.judged === 'fail-open') return 'open';
+    if (p.judged === 'match' || p.judged === 'transition') return 'ok';
+    if (p.judged === 'error') return 'error';
+    if (p.judged === 'tolerated') return p.expected === 'deny' ? 'ok' : 'closed';
+    if (p.judged === 'unavailable') return 'closed';
+    if (p.judged === 'mismatch') return 'other';
     if (p.observed === 'error') return 'error';
     if (p.observed === p.expected) return 'ok';
     if (p.expected === 'deny') return 'open';
