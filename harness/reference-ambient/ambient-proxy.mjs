@@ -165,8 +165,10 @@ function onPlaintext(sock, address, port) {
     return;
   }
   if (p.mode === 'STRICT') {
-    settings.debug(`${w.key}:${port} STRICT plaintext path, no peer identity -> close`);
-    sock.destroy();
+    settings.debug(`${w.key}:${port} STRICT plaintext path, no peer identity -> reset`);
+    // Reset once the client has spoken: closing at once races the client's first write, so the client would see a
+    // reset or a clean close by timing alone. After its bytes arrived a reset is the one thing it can see.
+    sock.once('data', () => sock.resetAndDestroy());
     return;
   }
   settings.debug(`${w.key}:${port} ${p.mode} plaintext path -> relay`);

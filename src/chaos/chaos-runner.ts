@@ -75,6 +75,7 @@ async function probeAndJudge(input: ChaosRunInput, workloads: WorkloadKey[], cha
     sleepUntil,
     proxies,
     tls: new Map([...input.initialTls].map(([w, m]) => [w, { material: m, bundle: m.caPem }])),
+    installed: new Map([...input.initialTls].map(([w, m]) => [w, [m.serial]])),
     currentSet: 'initial',
     paused: new Set(),
     specials: [],
@@ -103,7 +104,15 @@ async function probeAndJudge(input: ChaosRunInput, workloads: WorkloadKey[], cha
 
   let records: FaultRecord[];
   try {
-    const running = schedule.map((f) => runFault(f, ctx));
+    // Faults on one workload (and every delivery of policies) run one after the other even when a busy machine makes
+    // one late: two at once would race on the same process, files or config (a canary reading the next fault's state).
+    const lanes = new Map<string, Promise<unknown>>();
+    const running = schedule.map((f) => {
+      const keys = f.fault === 'policy-change' ? ['policies'] : f.fault === 'distribution-pause' ? ['policies', f.workload!] : f.workload !== undefined ? [f.workload] : workloads;
+      const task = Promise.all(keys.map((k) => lanes.get(k))).then(() => runFault(f, ctx));
+      for (const k of keys) lanes.set(k, task.catch(() => {}));
+      return task;
+    });
     await sleepUntil(spec.durationMs);
     records = await Promise.all(running);
   } finally {

@@ -43,6 +43,8 @@ export interface Expiry {
   readonly installedMs: number;
   readonly servedMs: number;
   renewedAtMs?: number;
+  /** When the fresh certificate was seen served (until then the expired one may still be). */
+  renewedServedMs?: number;
   readonly fault: string;
 }
 
@@ -133,7 +135,8 @@ export class World {
       else if (atMs < skew.toMs) out = [{ exp: skewed, final: true, serverSide: false }];
       else out = [{ exp, final: true, serverSide: false }, { exp: skewed, final: false, serverSide: false }];
     }
-    const expiry = this.expiries.find((x) => x.workload === cell.workload && atMs >= x.notAfterMs - EXPIRY_SLACK_MS && (x.renewedAtMs === undefined || atMs < x.renewedAtMs + this.timeToEnforceMs));
+    const renewalEnd = (x: Expiry) => Math.max(x.renewedAtMs! + this.timeToEnforceMs, x.renewedServedMs ?? Number.POSITIVE_INFINITY);
+    const expiry = this.expiries.find((x) => x.workload === cell.workload && atMs >= x.notAfterMs - EXPIRY_SLACK_MS && (x.renewedAtMs === undefined || atMs < renewalEnd(x)));
     if (!expiry) return out;
     const expired = out.map((v) => ({ ...v, exp: expiredServer(v.exp), serverSide: expiredServer(v.exp) !== v.exp }));
     // Just around the expiry, before the short-lived certificate was seen served, or while the fresh one is being
@@ -166,6 +169,12 @@ export class World {
       return { ...exp, outcome: twin.outcome, rule: `R5.3 at the data plane's clock (offset ${offsetMs} ms) the "expired" client certificate is valid: treated like a valid mesh certificate (${twin.rule})` };
     }
     return exp;
+  }
+
+  /** The expectation of `cell` at the right clock and at the data plane's skewed `clock`. */
+  skewPair(cell: ChaosCell, set: string, clock: number, offsetMs: number): { plain: Expectation; skewed: Expectation } {
+    const plain = this.expectation(set, cell);
+    return { plain, skewed: this.skewed(plain, set, cell, clock, offsetMs) };
   }
 
   /** Whether the probes of `cell` would see any effect of a skew of `offsetMs` at epoch time `clock` (plan checks). */

@@ -122,7 +122,7 @@ export type ChaosClient = ClientKind | 'plaintext' | 'mtls';
 export const CHAOS_DEFAULTS = {
   probeIntervalMs: 50,
   clients: ['plaintext', 'mtls', 'mtls-foreign-ca'] as readonly ChaosClient[],
-  timeToEnforceMs: 2000,
+  timeToEnforceMs: 3000,
   recoveryMs: 5000,
   availability: 1,
   /** kill: down time before the restart. */

@@ -16,8 +16,13 @@ const MAX_REPLY_BYTES = 64 * 1024;
 const MAX_BODY_BYTES = 1024 * 1024;
 const MAX_TAP_BYTES = 4096;
 const NO_ERROR = 0;
-/** How long the client waits for the server to speak first after the TLS handshake before sending its preface. */
-const SERVER_FIRST_GRACE_MS = 250;
+/**
+ * How long the client waits for the server to speak first after the TLS handshake before sending its preface. HTTP/2
+ * servers (node, hyper/h2 in ztunnel) send SETTINGS at once, and a TLS 1.3 client-certificate refusal arrives as an
+ * alert after the handshake: waiting lets the probe read that alert instead of racing it into a reset, even on a
+ * loaded machine. Only a server that waits for the client's preface first pays this delay.
+ */
+const SERVER_FIRST_GRACE_MS = 1000;
 const CANCEL = 8;
 
 export interface HboneOptions {

@@ -7,7 +7,7 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const BIN = join(ROOT, 'bin/meshconform.js');
 export const CHAOS_SUITE = join(ROOT, 'scenarios/chaos');
 
-/** A temporary folder removed after the suite (call `cleanup` in `after`). */
+/** A temporary folder removed after the suite (call `cleanup` in `after`); MESHCONFORM_KEEP_TEST_FILES=1 keeps it to look at. */
 export function tempDir(prefix = 'meshconform-chaos-test-'): { path: string; cleanup(): void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
   return { path, cleanup: () => (process.env['MESHCONFORM_KEEP_TEST_FILES'] ? undefined : rmSync(path, { recursive: true, force: true })) };

@@ -26,7 +26,7 @@ describe('chaos scenario loader', () => {
     expect(c.durationMs).to.equal(3000);
     expect(c.probeIntervalMs).to.equal(50);
     expect(c.clients).to.deep.equal(['plaintext', 'mtls', 'mtls-foreign-ca']);
-    expect(c.invariants).to.deep.equal({ timeToEnforceMs: 2000, recoveryMs: 5000, availability: 1 });
+    expect(c.invariants).to.deep.equal({ timeToEnforceMs: 3000, recoveryMs: 5000, availability: 1 });
     expect(c.steps).to.have.length(1);
     expect(c.steps[0]).to.include({ fault: 'kill', atMs: 500, durationMs: 1000, workload: 'foo/finance' });
     expect(c.steps[0]!.source).to.deep.equal({ file, line: 12, column: 9 });

@@ -217,7 +217,7 @@ describe('harness: reference ambient proxy (real processes, real mTLS, real HTTP
               expect(o.how, JSON.stringify(o)).to.be.oneOf(['tls-alert', 'reset', 'closed']);
               if (o.how === 'tls-alert') expect(o.alert?.name).to.equal('certificate_required');
             } else if (client.startsWith('hbone')) expect(o.how, JSON.stringify(o)).to.be.oneOf(['tls-alert', 'reset', 'closed']);
-            else if (!client.startsWith('hbone')) expect(o.how, 'STRICT closes the captured-plaintext path without a byte').to.be.oneOf(['closed', 'reset']);
+            else if (!client.startsWith('hbone')) expect(o.how, 'STRICT resets the captured-plaintext path without a byte').to.equal('reset');
           }
         });
       }
