@@ -7,10 +7,21 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const BIN = join(ROOT, 'bin/meshconform.js');
 export const CHAOS_SUITE = join(ROOT, 'scenarios/chaos');
 
-/** A temporary folder removed after the suite (call `cleanup` in `after`); MESHCONFORM_KEEP_TEST_FILES=1 keeps it to look at. */
-export function tempDir(prefix = 'meshconform-chaos-test-'): { path: string; cleanup(): void } {
-  const path = mkdtempSync(join(tmpdir(), prefix));
-  return { path, cleanup: () => (process.env['MESHCONFORM_KEEP_TEST_FILES'] ? undefined : rmSync(path, { recursive: true, force: true })) };
+/**
+ * A temporary folder, created on first use (a suite skipped by --grep creates none) and removed by `cleanup` (call it
+ * in `after`); MESHCONFORM_KEEP_TEST_FILES=1 keeps it to look at.
+ */
+export function tempDir(prefix = 'meshconform-chaos-test-'): { readonly path: string; cleanup(): void } {
+  let path: string | undefined;
+  return {
+    get path() {
+      path ??= mkdtempSync(join(tmpdir(), prefix));
+      return path;
+    },
+    cleanup() {
+      if (path !== undefined && !process.env['MESHCONFORM_KEEP_TEST_FILES']) rmSync(path, { recursive: true, force: true });
+    },
+  };
 }
 
 export const STRICT_FOO = `    - { apiVersion: security.istio.io/v1, kind: PeerAuthentication, metadata: { name: default, namespace: foo }, spec: { mtls: { mode: STRICT } } }`;
