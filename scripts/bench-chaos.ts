@@ -21,7 +21,7 @@ function scenario(dir: string, name: string, workloads: number, chaos: string[])
 
 export async function benchChaos(o: { work: string; quick: boolean; timedRun: TimedRun; fmt: (n: number, digits?: number) => string }): Promise<void> {
   const { fmt } = o;
-  console.log('7. chaos (local backend, reference data plane, default probe interval 50 ms per cell)');
+  console.log('8. chaos (local backend, reference data plane, default probe interval 50 ms per cell)');
 
   // Sustained probing under faults: every cell once per interval while a proxy is killed and a policy changes.
   for (const workloads of o.quick ? [1] : [1, 4]) {
