@@ -21,7 +21,7 @@ import { performance } from 'node:perf_hooks';
  *   | { kind: 'denied', how: DenialKind, detail: string, alert?: { code?: number, name: string }, httpStatus?: number }
  *   | { kind: 'error', message: string }} Outcome
  */
-/** @typedef {{ startedAt: number, connectMs?: number, handshakeMs?: number, totalMs: number }} ProbeTimings */
+/** @typedef {{ startedAt: number, connectMs?: number, handshakeMs?: number, tunnelMs?: number, totalMs: number }} ProbeTimings */
 /** @typedef {Record<string, unknown> & { status: 'allowed'|'denied'|'error', timings: ProbeTimings, attempts: number }} Observation */
 /** @typedef {{ t0: number, phase: 'connect'|'handshake'|'reply', connectMs?: number, handshakeMs?: number, tls?: TlsEvidence, error?: Error, eof: boolean }} Trace */
 
@@ -211,7 +211,7 @@ export function receivedAlert(err) {
  * @param {{ alert?: { code?: number, name: string }, httpStatus?: number }} [extra]
  * @returns {Outcome}
  */
-const denied = (how, detail, extra = {}) => ({ kind: 'denied', how, detail, ...extra });
+export const denied = (how, detail, extra = {}) => ({ kind: 'denied', how, detail, ...extra });
 
 const LOCAL_ERRORS = new Set(['EMFILE', 'ENFILE', 'EADDRNOTAVAIL', 'EADDRINUSE', 'ENOBUFS', 'ENOMEM', 'EINVAL', 'EACCES', 'EPERM',
   'ENETUNREACH', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE', 'ERR_SOCKET_BAD_PORT']);
@@ -284,7 +284,7 @@ export function parseEchoJson(text) {
  * @param {string} detail
  * @returns {Outcome}
  */
-function outcomeOfHttpStatus(status, detail) {
+export function outcomeOfHttpStatus(status, detail) {
   return status === 400 || status === 426 ? denied('protocol-error', detail, { httpStatus: status }) : denied('http-status', detail, { httpStatus: status });
 }
 
@@ -323,7 +323,7 @@ export async function runProbe(job, ctx, timeoutMs) {
   const fail = (message) => ({ status: 'error', message, timings: { startedAt, totalMs: performance.now() - t0 }, attempts: 1 });
   const problem = jobProblem(job);
   if (problem) return fail(`invalid probe job ${JSON.stringify(job?.key)}: ${problem}`);
-  if (!Object.hasOwn(CLIENT_PROFILES, job.client)) return fail(`${job.client}: the probe agent has no such direct client (HBONE clients are not implemented in the agent)`);
+  if (!Object.hasOwn(CLIENT_PROFILES, job.client)) return fail(`${job.client}: the probe agent has no such client kind`);
   const profile = CLIENT_PROFILES[/** @type {DirectClientKind} */ (job.client)];
   /** @type {{ secureContext: tls.SecureContext, alpn: string[] | undefined } | null} */
   let tlsOptions = null;
@@ -333,19 +333,32 @@ export async function runProbe(job, ctx, timeoutMs) {
     tlsOptions = { secureContext, alpn: profile.tls.alpn(job.protocol) };
   }
   const { outcome, trace } = await exchange(job, ctx, tlsOptions, profile.payload(job.protocol), timeoutMs);
+  return observationOf(outcome, trace, { startedAt, totalMs: performance.now() - t0 }, (echo) => {
+    const issuer = trace.tls?.serverIssuer ?? 'unknown';
+    return !tlsOptions ? 'plaintext' : issuer === 'mesh' ? 'mtls' : issuer === 'app' || echo.received === 'tls' ? 'passthrough' : 'mtls';
+  });
+}
+
+/**
+ * The Observation of one finished exchange; `pathOf` names the path of an allowed one.
+ * @param {Outcome} outcome
+ * @param {Trace} trace
+ * @param {{ startedAt: number, totalMs: number, tunnelMs?: number }} t
+ * @param {(echo: EchoReply) => 'plaintext'|'mtls'|'passthrough'} pathOf
+ * @returns {Observation}
+ */
+export function observationOf(outcome, trace, t, pathOf) {
   const timings = {
-    startedAt,
+    startedAt: t.startedAt,
     ...(trace.connectMs !== undefined ? { connectMs: trace.connectMs } : {}),
     ...(trace.handshakeMs !== undefined ? { handshakeMs: trace.handshakeMs } : {}),
-    totalMs: performance.now() - t0,
+    ...(t.tunnelMs !== undefined ? { tunnelMs: t.tunnelMs } : {}),
+    totalMs: t.totalMs,
   };
   const base = { timings, attempts: 1, ...(trace.tls ? { tls: trace.tls } : {}) };
   switch (outcome.kind) {
-    case 'echo': {
-      const issuer = trace.tls?.serverIssuer ?? 'unknown';
-      const path = !tlsOptions ? 'plaintext' : issuer === 'mesh' ? 'mtls' : issuer === 'app' || outcome.echo.received === 'tls' ? 'passthrough' : 'mtls';
-      return { ...base, status: 'allowed', path, echo: outcome.echo, ...(outcome.httpStatus !== undefined ? { httpStatus: outcome.httpStatus } : {}) };
-    }
+    case 'echo':
+      return { ...base, status: 'allowed', path: pathOf(outcome.echo), echo: outcome.echo, ...(outcome.httpStatus !== undefined ? { httpStatus: outcome.httpStatus } : {}) };
     case 'denied':
       return {
         ...base,
@@ -363,7 +376,7 @@ export async function runProbe(job, ctx, timeoutMs) {
 const CONTROL = /[\x00-\x1f\x7f]/;
 
 /** @param {ProbeJob} job */
-function jobProblem(job) {
+export function jobProblem(job) {
   if (typeof job !== 'object' || job === null) return 'not an object';
   if (typeof job.key !== 'string' || job.key === '' || CONTROL.test(job.key)) return 'key must be a non-empty single-line string';
   if (typeof job.client !== 'string') return 'no client kind';
@@ -422,18 +435,8 @@ function exchange(job, ctx, tlsOptions, payload, timeoutMs) {
       else socket.once('close', () => resolve({ outcome, trace }));
     };
     const timer = setTimeout(() => finish(denied('timeout', `no reply within ${timeoutMs} ms (waiting for ${WAITING_FOR[trace.phase]})`)), timeoutMs);
-    const received = () => Buffer.concat(chunks, size);
     /** The reply so far, judged; `undefined` while more bytes may complete it. */
-    const judge = (/** @type {boolean} */ ended) => {
-      const buf = received();
-      if (payload === 'line' || buf.subarray(0, ECHO_LINE_PREFIX.length).toString('latin1') === ECHO_LINE_PREFIX) {
-        const nl = buf.indexOf(0x0a);
-        if (nl >= 0) return outcomeOfReplyLine(buf.subarray(0, nl).toString('utf8'));
-        if (ended || size >= MAX_REPLY_BYTES) return size > 0 ? outcomeOfReplyLine(buf.toString('utf8')) : denied('closed', 'connection closed without a reply');
-        return undefined;
-      }
-      return judgeHttp(buf, ended);
-    };
+    const judge = (/** @type {boolean} */ ended) => judgeReply(Buffer.concat(chunks, size), payload, ended);
 
     socket.once('connect', () => {
       trace.connectMs = elapsed();
@@ -465,6 +468,24 @@ function exchange(job, ctx, tlsOptions, payload, timeoutMs) {
     });
     socket.once('close', () => finish(trace.error ? outcomeOfError(trace.error) : size > 0 ? (judge(true) ?? denied('closed', 'connection closed without a reply')) : denied('closed', 'connection closed without a reply')));
   });
+}
+
+/**
+ * The reply bytes of one exchange so far, judged; `undefined` while more bytes may complete it. Both payloads are
+ * judged from the raw bytes, so a raw echo line on an HTTP exchange is still the application's answer.
+ * @param {Buffer} buf
+ * @param {'line'|'http'} payload
+ * @param {boolean} ended
+ * @returns {Outcome | undefined}
+ */
+export function judgeReply(buf, payload, ended) {
+  if (payload === 'line' || buf.subarray(0, ECHO_LINE_PREFIX.length).toString('latin1') === ECHO_LINE_PREFIX) {
+    const nl = buf.indexOf(0x0a);
+    if (nl >= 0) return outcomeOfReplyLine(buf.subarray(0, nl).toString('utf8'));
+    if (ended || buf.length >= MAX_REPLY_BYTES) return buf.length > 0 ? outcomeOfReplyLine(buf.toString('utf8')) : denied('closed', 'connection closed without a reply');
+    return undefined;
+  }
+  return judgeHttp(buf, ended);
 }
 
 /**

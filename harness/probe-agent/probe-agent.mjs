@@ -27,6 +27,7 @@ import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { createProbeContext, runProbe, uriSan } from './clients.mjs';
+import { isHboneClient, runHboneProbe } from './hbone.mjs';
 
 const PROTOCOL = 1;
 const MAX_LINE_BYTES = 64 * 1024 * 1024;
@@ -126,7 +127,7 @@ async function runBatch(id, jobs, ctx, timeoutMs, concurrency) {
     while (next < jobs.length) {
       const job = /** @type {ProbeJob} */ (jobs[next++]);
       const t0 = performance.now();
-      let obs = await runProbe(job, ctx, timeoutMs);
+      let obs = isHboneClient(job?.client) ? await runHboneProbe(job, ctx, timeoutMs) : await runProbe(job, ctx, timeoutMs);
       if (obs.status === 'denied' && obs.how === 'timeout') {
         const stalled = lag.maxStallBetween(t0, performance.now());
         if (stalled >= timeoutMs * STARVED_SHARE) {

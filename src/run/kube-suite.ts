@@ -3,7 +3,7 @@ import { RUN_RESULT_API_VERSION, isHboneClient } from '../model/index.js';
 import { expectations, lintExpectations } from '../oracle/index.js';
 import { errorCell, judgeCell, observedOutcome, skippedCell, summarize } from '../diff/index.js';
 import { createMeshPki, KEYS_PER_PKI, type MeshPki, OTHER_TRUST_DOMAIN, PROBE_NAMESPACE, PROBE_SERVICE_ACCOUNT, prepareKeyPairs, spiffeId } from '../pki/index.js';
-import { CLIENT_PROFILES } from '../probe/index.js';
+import { CLIENT_PROFILES, HBONE_PROFILES, hboneUnservedPort } from '../probe/index.js';
 import {
   converge,
   issueFromUserCa,
@@ -43,9 +43,9 @@ export interface KubeSuiteOptions {
   readonly pki?: MeshPki;
 }
 
-/** The credential each direct client kind presents; `null` for none. */
-function credentialOf(e: Expectation): AgentCredential | null | undefined {
-  if (isHboneClient(e.client)) return undefined;
+/** The credential each client kind (direct or HBONE) presents; `null` for none. */
+function credentialOf(e: Expectation): AgentCredential | null {
+  if (isHboneClient(e.client)) return HBONE_PROFILES[e.client].credential;
   return CLIENT_PROFILES[e.client].tls?.credential ?? null;
 }
 
@@ -226,7 +226,6 @@ async function runUnit(o: KubeSuiteOptions, kube: KubeRun, u: Unit, trustDomain:
     const credentials = new Set<AgentCredential>(kube.agent?.credentials ?? ['mesh', 'foreignCa', 'expired', 'otherTrustDomain']);
     const skipReason = (e: Expectation): string | undefined => {
       const cred = credentialOf(e);
-      if (cred === undefined) return 'the probe agent has no HBONE client yet (ambient captured clients cannot be fired in a cluster)';
       if (cred !== null && !credentials.has(cred)) {
         return `the probe agent has no ${cred} client certificate: it needs the mesh CA's key (pass --mesh-ca), which this run does not have`;
       }
@@ -245,7 +244,8 @@ async function runUnit(o: KubeSuiteOptions, kube: KubeRun, u: Unit, trustDomain:
         protocol: e.protocol,
         client: e.client,
         address: env.targets.get(e.workload)!.address,
-        targetPort: e.port,
+        // HBONE: address:targetPort is the CONNECT authority; hbone-unserved-port names a port the workload lacks.
+        targetPort: e.client === 'hbone-unserved-port' ? hboneUnservedPort(w.ports.map((p) => p.port)) : e.port,
         expectedServerIdentity: spiffeId(trustDomain, w.namespace, w.serviceAccount),
       });
     }

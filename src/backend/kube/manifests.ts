@@ -27,6 +27,7 @@ export const POD_HARNESS_FILES = [
   'common/request-line.mjs',
   'echo/echo-app.mjs',
   'probe-agent/clients.mjs',
+  'probe-agent/hbone.mjs',
   'probe-agent/probe-agent.mjs',
 ] as const;
 
@@ -116,7 +117,7 @@ export function namespaceManifest(ctx: ManifestContext, name: string, membership
 
 /** Harness files a workload pod runs, and those the probe pod runs. */
 const ECHO_FILES = ['common/harness-error.mjs', 'common/request-line.mjs', 'echo/echo-app.mjs'];
-const AGENT_FILES = ['probe-agent/clients.mjs', 'probe-agent/probe-agent.mjs'];
+const AGENT_FILES = ['probe-agent/clients.mjs', 'probe-agent/hbone.mjs', 'probe-agent/probe-agent.mjs'];
 
 /** Harness files as a ConfigMap (keys cannot hold '/': `echo/echo-app.mjs` is stored as `echo__echo-app.mjs`). */
 export function harnessConfigMap(ctx: ManifestContext, namespace: string, paths: readonly string[]): IConfigMap {

@@ -13,14 +13,16 @@ import { openAgentSession, type AgentMaterial } from '../../../src/backend/kube/
 import { createMeshPki, type MeshPki } from '../../../src/pki/index.js';
 import { expectations } from '../../../src/oracle/index.js';
 import { observedOutcome } from '../../../src/diff/index.js';
-import { createProbeContext, runProbes } from '../../../src/probe/index.js';
+import { createProbeContext, hboneUnservedPort, runProbes } from '../../../src/probe/index.js';
 import { echoArgv, harnessFile, resolveDataPlane } from '../../../src/run/data-plane.js';
-import type { Backend, Environment, Expectation, Observation, ProbeJob, Scenario, WorkloadTls } from '../../../src/model/index.js';
+import { isHboneClient, type Backend, type Environment, type Expectation, type MeshMode, type Observation, type ProbeJob, type Scenario, type WorkloadTls } from '../../../src/model/index.js';
 import { requireCapability } from '../../support/require.js';
 import { dockerOrUndefined } from '../docker/support.js';
 import { agentPath, dockerAgentStream, e2eScenario, localAgentStream, root, scenario } from './support.js';
 
 const SCENARIOS = [e2eScenario('strict-and-permissive'), e2eScenario('port-level-disable'), join(root, 'scenarios/protocols/http-and-tcp-under-permissive.yaml')];
+/** Ambient scenarios with STRICT and PERMISSIVE ports, TCP and HTTP, for the HBONE clients. */
+const AMBIENT_SCENARIOS = ['ambient-namespace-strict', 'ambient-port-permissive-under-mesh-strict', 'both-namespace-strict'].map((n) => join(root, 'scenarios/ambient', `${n}.yaml`));
 
 interface Started {
   readonly s: Scenario;
@@ -29,21 +31,24 @@ interface Started {
   readonly exps: Expectation[];
 }
 
-async function start(backend: Backend, file: string, pki: MeshPki, runId: string): Promise<Started> {
+async function start(backend: Backend, file: string, pki: MeshPki, runId: string, meshMode: MeshMode = 'sidecar'): Promise<Started> {
   const s = await scenario(file);
   const identities = new Map<string, WorkloadTls>(s.workloads.map((w) => [`${w.namespace}/${w.name}`, pki.issueWorkload({ namespace: w.namespace, serviceAccount: w.serviceAccount })]));
-  const env = await backend.start({ runId, scenario: s, meshMode: 'sidecar', dataPlane: resolveDataPlane('reference'), echoArgv: echoArgv(), identities, appTls: pki.appIdentity(), readyTimeoutMs: 30_000 });
-  const exps = expectations(s, 'sidecar');
+  const dataPlane = resolveDataPlane(meshMode === 'ambient' ? 'reference-ambient' : 'reference');
+  const env = await backend.start({ runId, scenario: s, meshMode, dataPlane, echoArgv: echoArgv(), identities, appTls: pki.appIdentity(), readyTimeoutMs: 30_000 });
+  const exps = expectations(s, meshMode);
+  const declared = (workload: string) => s.workloads.find((w) => `${w.namespace}/${w.name}` === workload)!.ports.map((p) => p.port);
   const jobs = exps.map((e) => ({
     key: e.key,
     scenario: s.name,
-    meshMode: 'sidecar' as const,
+    meshMode,
     workload: e.workload,
     port: e.port,
     protocol: e.protocol,
     client: e.client,
     address: env.targets.get(e.workload)!.address,
-    targetPort: env.targets.get(e.workload)!.ports.get(e.port)!,
+    // As the run layers do: for HBONE, address:targetPort is the CONNECT authority.
+    targetPort: e.client === 'hbone-unserved-port' ? hboneUnservedPort(declared(e.workload)) : env.targets.get(e.workload)!.ports.get(e.port)!,
     expectedServerIdentity: identities.get(e.workload)!.spiffeId,
   }));
   return { s, env, jobs, exps };
@@ -98,6 +103,49 @@ describe('probe agent: batch protocol over one stream, against real workloads', 
       expect([...again.values()].map((o) => o.status)).to.not.include('error');
       await session.close();
       expect(cells).to.equal(27 + 18 + 18);
+    } finally {
+      await Promise.all(started.map((x) => x.env.stop()));
+    }
+  });
+
+  it('local backend, ambient: the six HBONE clients (and the captured direct ones) against the reference ambient data plane match the oracle and the host probes', async () => {
+    const backend = createLocalBackend();
+    const started: Started[] = [];
+    try {
+      for (const f of AMBIENT_SCENARIOS) started.push(await start(backend, f, pki, 'agent-ambient', 'ambient'));
+      const session = await openAgentSession(localAgentStream(), { timeoutMs: 3000, concurrency: 16, material: pki.probeMaterial() }, 'local agent (ambient)');
+      const ctx = createProbeContext(pki.probeMaterial());
+      const seen = new Map<string, Set<string>>();
+      let hboneCells = 0;
+      for (const st of started) {
+        const agent = await session.probe(st.jobs);
+        const host = await runProbes(st.jobs, ctx, { concurrency: 16, timeoutMs: 3000 });
+        expect(agent.size).to.equal(st.jobs.length);
+        expect(compare(st.exps, agent, host)).to.deep.equal([]);
+        for (const e of st.exps.filter((x) => isHboneClient(x.client))) {
+          hboneCells++;
+          const a = agent.get(e.key)!;
+          if (!seen.has(e.client)) seen.set(e.client, new Set());
+          // How a TLS-level refusal shows (alert or close) depends on the TLS stack; compare() holds it to the host probe's.
+          const how = a.status === 'denied' && (a.how === 'http-status' || a.how === 'protocol-error') ? `/${a.how}/${a.httpStatus}` : '';
+          seen.get(e.client)!.add(a.status === 'allowed' ? `allowed/${a.path}/${a.echo.received}` : `${a.status}${how}`);
+          if (a.status === 'allowed') {
+            expect(a.timings.tunnelMs, `${e.key}: CONNECT round trip`).to.be.a('number');
+            expect(a.tls?.alpn, `${e.key}: ALPN`).to.equal('h2');
+          }
+        }
+      }
+      await session.close();
+      // Every HBONE kind was fired, and each lands where the reference ambient proxy puts it.
+      expect(Object.fromEntries([...seen].map(([k, v]) => [k, [...v].sort()]))).to.deep.equal({
+        hbone: ['allowed/mtls/plaintext'],
+        'hbone-no-client-cert': ['denied'],
+        'hbone-foreign-ca': ['denied'],
+        'hbone-expired': ['denied'],
+        'hbone-other-trust-domain': ['denied'],
+        'hbone-unserved-port': ['denied/http-status/503'],
+      });
+      expect(hboneCells).to.be.greaterThan(0);
     } finally {
       await Promise.all(started.map((x) => x.env.stop()));
     }
@@ -175,7 +223,8 @@ describe('probe agent: batch protocol over one stream, against real workloads', 
 
     // Jobs the agent cannot run are error observations in a completed batch; the session goes on and ends cleanly.
     const jobs = [
-      { ...dup, key: 'hbone', client: 'hbone' },
+      { ...dup, key: 'hbone', client: 'hbone-unserved-port' },
+      { ...dup, key: 'unknown-client', client: 'carrier-pigeon' },
       { ...dup, key: 'no-address', address: 'not-an-ip' },
       { ...dup, key: 'bad-port', targetPort: 0 },
     ];
@@ -185,10 +234,11 @@ describe('probe agent: batch protocol over one stream, against real workloads', 
     expect(msgs[0]).to.deep.include({ type: 'ready', protocol: 1, agent: 'meshconform-probe-agent' });
     const obs = new Map(msgs.filter((m) => m.type === 'observation').map((m) => [m.key!, m.observation!]));
     expect(obs.get('hbone')).to.deep.include({ status: 'error' });
-    expect((obs.get('hbone') as { message: string }).message).to.match(/HBONE clients are not implemented in the agent/);
+    expect((obs.get('hbone') as { message: string }).message).to.match(/names the served port 1 as its CONNECT target/);
+    expect((obs.get('unknown-client') as { message: string }).message).to.match(/carrier-pigeon: the probe agent has no such client kind/);
     expect((obs.get('no-address') as { message: string }).message).to.match(/target address must be an IP address/);
     expect((obs.get('bad-port') as { message: string }).message).to.match(/bad target port 0/);
-    expect(msgs.at(-1)).to.deep.equal({ type: 'done', batch: 'b1', count: 3 });
+    expect(msgs.at(-1)).to.deep.equal({ type: 'done', batch: 'b1', count: 4 });
   });
 
   it('a session whose agent dies is a harness error naming the agent, not a denial', async () => {
