@@ -30,6 +30,7 @@ import {
   type ScheduledFault,
 } from '../chaos/index.js';
 import { BackendError, ScenarioError, formatPos } from '../util/errors.js';
+import { startEnvironment } from './start-environment.js';
 import { pushTeardown, runTeardown } from './teardown.js';
 import type { RunOptions } from './run-suite.js';
 
@@ -239,13 +240,7 @@ async function runPrepared(
   }
   // A chaos fault acts on one workload's data plane: one process per workload.
   const dataPlane: DataPlaneSpec = { ...unit.dataPlane, workloadsPerProcess: 1 };
-  const abort = new AbortController();
-  let starting: Promise<unknown> = Promise.resolve();
-  const removeStart = pushTeardown(`start of ${s.name}`, async () => {
-    abort.abort();
-    await starting.catch(() => {});
-  });
-  const startPromise = o.backend.start({
+  const env = await startEnvironment(o.backend, s.name, {
     runId,
     scenario: s,
     meshMode: m,
@@ -254,15 +249,7 @@ async function runPrepared(
     identities,
     appTls: pki.appIdentity(),
     readyTimeoutMs: o.readyTimeoutMs,
-    signal: abort.signal,
   });
-  starting = startPromise;
-  let env: Awaited<typeof startPromise>;
-  try {
-    env = await startPromise;
-  } finally {
-    removeStart();
-  }
   // Stops the run's probing and faults on Ctrl-C before the environment goes.
   const stopping = new AbortController();
   const remove = pushTeardown(`environment of ${s.name}`, async () => {

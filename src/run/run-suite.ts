@@ -21,6 +21,7 @@ import { createMeshPki, KEYS_PER_PKI, prepareKeyPairs, type MeshPki } from '../p
 import { createProbeContext, hboneUnservedPort, runProbes } from '../probe/index.js';
 import { BackendError } from '../util/errors.js';
 import { dataPlaneFor } from './data-plane-for-mode.js';
+import { startEnvironment } from './start-environment.js';
 import { pushTeardown, runTeardown } from './teardown.js';
 import { prepareChaos, runChaosScenario } from './run-chaos.js';
 import { HARNESS_VERSION } from './version.js';
@@ -207,14 +208,7 @@ async function runOne(o: RunOptions, runId: string, p: Plan, pki: Pki, ctx: Prob
     const id = pki.issueWorkload({ namespace: w.namespace, serviceAccount: w.serviceAccount });
     identities.set(`${w.namespace}/${w.name}`, id);
   }
-  // Registered before the start, so an interrupt during it still removes what the start created.
-  const abort = new AbortController();
-  let starting: Promise<unknown> = Promise.resolve();
-  const removeStart = pushTeardown(`start of ${s.name}`, async () => {
-    abort.abort();
-    await starting.catch(() => {});
-  });
-  const startPromise = o.backend.start({
+  const env = await startEnvironment(o.backend, s.name, {
     runId,
     scenario: s,
     meshMode: m,
@@ -223,15 +217,7 @@ async function runOne(o: RunOptions, runId: string, p: Plan, pki: Pki, ctx: Prob
     identities,
     appTls: pki.appIdentity(),
     readyTimeoutMs: o.readyTimeoutMs,
-    signal: abort.signal,
   });
-  starting = startPromise;
-  let env: Awaited<typeof startPromise>;
-  try {
-    env = await startPromise;
-  } finally {
-    removeStart();
-  }
   const remove = pushTeardown(`environment of ${s.name}`, () => env.stop());
   let cells: CellResult[];
   try {
