@@ -370,7 +370,11 @@ export function judgeRun(args: {
     const shown = offending ?? sorted.filter((j) => !j.record.special).at(-1);
     const observed = shown ? stripChaosEvidence(shown.obs) : undefined;
     const lastOutcome = observed ? outcomeOf(observed) : undefined;
-    const expected = offending && 'mode' in offending.expected ? offending.expected : offending ? { ...exp, outcome: offending.expected.outcome, rule: offending.expected.rule } : exp;
+    const expected = offending && 'mode' in offending.expected
+      ? offending.expected
+      : offending
+        ? { ...exp, outcome: offending.expected.outcome, rule: offending.expected.rule, required: [offending.expected.outcome], requiredRule: offending.expected.rule }
+        : exp;
     return {
       key: cell.key,
       scenario: args.scenario.name,
@@ -380,7 +384,7 @@ export function judgeRun(args: {
       port: cell.port,
       protocol: cell.protocol,
       client: cell.client,
-      expected: { mode: expected.mode, outcome: expected.outcome, rule: expected.rule },
+      expected: { mode: expected.mode, outcome: expected.outcome, rule: expected.rule, required: expected.required, requiredRule: expected.requiredRule },
       ...(observed ? { observed: { ...observed, attempts: list.length } } : {}),
       ...(lastOutcome !== undefined ? { observedOutcome: lastOutcome } : {}),
       verdict,

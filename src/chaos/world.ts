@@ -162,11 +162,12 @@ export class World {
   private skewed(exp: Expectation, set: string, cell: ChaosCell, clock: number, offsetMs: number): Expectation {
     const valid = (v: CertValidity) => clock >= v.notBefore && clock <= v.notAfter;
     if (MESH_CERT_CLIENTS.has(cell.client) && exp.outcome === 'allow' && !valid(this.clientValidity.mesh)) {
-      return { ...exp, outcome: 'deny', rule: `R5.3 the data plane's clock (offset ${offsetMs} ms) is outside the client certificate's validity: the handshake is refused` };
+      return only(exp, 'deny', `R5.3 the data plane's clock (offset ${offsetMs} ms) is outside the client certificate's validity: the handshake is refused`);
     }
     if (cell.client === 'mtls-expired' && valid(this.clientValidity.expired)) {
       const twin = this.expectation(set, { ...cell, client: cell.protocol === 'http' ? 'mtls-http' : 'mtls-tcp' });
-      return { ...exp, outcome: twin.outcome, rule: `R5.3 at the data plane's clock (offset ${offsetMs} ms) the "expired" client certificate is valid: treated like a valid mesh certificate (${twin.rule})` };
+      const rule = (r: string) => `R5.3 at the data plane's clock (offset ${offsetMs} ms) the "expired" client certificate is valid: treated like a valid mesh certificate (${r})`;
+      return { ...exp, outcome: twin.outcome, rule: rule(twin.rule), required: twin.required, requiredRule: rule(twin.requiredRule) };
     }
     return exp;
   }
@@ -191,5 +192,10 @@ export class World {
  */
 export function expiredServer(exp: Expectation): Expectation {
   if (exp.outcome !== 'allow' || exp.client.startsWith('plaintext-')) return exp;
-  return { ...exp, outcome: 'deny', rule: "R5.2/R5.3 the workload's certificate has expired: a mesh client refuses it (Envoy checks the peer certificate's validity)" };
+  return only(exp, 'deny', "R5.2/R5.3 the workload's certificate has expired: a mesh client refuses it (Envoy checks the peer certificate's validity)");
+}
+
+/** `exp` whose reference and required outcome is `outcome` alone, for the reason `rule` (a fault's effect). */
+function only(exp: Expectation, outcome: Expectation['outcome'], rule: string): Expectation {
+  return { ...exp, outcome, rule, required: [outcome], requiredRule: rule };
 }

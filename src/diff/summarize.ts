@@ -8,7 +8,9 @@ export function summarize(cells: readonly CellResult[]): Summary {
   let flaky = 0;
   let errors = 0;
   let skipped = 0;
+  let differs = 0;
   for (const c of cells) {
+    if (c.differsFromIstio === true) differs++;
     switch (c.verdict) {
       case 'pass':
         passed++;
@@ -31,7 +33,7 @@ export function summarize(cells: readonly CellResult[]): Summary {
       }
     }
   }
-  return { cells: cells.length, passed, failed, flaky, errors, skipped };
+  return { cells: cells.length, passed, failed, flaky, errors, skipped, ...(differs > 0 ? { differsFromIstio: differs } : {}) };
 }
 
 export type SummaryKey = 'feature' | 'scenario' | 'client' | 'workload';

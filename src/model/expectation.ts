@@ -25,10 +25,30 @@ export interface Expectation {
   readonly protocol: PortProtocol;
   readonly client: ClientKind;
   readonly mode: MtlsMode;
+  /** Istio's reference outcome: what Envoy (sidecar) or ztunnel (ambient) does. */
   readonly outcome: ExpectedOutcome;
-  /** The spec rule behind the outcome, e.g. "R5.3 STRICT: TLS without a client certificate fails the handshake". */
+  /** The spec rule behind the reference outcome, e.g. "R5.3 STRICT: TLS without a client certificate fails the handshake". */
   readonly rule: string;
+  /**
+   * The outcomes PeerAuthentication itself requires (`--claim spec`): always holds `outcome`, and more than one where
+   * Istio's answer comes from protocol handling rather than from the policy (Envoy's HTTP codec on HTTP ports, R5.9).
+   */
+  readonly required: readonly ExpectedOutcome[];
+  /** Why `required` is what it is; equals `rule` when the set is Istio's outcome alone. */
+  readonly requiredRule: string;
   readonly decidedBy: readonly DecidingPolicy[];
+}
+
+/**
+ * What a run's verdicts claim: `spec` (default) — the data plane does what PeerAuthentication requires; `istio` — it
+ * also answers every cell exactly as Istio's Envoy or ztunnel does (for vendors claiming Istio compatibility).
+ */
+export type Claim = 'spec' | 'istio';
+export const CLAIMS: readonly Claim[] = ['spec', 'istio'];
+
+/** The outcomes a cell accepts under a claim: the required set (`spec`) or Istio's reference outcome alone (`istio`). */
+export function acceptedOutcomes(exp: Pick<Expectation, 'outcome' | 'required'>, claim: Claim): readonly ExpectedOutcome[] {
+  return claim === 'istio' ? [exp.outcome] : exp.required;
 }
 
 /** An author's `expect` entry that contradicts the oracle: a scenario error, not a mesh failure. */

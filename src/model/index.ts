@@ -6,6 +6,7 @@ export type * from './result.js';
 export { POLICY_MODES } from './policy.js';
 export { CLIENT_KINDS, DIRECT_CLIENT_KINDS, HBONE_CLIENT_KINDS, clientKindsFor, isHboneClient } from './probe.js';
 export { RUN_RESULT_API_VERSION } from './result.js';
+export { CLAIMS, acceptedOutcomes } from './expectation.js';
 export type * from './data-plane.js';
 export { WORKLOAD_CONFIG_API_VERSION } from './data-plane.js';
 export type * from './environment.js';

@@ -1,7 +1,7 @@
 import type { DecidingPolicy, MtlsMode } from './policy.js';
 import type { ExpectedOutcome, MeshMode, PortProtocol, ScenarioWarning, WorkloadKey } from './scenario.js';
 import type { CellKey, ClientKind, DenialKind, Observation } from './probe.js';
-import type { LintFinding } from './expectation.js';
+import type { Claim, LintFinding } from './expectation.js';
 
 export type Verdict = 'pass' | 'fail' | 'flaky' | 'error' | 'skipped';
 
@@ -15,7 +15,19 @@ export interface CellResult {
   readonly port: number;
   readonly protocol: PortProtocol;
   readonly client: ClientKind;
-  readonly expected: { readonly mode: MtlsMode; readonly outcome: ExpectedOutcome; readonly rule: string };
+  /**
+   * `outcome`/`rule`: Istio's reference outcome; `required`/`requiredRule`: what PeerAuthentication requires (absent in
+   * reports written before claims existed, which judged Istio's outcome alone).
+   */
+  readonly expected: {
+    readonly mode: MtlsMode;
+    readonly outcome: ExpectedOutcome;
+    readonly rule: string;
+    readonly required?: readonly ExpectedOutcome[];
+    readonly requiredRule?: string;
+  };
+  /** A pass (or flaky) under `--claim spec` whose observed outcome is not Istio's reference outcome. */
+  readonly differsFromIstio?: true;
   /** Absent when the cell was skipped. */
   readonly observed?: Observation;
   /** Outcome class of the observation (absent on error/skipped). */
@@ -33,6 +45,8 @@ export interface Summary {
   readonly flaky: number;
   readonly errors: number;
   readonly skipped: number;
+  /** Passed or flaky cells whose outcome is conformant but not Istio's reference one (present when > 0). */
+  readonly differsFromIstio?: number;
 }
 
 export interface ScenarioResult {
@@ -256,6 +270,8 @@ export interface RunResult {
   readonly finishedAt: string;
   readonly durationMs: number;
   readonly harness: { readonly name: 'meshconform'; readonly version: string };
+  /** What the verdicts claim: PeerAuthentication's required outcomes (`spec`) or Istio's reference ones (`istio`). */
+  readonly claim: Claim;
   readonly environment: {
     readonly backend: string;
     readonly dataPlane: string;
@@ -271,4 +287,9 @@ export interface RunResult {
   readonly scenarios: readonly ScenarioResult[];
   /** Sidecar versus ambient, cell by cell, for every `mode: both` scenario that ran in both modes. */
   readonly differentials?: readonly ModeDifferential[];
+  /**
+   * Set when SIGINT or SIGTERM stopped the run: scenarios not finished by then are errors, those never started are
+   * absent, and `latest` was not pointed at this run.
+   */
+  readonly interrupted?: { readonly signal: 'SIGINT' | 'SIGTERM'; readonly at: string };
 }

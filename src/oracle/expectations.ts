@@ -4,6 +4,7 @@ import { cellKey, workloadKey } from './cell-key.js';
 import { effectiveModes } from './effective-modes.js';
 import { ModeIndex } from './mode-index.js';
 import { outcomeFor, ruleWithNotes } from './outcome-for.js';
+import { requiredOutcomes } from './required-outcome.js';
 
 /** The oracle's expectation for every cell: workload × declared port × client kind of the mesh mode, in that order. */
 export function expectations(scenario: Scenario, meshMode: MeshMode): Expectation[] {
@@ -17,6 +18,7 @@ export function expectations(scenario: Scenario, meshMode: MeshMode): Expectatio
       for (const client of clientKindsFor(meshMode)) {
         const derived = outcomeFor(meshMode, eff.mode, protocol, client);
         if (derived === undefined) throw new Error(`oracle invariant: no ${meshMode} outcome for ${client}`);
+        const required = requiredOutcomes(meshMode, eff.mode, protocol, client, derived);
         out.push({
           key: cellKey(scenario.name, meshMode, wk, port, client),
           scenario: scenario.name,
@@ -28,6 +30,8 @@ export function expectations(scenario: Scenario, meshMode: MeshMode): Expectatio
           mode: eff.mode,
           outcome: derived.outcome,
           rule: ruleWithNotes(derived.rule, eff.notes),
+          required: required.required,
+          requiredRule: ruleWithNotes(required.rule, eff.notes),
           decidedBy: eff.decidedBy,
         });
       }

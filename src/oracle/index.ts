@@ -3,6 +3,8 @@ export { expectedOutcome } from './expected-outcome.js';
 export type { OutcomeRule } from './expected-outcome.js';
 export { ambientOutcome } from './ambient-outcome.js';
 export { outcomeFor } from './outcome-for.js';
+export { requiredOutcomes } from './required-outcome.js';
+export type { RequiredRule } from './required-outcome.js';
 export { expectations } from './expectations.js';
 export { lintExpectations } from './lint-expectations.js';
 export { explain, explainLines } from './explain.js';

@@ -1,4 +1,4 @@
-import type { CellResult, Expectation, MeshMode, Observation, ProbeJob, RunResult, Scenario, ScenarioResult, ScenarioTimeline } from '../model/index.js';
+import type { CellResult, Claim, Expectation, MeshMode, Observation, ProbeJob, RunResult, Scenario, ScenarioResult, ScenarioTimeline } from '../model/index.js';
 import { RUN_RESULT_API_VERSION, isHboneClient } from '../model/index.js';
 import { expectations, lintExpectations } from '../oracle/index.js';
 import { errorCell, judgeCell, observedOutcome, skippedCell, summarize } from '../diff/index.js';
@@ -41,6 +41,8 @@ export interface KubeSuiteOptions {
   readonly log?: (line: string) => void;
   /** The run's PKI (its mesh CA is the plug-in CA on kind); default: a new one for the run's trust domain. */
   readonly pki?: MeshPki;
+  /** What a pass claims (`--claim`): PeerAuthentication's required outcomes (`spec`, default) or Istio's (`istio`). */
+  readonly claim?: Claim;
 }
 
 /** The credential each client kind (direct or HBONE) presents; `null` for none. */
@@ -114,6 +116,7 @@ function result(o: KubeSuiteOptions, started: Date, results: ScenarioResult[], k
     finishedAt: finished.toISOString(),
     durationMs: finished.getTime() - started.getTime(),
     harness: { name: 'meshconform', version: HARNESS_VERSION },
+    claim: o.claim ?? 'spec',
     environment: {
       backend: o.backend.name,
       dataPlane: o.dataPlaneName,
@@ -257,14 +260,15 @@ async function runUnit(o: KubeSuiteOptions, kube: KubeRun, u: Unit, trustDomain:
     }
     const agent = kube.agent;
     const byKey = new Map(exps.map((e) => [e.key, e]));
+    const claim = o.claim ?? 'spec';
     const judge = (key: string, obs: Observation) => {
-      const v = judgeCell(byKey.get(key)!, [obs], { feature: s.feature }).verdict;
+      const v = judgeCell(byKey.get(key)!, [obs], { feature: s.feature, claim }).verdict;
       return v === 'pass' ? 'match' : v === 'error' ? 'error' : 'mismatch';
     };
     const outcome = await converge([...jobs.keys()], (keys) => agent.probe(keys.map((k) => jobs.get(k)!)), judge, o.convergence);
     const cells: CellResult[] = exps.map((e) => {
       const reason = skipReason(e);
-      return reason !== undefined ? skippedCell(e, reason, s.feature) : convergedCell(e, outcome.get(e.key)!, o.convergence, s.feature);
+      return reason !== undefined ? skippedCell(e, reason, s.feature) : convergedCell(e, outcome.get(e.key)!, o.convergence, { feature: s.feature, claim });
     });
     return finish({ ...base, lint, cells, timeline: timeline(appliedAt, exps, outcome) });
   } finally {
@@ -273,31 +277,31 @@ async function runUnit(o: KubeSuiteOptions, kube: KubeRun, u: Unit, trustDomain:
 }
 
 /** The verdict of one cell from its convergence history (see CellConvergence for what flapping means). */
-function convergedCell(e: Expectation, c: CellConvergence, o: ConvergenceOptions, feature: string): CellResult {
+function convergedCell(e: Expectation, c: CellConvergence, o: ConvergenceOptions, ctx: { readonly feature: string; readonly claim: Claim }): CellResult {
   const h = c.history;
   const observations = h.map((x) => x.observation);
   const n = h.length;
   if (c.converged && !c.flapped) {
-    const cell = judgeCell(e, [observations.at(-1)!], { feature });
+    const cell = judgeCell(e, [observations.at(-1)!], ctx);
     return withAttempts({ ...cell, reason: `${cell.reason} Enforced ${Math.round(c.enforcedAtMs!)} ms after the apply (${o.successes} matching results in a row).` }, n);
   }
   if (c.converged) {
     const firstMatch = h.findIndex((x) => x.judgement === 'match');
     const flip = h.findIndex((x, i) => i > firstMatch && x.judgement !== 'match');
-    const cell = judgeCell(e, [h[flip]!.observation, observations.at(-1)!], { feature });
-    const flipText = judgeCell(e, [h[flip]!.observation], { feature }).reason.replace(/\.$/, '');
+    const cell = judgeCell(e, [h[flip]!.observation, observations.at(-1)!], ctx);
+    const flipText = judgeCell(e, [h[flip]!.observation], ctx).reason.replace(/\.$/, '');
     return withAttempts(
       { ...cell, verdict: 'flaky', reason: `matched at ${Math.round(h[firstMatch]!.atMs)} ms, then disagreed at ${Math.round(h[flip]!.atMs)} ms (${flipText}), then settled at ${Math.round(c.enforcedAtMs!)} ms after the apply.` },
       n,
     );
   }
-  const cell = judgeCell(e, observations, { feature });
+  const cell = judgeCell(e, observations, ctx);
   const settle = `No ${o.successes} matching results in a row within ${o.deadlineMs} ms of the apply (${n} probes).`;
   const matches = h.filter((x) => x.judgement === 'match').length;
   // It matched at times but never held: flaky, never a pass (even when the first probe happened to match).
   if (matches > 0) {
     const last = h.findLast((x) => x.judgement !== 'match')!;
-    const lastText = judgeCell(e, [last.observation], { feature }).reason.replace(/\.$/, '');
+    const lastText = judgeCell(e, [last.observation], ctx).reason.replace(/\.$/, '');
     return withAttempts({ ...cell, verdict: 'flaky', reason: `matched ${matches} of ${n} times; at ${Math.round(last.atMs)} ms: ${lastText}. ${settle}` }, n);
   }
   return withAttempts({ ...cell, reason: `${cell.reason} ${settle}` }, n);

@@ -290,7 +290,7 @@ async function runPrepared(
         return r.get(job.key) ?? { status: 'error', message: 'probe produced no observation', timings: { startedAt: Date.now(), totalMs: 0 }, attempts: 1 };
       },
       matches(exp: Expectation, obs) {
-        const c = judgeCell(exp, [obs], { feature: s.feature });
+        const c = judgeCell(exp, [obs], { feature: s.feature, claim: o.claim ?? 'spec' });
         return c.verdict === 'pass' ? { kind: 'match' } : c.verdict === 'error' ? { kind: 'error', why: c.reason } : { kind: 'mismatch', why: c.reason };
       },
       initialTls: identities,

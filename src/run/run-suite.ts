@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type {
   Backend,
   CellResult,
+  Claim,
   DataPlaneSpec,
   Expectation,
   MeshMode,
@@ -61,6 +62,8 @@ export interface RunOptions {
   readonly stop?: AbortSignal;
   /** Seed of every chaos scenario's fault schedule, instead of the scenario's own (`--seed`). */
   readonly seed?: number;
+  /** What a pass claims (`--claim`): PeerAuthentication's required outcomes (`spec`, default) or Istio's (`istio`). */
+  readonly claim?: Claim;
 }
 
 export function newRunId(now = new Date()): string {
@@ -122,6 +125,7 @@ export async function runSuite(o: RunOptions): Promise<RunResult> {
     finishedAt: finished.toISOString(),
     durationMs: finished.getTime() - started.getTime(),
     harness: { name: 'meshconform', version: HARNESS_VERSION },
+    claim: o.claim ?? 'spec',
     environment: {
       backend: o.backend.name,
       dataPlane: dataPlaneName(o.dataPlane, plans),
@@ -266,7 +270,7 @@ async function runOne(o: RunOptions, runId: string, p: Plan, pki: Pki, ctx: Prob
         const reason = skipReason(e);
         return reason !== undefined
           ? skippedCell(e, `${p.dataPlane.name} cannot express this cell: ${reason}`, s.feature)
-          : judgeCell(e, attempts.get(e.key)!, { feature: s.feature });
+          : judgeCell(e, attempts.get(e.key)!, { feature: s.feature, claim: o.claim ?? 'spec' });
       });
 
     await probe(probed.map((e) => e.key));

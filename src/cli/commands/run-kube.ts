@@ -18,7 +18,7 @@ import { openReporters, parseReporters, writeOutputs } from '../../run/outputs.j
 import { shellQuote } from '../../report/index.js';
 import { HARNESS_VERSION } from '../../run/version.js';
 import { EXIT, UsageError } from '../../util/errors.js';
-import type { MeshMode, RunResult } from '../../model/index.js';
+import type { Claim, MeshMode, RunResult } from '../../model/index.js';
 import { int } from '../command-context.js';
 import { createProgress } from '../progress.js';
 import { reportOptionsFrom, type ReportFlags } from '../report-flags.js';
@@ -84,6 +84,7 @@ export function rejectKubeFlags(flags: KubeFlags & { backend: string }): void {
 
 interface RunFlagsForKube extends KubeFlags, ReportFlags {
   backend: string;
+  claim: Claim;
   dataPlane: string;
   workloadsPerProcess: number;
   reporter: string;
@@ -173,6 +174,7 @@ export async function runKubeCommand(paths: string[], flags: RunFlagsForKube, ou
       convergence,
       identity: backendName === 'kind' ? { kind: 'run-pki' } : userCa ? { kind: 'user-ca', ca: userCa } : { kind: 'sidecar-certs' },
       dataPlaneName,
+      claim: flags.claim,
       log,
       ...(progress && reporter
         ? {

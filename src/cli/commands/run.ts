@@ -14,12 +14,14 @@ import { createProgress } from '../progress.js';
 import { int, type CommandModule } from '../command-context.js';
 import { addReportFlags, reportOptionsFrom, type ReportFlags } from '../report-flags.js';
 import { addKubeFlags, parseMeshModes, rejectKubeFlags, runKubeCommand, type KubeFlags } from './run-kube.js';
-import type { Backend, RunResult } from '../../model/index.js';
+import type { Backend, Claim, RunResult } from '../../model/index.js';
+import { CLAIMS } from '../../model/index.js';
 
 const BACKENDS = ['local', 'docker', 'netns', 'kind', 'cluster'] as const;
 
 interface RunFlags extends ReportFlags, KubeFlags {
   backend: (typeof BACKENDS)[number];
+  claim: Claim;
   dataPlane: string;
   workloadsPerProcess: number;
   reporter: string;
@@ -34,6 +36,16 @@ interface RunFlags extends ReportFlags, KubeFlags {
   defect?: string[];
   image?: string;
   seed?: number;
+}
+
+/**
+ * `--claim spec|istio`: what a pass claims. `spec` accepts every outcome PeerAuthentication requires (docs/outcomes.md);
+ * `istio` accepts only Istio's reference outcome, for data planes claiming Istio compatibility.
+ */
+export function claimOption(): Option {
+  return new Option('--claim <claim>', 'what a pass claims: "spec" (the outcomes PeerAuthentication requires) or "istio" (exactly what Istio\'s Envoy or ztunnel does)')
+    .choices(CLAIMS)
+    .default('spec');
 }
 
 /** 1 when the mesh (or a scenario's own expectation) is wrong, even if some cells also erred; 2 for errors alone. */
@@ -104,6 +116,7 @@ async function runCommand(paths: string[], flags: RunFlags, out: NodeJS.Writable
       readyTimeoutMs: flags.readyTimeout,
       parallelScenarios: flags.parallel,
       runId,
+      claim: flags.claim,
       ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
       hooks: {
         onRunStart: (e) => (progress.hooks.onRunStart?.(e), void reporter.onRunStart?.(e)),
@@ -128,6 +141,7 @@ export const runCommandModule: CommandModule = (program, { out, setExitCode }) =
     .argument('[paths...]', 'scenario files or folders', ['scenarios/'])
     .addOption(new Option('--backend <name>', 'environment the workloads run in').choices(BACKENDS).default('local'))
     .option('--data-plane <spec>', 'system under test: "reference" (sidecar; ambient scenarios on reference-ambient), "reference-ambient", "haproxy" or "exec:<command>" (the data-plane contract)', 'reference')
+    .addOption(claimOption())
     .option('--workloads-per-process <n>', 'workloads served by one data-plane process (needs MESHCONFORM_WORKLOAD_CONFIGS support)', int('--workloads-per-process', 1, 10000), 1)
     .option('--reporter <list>', 'comma-separated reporters: console, json, junit, html, conformance', 'console,json,junit,html')
     .option('--out <dir>', 'folder for reports/<run-id>/ and reports/latest/', 'reports')
