@@ -14,6 +14,11 @@ export interface RunProbesOptions {
   readonly timeoutMs: number;
   /** Called as each probe finishes (progress). If it throws, no new probe starts and `runProbes` rejects. */
   readonly onResult?: (job: ProbeJob, observation: Observation) => void;
+  /**
+   * The run's interrupt: once aborted no probe starts, and the probes in flight are given up at once (their sockets
+   * close at their own deadline). Jobs without an observation are absent from the result.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** Runs every job with at most `concurrency` in flight; one observation per job key. */
@@ -32,11 +37,22 @@ export async function runProbes(jobs: readonly ProbeJob[], ctx: ProbeContext, op
   let next = 0;
   let callbackFailure: { error: unknown } | undefined;
   const lag = startLagMonitor();
+  const signal = options.signal;
+  let onAbort = () => {};
+  const aborted = new Promise<undefined>((resolve) => (onAbort = () => resolve(undefined)));
+  if (signal?.aborted) onAbort();
+  // Removed when done: runs and chaos call this once per probe, and listeners would pile up on the run's signal.
+  else signal?.addEventListener('abort', onAbort, { once: true });
   const worker = async () => {
-    while (callbackFailure === undefined && next < jobs.length) {
+    while (callbackFailure === undefined && next < jobs.length && !signal?.aborted) {
       const job = jobs[next++]!;
       const t0 = performance.now();
-      let obs = await runProbe(job, ctx, { timeoutMs: options.timeoutMs });
+      const done = runProbe(job, ctx, { timeoutMs: options.timeoutMs });
+      // A probe given up on must not surface later as an unhandled rejection.
+      if (signal) done.catch(() => {});
+      const raced = signal ? await Promise.race([done, aborted]) : await done;
+      if (raced === undefined) return;
+      let obs = raced;
       if (obs.status === 'denied' && obs.how === 'timeout') {
         const stalled = lag.maxStallBetween(t0, performance.now());
         if (stalled >= options.timeoutMs * STARVED_SHARE) {
@@ -61,6 +77,7 @@ export async function runProbes(jobs: readonly ProbeJob[], ctx: ProbeContext, op
     await Promise.all(Array.from({ length: Math.min(options.concurrency, jobs.length) }, worker));
   } finally {
     lag.stop();
+    signal?.removeEventListener('abort', onAbort);
   }
   if (callbackFailure) throw new ProbeError('probe result callback failed', { cause: callbackFailure.error });
   return results;

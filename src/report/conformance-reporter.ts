@@ -101,6 +101,8 @@ export function conformanceReporter(options: ReporterOptions = {}): Reporter {
   return {
     name: 'conformance',
     async onRunEnd(result, outDir) {
+      // A conformance claim needs the whole suite: an interrupted run makes none (its report.json says why).
+      if (result.interrupted) return;
       const report = await buildConformanceReport(result, options);
       await writeFileAtomic(join(outDir, CONFORMANCE_REPORT_FILE), renderConformanceYaml(report));
     },

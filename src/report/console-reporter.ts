@@ -186,7 +186,12 @@ export function renderConsoleReport(result: RunResult, outDir: string, style: Co
   listSection('Scenario warnings', 'dim', [...new Set(warnings)]);
 
   const s = result.summary;
-  const tone: Tone = s.failed + s.errors > 0 || result.lintErrors > 0 ? 'red' : s.flaky > 0 ? 'yellow' : 'green';
+  const tone: Tone = s.failed + s.errors > 0 || result.lintErrors > 0 || result.interrupted ? 'red' : s.flaky > 0 ? 'yellow' : 'green';
+  if (result.interrupted) {
+    out.push(
+      paint('red', `INTERRUPTED by ${result.interrupted.signal} at ${result.interrupted.at}: cells of scenarios still running are errors, scenarios not started are missing; latest was not replaced`),
+    );
+  }
   out.push(paint(tone, summaryText(s)));
   out.push(`${result.lintErrors} scenario lint errors; report in ${t(outDir)}`);
   return out.join('\n') + '\n';

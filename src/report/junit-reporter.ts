@@ -103,6 +103,17 @@ function addScenario(builder: Builder, s: ScenarioResult, result: RunResult): vo
 export function renderJunit(result: RunResult): string {
   const builder = junitRoot.newBuilder().name(xmlSafe(`meshconform ${result.runId}`));
   for (const s of result.scenarios) addScenario(builder, s, result);
+  // An interrupted run is incomplete, whatever its cells say: one <error> so CI cannot read it as green.
+  if (result.interrupted) {
+    builder
+      .testSuite()
+      .name('meshconform run')
+      .property('runId', xmlSafe(result.runId))
+      .testCase()
+      .className('meshconform')
+      .name('run completed')
+      .error(`run interrupted by ${result.interrupted.signal} at ${result.interrupted.at}: scenarios not finished by then are errors, scenarios not started are missing`, 'interrupted');
+  }
   return builder.build() + '\n';
 }
 

@@ -33,6 +33,7 @@ import { BackendError, ScenarioError, formatPos } from '../util/errors.js';
 import { startEnvironment } from './start-environment.js';
 import { pushTeardown, runTeardown } from './teardown.js';
 import type { RunOptions } from './run-suite.js';
+import { interruptedBy, interruptedCell } from './interrupt.js';
 
 /** A chaos scenario ready to run, or why this run skips it. */
 export type ChaosPreparation =
@@ -256,6 +257,9 @@ async function runPrepared(
     stopping.abort();
     await env.stop();
   });
+  const stopOnInterrupt = () => stopping.abort();
+  if (o.interrupt?.aborted) stopping.abort();
+  else o.interrupt?.addEventListener('abort', stopOnInterrupt, { once: true });
   let result: Awaited<ReturnType<typeof runChaos>>;
   try {
     const spiffe = new Map([...identities].map(([w, id]) => [w, id.spiffeId]));
@@ -286,7 +290,7 @@ async function runPrepared(
       async probe(job, options) {
         const ctx = options.credentials === 'next' ? ctxNext : ctxCurrent;
         // Through runProbes: a timeout while the harness itself was starved is an error, not a denial.
-        const r = await runProbes([job], ctx, { concurrency: 1, timeoutMs: options.timeoutMs });
+        const r = await runProbes([job], ctx, { concurrency: 1, timeoutMs: options.timeoutMs, ...(o.interrupt ? { signal: o.interrupt } : {}) });
         return r.get(job.key) ?? { status: 'error', message: 'probe produced no observation', timings: { startedAt: Date.now(), totalMs: 0 }, attempts: 1 };
       },
       matches(exp: Expectation, obs) {
@@ -310,14 +314,18 @@ async function runPrepared(
       signal: stopping.signal,
     });
   } finally {
+    o.interrupt?.removeEventListener('abort', stopOnInterrupt);
     await runTeardown(remove, () => env.stop());
   }
-  for (const c of result.cells) o.hooks?.onCellResult?.(c);
+  // After an interrupt nothing is judged: a fault's teardown and ours look alike to a probe.
+  const by = interruptedBy(o.interrupt);
+  const cells = by ? result.cells.map((c) => interruptedCell(c, by)) : result.cells;
+  for (const c of cells) o.hooks?.onCellResult?.(c);
   const scenario: ScenarioResult = {
     ...base,
-    summary: summarize(result.cells),
+    summary: summarize(cells),
     lint,
-    cells: result.cells,
+    cells,
     durationMs: Date.now() - t0,
     ...(result.error !== undefined ? { error: result.error } : {}),
     timeline: result.timeline,

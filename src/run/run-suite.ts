@@ -26,6 +26,7 @@ import { startEnvironment } from './start-environment.js';
 import { pushTeardown, runTeardown } from './teardown.js';
 import { prepareChaos, runChaosScenario } from './run-chaos.js';
 import { HARNESS_VERSION } from './version.js';
+import { interruptedBy, interruptedReason } from './interrupt.js';
 
 export interface RunHooks {
   onRunStart?(info: { runId: string; scenarios: number; cells: number }): void;
@@ -60,6 +61,11 @@ export interface RunOptions {
   readonly pkiFor?: (trustDomain: string) => MeshPki;
   /** Once aborted, no further scenario starts; the result then holds only the scenarios that ran (`mutate --fail-fast`). */
   readonly stop?: AbortSignal;
+  /**
+   * The run's interrupt (SIGINT/SIGTERM): once aborted no scenario or probe starts, probes in flight are given up, and
+   * the cells of scenarios still running are errors, never judged on what was seen while the run was being stopped.
+   */
+  readonly interrupt?: AbortSignal;
   /** Seed of every chaos scenario's fault schedule, instead of the scenario's own (`--seed`). */
   readonly seed?: number;
   /** What a pass claims (`--claim`): PeerAuthentication's required outcomes (`spec`, default) or Istio's (`istio`). */
@@ -97,7 +103,7 @@ export async function runSuite(o: RunOptions): Promise<RunResult> {
   let next = 0;
   let failure: unknown;
   const worker = async () => {
-    while (failure === undefined && next < plans.length && !o.stop?.aborted) {
+    while (failure === undefined && next < plans.length && !o.stop?.aborted && !o.interrupt?.aborted) {
       const i = order[next++]!;
       const p = plans[i]!;
       try {
@@ -106,7 +112,8 @@ export async function runSuite(o: RunOptions): Promise<RunResult> {
           ? await runChaosScenario(o, runId, { s: p.s, m: p.m, dataPlane: p.dataPlane, ...(p.skip !== undefined ? { skip: p.skip } : {}) }, c, pkis.get(p.s.trustDomain)!)
           : await runOne(o, runId, p, pkis.get(p.s.trustDomain)!, contexts.get(p.s.trustDomain)!);
       } catch (err) {
-        failure ??= err;
+        // A scenario cut short by the interrupt (its start aborted) is a hole in an interrupted run, not a failure.
+        if (!o.interrupt?.aborted) failure ??= err;
       }
     }
   };
@@ -253,7 +260,7 @@ async function runOne(o: RunOptions, runId: string, p: Plan, pki: Pki, ctx: Prob
       const observed = await runProbes(
         keys.map((k) => jobs.get(k)!),
         ctx,
-        { concurrency: o.concurrency, timeoutMs: o.timeoutMs },
+        { concurrency: o.concurrency, timeoutMs: o.timeoutMs, ...(o.interrupt ? { signal: o.interrupt } : {}) },
       );
       for (const k of keys) {
         const obs = observed.get(k);
@@ -275,14 +282,18 @@ async function runOne(o: RunOptions, runId: string, p: Plan, pki: Pki, ctx: Prob
 
     await probe(probed.map((e) => e.key));
     let problems = env.health();
-    for (let r = 0; r < o.retries && problems.length === 0; r++) {
+    for (let r = 0; r < o.retries && problems.length === 0 && !o.interrupt?.aborted; r++) {
       const again = judgeAll().filter((c) => c.verdict === 'fail' || c.verdict === 'error').map((c) => c.key);
       if (again.length === 0) break;
       await probe(again);
       problems = env.health();
     }
+    const by = interruptedBy(o.interrupt);
+    // After an interrupt nothing is judged: the teardown it began can reset connections a deny cell would count.
     // Observations made while a data plane was down cannot be trusted either way.
-    cells = problems.length > 0 ? exps.map((e) => errorCell(e, `data plane unhealthy: ${problems.join('; ')}`, s.feature)) : judgeAll();
+    cells = by
+      ? exps.map((e) => (skipReason(e) !== undefined ? skippedCell(e, `${p.dataPlane.name} cannot express this cell: ${skipReason(e)!}`, s.feature) : errorCell(e, interruptedReason(by), s.feature)))
+      : problems.length > 0 ? exps.map((e) => errorCell(e, `data plane unhealthy: ${problems.join('; ')}`, s.feature)) : judgeAll();
   } finally {
     await runTeardown(remove, () => env.stop());
   }

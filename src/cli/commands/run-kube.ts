@@ -14,7 +14,8 @@ import { newRunId } from '../../run/run-suite.js';
 import { runKubeSuite } from '../../run/kube-suite.js';
 import { harnessFile } from '../../run/data-plane.js';
 import { installSignalHandlers, pushTeardown } from '../../run/teardown.js';
-import { openReporters, parseReporters, writeOutputs } from '../../run/outputs.js';
+import { holdExitForReport, openReporters, parseReporters, prepareOutRoot, writeOutputs } from '../../run/outputs.js';
+import { interruptTracker, watchInterrupts } from '../../run/interrupt.js';
 import { shellQuote } from '../../report/index.js';
 import { HARNESS_VERSION } from '../../run/version.js';
 import { EXIT, UsageError } from '../../util/errors.js';
@@ -103,6 +104,7 @@ interface RunFlagsForKube extends KubeFlags, ReportFlags {
 /** `meshconform run --backend kind|cluster`. */
 export async function runKubeCommand(paths: string[], flags: RunFlagsForKube, out: NodeJS.WritableStream, exitCodeFor: (r: RunResult) => number): Promise<number> {
   installSignalHandlers();
+  const interrupt = watchInterrupts();
   const backendName = flags.backend as 'kind' | 'cluster';
   const wrong = (backendName === 'kind' ? CLUSTER_ONLY : KIND_ONLY).filter((k) => flags[k] !== undefined);
   if (wrong.length > 0) throw new UsageError(`${wrong.map(flagName).join(', ')} ${wrong.length === 1 ? 'is' : 'are'} not for --backend ${backendName}`);
@@ -124,6 +126,7 @@ export async function runKubeCommand(paths: string[], flags: RunFlagsForKube, ou
   const scenarios = await loadScenarios(paths, flags.grep !== undefined ? { grep: flags.grep } : {});
   if (scenarios.length === 0) throw new UsageError(`no scenarios found in ${paths.join(', ')}${flags.grep ? ` matching --grep ${flags.grep}` : ''}`);
   const userCa = flags.meshCa !== undefined ? await loadUserCa(flags.meshCa) : undefined;
+  if (flags.dryRun !== true) await prepareOutRoot(flags.out);
   const runId = newRunId();
   const dryRun = flags.dryRun === true;
   const runner: CommandRunner = dryRun ? createDryRunRunner(out) : createExecaRunner();
@@ -161,6 +164,9 @@ export async function runKubeCommand(paths: string[], flags: RunFlagsForKube, ou
 
   const progress = dryRun ? undefined : createProgress(out);
   const reporter = dryRun ? undefined : openReporters(reporterNames, out, reportOptions);
+  // An interrupt waits (bounded) for the partial report; cells judged after the interrupt become errors.
+  const hold = reporter ? holdExitForReport(`report of run ${runId}`) : undefined;
+  const tracker = interruptTracker(interrupt);
   let result: RunResult | undefined;
   try {
     result = await runKubeSuite({
@@ -182,16 +188,24 @@ export async function runKubeCommand(paths: string[], flags: RunFlagsForKube, ou
               onRunStart: (e) => (progress.hooks.onRunStart?.(e), void reporter.onRunStart?.(e)),
               onScenarioStart: (e) => void reporter.onScenarioStart?.(e),
               onCellResult: (c) => void reporter.onCellResult?.(c),
-              onScenarioEnd: (r) => (progress.hooks.onScenarioEnd?.(r), void reporter.onScenarioEnd?.(r)),
+              onScenarioEnd: (r) => (tracker.ended(r), progress.hooks.onScenarioEnd?.(r), void reporter.onScenarioEnd?.(r)),
             },
           }
         : {}),
     });
+  } catch (err) {
+    hold?.release();
+    throw err;
   } finally {
     progress?.stop();
   }
-  if (!result || !reporter) return EXIT.ok;
-  await writeOutputs(result, reporter, flags.out);
+  try {
+    if (!result || !reporter) return EXIT.ok;
+    result = tracker.finish(result);
+    await writeOutputs(result, reporter, flags.out, { interrupt });
+  } finally {
+    hold?.release();
+  }
   return exitCodeFor(result);
 }
 

@@ -7,7 +7,8 @@ import { runSuite, newRunId } from '../../run/run-suite.js';
 import { resolveDataPlane, echoArgv, harnessFile } from '../../run/data-plane.js';
 import { checkDefectNames } from '../../run/reference-defects.js';
 import { pushTeardown, runTeardown } from '../../run/teardown.js';
-import { writeOutputs, parseReporters, openReporters } from '../../run/outputs.js';
+import { writeOutputs, parseReporters, openReporters, prepareOutRoot, holdExitForReport } from '../../run/outputs.js';
+import { interruptTracker, watchInterrupts } from '../../run/interrupt.js';
 import { BackendError, EXIT, UsageError } from '../../util/errors.js';
 import { installSignalHandlers } from '../../run/teardown.js';
 import { createProgress } from '../progress.js';
@@ -50,6 +51,8 @@ export function claimOption(): Option {
 
 /** 1 when the mesh (or a scenario's own expectation) is wrong, even if some cells also erred; 2 for errors alone. */
 export function exitCodeFor(result: RunResult): number {
+  // Whatever was judged before it, an interrupted run proved nothing as a whole.
+  if (result.interrupted) return result.interrupted.signal === 'SIGINT' ? 130 : 143;
   if (result.summary.failed > 0 || result.lintErrors > 0) return EXIT.mismatch;
   if (result.summary.errors > 0) return EXIT.usage;
   return EXIT.ok;
@@ -57,6 +60,7 @@ export function exitCodeFor(result: RunResult): number {
 
 async function runCommand(paths: string[], flags: RunFlags, out: NodeJS.WritableStream): Promise<number> {
   installSignalHandlers();
+  const interrupt = watchInterrupts();
   if (flags.backend === 'kind' || flags.backend === 'cluster') return runKubeCommand(paths, flags, out, exitCodeFor);
   rejectKubeFlags(flags);
   const reporterNames = parseReporters(flags.reporter);
@@ -72,6 +76,7 @@ async function runCommand(paths: string[], flags: RunFlags, out: NodeJS.Writable
   const scenarios = await loadScenarios(paths, flags.grep !== undefined ? { grep: flags.grep } : {});
   if (scenarios.length === 0) throw new UsageError(`no scenarios found in ${paths.join(', ')}${flags.grep ? ` matching --grep ${flags.grep}` : ''}`);
   if (flags.image !== undefined && flags.backend !== 'docker') throw new UsageError('--image needs --backend docker');
+  await prepareOutRoot(flags.out);
   const runId = newRunId();
   let backend: Backend;
   let removeRun: (() => void) | undefined;
@@ -101,6 +106,9 @@ async function runCommand(paths: string[], flags: RunFlags, out: NodeJS.Writable
   }
   const progress = createProgress(out);
   const reporter = openReporters(reporterNames, out, reportOptions);
+  // An interrupt waits (bounded) for the partial report; cells judged after the interrupt become errors.
+  const hold = holdExitForReport(`report of run ${runId}`);
+  const tracker = interruptTracker(interrupt);
   let result: RunResult;
   try {
     result = await runSuite({
@@ -122,15 +130,24 @@ async function runCommand(paths: string[], flags: RunFlags, out: NodeJS.Writable
         onRunStart: (e) => (progress.hooks.onRunStart?.(e), void reporter.onRunStart?.(e)),
         onScenarioStart: (e) => void reporter.onScenarioStart?.(e),
         onCellResult: (c) => void reporter.onCellResult?.(c),
-        onScenarioEnd: (r) => (progress.hooks.onScenarioEnd?.(r), void reporter.onScenarioEnd?.(r)),
+        onScenarioEnd: (r) => (tracker.ended(r), progress.hooks.onScenarioEnd?.(r), void reporter.onScenarioEnd?.(r)),
       },
+      interrupt,
     });
+  } catch (err) {
+    hold.release();
+    throw err;
   } finally {
     progress.stop();
     process.off('SIGINT', closeOnSignal).off('SIGTERM', closeOnSignal);
     if (removeRun) await runTeardown(removeRun, sweep);
   }
-  await writeOutputs(result, reporter, flags.out);
+  try {
+    result = tracker.finish(result);
+    await writeOutputs(result, reporter, flags.out, { interrupt });
+  } finally {
+    hold.release();
+  }
   return exitCodeFor(result);
 }
 

@@ -94,6 +94,12 @@
       'paths ' + o.paths.join(' ') + (o.grep !== undefined ? ' · grep ' + o.grep : '') + ' · retries ' + o.retries +
       ' · concurrency ' + o.concurrency + ' · timeout ' + o.timeoutMs + ' ms · node ' + run.environment.node + ' ' + run.environment.platform)
   );
+  if (run.interrupted) {
+    document.title += ' · INTERRUPTED';
+    app.append(h('p', { class: 'banner interrupted', 'data-testid': 'interrupted', role: 'alert' },
+      'Interrupted by ' + run.interrupted.signal + ' at ' + run.interrupted.at + ': cells of scenarios still running are errors, ' +
+      'scenarios not started are missing. This run proves nothing as a whole.'));
+  }
 
   var overview = h('section', { class: 'panel', 'data-testid': 'overview' }, h('h2', null, 'Overview'));
   var cards = h('div', { class: 'cards' }, h('div', { class: 'card', 'data-testid': 'count-cells' }, h('span', { class: 'n' }, run.summary.cells), h('span', { class: 'l' }, 'cells')));
