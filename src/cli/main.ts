@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { drainTeardowns } from '../run/teardown.js';
 import { HARNESS_VERSION } from '../run/version.js';
 import { EXIT, MeshconformError } from '../util/errors.js';
+import { escapeControls } from '../util/terminal-text.js';
 import type { CommandModule } from './command-context.js';
 import { runCommandModule } from './commands/run.js';
 import { explainCommand } from './commands/explain.js';
@@ -36,7 +37,8 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     }
     await drainTeardowns();
     if (e instanceof MeshconformError) {
-      err.write(`meshconform: ${e.message}\n`);
+      // Messages carry text from data planes and input files: never raw control characters on a terminal.
+      err.write(`meshconform: ${escapeControls(e.message, { keepNewlines: true })}\n`);
     } else {
       err.write(`meshconform: internal error: ${(e as Error)?.message ?? String(e)}\n`);
       if (process.env.MESHCONFORM_DEBUG) err.write(`${(e as Error)?.stack ?? ''}\n`);

@@ -2,36 +2,68 @@
  * Process-wide clean-up stack: setup pushes its teardown before it can leave anything behind, and teardowns
  * run in reverse order on success, failure, SIGINT and SIGTERM.
  */
+import { escapeControls } from '../util/terminal-text.js';
+
 type Teardown = () => Promise<void> | void;
 
-const stack: { label: string; fn: Teardown }[] = [];
+interface Entry {
+  readonly label: string;
+  readonly fn: Teardown;
+  /** Set once the teardown runs: whoever comes later (a signal handler) waits for this run instead of skipping it. */
+  running?: Promise<void>;
+}
+
+const stack: Entry[] = [];
+/** remove-function → its entry, so `runTeardown` can mark the entry running. */
+const entries = new WeakMap<() => void, Entry>();
 let installed = false;
 let draining: Promise<void> | undefined;
 
 export function pushTeardown(label: string, fn: Teardown): () => void {
   installSignalHandlers();
-  const entry = { label, fn };
+  const entry: Entry = { label, fn };
   stack.push(entry);
-  return () => {
+  const remove = () => {
     const i = stack.indexOf(entry);
     if (i >= 0) stack.splice(i, 1);
   };
+  entries.set(remove, entry);
+  return remove;
 }
 
-/** Runs one registered teardown now (and unregisters it). */
+function start(entry: Entry, fn: Teardown = entry.fn): Promise<void> {
+  return (entry.running ??= (async () => fn())());
+}
+
+/**
+ * Runs one registered teardown now; it stays registered until it has finished, so a SIGINT or SIGTERM meanwhile
+ * waits for it (a data plane ignoring SIGTERM still gets its SIGKILL) instead of exiting past it.
+ */
 export async function runTeardown(remove: () => void, fn: Teardown): Promise<void> {
-  remove();
-  await fn();
+  const entry = entries.get(remove);
+  if (!entry) {
+    remove();
+    await fn();
+    return;
+  }
+  try {
+    await start(entry, fn);
+  } finally {
+    remove();
+  }
 }
 
 export function drainTeardowns(): Promise<void> {
   draining ??= (async () => {
     while (stack.length > 0) {
-      const { label, fn } = stack.pop()!;
+      const entry = stack[stack.length - 1]!;
       try {
-        await fn();
+        await start(entry);
       } catch (err) {
-        process.stderr.write(`meshconform: clean-up of ${label} failed: ${(err as Error).message}\n`);
+        process.stderr.write(`meshconform: clean-up of ${escapeControls(entry.label)} failed: ${escapeControls((err as Error).message, { keepNewlines: true })}\n`);
+      } finally {
+        const i = stack.indexOf(entry);
+        if (i >= 0) stack.splice(i, 1);
       }
     }
   })().finally(() => {

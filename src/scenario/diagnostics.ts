@@ -1,5 +1,6 @@
 import type { SourcePos } from '../model/index.js';
 import { ScenarioError, formatPos } from '../util/errors.js';
+import { escapeControls } from '../util/terminal-text.js';
 
 /** A step into a parsed value: a mapping key or a sequence index. */
 export type PathSeg = string | number;
@@ -85,8 +86,4 @@ export function issueText(issue: Issue, base: readonly PathSeg[] = []): string {
  */
 export function formatDiagnostic(d: Diagnostic): string {
   return escapeControls(d.pos ? `${formatPos(d.pos)}: ${d.message}` : `${d.file}: ${d.message}`);
-}
-
-function escapeControls(text: string): string {
-  return text.replace(/[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

@@ -1,5 +1,3 @@
-import { execa, type ResultPromise } from 'execa';
-import { createInterface } from 'node:readline';
 import type {
   Backend,
   ChaosCapability,
@@ -13,9 +11,10 @@ import type {
   WorkloadTls,
   Workload,
 } from '../../model/index.js';
-import { readFileSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { BackendError } from '../../util/errors.js';
+import { escapeControls } from '../../util/terminal-text.js';
+import { describeExit, running, signalLeader, spawnGroup, stopGroup, tail, type GroupProc } from '../process-group.js';
 import { workloadConfig } from '../workload-config.js';
 import { bindProblem, sleep, tcpAccepts } from '../../util/net.js';
 import { createPrivateDir, type PrivateDir } from '../../util/private-dir.js';
@@ -25,22 +24,16 @@ export interface LocalBackendOptions {
   readonly subnet?: string;
 }
 
-type Child = ResultPromise<{ stdio: ['ignore', 'pipe', 'pipe']; reject: false }>;
-
-interface Proc {
-  readonly label: string;
-  readonly child: Child;
-  readonly stderr: string[];
-  exit?: { code: number | undefined; signal: string | undefined };
-  /** Stopped on purpose by a chaos fault: its exit is not a health problem. */
-  stoppedOnPurpose?: boolean;
-}
+/** A process of the environment, leader of its own process group (its whole tree stops with it). */
+type Proc = GroupProc;
 
 /** One data-plane process slot: the process serving `members`, replaced on every chaos restart. */
 interface DataPlaneSlot {
   readonly label: string;
   readonly members: readonly Workload[];
   readonly env: Record<string, string>;
+  /** MESHCONFORM_TMPDIR of its data plane: kept across chaos restarts, removed with the environment. */
+  readonly tmpDir: string;
   proc: Proc;
   generation: number;
 }
@@ -48,7 +41,6 @@ interface DataPlaneSlot {
 /** What the local backend can do to a running environment; only with one workload per data-plane process. */
 const LOCAL_CHAOS: readonly ChaosCapability[] = ['data-plane-process', 'workload-tls', 'distribution-pause', 'clock-skew'];
 
-const STOP_GRACE_MS = 5000;
 /** First application port: above Linux's default ephemeral range (32768–60999). */
 const APP_PORT_BASE = 61000;
 
@@ -93,14 +85,17 @@ async function startLocal(o: EnvironmentOptions, subnet: string, firstIndex: num
   const slots: DataPlaneSlot[] = [];
   let dir: PrivateDir | undefined;
   let stopped = false;
+  let stopping: Promise<void> | undefined;
   const configPaths: string[] = [];
   const configs: WorkloadConfig[] = [];
 
-  const stop = async () => {
-    if (stopped) return;
+  // One stop, however many callers (the scenario's teardown, a signal handler): each waits for all of it.
+  const stop = () => {
     stopped = true;
-    await Promise.all(procs.map(stopProc));
-    await dir?.remove();
+    return (stopping ??= (async () => {
+      await Promise.all(procs.map((p) => stopGroup(p)));
+      await dir?.remove();
+    })());
   };
 
   const aborted = new Promise<never>((_, reject) => {
@@ -148,9 +143,18 @@ async function startLocal(o: EnvironmentOptions, subnet: string, firstIndex: num
       w.ports.map((p) => ({ workload: key(w), port: p.port, address: targets.get(key(w))!.address, appPort: appPorts.get(`${key(w)}|${p.port}`)! })),
     );
     const echoConfig = await dir.write('echo.json', JSON.stringify({ listeners, tls: { certFile: appCert, keyFile: appKey } }));
-    const echo = spawn('echo application', o.echoArgv, { MESHCONFORM_ECHO_CONFIG: echoConfig });
+    let firstLine: (line: string) => void = () => {};
+    const echoLine = new Promise<string>((resolve) => (firstLine = resolve));
+    let echoText = '';
+    const echo = spawnGroup('echo application', o.echoArgv, { MESHCONFORM_ECHO_CONFIG: echoConfig }, {
+      onStdout: (chunk) => {
+        if (echoText.includes('\n')) return;
+        echoText += chunk;
+        if (echoText.includes('\n')) firstLine(echoText.slice(0, echoText.indexOf('\n')));
+      },
+    });
     procs.push(echo);
-    const echoReady = readEchoPorts(echo, o.readyTimeoutMs, where);
+    const echoReady = readEchoPorts(echo, echoLine, o.readyTimeoutMs, where);
     echoReady.catch(() => {}); // awaited below; this only keeps an early failure from being "unhandled"
 
     for (const [i, w] of workloads.entries()) {
@@ -174,20 +178,22 @@ async function startLocal(o: EnvironmentOptions, subnet: string, firstIndex: num
 
     // Start the data plane through the contract: one process per workload (or per group, when it serves several).
     const per = Math.max(1, o.dataPlane.workloadsPerProcess);
-    const groups: { label: string; env: Record<string, string>; members: Workload[] }[] = [];
+    const groups: { label: string; env: Record<string, string>; members: Workload[]; tmpDir: string }[] = [];
     for (let i = 0; i < workloads.length; i += per) {
       const members = workloads.slice(i, i + per);
       const paths = configPaths.slice(i, i + per);
+      // The data plane's own temporary folder: the harness removes it, even after a SIGKILL.
+      const tmpDir = await dir.mkdir(`data-plane-${groups.length}-tmp`);
       groups.push(
         per === 1
-          ? { label: `data plane for ${key(members[0]!)}`, env: { MESHCONFORM_WORKLOAD_CONFIG: paths[0]! }, members }
-          : { label: `data plane for ${members.length} workloads from ${key(members[0]!)}`, env: { MESHCONFORM_WORKLOAD_CONFIGS: paths.join(':') }, members },
+          ? { label: `data plane for ${key(members[0]!)}`, env: { MESHCONFORM_WORKLOAD_CONFIG: paths[0]!, MESHCONFORM_TMPDIR: tmpDir }, members, tmpDir }
+          : { label: `data plane for ${members.length} workloads from ${key(members[0]!)}`, env: { MESHCONFORM_WORKLOAD_CONFIGS: paths.join(':'), MESHCONFORM_TMPDIR: tmpDir }, members, tmpDir },
       );
     }
     checkAbort();
-    const started = groups.map((g) => ({ g, proc: spawn(g.label, o.dataPlane.argv, { ...o.dataPlane.env, ...g.env }) }));
+    const started = groups.map((g) => ({ g, proc: spawnGroup(g.label, o.dataPlane.argv, { ...o.dataPlane.env, ...g.env }) }));
     procs.push(...started.map((s) => s.proc));
-    for (const { g, proc } of started) slots.push({ label: g.label, members: g.members, env: g.env, proc, generation: 1 });
+    for (const { g, proc } of started) slots.push({ label: g.label, members: g.members, env: g.env, tmpDir: g.tmpDir, proc, generation: 1 });
     await Promise.race([aborted, Promise.all([echoReady, ...started.map(({ g, proc }) => waitReady(proc, g.members, targets, o.readyTimeoutMs, where))])]);
     checkAbort();
   } catch (err) {
@@ -206,28 +212,19 @@ async function startLocal(o: EnvironmentOptions, subnet: string, firstIndex: num
     if (!slot) throw new BackendError(`${where}: no data plane serves ${w}`);
     return slot;
   };
-  const running = (p: Proc) => !p.exit;
 
   const chaos: EnvironmentChaos = {
     capabilities: LOCAL_CHAOS,
     dataPlane(w) {
       const slot = slotOf(w);
-      return { pid: slot.proc.child.pid, running: running(slot.proc), generation: slot.generation };
+      return { pid: slot.proc.pid, running: running(slot.proc), generation: slot.generation };
     },
     async killDataPlane(w, signal) {
       const slot = slotOf(w);
       const p = slot.proc;
       if (!running(p)) throw new BackendError(`${where}: the data plane of ${w} is not running`);
-      p.stoppedOnPurpose = true;
-      if (signal === 'SIGKILL') {
-        // A killed pod takes its whole process tree with it (a launcher's proxy child, too).
-        const pids = p.child.pid !== undefined ? descendants(p.child.pid) : [];
-        p.child.kill('SIGKILL');
-        for (const pid of pids) signalPid(pid, 'SIGKILL');
-      } else {
-        p.child.kill('SIGTERM');
-      }
-      await p.child;
+      // Like a killed pod, its whole process tree goes (a launcher's proxy child, too).
+      await stopGroup(p, signal === 'SIGKILL' ? 'SIGKILL' : 'SIGTERM');
     },
     async startDataPlane(w, options = {}) {
       const slot = slotOf(w);
@@ -235,7 +232,7 @@ async function startLocal(o: EnvironmentOptions, subnet: string, firstIndex: num
       if (stopped) throw new BackendError(`${where}: environment is stopped`);
       const env: Record<string, string> = { ...o.dataPlane.env, ...slot.env };
       if (options.clockOffsetMs !== undefined && options.clockOffsetMs !== 0) env['MESHCONFORM_CLOCK_OFFSET_MS'] = String(Math.round(options.clockOffsetMs));
-      const proc = spawn(slot.label, o.dataPlane.argv, env);
+      const proc = spawnGroup(slot.label, o.dataPlane.argv, env);
       const i = procs.indexOf(slot.proc);
       if (i >= 0) procs.splice(i, 1);
       procs.push(proc);
@@ -249,8 +246,7 @@ async function startLocal(o: EnvironmentOptions, subnet: string, firstIndex: num
       await dir.write(`workload-${i}-cert.pem`, tls.certPem, 0o644);
       await dir.write(`workload-${i}-key.pem`, tls.keyPem);
       await dir.write(`workload-${i}-ca.pem`, tls.caPem, 0o644);
-      const p = slotOf(w).proc;
-      if (running(p)) p.child.kill('SIGHUP');
+      signalLeader(slotOf(w).proc, 'SIGHUP');
     },
     pauseDistribution(w, isPaused) {
       indexOf(w);
@@ -277,54 +273,15 @@ async function startLocal(o: EnvironmentOptions, subnet: string, firstIndex: num
         delivered.add(w);
       }
       for (const slot of slots) {
-        if (running(slot.proc) && slot.members.some((m) => delivered.has(key(m)))) slot.proc.child.kill('SIGHUP');
+        if (slot.members.some((m) => delivered.has(key(m)))) signalLeader(slot.proc, 'SIGHUP');
       }
     },
     health() {
-      return procs.filter((p) => p.exit && !p.stoppedOnPurpose).map((p) => `${p.label} exited (${describeExit(p)})${tail(p)}`);
+      return procs.filter((p) => p.exit && !p.expectedExit).map((p) => `${p.label} exited (${describeExit(p)})${tail(p)}`);
     },
     ...(Math.max(1, o.dataPlane.workloadsPerProcess) === 1 ? { chaos } : {}),
     stop,
   };
-}
-
-/** Every descendant of `pid` (from /proc), deepest last; empty where /proc is unavailable. */
-function descendants(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  let names: string[];
-  try {
-    names = readdirSync('/proc');
-  } catch {
-    return [];
-  }
-  for (const name of names) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      const list = children.get(ppid) ?? [];
-      list.push(Number(name));
-      children.set(ppid, list);
-    } catch {
-      // ended while we looked
-    }
-  }
-  const out: number[] = [];
-  const stack = [...(children.get(pid) ?? [])];
-  while (stack.length > 0) {
-    const p = stack.pop()!;
-    out.push(p);
-    stack.push(...(children.get(p) ?? []));
-  }
-  return out;
-}
-
-function signalPid(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // already gone
-  }
 }
 
 function key(w: Workload): WorkloadKey {
@@ -337,48 +294,17 @@ function firstCa(o: EnvironmentOptions): string {
   return first.value.caPem;
 }
 
-function spawn(label: string, argv: readonly string[], env: Record<string, string>): Proc {
-  const [file, ...args] = argv;
-  if (!file) throw new BackendError(`${label}: empty command`);
-  const child = execa(file, args, {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    reject: false,
-    cleanup: true,
-    forceKillAfterDelay: STOP_GRACE_MS,
-  }) as Child;
-  const proc: Proc = { label, child, stderr: [] };
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (s: string) => {
-    proc.stderr.push(s);
-    if (proc.stderr.length > 50) proc.stderr.shift();
+async function readEchoPorts(echo: Proc, line: Promise<string>, timeoutMs: number, where: string): Promise<Map<string, number>> {
+  const ready = line.then((text) => {
+    try {
+      const msg = JSON.parse(text) as { ready?: boolean; ports?: Record<string, number> };
+      if (!msg.ready || !msg.ports) throw new Error('no ready message');
+      return new Map(Object.entries(msg.ports));
+    } catch {
+      throw new BackendError(`${where}: echo application printed an unexpected line: ${escapeControls(text.slice(0, 200))}`);
+    }
   });
-  void child.then((r) => {
-    proc.exit = { code: r.exitCode, signal: r.signal };
-    if (r.failed && r.code === 'ENOENT') proc.stderr.push(`command not found: ${file}`);
-    else if (r.failed && !r.exitCode && !r.signal && r.originalMessage) proc.stderr.push(r.originalMessage);
-  });
-  return proc;
-}
-
-async function readEchoPorts(echo: Proc, timeoutMs: number, where: string): Promise<Map<string, number>> {
-  const lines = createInterface({ input: echo.child.stdout });
-  const ready = new Promise<Map<string, number>>((resolve, reject) => {
-    lines.once('line', (line) => {
-      try {
-        const msg = JSON.parse(line) as { ready?: boolean; ports?: Record<string, number> };
-        if (!msg.ready || !msg.ports) throw new Error('no ready message');
-        resolve(new Map(Object.entries(msg.ports)));
-      } catch {
-        reject(new BackendError(`${where}: echo application printed an unexpected line: ${line.slice(0, 200)}`));
-      }
-    });
-  });
-  try {
-    return await Promise.race([ready, exited(echo, where), deadline(timeoutMs, `${where}: echo application not ready after ${timeoutMs} ms`)]);
-  } finally {
-    lines.close();
-  }
+  return Promise.race([ready, exited(echo, where), deadline(timeoutMs, `${where}: echo application not ready after ${timeoutMs} ms`)]);
 }
 
 async function waitReady(
@@ -408,11 +334,9 @@ async function waitReady(
   if (proc.exit) throw startFailure(proc, where);
 }
 
-function exited(proc: Proc, where: string): Promise<never> {
-  return proc.child.then(() => {
-    proc.exit ??= { code: undefined, signal: undefined };
-    throw startFailure(proc, where);
-  });
+async function exited(proc: Proc, where: string): Promise<never> {
+  await proc.exited;
+  throw startFailure(proc, where);
 }
 
 function deadline(ms: number, message: string): Promise<never> {
@@ -421,20 +345,4 @@ function deadline(ms: number, message: string): Promise<never> {
 
 function startFailure(proc: Proc, where: string): BackendError {
   return new BackendError(`${where}: ${proc.label} exited at start (${describeExit(proc)})${tail(proc)}`);
-}
-
-function describeExit(p: Proc): string {
-  if (!p.exit) return 'running';
-  if (p.exit.signal) return `signal ${p.exit.signal}`;
-  return p.exit.code === undefined ? 'could not start' : `exit code ${p.exit.code}`;
-}
-
-function tail(p: Proc): string {
-  const text = p.stderr.join('').trim().split('\n').slice(-3).join(' | ');
-  return text ? `: ${text}` : '';
-}
-
-async function stopProc(p: Proc): Promise<void> {
-  if (!p.exit) p.child.kill('SIGTERM');
-  await p.child;
 }

@@ -16,6 +16,7 @@ import type {
   WorkloadTls,
 } from '../../model/index.js';
 import { BackendError } from '../../util/errors.js';
+import { escapeControls } from '../../util/terminal-text.js';
 import { sleep, tcpAccepts } from '../../util/net.js';
 import { createPrivateDir, type PrivateDir } from '../../util/private-dir.js';
 import { workloadConfig } from '../workload-config.js';
@@ -60,6 +61,8 @@ interface Slot {
   readonly config: WorkloadConfig;
   readonly configFile: string;
   readonly echoConfigFile: string;
+  /** MESHCONFORM_TMPDIR of its data plane, inside the environment's private folder. */
+  readonly tmpDir: string;
   echo?: NsProc;
   dataPlane?: NsProc;
   generation: number;
@@ -276,6 +279,7 @@ async function startEnvironment(o: EnvironmentOptions, ctx: StartContext): Promi
         config,
         configFile,
         echoConfigFile,
+        tmpDir: await dir.mkdir(`w${i}-tmp`),
         generation: 0,
         starting: false,
         hupPending: false,
@@ -441,7 +445,7 @@ async function startEcho(s: Slot, o: EnvironmentOptions, where: string): Promise
   }
   const expected = Object.fromEntries(s.workload.ports.map((p) => [`${s.key}|${p.port}`, s.config.app.ports[String(p.port)]]));
   if (!msg.ready || JSON.stringify(msg.ports) !== JSON.stringify(expected)) {
-    throw new BackendError(`${where}: ${proc.label} printed an unexpected line: ${line.slice(0, 200)}`);
+    throw new BackendError(`${where}: ${proc.label} printed an unexpected line: ${escapeControls(line.slice(0, 200))}`);
   }
 }
 
@@ -454,6 +458,8 @@ async function startDataPlane(s: Slot, o: EnvironmentOptions, clockOffsetMs: num
     MESHCONFORM_WORKLOAD_CONFIGS: undefined,
     // Only a chaos clock-skew fault sets it; one inherited from the user's shell must not skew the data plane.
     MESHCONFORM_CLOCK_OFFSET_MS: clockOffsetMs === undefined ? undefined : String(clockOffsetMs),
+    // The data plane's own temporary folder: the harness removes it, even after a SIGKILL.
+    MESHCONFORM_TMPDIR: s.tmpDir,
   };
   const proc = spawnInNetns(s.netns, `data plane of ${s.key}`, o.dataPlane.argv, env);
   s.dataPlane = proc;

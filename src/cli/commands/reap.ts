@@ -4,26 +4,28 @@ import { netnsHostProblem, reapNetns, NETNS_PREFIX } from '../../backend/netns/i
 import { BackendError, EXIT } from '../../util/errors.js';
 import type { CommandModule } from '../command-context.js';
 import { reapKubeLeftovers } from './reap-kube.js';
+import { reapHost } from '../../run/reap-host.js';
 
 interface ReapFlags {
   run?: string;
   all?: boolean;
-  backend?: 'docker' | 'netns';
+  backend?: 'local' | 'docker' | 'netns';
   context?: string;
   kind?: boolean;
 }
 
 /**
- * `meshconform reap`: removes what crashed runs left behind: Docker containers and networks (by label) and network
- * namespaces with their host interfaces (by name). Every backend this host can reach, unless `--backend` names one.
+ * `meshconform reap`: removes what crashed runs left behind: process groups and temporary folders they recorded on
+ * this host (keys first), Docker containers and networks (by label) and network namespaces with their host
+ * interfaces (by name). Every backend this host can reach, unless `--backend` names one.
  */
 export const reapCommand: CommandModule = (program, { out, setExitCode }) => {
   program
     .command('reap')
-    .description(`remove what crashed runs left behind: Docker containers and networks (label ${RUN_LABEL}), network namespaces (${NETNS_PREFIX}*) and their host interfaces`)
+    .description(`remove what crashed runs left behind: their processes and temporary folders (keys first), Docker containers and networks (label ${RUN_LABEL}), network namespaces (${NETNS_PREFIX}*) and their host interfaces`)
     .option('--run <id>', 'only this run id')
     .option('--all', 'also runs whose meshconform process is still alive, or that another host started')
-    .addOption(new Option('--backend <name>', 'only this backend (default: every one this host can reach)').choices(['docker', 'netns']))
+    .addOption(new Option('--backend <name>', 'only this backend (default: every one this host can reach); local and netns include the processes and folders runs recorded on this host').choices(['local', 'docker', 'netns']))
     .option('--context <name>', 'kind/cluster backends: remove labelled namespaces and objects from this kubeconfig context instead')
     .option('--kind', 'kind backend: delete the kind clusters runs created (meshconform-*), including ones kept with --keep')
     .action(async (flags: ReapFlags) => {
@@ -34,8 +36,26 @@ export const reapCommand: CommandModule = (program, { out, setExitCode }) => {
         return;
       }
       const unreachable: string[] = [];
+      if (flags.backend === 'netns') {
+        const problem = await netnsHostProblem();
+        if (problem) throw new BackendError(problem.replace('--backend netns', 'reap --backend netns'));
+      }
 
-      if (flags.backend !== 'netns') {
+      // First: processes that could still write keys, then the folders holding them.
+      if (flags.backend !== 'docker') {
+        const r = await reapHost(scope);
+        for (const k of r.kept) out.write(`host: kept run ${k.runId}: ${k.why}\n`);
+        for (const p of r.problems) out.write(`host: ${p}\n`);
+        if (r.runs.length === 0) {
+          out.write(`host: nothing to reap${r.kept.length > 0 ? ` (${r.kept.length} live run(s) kept)` : ''}\n`);
+        } else {
+          out.write(`host: reaped ${r.runs.length} run(s): ${r.groups.length} process group(s), ${r.folders.length} folder(s)\n`);
+          for (const g of r.groups) out.write(`  process group ${g.pgid} (${g.label})\n`);
+          for (const f of r.folders) out.write(`  folder ${f}\n`);
+        }
+      }
+
+      if (flags.backend !== 'netns' && flags.backend !== 'local') {
         let docker: Awaited<ReturnType<typeof connectDockerEngine>>['docker'] | undefined;
         try {
           ({ docker } = await connectDockerEngine());
@@ -56,7 +76,7 @@ export const reapCommand: CommandModule = (program, { out, setExitCode }) => {
         }
       }
 
-      if (flags.backend !== 'docker') {
+      if (flags.backend !== 'docker' && flags.backend !== 'local') {
         const problem = await netnsHostProblem();
         if (problem && flags.backend === 'netns') throw new BackendError(problem.replace('--backend netns', 'reap --backend netns'));
         if (problem) {
@@ -74,8 +94,7 @@ export const reapCommand: CommandModule = (program, { out, setExitCode }) => {
         }
       }
 
-      // Nothing reachable at all: say why for each backend (exit 2); one unreachable backend is only noted.
-      if (unreachable.length === 2) throw new BackendError(`nothing to reap with: ${unreachable.join('; ')}`);
+      // What this host recorded is always reachable: an unreachable backend is only noted.
       for (const u of unreachable) out.write(`skipped ${u}\n`);
       setExitCode(EXIT.ok);
     });

@@ -11,6 +11,7 @@ import { writeOutputs, parseReporters, openReporters, prepareOutRoot, holdExitFo
 import { interruptTracker, watchInterrupts } from '../../run/interrupt.js';
 import { BackendError, EXIT, UsageError } from '../../util/errors.js';
 import { installSignalHandlers } from '../../run/teardown.js';
+import { recordRunId } from '../../util/run-state.js';
 import { createProgress } from '../progress.js';
 import { int, type CommandModule } from '../command-context.js';
 import { addReportFlags, reportOptionsFrom, type ReportFlags } from '../report-flags.js';
@@ -78,6 +79,8 @@ async function runCommand(paths: string[], flags: RunFlags, out: NodeJS.Writable
   if (flags.image !== undefined && flags.backend !== 'docker') throw new UsageError('--image needs --backend docker');
   await prepareOutRoot(flags.out);
   const runId = newRunId();
+  // `reap --run` finds what this run records on the host (process groups, temporary folders) by it.
+  recordRunId(runId);
   let backend: Backend;
   let removeRun: (() => void) | undefined;
   let sweep = async () => {};
