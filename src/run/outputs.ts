@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { lstat, mkdir, open, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { constants } from 'node:fs';
+import { access, lstat, mkdir, open, readdir, readlink, rename, rm, stat, symlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { RunResult } from '../model/index.js';
 import { createReporters, isReporterName, multiplexReporters, REPORTER_NAMES, type ReporterName, type MultiplexedReporter, type ReporterOptions } from '../report/index.js';
 import { UsageError } from '../util/errors.js';
@@ -87,7 +88,7 @@ export async function prepareOutRoot(out: string): Promise<void> {
     await fh.close();
     await rm(probe, { force: true });
   } catch (err) {
-    throw outProblem(out, err as NodeJS.ErrnoException);
+    throw outProblem(out, await whyNotWritable(out, err as NodeJS.ErrnoException));
   }
   const owner = await latestOwner(out);
   if (typeof owner === 'object') {
@@ -97,11 +98,35 @@ export async function prepareOutRoot(out: string): Promise<void> {
   }
 }
 
+const removeAtExit = new Set<string>();
+let exitHook = false;
+
 /** Removes `path` even on a forced exit (second Ctrl-C, process.exit), until the returned function is called. */
 function removeOnExit(path: string): () => void {
-  const sweep = () => rmSync(path, { recursive: true, force: true, maxRetries: 3 });
-  process.on('exit', sweep);
-  return () => process.off('exit', sweep);
+  if (!exitHook) {
+    exitHook = true;
+    process.on('exit', () => {
+      for (const p of removeAtExit) rmSync(p, { recursive: true, force: true, maxRetries: 3 });
+    });
+  }
+  removeAtExit.add(path);
+  return () => removeAtExit.delete(path);
+}
+
+/** The real reason a folder cannot be made: mkdir -p says ENOENT on a read-only file system, so ask the nearest existing parent. */
+async function whyNotWritable(path: string, err: NodeJS.ErrnoException): Promise<NodeJS.ErrnoException> {
+  if (err.code !== 'ENOENT') return err;
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    const st = await stat(dir).catch(() => undefined);
+    if (st) {
+      if (!st.isDirectory()) return Object.assign(new Error('not a folder'), { code: 'ENOTDIR' });
+      return access(dir, constants.W_OK).then(
+        () => err,
+        (e: NodeJS.ErrnoException) => e,
+      );
+    }
+    if (dirname(dir) === dir) return err;
+  }
 }
 
 /**
