@@ -33,6 +33,7 @@ const SERVER_ALPN = { tcp: 'istio-peer-exchange,h2,http/1.1', http: 'http/1.1' }
  * @property {string} caFile mesh trust bundle
  * @property {string} abnsPrefix unique per process and generation, so a reloading process never meets the old sockets
  * @property {number} sniffTimeoutMs how long a PERMISSIVE port waits for the first bytes
+ * @property {string} [statsSocket] unix socket that hands the listening sockets to the next generation (`-x`)
  */
 
 /**
@@ -47,6 +48,9 @@ export function renderHaproxyConfig(plan) {
     '    hard-stop-after 5s',
     '    ssl-default-bind-options ssl-min-ver TLSv1.2',
     '    tune.ssl.default-dh-param 2048',
+    // Seamless reload: the next haproxy takes these listening sockets over (`-x`), so connections queued on them
+    // survive a reload instead of being reset when the old process closes its own listeners.
+    ...(plan.statsSocket ? [`    stats socket ${plan.statsSocket} mode 600 level admin expose-fd listeners`] : []),
     '',
     'defaults',
     '    timeout connect 5s',

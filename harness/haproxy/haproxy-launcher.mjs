@@ -9,11 +9,15 @@
  * (haproxy-config.mjs). What a run on it proves is HAProxy's TLS stack and the harness's probes and denial
  * classification against it, not policy resolution.
  * Optional env: MESHCONFORM_HAPROXY_BIN (default `haproxy`), MESHCONFORM_SNIFF_TIMEOUT_MS (default 5000).
- * SIGHUP: re-read the config, write a new haproxy.cfg, check it, start a new haproxy with `-sf <old>` (the old one
- * finishes its connections and leaves). SIGTERM/SIGINT: stop haproxy, remove the private folder, exit 0.
+ * SIGHUP: re-read the config, write a new haproxy.cfg, check it, start a new haproxy with `-x <stats socket> -sf <old>`:
+ * HAProxy's seamless reload (management guide, "-x"; `expose-fd listeners` on the stats socket): the new process takes
+ * the old one's listening sockets over instead of binding its own, so connections queued on them are not reset; the
+ * old one finishes its connections and leaves. The next reload waits until the new process answers on the stats
+ * socket. SIGTERM/SIGINT: stop haproxy, remove the private folder, exit 0.
  * Start errors (haproxy missing, config rejected): one stderr line, exit 2. stdout: `ready` once haproxy runs.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { createConnection } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,10 +29,16 @@ import { renderHaproxyConfig } from './haproxy-config.mjs';
 const PROGRAM = 'haproxy-launcher';
 const HAPROXY = process.env.MESHCONFORM_HAPROXY_BIN || 'haproxy';
 const STOP_GRACE_MS = 4000;
+/** How long a reload waits for the new haproxy to serve before the next reload may hand its sockets on. */
+const RELOAD_READY_MS = 10_000;
 
 /** @typedef {import('node:child_process').ChildProcess} ChildProcess */
 
-const dir = mkdtempSync(join(tmpdir(), 'meshconform-haproxy-'));
+// Its keys and configs go in MESHCONFORM_TMPDIR (data-plane contract), which the harness removes even after a
+// SIGKILL; a folder of its own in the system's temp folder only when started without it.
+const dir = process.env.MESHCONFORM_TMPDIR ? mkdtempSync(join(process.env.MESHCONFORM_TMPDIR, 'h-')) : mkdtempSync(join(tmpdir(), 'meshconform-haproxy-'));
+/** The stats socket each generation listens on and hands its listening sockets over through. */
+const statsSocket = join(dir, 'admin.sock');
 let generation = 0;
 /** @type {ChildProcess | undefined} the haproxy serving now */
 let current;
@@ -90,6 +100,7 @@ function writeConfig(file) {
     caFile: config.tls.caFile,
     abnsPrefix: `meshconform-${process.pid}-${gen}`,
     sniffTimeoutMs: intEnv('MESHCONFORM_SNIFF_TIMEOUT_MS', 5000),
+    statsSocket,
   });
   const cfg = join(dir, `haproxy-${gen}.cfg`);
   writeFileSync(cfg, text, { mode: 0o600 });
@@ -104,10 +115,11 @@ function writeConfig(file) {
 
 /**
  * @param {string} cfg
- * @param {ChildProcess | undefined} previous soft-stopped by the new process once it has bound its ports
+ * @param {ChildProcess | undefined} previous soft-stopped by the new process once it has taken its sockets over
+ * @returns {ChildProcess}
  */
 function start(cfg, previous) {
-  const args = ['-f', cfg, '-db', ...(previous?.pid ? ['-sf', String(previous.pid)] : [])];
+  const args = ['-f', cfg, '-db', ...(previous?.pid ? ['-x', statsSocket, '-sf', String(previous.pid)] : [])];
   const child = spawn(HAPROXY, args, { stdio: ['ignore', 'inherit', 'inherit'] });
   all.add(child);
   current = child;
@@ -122,6 +134,7 @@ function start(cfg, previous) {
     process.stderr.write(`${PROGRAM}: haproxy exited (${signal ? `signal ${signal}` : `exit code ${code}`})\n`);
     finish(code && code > 0 ? code : 1);
   });
+  return child;
 }
 
 /** @param {string} file */
@@ -135,8 +148,44 @@ async function reload(file) {
     process.stdout.write('reload-failed\n');
     return;
   }
-  start(cfg, current);
+  const child = start(cfg, current);
+  // The next reload takes its sockets from this process: wait until it serves (it answers on the stats socket).
+  if (!(await serving(child))) process.stderr.write(`${PROGRAM}: the reloaded haproxy (pid ${child.pid ?? '?'}) did not answer on its stats socket within ${RELOAD_READY_MS} ms\n`);
   process.stdout.write('reloaded\n');
+}
+
+/**
+ * Whether `child` answers `show info` on the stats socket with its own pid (the old process stops accepting there
+ * once the new one has taken over), polled until RELOAD_READY_MS passes or the child exits.
+ * @param {ChildProcess} child
+ * @returns {Promise<boolean>}
+ */
+async function serving(child) {
+  const end = Date.now() + RELOAD_READY_MS;
+  while (Date.now() < end && child.exitCode === null && child.signalCode === null && !stopping) {
+    const pid = await statsPid();
+    if (pid === child.pid) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return false;
+}
+
+/** @returns {Promise<number | undefined>} the pid of the haproxy answering on the stats socket */
+function statsPid() {
+  return new Promise((resolve) => {
+    const s = createConnection(statsSocket);
+    let text = '';
+    const done = () => {
+      s.destroy();
+      const m = /^Pid: (\d+)$/m.exec(text);
+      resolve(m ? Number(m[1]) : undefined);
+    };
+    s.setTimeout(1000, done);
+    s.on('connect', () => s.end('show info\n'));
+    s.on('data', (b) => (text += String(b)));
+    s.on('error', done);
+    s.on('close', done);
+  });
 }
 
 function stop() {

@@ -132,7 +132,7 @@ describe('haproxy data plane (Debian HAProxy, OpenSSL, configured from the polic
       rmSync(dir, { recursive: true, force: true });
     });
 
-    function writeConfig(mode: 'STRICT' | 'DISABLE', certPem?: string): string {
+    function writeConfig(mode: 'STRICT' | 'DISABLE' | 'PERMISSIVE', certPem?: string): string {
       const pki = createMeshPki({ trustDomain: 'cluster.local' });
       const id = pki.issueWorkload({ namespace: 'foo', serviceAccount: 'finance' });
       const w = (n: string, s: string) => (writeFileSync(join(dir, n), s, { mode: 0o600 }), join(dir, n));
@@ -176,17 +176,53 @@ describe('haproxy data plane (Debian HAProxy, OpenSSL, configured from the polic
       expect(await plaintext(address, port)).to.equal('refused');
       expect(readdirSync(dir).filter((n) => n.startsWith('meshconform-haproxy-'))).to.deep.equal([]);
     });
+
+    it('policy reloads are seamless: connections made while haproxy reloads are answered, never reset', async function () {
+      requireCapability(this, available, HAPROXY);
+      // DISABLE and PERMISSIVE both let plaintext through on a TCP port, so every connection must reach the app
+      // whatever generation of haproxy takes it; with `-sf` alone, connections queued on the old listener are reset.
+      const file = writeConfig('DISABLE');
+      const child = execa(process.execPath, [launcher], { env: { MESHCONFORM_WORKLOAD_CONFIG: file, TMPDIR: dir }, reject: false, buffer: { stdout: false } });
+      let lines = '';
+      child.stdout!.on('data', (b) => (lines += String(b)));
+      const outcomes = new Map<string, number>();
+      try {
+        expect(await until(async () => (await plaintext(address, port)) === 'APP', 10_000), 'haproxy never answered').to.equal(true);
+        const count = (got: string) => outcomes.set(got, (outcomes.get(got) ?? 0) + 1);
+        for (let i = 0; i < 8; i++) {
+          const next = JSON.parse(readFileSync(file, 'utf8')) as WorkloadConfig;
+          next.policies[0]!.spec = { mtls: { mode: i % 2 === 0 ? 'PERMISSIVE' : 'DISABLE' } };
+          writeFileSync(file, JSON.stringify(next));
+          const seen = lines.split('reloaded\n').length;
+          child.kill('SIGHUP');
+          // Bursts of connections for a while and until the new generation serves (`reloaded`, on the handed-over
+          // sockets): some wait in the listening socket's queue when the old generation lets go of it.
+          const pending: Promise<unknown>[] = [];
+          for (let n = 0; n < 300 && (n < 40 || lines.split('reloaded\n').length === seen); n++) {
+            pending.push(...Array.from({ length: 10 }, () => plaintext(address, port, 10_000).then(count)));
+            await new Promise((r) => setTimeout(r, 10));
+          }
+          await Promise.all(pending);
+          expect(lines.split('reloaded\n').length, `reload ${i + 1} never finished`).to.be.greaterThan(seen);
+        }
+      } finally {
+        child.kill('SIGTERM');
+      }
+      await child;
+      expect(outcomes.get('APP') ?? 0, 'no connection ran during the reloads').to.be.greaterThan(20);
+      expect([...outcomes.keys()], JSON.stringify(Object.fromEntries(outcomes))).to.deep.equal(['APP']);
+    });
   });
 });
 
-/** One plaintext line to host:port: the app's answer, `closed` without one, or `refused`. */
-function plaintext(host: string, port: number): Promise<string> {
+/** One plaintext line to host:port: the app's answer, `closed` without one (a reset included), or `refused`. */
+function plaintext(host: string, port: number, waitMs = 3000): Promise<string> {
   return new Promise((resolve) => {
     const s = createConnection({ host, port });
     let data = '';
     let connected = false;
     const done = (v: string) => (s.destroy(), resolve(v));
-    s.setTimeout(3000, () => done('closed'));
+    s.setTimeout(waitMs, () => done('closed'));
     s.on('connect', () => ((connected = true), s.write('hello\n')));
     s.on('data', (b) => {
       data += String(b);
