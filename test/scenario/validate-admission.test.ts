@@ -10,7 +10,7 @@ interface ValidationVector {
   error_contains?: string;
 }
 
-const vectors = (JSON.parse(readFileSync('/work/shared/spec/istio-oracle-vectors.json', 'utf8')) as { validation_vectors: ValidationVector[] })
+const vectors = (JSON.parse(readFileSync(new URL('../oracle/fixtures/istio-oracle-vectors.json', import.meta.url), 'utf8')) as { validation_vectors: ValidationVector[] })
   .validation_vectors;
 
 /** Istio's tests validate the typed spec; apiVersion and kind are implied by the test, so we add them. */
