@@ -1,14 +1,16 @@
 // @ts-check
 /**
  * What the sidecar does with a new connection, from the port's effective mode, its declared protocol and what the
- * first bytes were (spec R5.3–R5.5; /tmp/outcomes.md, shared with the oracle). Pure, so it is unit-tested alone
+ * first bytes were (spec R5.3–R5.5; docs/outcomes.md, shared with the oracle). Pure, so it is unit-tested alone
  * and a planted defect changes one line.
  */
 
-/** Every Istio mTLS ALPN: marks TLS as mesh mTLS on TCP ports (allIstioMtlsALPNs). */
+/**
+ * Every Istio mTLS ALPN (allIstioMtlsALPNs): what a PERMISSIVE port's mTLS filter chain matches, on TCP and on
+ * HTTP-declared ports alike (filterchain_options.go). On an HTTP port, TCP mTLS (`istio`, `istio-peer-exchange`) is
+ * therefore terminated, and its non-HTTP bytes then meet the HTTP codec: a protocol error.
+ */
 export const ALL_ISTIO_MTLS_ALPNS = Object.freeze(['istio', 'istio-peer-exchange', 'istio-http/1.0', 'istio-http/1.1', 'istio-h2']);
-/** The only Istio ALPNs an HTTP-declared port's mTLS chain matches (mtlsHTTPALPNs). */
-export const MTLS_HTTP_ALPNS = Object.freeze(['istio-http/1.0', 'istio-http/1.1', 'istio-h2']);
 /** Server ALPN when terminating (R5.1). The server never advertises `istio`. */
 export const SERVER_ALPN = Object.freeze({ tcp: ['istio-peer-exchange', 'h2', 'http/1.1'], http: ['h2', 'http/1.1'] });
 
@@ -47,12 +49,12 @@ export function decide(mode, protocol, sniff, defects = new Set()) {
 }
 
 /**
- * @param {import('./config.mjs').PortProtocol} protocol
+ * Whether the client's ALPN offer selects a PERMISSIVE port's mTLS chain (the same set whatever the port protocol).
+ * @param {import('./config.mjs').PortProtocol} _protocol
  * @param {readonly string[] | null} alpn the client's offer
  */
-export function hasIstioAlpn(protocol, alpn) {
-  const set = protocol === 'http' ? MTLS_HTTP_ALPNS : ALL_ISTIO_MTLS_ALPNS;
-  return (alpn ?? []).some((p) => set.includes(p));
+export function hasIstioAlpn(_protocol, alpn) {
+  return (alpn ?? []).some((p) => ALL_ISTIO_MTLS_ALPNS.includes(p));
 }
 
 /**

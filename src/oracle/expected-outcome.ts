@@ -11,7 +11,7 @@ const r = (outcome: ExpectedOutcome, rule: string): OutcomeRule => ({ outcome, r
 
 const BAD_CERT = 'a foreign-CA, expired or other-trust-domain client certificate';
 
-/** Spec R5.3–R5.7 for a TCP-declared port (the project's outcome table, /tmp/outcomes.md). */
+/** Spec R5.3–R5.7 for a TCP-declared port: Istio's reference outcomes (docs/outcomes.md). */
 function tcpPort(mode: MtlsMode, client: DirectClientKind): OutcomeRule {
   switch (client) {
     case 'plaintext-tcp':
@@ -58,7 +58,7 @@ function tcpPort(mode: MtlsMode, client: DirectClientKind): OutcomeRule {
   }
 }
 
-/** Spec R5.3–R5.7 for a declared HTTP port, where non-HTTP bytes are a protocol error (the project's outcome table). */
+/** Spec R5.3–R5.7 for a declared HTTP port, where Envoy's HTTP codec makes non-HTTP bytes a protocol error (docs/outcomes.md). */
 function httpPort(mode: MtlsMode, client: DirectClientKind): OutcomeRule {
   switch (client) {
     case 'plaintext-tcp':
@@ -78,7 +78,7 @@ function httpPort(mode: MtlsMode, client: DirectClientKind): OutcomeRule {
     case 'mtls-tcp':
       switch (mode) {
         case 'DISABLE': return r('deny', 'R5.5 DISABLE: TLS to a declared HTTP port is a protocol error');
-        case 'PERMISSIVE': return r('deny', 'R5.4 PERMISSIVE: ALPN istio/istio-peer-exchange is not an HTTP mTLS ALPN, so no filter chain matches on a declared HTTP port');
+        case 'PERMISSIVE': return r('deny', 'R5.4 PERMISSIVE: the mTLS chain of a declared HTTP port matches every Istio ALPN (allIstioMtlsALPNs), so the mTLS is terminated; then raw TCP bytes on a declared HTTP port are a protocol error');
         case 'STRICT': return r('deny', 'R5.3 STRICT: mTLS is terminated, then raw TCP bytes on a declared HTTP port are a protocol error');
         default: return assertNever(mode, 'mTLS mode');
       }

@@ -17,7 +17,7 @@ describe('harness: data-path decisions', function () {
     }
   });
 
-  it('PERMISSIVE terminates Istio ALPNs, passes other TLS through on TCP ports and closes it on HTTP ports', function () {
+  it('PERMISSIVE terminates every Istio ALPN (allIstioMtlsALPNs, HTTP ports too), passes other TLS through on TCP ports and closes it on HTTP ports', function () {
     expect(decide('PERMISSIVE', 'tcp', plaintext)).to.equal('plaintext');
     expect(decide('PERMISSIVE', 'tcp', tlsWith(['istio']))).to.equal('terminate');
     expect(decide('PERMISSIVE', 'tcp', tlsWith(['h2', 'istio-http/1.1']))).to.equal('terminate');
@@ -25,7 +25,10 @@ describe('harness: data-path decisions', function () {
     expect(decide('PERMISSIVE', 'tcp', tlsWith(null))).to.equal('passthrough');
     expect(decide('PERMISSIVE', 'http', plaintext)).to.equal('plaintext');
     expect(decide('PERMISSIVE', 'http', tlsWith(['istio-h2']))).to.equal('terminate');
-    expect(decide('PERMISSIVE', 'http', tlsWith(['istio-peer-exchange', 'istio']))).to.equal('close');
+    // TCP mTLS is terminated on an HTTP port too; its non-HTTP bytes are then a protocol error (connection.mjs).
+    expect(decide('PERMISSIVE', 'http', tlsWith(['istio-peer-exchange', 'istio']))).to.equal('terminate');
+    expect(decide('PERMISSIVE', 'http', tlsWith(['istio']))).to.equal('terminate');
+    expect(decide('PERMISSIVE', 'http', tlsWith(['h2', 'http/1.1']))).to.equal('close');
     expect(decide('PERMISSIVE', 'http', tlsWith(null))).to.equal('close');
   });
 
@@ -36,12 +39,12 @@ describe('harness: data-path decisions', function () {
     expect(decide('DISABLE', 'http', tlsWith(['istio-http/1.1']))).to.equal('protocol-error');
   });
 
-  it('knows the Istio ALPN sets per port protocol', function () {
-    for (const p of ['istio', 'istio-peer-exchange', 'istio-http/1.0', 'istio-http/1.1', 'istio-h2']) expect(hasIstioAlpn('tcp', [p])).to.equal(true);
-    expect(hasIstioAlpn('http', ['istio'])).to.equal(false);
-    expect(hasIstioAlpn('http', ['istio-peer-exchange'])).to.equal(false);
-    expect(hasIstioAlpn('http', ['istio-http/1.0'])).to.equal(true);
-    expect(hasIstioAlpn('tcp', ['http/1.1', 'h2'])).to.equal(false);
+  it('matches every Istio mTLS ALPN on both port protocols (allIstioMtlsALPNs), nothing else', function () {
+    for (const protocol of ['tcp', 'http'] as const) {
+      for (const p of ['istio', 'istio-peer-exchange', 'istio-http/1.0', 'istio-http/1.1', 'istio-h2']) expect(hasIstioAlpn(protocol, [p]), `${protocol} ${p}`).to.equal(true);
+      expect(hasIstioAlpn(protocol, ['http/1.1', 'h2'])).to.equal(false);
+      expect(hasIstioAlpn(protocol, null)).to.equal(false);
+    }
   });
 });
 
