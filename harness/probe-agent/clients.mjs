@@ -9,6 +9,7 @@ import { X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
+import { MX_ALPN, MX_HEADER_BYTES, encodePreamble, readPreamble } from '../common/peer-exchange.mjs';
 
 /** @typedef {'plaintext-tcp'|'plaintext-http'|'mtls-tcp'|'mtls-http'|'tls-no-client-cert'|'mtls-foreign-ca'|'mtls-expired'|'mtls-other-trust-domain'|'tls-no-istio-alpn'} DirectClientKind */
 /** @typedef {'mesh'|'foreignCa'|'expired'|'otherTrustDomain'} CredentialName */
@@ -23,7 +24,8 @@ import { performance } from 'node:perf_hooks';
  */
 /** @typedef {{ startedAt: number, connectMs?: number, handshakeMs?: number, tunnelMs?: number, totalMs: number }} ProbeTimings */
 /** @typedef {Record<string, unknown> & { status: 'allowed'|'denied'|'error', timings: ProbeTimings, attempts: number }} Observation */
-/** @typedef {{ t0: number, phase: 'connect'|'handshake'|'reply', connectMs?: number, handshakeMs?: number, tls?: TlsEvidence, error?: Error, eof: boolean }} Trace */
+/** @typedef {{ seen: true, workload?: string, namespace?: string }} MxEvidence */
+/** @typedef {{ t0: number, phase: 'connect'|'handshake'|'reply', connectMs?: number, handshakeMs?: number, tls?: TlsEvidence, mx?: MxEvidence, error?: Error, eof: boolean }} Trace */
 
 export const ECHO_LINE_PREFIX = 'MESHCONFORM-ECHO ';
 export const PROBE_LINE_PREFIX = 'MESHCONFORM-PROBE ';
@@ -355,7 +357,7 @@ export function observationOf(outcome, trace, t, pathOf) {
     ...(t.tunnelMs !== undefined ? { tunnelMs: t.tunnelMs } : {}),
     totalMs: t.totalMs,
   };
-  const base = { timings, attempts: 1, ...(trace.tls ? { tls: trace.tls } : {}) };
+  const base = { timings, attempts: 1, ...(trace.tls ? { tls: trace.tls } : {}), ...(trace.mx ? { mx: trace.mx } : {}) };
   switch (outcome.kind) {
     case 'echo':
       return { ...base, status: 'allowed', path: pathOf(outcome.echo), echo: outcome.echo, ...(outcome.httpStatus !== undefined ? { httpStatus: outcome.httpStatus } : {}) };
@@ -387,9 +389,26 @@ export function jobProblem(job) {
   return undefined;
 }
 
+/** The header the agent sends first on `istio-peer-exchange`, as an Istio sidecar client does (a well-formed Any). */
+const PROBE_MX_HEADER = encodePreamble({ NAME: 'meshconform-probe', WORKLOAD_NAME: 'meshconform-probe' }, 'meshconform-probe');
+
+/**
+ * A broken metadata-exchange preamble: the data plane accepted the connection and began Istio's exchange, so it is
+ * evidence neither of a denial nor of the application's answer.
+ * @param {string} why
+ * @returns {Outcome}
+ */
+const mxError = (why) => ({ kind: 'error', message: `istio-peer-exchange preamble: ${why}` });
+
+/** @param {Buffer} buf a preamble prefix */
+const incompletePreamble = (buf) =>
+  buf.length < MX_HEADER_BYTES ? `${buf.length} of the 8 header bytes` : `${buf.length - MX_HEADER_BYTES} of ${buf.readUInt32BE(4)} payload bytes`;
+
 /**
  * One connection: connect (and TLS), send the payload, read one reply, close. Both payloads are judged from the raw
- * bytes, so a raw echo line on an HTTP exchange is still the application's answer.
+ * bytes, so a raw echo line on an HTTP exchange is still the application's answer. On ALPN `istio-peer-exchange` the
+ * agent sends its metadata header first and reads the server's preamble before the reply (common/peer-exchange.mjs);
+ * bytes without the magic are judged as usual.
  * @param {ProbeJob} job
  * @param {ProbeContext} ctx
  * @param {{ secureContext: tls.SecureContext, alpn: string[] | undefined } | null} tlsOptions
@@ -406,6 +425,10 @@ function exchange(job, ctx, tlsOptions, payload, timeoutMs) {
     const chunks = [];
     let size = 0;
     let settled = false;
+    /** `pending`: MX negotiated, the preamble (or its absence) not yet known. */
+    let mx = /** @type {'off'|'pending'|'done'} */ ('off');
+    /** Where the application's reply starts (after a preamble). */
+    let replyStart = 0;
     const socket = tlsOptions
       ? tls.connect({
           host: job.address,
@@ -419,11 +442,18 @@ function exchange(job, ctx, tlsOptions, payload, timeoutMs) {
     const send = () => {
       trace.phase = 'reply';
       const host = net.isIPv6(job.address) ? `[${job.address}]` : job.address;
-      socket.write(
+      const body = Buffer.from(
         payload === 'http'
           ? `GET / HTTP/1.1\r\nhost: ${host}:${job.targetPort}\r\nx-meshconform-probe: ${job.key}\r\nconnection: close\r\n\r\n`
           : `${PROBE_LINE_PREFIX}${job.key}\n`,
+        'utf8',
       );
+      if (trace.tls?.alpn === MX_ALPN) {
+        mx = 'pending';
+        socket.write(Buffer.concat([PROBE_MX_HEADER, body])); // well over the 8 bytes Envoy waits for
+      } else {
+        socket.write(body);
+      }
     };
     /** @param {Outcome} outcome */
     const finish = (outcome) => {
@@ -434,9 +464,33 @@ function exchange(job, ctx, tlsOptions, payload, timeoutMs) {
       if (socket.closed) resolve({ outcome, trace });
       else socket.once('close', () => resolve({ outcome, trace }));
     };
-    const timer = setTimeout(() => finish(denied('timeout', `no reply within ${timeoutMs} ms (waiting for ${WAITING_FOR[trace.phase]})`)), timeoutMs);
-    /** The reply so far, judged; `undefined` while more bytes may complete it. */
-    const judge = (/** @type {boolean} */ ended) => judgeReply(Buffer.concat(chunks, size), payload, ended);
+    const timer = setTimeout(
+      () =>
+        finish(
+          mx === 'pending' && size > 0
+            ? mxError(`incomplete within the probe deadline: ${incompletePreamble(Buffer.concat(chunks, size))} arrived`)
+            : denied('timeout', `no reply within ${timeoutMs} ms (waiting for ${WAITING_FOR[trace.phase]})`),
+        ),
+      timeoutMs,
+    );
+    /** The reply so far, judged; `undefined` while more bytes may complete it. A partial preamble at the end is an error. */
+    const judge = (/** @type {boolean} */ ended) => {
+      const buf = Buffer.concat(chunks, size);
+      if (mx === 'pending') {
+        if (size === 0) return undefined;
+        const r = readPreamble(buf);
+        if (r.state === 'need-more') return ended ? mxError(`truncated: the connection ended after ${incompletePreamble(buf)}`) : undefined;
+        if (r.state === 'bad') return mxError(r.why);
+        mx = 'done';
+        if (r.state === 'ok') {
+          trace.mx = { seen: true, ...r.peer };
+          replyStart = r.consumed;
+        }
+      }
+      const rest = buf.subarray(replyStart);
+      if (ended && rest.length === 0 && trace.mx) return denied('closed', 'connection closed after the istio-peer-exchange preamble without a reply');
+      return judgeReply(rest, payload, ended);
+    };
 
     socket.once('connect', () => {
       trace.connectMs = elapsed();

@@ -105,8 +105,20 @@ export interface ProbeTimings {
   readonly totalMs: number;
 }
 
+/**
+ * Istio's TCP metadata exchange (ALPN `istio-peer-exchange`): the server's preamble was read before the reply.
+ * `workload` / `namespace` come from the proxy's own metadata in it: evidence of which proxy answered.
+ */
+export interface MxEvidence {
+  readonly seen: true;
+  readonly workload?: string;
+  readonly namespace?: string;
+}
+
 export interface ObservationBase {
   readonly tls?: TlsEvidence;
+  /** Set when the server sent a metadata-exchange preamble. */
+  readonly mx?: MxEvidence;
   readonly timings: ProbeTimings;
   /** 1 for the first try; more when the run retried a mismatching cell. */
   readonly attempts: number;

@@ -2,13 +2,24 @@ import type { ProbeJob } from '../model/index.js';
 import { PROBE_LINE_PREFIX } from './echo-reply.js';
 import { closed, openConnection, type ConnectionTrace, type TlsOptions } from './open-connection.js';
 import { denied, outcomeOfError, outcomeOfReplyLine, type Outcome } from './outcome.js';
+import { incompletePreamble, MX_ALPN, PROBE_MX_HEADER, readPreamble } from './peer-exchange.js';
 import type { ProbeContext } from './probe-context.js';
 import { timeoutOutcome } from './timeout-outcome.js';
 
 /** A reply longer than this without a newline is judged as it stands (a peer streaming garbage). */
 const MAX_REPLY_BYTES = 64 * 1024;
 
-/** Raw exchange: sends `MESHCONFORM-PROBE <key>\n`, reads one reply line, then closes. Never rejects. */
+/**
+ * A broken metadata-exchange preamble: the data plane accepted the connection and began Istio's exchange, so it is
+ * no evidence that the policy denied anything, and no evidence that the application answered: an `error`.
+ */
+const mxError = (why: string): Outcome => ({ kind: 'error', message: `istio-peer-exchange preamble: ${why}` });
+
+/**
+ * Raw exchange: sends `MESHCONFORM-PROBE <key>\n`, reads one reply line, then closes. Never rejects. When ALPN
+ * `istio-peer-exchange` was negotiated it first sends its own metadata header (as an Istio sidecar client does) and
+ * reads the server's preamble before the reply (peer-exchange.ts); bytes without the magic are judged as usual.
+ */
 export function lineExchange(
   job: ProbeJob,
   ctx: ProbeContext,
@@ -19,10 +30,22 @@ export function lineExchange(
     const chunks: Buffer[] = [];
     let size = 0;
     let settled = false;
+    /** `pending`: MX negotiated, the preamble (or its absence) not yet known. */
+    let mx: 'off' | 'pending' | 'done' = 'off';
+    /** Where the application's reply starts (after a preamble). */
+    let replyStart = 0;
     const { socket, trace } = openConnection(job, ctx, tlsOptions, (s) => {
-      s.write(`${PROBE_LINE_PREFIX}${job.key}\n`);
+      const line = Buffer.from(`${PROBE_LINE_PREFIX}${job.key}\n`, 'utf8');
+      if (trace.tls?.alpn === MX_ALPN) {
+        mx = 'pending';
+        // One write: the header and the line together are well over the 8 bytes Envoy waits for.
+        s.write(Buffer.concat([PROBE_MX_HEADER, line]));
+      } else {
+        s.write(line);
+      }
     });
-    const received = () => Buffer.concat(chunks, size).toString('utf8');
+    const all = () => Buffer.concat(chunks, size);
+    const reply = () => all().subarray(replyStart);
     const finish = (outcome: Outcome) => {
       if (settled) return;
       settled = true;
@@ -30,21 +53,43 @@ export function lineExchange(
       socket.destroy();
       void closed(socket).then(() => resolve({ outcome, trace }));
     };
-    const onAbort = () => finish(timeoutOutcome(signal, trace));
+    /** The stream stopped (EOF, error, close) with no complete reply line. */
+    const ended = (otherwise: () => Outcome) => {
+      if (mx === 'pending' && size > 0) return finish(mxError(`truncated: the connection ended after ${incompletePreamble(all())}`));
+      const rest = reply();
+      if (rest.length > 0) return finish(outcomeOfReplyLine(rest.toString('utf8')));
+      return finish(otherwise());
+    };
+    const noReply = () => denied('closed', trace.mx ? 'connection closed after the istio-peer-exchange preamble without a reply' : 'connection closed without a reply');
+    const onAbort = () => {
+      if (mx === 'pending' && size > 0) finish(mxError(`incomplete within the probe deadline: ${incompletePreamble(all())} arrived`));
+      // Bytes before the deadline are the reply as it stands (garbage without a newline is a non-echo reply, as the
+      // HTTP clients classify it); only silence is a timeout.
+      else if (reply().length > 0) finish(outcomeOfReplyLine(reply().toString('utf8')));
+      else finish(timeoutOutcome(signal, trace));
+    };
 
     socket.on('data', (chunk: Buffer) => {
       chunks.push(chunk);
       size += chunk.length;
-      if (chunk.includes(0x0a)) {
-        const text = received();
-        finish(outcomeOfReplyLine(text.slice(0, text.indexOf('\n'))));
-      } else if (size >= MAX_REPLY_BYTES) {
-        finish(outcomeOfReplyLine(received()));
+      if (mx === 'pending') {
+        const r = readPreamble(all());
+        if (r.state === 'need-more') return;
+        if (r.state === 'bad') return finish(mxError(r.why));
+        mx = 'done';
+        if (r.state === 'ok') {
+          trace.mx = { seen: true, ...r.peer };
+          replyStart = r.consumed;
+        }
       }
+      const rest = reply();
+      const nl = rest.indexOf(0x0a);
+      if (nl >= 0) finish(outcomeOfReplyLine(rest.subarray(0, nl).toString('utf8')));
+      else if (rest.length >= MAX_REPLY_BYTES) finish(outcomeOfReplyLine(rest.toString('utf8')));
     });
-    socket.on('end', () => finish(size > 0 ? outcomeOfReplyLine(received()) : denied('closed', 'connection closed without a reply')));
-    socket.on('error', (err) => finish(outcomeOfError(err)));
-    socket.on('close', () => finish(trace.error ? outcomeOfError(trace.error) : denied('closed', 'connection closed without a reply')));
+    socket.on('end', () => ended(noReply));
+    socket.on('error', (err) => (mx === 'pending' && size > 0 ? ended(noReply) : finish(outcomeOfError(err))));
+    socket.on('close', () => ended(() => (trace.error ? outcomeOfError(trace.error) : noReply())));
     signal.addEventListener('abort', onAbort, { once: true });
     if (signal.aborted) onAbort();
   });

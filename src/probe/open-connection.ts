@@ -1,7 +1,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
-import type { ProbeJob, TlsEvidence } from '../model/index.js';
+import type { MxEvidence, ProbeJob, TlsEvidence } from '../model/index.js';
 import type { ProbeContext } from './probe-context.js';
 
 /** What happened on one probe connection, recorded as it happens (the classifier reads it afterwards). */
@@ -12,6 +12,8 @@ export interface ConnectionTrace {
   connectMs?: number;
   handshakeMs?: number;
   tls?: TlsEvidence;
+  /** The server's metadata-exchange preamble (peer-exchange.ts), once read. */
+  mx?: MxEvidence;
   /** The first error the socket emitted. */
   error?: Error;
   /** The peer closed its side (FIN). */

@@ -80,7 +80,7 @@ function observation(outcome: Outcome, trace: ConnectionTrace, tlsClient: boolea
     ...(t.tunnelMs !== undefined ? { tunnelMs: t.tunnelMs } : {}),
     totalMs: t.totalMs,
   };
-  const base = { timings, attempts: 1, ...(trace.tls ? { tls: trace.tls } : {}) };
+  const base = { timings, attempts: 1, ...(trace.tls ? { tls: trace.tls } : {}), ...(trace.mx ? { mx: trace.mx } : {}) };
   switch (outcome.kind) {
     case 'echo': {
       const issuer = trace.tls?.serverIssuer ?? 'unknown';

@@ -25,6 +25,7 @@ export interface HarnessFile {
 export const POD_HARNESS_FILES = [
   'common/harness-error.mjs',
   'common/request-line.mjs',
+  'common/peer-exchange.mjs',
   'echo/echo-app.mjs',
   'probe-agent/clients.mjs',
   'probe-agent/hbone.mjs',
@@ -117,7 +118,7 @@ export function namespaceManifest(ctx: ManifestContext, name: string, membership
 
 /** Harness files a workload pod runs, and those the probe pod runs. */
 const ECHO_FILES = ['common/harness-error.mjs', 'common/request-line.mjs', 'echo/echo-app.mjs'];
-const AGENT_FILES = ['probe-agent/clients.mjs', 'probe-agent/hbone.mjs', 'probe-agent/probe-agent.mjs'];
+const AGENT_FILES = ['common/peer-exchange.mjs', 'probe-agent/clients.mjs', 'probe-agent/hbone.mjs', 'probe-agent/probe-agent.mjs'];
 
 /** Harness files as a ConfigMap (keys cannot hold '/': `echo/echo-app.mjs` is stored as `echo__echo-app.mjs`). */
 export function harnessConfigMap(ctx: ManifestContext, namespace: string, paths: readonly string[]): IConfigMap {

@@ -20,7 +20,7 @@ const ctx: ManifestContext = {
   runId: RUN_ID,
   image: 'node:20-slim',
   imagePullPolicy: 'IfNotPresent',
-  harnessFiles: ['common/harness-error.mjs', 'common/request-line.mjs', 'echo/echo-app.mjs', 'probe-agent/clients.mjs', 'probe-agent/hbone.mjs', 'probe-agent/probe-agent.mjs'].map((path) => ({ path, content: `// ${path}\n` })),
+  harnessFiles: ['common/harness-error.mjs', 'common/request-line.mjs', 'common/peer-exchange.mjs', 'echo/echo-app.mjs', 'probe-agent/clients.mjs', 'probe-agent/hbone.mjs', 'probe-agent/probe-agent.mjs'].map((path) => ({ path, content: `// ${path}\n` })),
   appTls: { certPem: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n', keyPem: '-----BEGIN PRIVATE KEY-----\nSECRET\n-----END PRIVATE KEY-----\n' },
   injectionLabel: ['istio.io/rev', 'canary'],
   owner: { 'meshconform.dev/pid': '1', 'meshconform.dev/host': 'h' },

@@ -3,13 +3,16 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { DirectClientKind, EchoReply, PortProtocol } from '../../../src/model/index.js';
+import { MX_ALPN, readPreamble } from '../../../harness/common/peer-exchange.mjs';
 import { issuedBy, type Issued, type TestPki } from './test-pki.js';
 
 export interface ProbeOutcome {
   readonly outcome: 'allow' | 'passthrough' | 'deny' | 'timeout';
   readonly echo?: EchoReply;
-  /** Everything the server sent (decrypted for TLS clients). */
+  /** Everything the server sent (decrypted for TLS clients), after a metadata-exchange preamble if there was one. */
   readonly raw: string;
+  /** The server's istio-peer-exchange preamble, decoded (this client sends none of its own). */
+  readonly mx?: { workload?: string; namespace?: string };
   /** Error code or 'closed'. */
   readonly detail: string;
   readonly serverIdentity?: string;
@@ -87,10 +90,19 @@ export function probe(kind: DirectClientKind, target: ProbeTarget, pki: TestPki,
       settled = true;
       clearTimeout(timer);
       conn.destroy();
-      const raw = Buffer.concat(chunks).toString('latin1');
+      let bytes = Buffer.concat(chunks);
+      let mx: ProbeOutcome['mx'];
+      if (tlsInfo.alpn === MX_ALPN) {
+        const r = readPreamble(bytes);
+        if (r.state === 'ok') {
+          mx = r.peer;
+          bytes = bytes.subarray(r.consumed);
+        }
+      }
+      const raw = bytes.toString('latin1');
       const echo = parseEcho(raw);
       const outcome = timedOut ? 'timeout' : !echo ? 'deny' : echo.received === 'tls' ? 'passthrough' : 'allow';
-      resolve({ outcome, raw, detail, ...(echo ? { echo } : {}), ...tlsInfo });
+      resolve({ outcome, raw, detail, ...(echo ? { echo } : {}), ...(mx ? { mx } : {}), ...tlsInfo });
     };
     const timer = setTimeout(() => finish('deadline', true), DEADLINE_MS);
     const payload = payloadFor(spec.payload);
