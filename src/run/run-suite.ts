@@ -26,7 +26,7 @@ import { startEnvironment } from './start-environment.js';
 import { pushTeardown, runTeardown } from './teardown.js';
 import { prepareChaos, runChaosScenario } from './run-chaos.js';
 import { HARNESS_VERSION } from './version.js';
-import { interruptedBy, interruptedReason } from './interrupt.js';
+import { interruptedBy, interruptedReason, type InterruptSignal } from './interrupt.js';
 
 export interface RunHooks {
   onRunStart?(info: { runId: string; scenarios: number; cells: number }): void;
@@ -185,6 +185,12 @@ function unservedPort(s: Scenario, workload: WorkloadKey): number {
   return hboneUnservedPort(w?.ports.map((p) => p.port) ?? []);
 }
 
+/** A cell of a scenario the interrupt cut short: an error, with the last observation (if any) kept as evidence. */
+function interruptedError(e: Expectation, attempts: readonly Observation[], by: InterruptSignal, feature: string): CellResult {
+  const last = attempts.at(-1);
+  return { ...errorCell(e, interruptedReason(by), feature), ...(last ? { observed: last } : {}) };
+}
+
 /** Sidecar-versus-ambient tables of the `mode: both` scenarios that ran in both modes. */
 function withDifferentials(ran: readonly ScenarioResult[]): { differentials?: ModeDifferential[] } {
   const differentials = modeDifferentials(ran);
@@ -265,6 +271,8 @@ async function runOne(o: RunOptions, runId: string, p: Plan, pki: Pki, ctx: Prob
       for (const k of keys) {
         const obs = observed.get(k);
         const list = attempts.get(k)!;
+        // A probe the interrupt cut short or never started observed nothing: no placeholder to pass for evidence.
+        if (!obs && o.interrupt?.aborted) continue;
         list.push(
           obs
             ? { ...obs, attempts: list.length + 1 }
@@ -292,7 +300,7 @@ async function runOne(o: RunOptions, runId: string, p: Plan, pki: Pki, ctx: Prob
     // After an interrupt nothing is judged: the teardown it began can reset connections a deny cell would count.
     // Observations made while a data plane was down cannot be trusted either way.
     cells = by
-      ? exps.map((e) => (skipReason(e) !== undefined ? skippedCell(e, `${p.dataPlane.name} cannot express this cell: ${skipReason(e)!}`, s.feature) : errorCell(e, interruptedReason(by), s.feature)))
+      ? exps.map((e) => (skipReason(e) !== undefined ? skippedCell(e, `${p.dataPlane.name} cannot express this cell: ${skipReason(e)!}`, s.feature) : interruptedError(e, attempts.get(e.key)!, by, s.feature)))
       : problems.length > 0 ? exps.map((e) => errorCell(e, `data plane unhealthy: ${problems.join('; ')}`, s.feature)) : judgeAll();
   } finally {
     await runTeardown(remove, () => env.stop());
