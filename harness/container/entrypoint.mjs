@@ -11,7 +11,8 @@
  * filled in here, because only the container knows them), the workload certificate, key and CA, and the echo app's
  * own certificate. The data plane gets an ordinary WorkloadConfig file through MESHCONFORM_WORKLOAD_CONFIG: the
  * contract is unchanged. SIGHUP: re-read workload.json (new policies), rewrite the data plane's file atomically,
- * forward SIGHUP. SIGTERM/SIGINT: stop both. Either child exiting ends the container with its exit code.
+ * forward SIGHUP. SIGTERM/SIGINT: stop both. Either child exiting ends the container with its exit code. Each child
+ * leads its own process group, so a stop takes what it forked too; the data plane gets MESHCONFORM_TMPDIR.
  * stdout lines: `meshconform-entrypoint: started <address> ...` once both are launched; errors: one line, exit 2.
  */
 import { spawn } from 'node:child_process';
@@ -67,7 +68,10 @@ async function main() {
   /** @param {WorkloadTemplate} t */
   const render = (t) => ({ ...t, workload: { ...t.workload, address }, app: { address, ports: appPorts } });
   writeAtomic(WORKLOAD_CONFIG, JSON.stringify(render(template), null, 2));
-  const dataPlane = await launch('data plane', dataPlaneArgv, { MESHCONFORM_WORKLOAD_CONFIG: WORKLOAD_CONFIG }, 'inherit');
+  // The data plane's private temporary folder (data-plane contract); it goes with the container.
+  const tmpDir = `${RUN_DIR}/data-plane-tmp`;
+  mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
+  const dataPlane = await launch('data plane', dataPlaneArgv, { MESHCONFORM_WORKLOAD_CONFIG: WORKLOAD_CONFIG, MESHCONFORM_TMPDIR: tmpDir }, 'inherit');
 
   process.on('SIGHUP', () => {
     try {
@@ -142,7 +146,7 @@ function argvFromEnv(name) {
  */
 function launch(label, argv, env, stdout) {
   const [file, ...args] = argv;
-  const child = spawn(/** @type {string} */ (file), args, { env: { ...process.env, ...env }, stdio: ['ignore', stdout, 'inherit'] });
+  const child = spawn(/** @type {string} */ (file), args, { env: { ...process.env, ...env }, stdio: ['ignore', stdout, 'inherit'], detached: true });
   children.push({ label, child });
   const spawned = new Promise((resolve) => {
     child.once('spawn', () => resolve(child));
@@ -152,6 +156,8 @@ function launch(label, argv, env, stdout) {
     });
   });
   child.once('exit', (code, signal) => {
+    // What it forked goes with it.
+    killGroup(child, 'SIGKILL');
     if (stopping) {
       if (children.every((c) => c.child.exitCode !== null || c.child.signalCode !== null)) process.exit(0);
       return;
@@ -211,7 +217,7 @@ function stop(signal) {
   if (running.length === 0) process.exit(0);
   for (const c of running) c.child.kill(signal === 'SIGINT' ? 'SIGTERM' : signal);
   setTimeout(() => {
-    for (const c of running) c.child.kill('SIGKILL');
+    for (const c of running) killGroup(c.child, 'SIGKILL');
     process.exit(0);
   }, STOP_GRACE_MS).unref();
 }
@@ -221,8 +227,21 @@ function exitWith(code) {
   stopping = true;
   // The last line names the exit code: the harness reads it even after the container is gone.
   process.stderr.write(`${PROGRAM}: exit ${code}\n`);
-  for (const c of children) if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL');
+  for (const c of children) killGroup(c.child, 'SIGKILL');
   process.exit(code);
+}
+
+/**
+ * @param {ChildProcess} child leader of its own process group (spawned detached)
+ * @param {NodeJS.Signals} signal
+ */
+function killGroup(child, signal) {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // the group is gone
+  }
 }
 
 /** @param {unknown} err */

@@ -80,7 +80,8 @@ async function main() {
   const spec = parseDefectSpec(env.MESHCONFORM_DEFECTS);
   const clockOffsetMs = parseClockOffset(env.MESHCONFORM_CLOCK_OFFSET_MS);
   const failOpenAt = spec.defects.has('fail-open-window') ? parseFailOpenAt(env[FAIL_OPEN_AT_ENV]) : undefined;
-  const marker = spec.defects.has('fail-open-on-restart') ? `${files[0]}.meshconform-started` : undefined;
+  // In MESHCONFORM_TMPDIR (kept across restarts of this data plane, removed by the harness), else beside the config.
+  const marker = spec.defects.has('fail-open-on-restart') ? (env.MESHCONFORM_TMPDIR ? join(env.MESHCONFORM_TMPDIR, 'meshconform-started') : `${files[0]}.meshconform-started`) : undefined;
   const restarted = marker !== undefined && existsSync(marker);
   if (failOpenAt !== undefined) openFailWindow(spec, 'fail-open-window', failOpenAt);
   if (clockOffsetMs !== 0) settings.debug(`client certificates are checked against the system clock ${clockOffsetMs > 0 ? '+' : ''}${clockOffsetMs} ms`);
@@ -104,8 +105,8 @@ async function main() {
 }
 
 /**
- * Defect fail-open-on-restart tells a restart from a first start by a marker beside the (first) config file, written
- * once the proxy serves; the harness removes the config folder, marker included, with the run.
+ * Defect fail-open-on-restart tells a restart from a first start by a marker in MESHCONFORM_TMPDIR (or beside the
+ * first config file), written once the proxy serves; the harness removes that folder, marker included, with the run.
  * @param {string} marker
  */
 function markServed(marker) {

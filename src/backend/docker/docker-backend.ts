@@ -20,6 +20,7 @@ import { CONTAINER_HARNESS_DIR, ensureHarnessImage, imageExists, type HarnessIma
 import { ENV_LABEL, RUN_LABEL, WORKLOAD_LABEL, ownerLabels } from './labels.js';
 import { freeSubnets } from './pick-subnet.js';
 import { removeByLabels, removeNetwork } from './reap.js';
+import { escapeControls } from '../../util/terminal-text.js';
 
 export interface DockerBackendOptions {
   /** The host's harness folder: baked into the built image, or copied into a user-supplied one. */
@@ -265,7 +266,8 @@ async function startBox(b: Box, c: BoxContext): Promise<StartedTestContainer> {
     .withLogConsumer((stream) => {
       stream.setEncoding?.('utf8');
       stream.on('data', (s: string) => {
-        for (const line of String(s).split('\n')) if (line.trim()) b.logs.push(line.trimEnd());
+        // Bounded: 60 lines of at most 1 KiB each, however much a data plane prints.
+        for (const line of String(s).split('\n')) if (line.trim()) b.logs.push(line.trimEnd().slice(-1024));
         if (b.logs.length > 60) b.logs.splice(0, b.logs.length - 60);
       });
       stream.on('error', () => b.endLogs());
@@ -333,7 +335,7 @@ async function startFailure(b: Box, err: unknown, where: string): Promise<Backen
   const exitLine = b.logs.findLast((l) => EXIT_LINE.test(l));
   if (exitLine) b.exit = Number(EXIT_LINE.exec(exitLine)![1]);
   const state = b.exit !== undefined ? `exited at start (exit code ${b.exit})` : `did not start: ${firstLine(err)}`;
-  const text = b.logs.filter((l) => !EXIT_LINE.test(l)).slice(-4).join(' | ');
+  const text = escapeControls(b.logs.filter((l) => !EXIT_LINE.test(l)).slice(-4).join(' | '));
   return new BackendError(`${where}: ${b.label} ${state}${text ? `: ${text}` : ' (no output)'}`, { cause: err });
 }
 
@@ -376,6 +378,6 @@ function key(w: Workload): WorkloadKey {
 }
 
 function tail(b: Box): string {
-  const text = b.logs.filter((l) => !EXIT_LINE.test(l)).slice(-4).join(' | ');
+  const text = escapeControls(b.logs.filter((l) => !EXIT_LINE.test(l)).slice(-4).join(' | '));
   return text ? `: ${text}` : '';
 }

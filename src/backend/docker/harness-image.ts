@@ -6,6 +6,7 @@ import { dirname, join, relative } from 'node:path';
 import { execa } from 'execa';
 import type Dockerode from 'dockerode';
 import { BackendError } from '../../util/errors.js';
+import { recordDir } from '../../util/run-state.js';
 
 /** Repository of the images built here; the tag is the content hash. */
 export const HARNESS_IMAGE_REPO = 'meshconform/node-harness';
@@ -40,6 +41,8 @@ export async function ensureHarnessImage(docker: Dockerode, harnessDir: string):
   const ref = `${HARNESS_IMAGE_REPO}:${await contentHash(entries)}`;
   if (await imageExists(docker, ref)) return { ref, built: false, ms: Date.now() - t0 };
   const stage = await mkdtemp(join(tmpdir(), 'meshconform-image-'));
+  // Recorded for `meshconform reap`, like every temporary folder of a run.
+  const forget = recordDir(stage);
   try {
     for (const e of entries) {
       const to = join(stage, e.target);
@@ -55,6 +58,7 @@ export async function ensureHarnessImage(docker: Dockerode, harnessDir: string):
     await importTree(docker, stage, ref);
   } finally {
     await rm(stage, { recursive: true, force: true });
+    forget();
   }
   return { ref, built: true, ms: Date.now() - t0 };
 }

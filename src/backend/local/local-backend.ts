@@ -183,7 +183,7 @@ async function startLocal(o: EnvironmentOptions, subnet: string, firstIndex: num
       const members = workloads.slice(i, i + per);
       const paths = configPaths.slice(i, i + per);
       // The data plane's own temporary folder: the harness removes it, even after a SIGKILL.
-      const tmpDir = await dir.mkdir(`data-plane-${groups.length}-tmp`);
+      const tmpDir = await dir.mkdir(`dp${groups.length}-tmp`);
       groups.push(
         per === 1
           ? { label: `data plane for ${key(members[0]!)}`, env: { MESHCONFORM_WORKLOAD_CONFIG: paths[0]!, MESHCONFORM_TMPDIR: tmpDir }, members, tmpDir }
@@ -318,7 +318,7 @@ async function waitReady(
   const pending = members.flatMap((w) => w.ports.map((p) => ({ w, port: p.port, address: targets.get(key(w))!.address })));
   let delay = 5;
   while (pending.length > 0) {
-    if (proc.exit) throw startFailure(proc, where);
+    if (proc.exit) return exited(proc, where);
     const checks = await Promise.all(pending.map((p) => tcpAccepts(p.address, p.port, 250)));
     for (let i = checks.length - 1; i >= 0; i--) if (checks[i]) pending.splice(i, 1);
     if (pending.length === 0) break;
@@ -331,7 +331,7 @@ async function waitReady(
   }
   // A process that exits right after binding is not a data plane we can probe.
   await sleep(0);
-  if (proc.exit) throw startFailure(proc, where);
+  if (proc.exit) return exited(proc, where);
 }
 
 async function exited(proc: Proc, where: string): Promise<never> {
