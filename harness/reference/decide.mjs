@@ -31,7 +31,7 @@ export const SERVER_ALPN = Object.freeze({ tcp: ['istio-peer-exchange', 'h2', 'h
 export function decide(mode, protocol, sniff, defects = new Set()) {
   switch (mode) {
     case 'STRICT':
-      if (sniff.kind !== 'tls') return defects.has('strict-accepts-plaintext') ? 'plaintext' : 'close';
+      if (sniff.kind !== 'tls') return defects.has('strict-accepts-plaintext') || (protocol === 'http' && defects.has('strict-http-accepts-plaintext')) ? 'plaintext' : 'close';
       // STRICT chains match transport_protocol tls only; ALPN is not checked.
       if (defects.has('strict-requires-istio-alpn') && !hasIstioAlpn(protocol, sniff.alpn)) return 'close';
       return 'terminate';

@@ -1,4 +1,4 @@
-import type { CellResult, RunResult, Scenario } from '../model/index.js';
+import type { CellResult, Claim, RunResult, Scenario } from '../model/index.js';
 import { createLocalBackend } from '../backend/local/index.js';
 import { createMeshPki, type MeshPki } from '../pki/index.js';
 import { MeshconformError } from '../util/errors.js';
@@ -37,6 +37,8 @@ export interface MutateOptions {
   readonly scenarios: readonly Scenario[];
   readonly paths: readonly string[];
   readonly defects: readonly DefectInfo[];
+  /** The claim every run is judged under (the baseline must pass it; a defect is caught when a cell fails under it). */
+  readonly claim: Claim;
   /** Defect runs going on at the same time, each on its own loopback /16. */
   readonly parallelDefects: number;
   /** Second octet of the baseline's loopback /16 (127.<n>); defect run i uses 127.<n+1+i>. */
@@ -90,6 +92,7 @@ export async function mutate(o: MutateOptions): Promise<MutationResult> {
       parallelScenarios: o.parallelScenarios,
       runId: newRunId(),
       pkiFor,
+      claim: o.claim,
       ...(stop
         ? {
             stop: stop.signal,

@@ -1,4 +1,5 @@
 import { execa } from 'execa';
+import type { Claim } from '../model/index.js';
 import { BackendError, UsageError } from '../util/errors.js';
 import { harnessFile } from './data-plane.js';
 
@@ -9,6 +10,8 @@ export interface DefectInfo {
   /** `static`: visible to a plain run; `chaos`: only shows under faults (restarts, reloads, rotations). */
   readonly kind: 'static' | 'chaos';
   readonly description: string;
+  /** Under which `--claim` it is a defect: `spec` (PeerAuthentication's required outcomes) and/or `istio` (Istio's). */
+  readonly claims: readonly Claim[];
   /** A defect that takes a value (`--defect name=<value>`). */
   readonly parameter?: { readonly unit: string; readonly default: number | null; readonly description: string };
 }
@@ -40,7 +43,8 @@ function isDefectInfo(v: unknown): v is DefectInfo {
   const o = v as Record<string, unknown> | null;
   return typeof o === 'object' && o !== null && typeof o['name'] === 'string' && /^[a-z0-9-]+$/.test(o['name'])
     && ['policy', 'connection', 'tls'].includes(o['layer'] as string) && ['static', 'chaos'].includes(o['kind'] as string)
-    && typeof o['description'] === 'string';
+    && typeof o['description'] === 'string'
+    && Array.isArray(o['claims']) && o['claims'].length > 0 && o['claims'].every((c) => c === 'spec' || c === 'istio');
 }
 
 /** The defect name of a `--defect` value (`name` or `name=<value>`). */

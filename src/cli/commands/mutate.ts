@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CellResult, RunResult } from '../../model/index.js';
+import type { CellResult, Claim, RunResult } from '../../model/index.js';
 import { loadScenarios } from '../../scenario/index.js';
 import { mutate, subnetsNeeded, type DefectResult, type MutationResult } from '../../run/mutate.js';
 import { checkDefectNames, defectName, referenceDefects } from '../../run/reference-defects.js';
@@ -8,8 +8,10 @@ import { installSignalHandlers } from '../../run/teardown.js';
 import { newRunId } from '../../run/run-suite.js';
 import { EXIT, UsageError } from '../../util/errors.js';
 import { int, type CommandModule } from '../command-context.js';
+import { claimOption } from './run.js';
 
 interface MutateFlags {
+  claim: Claim;
   defect?: string[];
   list?: boolean;
   json?: boolean;
@@ -73,14 +75,16 @@ function defectLine(d: DefectResult): string {
   }
 }
 
-function summaryJson(r: MutationResult): unknown {
+function summaryJson(r: MutationResult, claim: Claim): unknown {
   return {
+    claim,
     score: { caught: r.caught, planted: r.planted },
     durationMs: r.durationMs,
     baseline: { runId: r.baseline.runId, summary: r.baseline.summary, lintErrors: r.baseline.lintErrors, ...(r.baselineProblem ? { problem: r.baselineProblem } : {}) },
     defects: r.defects.map((d) => ({
       name: d.defect.name,
       layer: d.defect.layer,
+      claims: d.defect.claims,
       description: d.defect.description,
       status: d.status,
       caughtBy: d.caughtBy.length,
@@ -105,9 +109,9 @@ async function createOutDir(outRoot: string): Promise<string> {
 }
 
 /** The summary plus every run's RunResult (file names are fixed or catalogue names, which are [a-z0-9-]). */
-async function writeMutationFiles(r: MutationResult, dir: string): Promise<string> {
+async function writeMutationFiles(r: MutationResult, claim: Claim, dir: string): Promise<string> {
   const write = (name: string, value: unknown) => writeFile(join(dir, name), `${JSON.stringify(value, null, 2)}\n`);
-  await write('mutation.json', summaryJson(r));
+  await write('mutation.json', summaryJson(r, claim));
   await write('baseline.report.json', r.baseline);
   for (const d of r.defects) if (d.run) await write(`${d.defect.name}.report.json`, d.run satisfies RunResult);
   return dir;
@@ -118,7 +122,8 @@ export const mutateCommand: CommandModule = (program, { out, err, setExitCode })
     .command('mutate')
     .description('mutation testing: run the suite against the reference data plane with each planted defect; every defect must be caught')
     .argument('[paths...]', 'scenario files or folders', ['scenarios/'])
-    .option('--defect <name>', 'only this defect (repeatable; default: every defect)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+    .addOption(claimOption())
+    .option('--defect <name>', 'only this defect (repeatable; default: every static defect of the --claim)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .option('--list', 'list the defects the reference data plane can plant, then exit')
     .option('--json', 'print the result as JSON instead of text')
     .option('--out <dir>', 'also write mutation.json and every run\'s report.json under <dir>/mutate-<id>/ (default: no files)')
@@ -136,11 +141,17 @@ export const mutateCommand: CommandModule = (program, { out, err, setExitCode })
       const catalogue = await referenceDefects();
       if (flags.list) {
         if (flags.json) out.write(`${JSON.stringify(catalogue, null, 2)}\n`);
-        else for (const d of catalogue) out.write(`${d.name.padEnd(38)} ${d.layer.padEnd(10)} ${d.kind.padEnd(6)} ${d.description}\n`);
+        else for (const d of catalogue) out.write(`${d.name.padEnd(38)} ${d.layer.padEnd(10)} ${d.kind.padEnd(6)} ${d.claims.join(',').padEnd(10)} ${d.description}\n`);
         return;
       }
       // Chaos defects only show under faults: by default only the static ones are planted (name them to plant others).
-      const chosen = flags.defect !== undefined ? (await checkDefectNames(flags.defect)).map(defectName) : catalogue.filter((d) => d.kind === 'static').map((d) => d.name);
+      // Only the defects of the claim: under `spec` a data plane may do what Istio's HTTP codec does not (docs/outcomes.md).
+      const ofClaim = catalogue.filter((d) => d.claims.includes(flags.claim));
+      const chosen = flags.defect !== undefined ? (await checkDefectNames(flags.defect)).map(defectName) : ofClaim.filter((d) => d.kind === 'static').map((d) => d.name);
+      const notOfClaim = chosen.filter((n) => !ofClaim.some((d) => d.name === n));
+      if (notOfClaim.length > 0) {
+        throw new UsageError(`--defect ${notOfClaim.join(', ')}: not a defect under --claim ${flags.claim} (it breaks only --claim ${catalogue.find((d) => d.name === notOfClaim[0])!.claims.join(', ')}); see \`meshconform mutate --list\``);
+      }
       const defects = catalogue.filter((d) => chosen.includes(d.name));
       const subnet = firstSubnet(flags.localSubnet, subnetsNeeded(defects.length));
       const scenarios = await loadScenarios(paths, flags.grep !== undefined ? { grep: flags.grep } : {});
@@ -148,11 +159,12 @@ export const mutateCommand: CommandModule = (program, { out, err, setExitCode })
       const outDir = flags.out !== undefined ? await createOutDir(flags.out) : undefined;
       installSignalHandlers();
       const text = !flags.json;
-      if (text) out.write(`meshconform mutate: ${defects.length} defect(s) against ${scenarios.length} scenario(s), ${flags.parallelDefects} at a time\n`);
+      if (text) out.write(`meshconform mutate: ${defects.length} defect(s) of --claim ${flags.claim} against ${scenarios.length} scenario(s), ${flags.parallelDefects} at a time\n`);
       const result = await mutate({
         scenarios,
         paths,
         defects,
+        claim: flags.claim,
         parallelDefects: flags.parallelDefects,
         firstSubnet: subnet,
         retries: flags.retries,
@@ -171,16 +183,16 @@ export const mutateCommand: CommandModule = (program, { out, err, setExitCode })
           if (text) out.write(`${defectLine(d)}\n`);
         },
       });
-      const files = outDir !== undefined ? await writeMutationFiles(result, outDir) : undefined;
+      const files = outDir !== undefined ? await writeMutationFiles(result, flags.claim, outDir) : undefined;
       if (flags.json) {
-        out.write(`${JSON.stringify({ ...(summaryJson(result) as object), ...(files ? { files } : {}) }, null, 2)}\n`);
+        out.write(`${JSON.stringify({ ...(summaryJson(result, flags.claim) as object), ...(files ? { files } : {}) }, null, 2)}\n`);
       } else if (result.baselineProblem !== undefined) {
         err.write(`meshconform: the suite does not pass on the reference data plane without defects (${result.baselineProblem}); run \`meshconform run\` on it first: defects can only be judged against a passing baseline\n`);
       } else {
         const survivors = result.defects.filter((d) => d.status === 'survived').map((d) => d.defect.name);
         const errors = result.defects.filter((d) => d.status === 'error').map((d) => d.defect.name);
         const pct = result.planted > 0 ? Math.floor((100 * result.caught) / result.planted) : 100;
-        out.write(`mutation score: ${result.caught}/${result.planted} defects caught (${pct} %) in ${(result.durationMs / 1000).toFixed(1)} s\n`);
+        out.write(`mutation score: ${result.caught}/${result.planted} defects caught (${pct} %) under --claim ${flags.claim} in ${(result.durationMs / 1000).toFixed(1)} s\n`);
         if (survivors.length > 0) out.write(`survived: ${survivors.join(', ')} (each needs a scenario that fails when it is planted)\n`);
         if (errors.length > 0) out.write(`not judged (harness error): ${errors.join(', ')}\n`);
         if (files) out.write(`reports in ${files}\n`);
