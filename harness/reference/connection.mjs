@@ -4,6 +4,7 @@
  * chain (decide.mjs), then close, answer a protocol error, terminate mTLS, or forward to the application.
  */
 import net from 'node:net';
+import { MX_ALPN, encodePreamble, readClientHeader } from '../common/peer-exchange.mjs';
 import { checkRequestLine } from '../common/request-line.mjs';
 import { parseClientHello } from './client-hello.mjs';
 import { decide } from './decide.mjs';
@@ -150,7 +151,56 @@ export function handleSecureConnection(tlsSock, runtime, settings) {
   const binding = { runtime, port };
   const xfcc = peer === '' ? `By=${runtime.ownIdentity}` : `By=${runtime.ownIdentity};URI=${peer}`;
   if (port.protocol === 'http') httpGate(tlsSock, EMPTY, xfcc, binding, settings);
+  else if (tlsSock.alpnProtocol === MX_ALPN) peerExchange(tlsSock, binding, settings);
   else forward(tlsSock, EMPTY, binding, settings);
+}
+
+/** Bytes held while waiting for a client's metadata header; beyond this the connection is dropped. */
+const MAX_MX_HOLD = 1024 * 1024;
+
+/**
+ * Istio's TCP metadata exchange on an `istio-peer-exchange` connection, as Envoy's metadata_exchange filter does it:
+ * on the client's first data, write this proxy's preamble (a Struct with the workload's name and namespace); hold the
+ * client's bytes until there are 8; drain a magic header (and its payload when that parses as an Any); pass every
+ * other byte to the application.
+ * @param {import('node:tls').TLSSocket} stream
+ * @param {Binding} binding
+ * @param {ConnectionSettings} settings
+ */
+function peerExchange(stream, binding, settings) {
+  const { runtime, port } = binding;
+  const slash = runtime.key.indexOf('/');
+  const namespace = runtime.key.slice(0, slash);
+  const name = runtime.key.slice(slash + 1);
+  /** @type {Buffer} */
+  let buf = EMPTY;
+  let wrote = false;
+  /** @param {Buffer} chunk */
+  const onData = (chunk) => {
+    buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+    if (!wrote) {
+      wrote = true;
+      stream.write(encodePreamble({ NAME: name, NAMESPACE: namespace, WORKLOAD_NAME: name }, `sidecar~${runtime.address}~${name}.${namespace}~${namespace}.svc.cluster.local`));
+    }
+    const header = readClientHeader(buf);
+    if (header.state === 'need-more') {
+      if (buf.length > MAX_MX_HOLD) stream.destroy();
+      return;
+    }
+    stream.pause();
+    stream.off('data', onData);
+    stream.off('end', onEnd);
+    const consumed = header.state === 'consumed' ? header.consumed : 0;
+    settings.debug(`${runtime.key}:${port.port} istio-peer-exchange: client header ${header.state === 'consumed' ? `drained (${consumed} bytes)` : 'absent'}`);
+    // defect mx-drops-first-bytes: the preamble goes out, but the client's first bytes never reach the app.
+    const rest = runtime.defects.has('mx-drops-first-bytes') ? EMPTY : buf.subarray(consumed);
+    forward(stream, rest, binding, settings);
+  };
+  // Envoy holds fewer than 8 bytes and never passes them on: a client that half-closes first gets nothing.
+  const onEnd = () => stream.destroy();
+  stream.on('data', onData);
+  stream.on('end', onEnd);
+  stream.resume();
 }
 
 /**
