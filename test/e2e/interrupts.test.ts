@@ -101,3 +101,62 @@ describe('determinism: the same suite twice gives the same verdicts', function (
     expect(verdicts(runs[1]!)).to.deep.equal(verdicts(runs[0]!));
   });
 });
+
+/** Every hidden name under `dir` (staging folders, temp links, `.*.tmp` files): a finished writer leaves none. */
+function hiddenUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((p) => p.split('/').some((part) => part.startsWith('.')));
+}
+
+/** The run folder holds the whole report: every file present and complete. */
+function expectWholeReport(dir: string): void {
+  expect(readdirSync(dir).sort(), dir).to.deep.equal(['index.html', 'junit.xml', 'report.json']);
+  expect((JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as RunResult).kind).to.equal('RunResult');
+  expect(readFileSync(join(dir, 'junit.xml'), 'utf8')).to.match(/<\/testsuites>\s*$/);
+  expect(readFileSync(join(dir, 'index.html'), 'utf8')).to.match(/<\/html>\s*$/);
+}
+
+describe('SIGTERM while the report is being written: the whole report or none, and no temp files', function () {
+  this.timeout(300_000);
+  // Extra delays after the write began, so the signal lands at different steps of it (files, rename, console, latest).
+  for (const [i, extraMs] of [0, 3, 12, 40].entries()) {
+    it(`#${i}: SIGTERM ${extraMs} ms after the write began`, async () => {
+      const tmp = mkdtempSync(join(tmpdir(), 'mc-int-tmp-'));
+      const out = mkdtempSync(join(tmpdir(), 'mc-int-out-'));
+      try {
+        const scenario = join(root, 'test/e2e/fixtures/scenarios/strict-and-permissive.yaml');
+        const child = execa(process.execPath, [bin, 'run', scenario, '--out', out, '--retries', '0', '--local-subnet', `127.${236 + i}`], {
+          cwd: root,
+          env: { TMPDIR: tmp, NO_COLOR: '1' },
+          reject: false,
+        });
+        let exited = false;
+        void child.finally(() => (exited = true));
+        // The write begins when anything but the up-front write check appears in --out.
+        let signalled = false;
+        while (!exited && !signalled) {
+          if (readdirSync(out).some((n) => !n.startsWith('.meshconform-write-check'))) {
+            if (extraMs > 0) await new Promise((r) => setTimeout(r, extraMs));
+            signalled = child.kill('SIGTERM');
+          } else await new Promise((r) => setTimeout(r, 1));
+        }
+        const r = await child;
+        expect(signalled, `the run ended before its write was seen: ${r.stderr}`).to.equal(true);
+        expect([0, 143], `exit ${r.exitCode}: ${r.stderr}`).to.include(r.exitCode);
+        expect(hiddenUnder(out), 'staging folders, temp links or temp files left').to.deep.equal([]);
+        const runs = readdirSync(out).filter((n) => n !== 'latest');
+        expect(runs.length).to.be.at.most(1);
+        for (const run of runs) expectWholeReport(join(out, run));
+        // "report in …" only once the files are complete and in place.
+        const named = /report in (\S+)/.exec(r.stdout)?.[1];
+        if (named !== undefined) expectWholeReport(named);
+        // An interrupted run never becomes latest.
+        if (r.exitCode === 143) expect(readdirSync(out)).not.to.include('latest');
+        expect(ours(tmp), 'temp files (configs, keys) left').to.deep.equal([]);
+        expect(r.stderr).not.to.match(/\n\s+at /);
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+        rmSync(out, { recursive: true, force: true });
+      }
+    });
+  }
+});
