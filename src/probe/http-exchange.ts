@@ -118,10 +118,12 @@ function outcomeOfFailure(err: unknown, signal: AbortSignal, trace: ConnectionTr
   // undici destroys the socket with its own errors (UND_ERR_*, HPE_*): only a socket error of another origin is
   // what the peer did.
   if (trace?.error && !isUndiciError(trace.error)) return outcomeOfError(trace.error);
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && code.startsWith('HPE_')) {
+  // Bytes that are not HTTP are classified as the raw clients classify them (a non-echo reply is a protocol-error
+  // denial), whichever error object undici reports them with.
+  if (isParserError(err) || (trace?.error && isParserError(trace.error))) {
     return raw.length > 0 ? outcomeOfReplyLine(raw.split('\n', 1)[0]!) : denied('protocol-error', `invalid HTTP response: ${(err as Error).message}`);
   }
+  const code = (err as { code?: unknown } | null)?.code;
   if (code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') return denied('protocol-error', `response larger than ${MAX_BODY_BYTES} bytes`);
   if (code === 'UND_ERR_SOCKET' || trace?.eof) return denied('closed', 'connection closed without an HTTP response');
   return outcomeOfError(err);
@@ -129,5 +131,12 @@ function outcomeOfFailure(err: unknown, signal: AbortSignal, trace: ConnectionTr
 
 function isUndiciError(err: Error): boolean {
   const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' && (code.startsWith('UND_ERR_') || code.startsWith('HPE_'));
+  return (typeof code === 'string' && code.startsWith('UND_ERR_')) || isParserError(err);
+}
+
+/** undici's HTTP parser refused the peer's bytes (its HTTPParserError does not always carry an `HPE_` code). */
+function isParserError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  return err.name === 'HTTPParserError' || (typeof code === 'string' && code.startsWith('HPE_'));
 }

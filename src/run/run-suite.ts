@@ -19,7 +19,7 @@ import { RUN_RESULT_API_VERSION } from '../model/index.js';
 import { expectations, lintExpectations } from '../oracle/index.js';
 import { errorCell, judgeCell, modeDifferentials, skippedCell, summarize } from '../diff/index.js';
 import { createMeshPki, KEYS_PER_PKI, prepareKeyPairs, type MeshPki } from '../pki/index.js';
-import { createProbeContext, hboneUnservedPort, runProbes } from '../probe/index.js';
+import { createProbeContext, hboneUnservedPort, listenerOf, runProbes, showsLife, timeoutsWithoutLife } from '../probe/index.js';
 import { BackendError } from '../util/errors.js';
 import { dataPlaneFor } from './data-plane-for-mode.js';
 import { startEnvironment } from './start-environment.js';
@@ -262,11 +262,21 @@ async function runOne(o: RunOptions, runId: string, p: Plan, pki: Pki, ctx: Prob
       });
     }
     const attempts = new Map<string, Observation[]>(probed.map((e) => [e.key, []]));
+    // One call is one round: a timeout counts as a denial only if its port showed life to another probe of the round.
+    // A retry round also fires, once per port it retries, a cell of that port that showed life in the last round
+    // (not recorded: it only tells a port that still answers from one that hangs).
     const probe = async (keys: readonly string[]) => {
-      const observed = await runProbes(
-        keys.map((k) => jobs.get(k)!),
-        ctx,
-        { concurrency: o.concurrency, timeoutMs: o.timeoutMs, ...(o.interrupt ? { signal: o.interrupt } : {}) },
+      const round = keys.map((k) => jobs.get(k)!);
+      const ports = new Set(round.map(listenerOf));
+      const inRound = new Set(keys);
+      const companions: ProbeJob[] = [];
+      for (const [k, list] of attempts) {
+        const last = list.at(-1);
+        if (!inRound.has(k) && last && showsLife(last) && ports.delete(listenerOf(jobs.get(k)!))) companions.push(jobs.get(k)!);
+      }
+      const observed = timeoutsWithoutLife(
+        [...round, ...companions],
+        await runProbes([...round, ...companions], ctx, { concurrency: o.concurrency, timeoutMs: o.timeoutMs, ...(o.interrupt ? { signal: o.interrupt } : {}) }),
       );
       for (const k of keys) {
         const obs = observed.get(k);
@@ -291,7 +301,8 @@ async function runOne(o: RunOptions, runId: string, p: Plan, pki: Pki, ctx: Prob
     await probe(probed.map((e) => e.key));
     let problems = env.health();
     for (let r = 0; r < o.retries && problems.length === 0 && !o.interrupt?.aborted; r++) {
-      const again = judgeAll().filter((c) => c.verdict === 'fail' || c.verdict === 'error').map((c) => c.key);
+      // A fail that shows an answer of the application is settled: retries only give a denied or erred cell a chance.
+      const again = judgeAll().filter((c) => (c.verdict === 'fail' && c.observed?.status !== 'allowed') || c.verdict === 'error').map((c) => c.key);
       if (again.length === 0) break;
       await probe(again);
       problems = env.health();

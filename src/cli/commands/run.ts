@@ -6,6 +6,7 @@ import { createNetnsBackend, netnsHostProblem } from '../../backend/netns/index.
 import { runSuite, newRunId } from '../../run/run-suite.js';
 import { resolveDataPlane, echoArgv, harnessFile } from '../../run/data-plane.js';
 import { checkDefectNames } from '../../run/reference-defects.js';
+import { assertSomethingRuns, nothingProbed } from '../../run/nothing-probed.js';
 import { pushTeardown, runTeardown } from '../../run/teardown.js';
 import { writeOutputs, parseReporters, openReporters, prepareOutRoot, holdExitForReport } from '../../run/outputs.js';
 import { interruptTracker, watchInterrupts } from '../../run/interrupt.js';
@@ -76,6 +77,7 @@ async function runCommand(paths: string[], flags: RunFlags, out: NodeJS.Writable
   const dataPlane = resolveDataPlane(flags.dataPlane, flags.workloadsPerProcess, await checkDefectNames(flags.defect ?? []), flags.meshModes !== undefined ? parseMeshModes(flags.meshModes) : undefined);
   const scenarios = await loadScenarios(paths, flags.grep !== undefined ? { grep: flags.grep } : {});
   if (scenarios.length === 0) throw new UsageError(`no scenarios found in ${paths.join(', ')}${flags.grep ? ` matching --grep ${flags.grep}` : ''}`);
+  assertSomethingRuns(scenarios, dataPlane);
   if (flags.image !== undefined && flags.backend !== 'docker') throw new UsageError('--image needs --backend docker');
   await prepareOutRoot(flags.out);
   const runId = newRunId();
@@ -151,6 +153,9 @@ async function runCommand(paths: string[], flags: RunFlags, out: NodeJS.Writable
   } finally {
     hold.release();
   }
+  // A run that probed nothing is not a success (every cell skipped, e.g. none the data plane can express).
+  const none = nothingProbed(result);
+  if (none !== undefined && result.lintErrors === 0) throw new UsageError(none);
   return exitCodeFor(result);
 }
 
