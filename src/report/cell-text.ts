@@ -28,15 +28,22 @@ export function denialText(obs: DeniedObservation): string {
   return `${obs.how}${status}${obs.detail ? ` (${obs.detail})` : ''}`;
 }
 
+/** "; istio-peer-exchange preamble from foo/finance": which proxy answered, by its own metadata (Envoy's TCP MX). */
+export function mxText(obs: Observation): string {
+  if (!obs.mx) return '';
+  const who = obs.mx.workload ? `${obs.mx.namespace ? `${obs.mx.namespace}/` : ''}${obs.mx.workload}` : 'an unnamed proxy';
+  return `; istio-peer-exchange preamble from ${who}`;
+}
+
 /** One line of evidence: what the probe saw. */
 export function observationText(obs: Observation): string {
   switch (obs.status) {
     case 'allowed': {
       const tls = obs.tls ? `, server ${obs.tls.serverIdentity ?? 'without SPIFFE ID'} from the ${obs.tls.serverIssuer} CA` : '';
-      return `answered via ${obs.path} by ${obs.echo.workload}:${obs.echo.port} (app received ${obs.echo.received}${tls})`;
+      return `answered via ${obs.path} by ${obs.echo.workload}:${obs.echo.port} (app received ${obs.echo.received}${tls})${mxText(obs)}`;
     }
     case 'denied':
-      return `denied by ${denialText(obs)}`;
+      return `denied by ${denialText(obs)}${mxText(obs)}`;
     case 'error':
       return `probe error: ${obs.message}`;
     default: {

@@ -89,6 +89,7 @@
     h('h1', null, 'meshconform report'),
     h('p', { class: 'meta', 'data-testid': 'run-meta' },
       'run ' + run.runId + ' · data plane ' + run.environment.dataPlane + ' · backend ' + run.environment.backend +
+      ' · claim ' + (run.claim || 'istio') +
       ' · meshconform ' + run.harness.version + ' · ' + run.startedAt + ' · ' + secs(run.durationMs)),
     h('p', { class: 'meta' },
       'paths ' + o.paths.join(' ') + (o.grep !== undefined ? ' · grep ' + o.grep : '') + ' · retries ' + o.retries +
@@ -107,6 +108,8 @@
     var n = run.summary[v === 'pass' ? 'passed' : v === 'fail' ? 'failed' : v === 'error' ? 'errors' : v];
     cards.append(h('div', { class: 'card v-' + v, 'data-testid': 'count-' + v }, h('span', { class: 'n' }, n), h('span', { class: 'l' }, VERDICT_LABEL[v])));
   });
+  // --claim spec: passes whose outcome PeerAuthentication allows but Istio's Envoy/ztunnel does not give, counted apart.
+  if (run.summary.differsFromIstio) cards.append(h('div', { class: 'card', 'data-testid': 'count-differs', title: 'conformant under --claim spec, but not the outcome Istio gives' }, h('span', { class: 'n' }, run.summary.differsFromIstio), h('span', { class: 'l' }, 'differ from Istio')));
   if (run.lintErrors > 0) cards.append(h('div', { class: 'card v-flaky', 'data-testid': 'count-lint' }, h('span', { class: 'n' }, run.lintErrors), h('span', { class: 'l' }, 'scenario lint errors')));
   overview.append(cards);
 
@@ -187,7 +190,7 @@
   var filters = h('nav', { class: 'filters', 'data-testid': 'filters' },
     h('label', null, fProblems, 'only failing, flaky or error cells'),
     h('label', null, 'feature', fFeature), h('label', null, 'workload', fWorkload), h('label', null, 'client', fClient),
-    h('span', { class: 'legend' }, '✓ passed (names the expected outcome) · ✗ observed≠expected · * right outcome, wrong evidence · ~ flaky · E probe error · – skipped'),
+    h('span', { class: 'legend' }, '✓ passed (names the expected outcome) · ^ passed with an outcome PeerAuthentication allows but Istio does not give · ✗ observed≠expected · * right outcome, wrong evidence · ~ flaky · E probe error · – skipped'),
     status);
   document.body.insertBefore(filters, document.body.firstChild);
 
@@ -201,7 +204,7 @@
   function cellText(c) {
     var exp = OUT[c.expected.outcome];
     switch (c.verdict) {
-      case 'pass': return '✓ ' + exp;
+      case 'pass': return c.differsFromIstio && c.observedOutcome ? '✓ ' + OUT[c.observedOutcome] + '^' : '✓ ' + exp;
       case 'fail':
         if (c.observedOutcome === undefined) return '✗ ?≠' + exp;
         return c.observedOutcome === c.expected.outcome ? '✗ ' + exp + '*' : '✗ ' + OUT[c.observedOutcome] + '≠' + exp;
@@ -244,7 +247,7 @@
           var c = r.cells[k];
           if (!c) { tr.append(h('td', { class: 'none', 'data-client': k }, '·')); return; }
           var ch = changes.get(c.key);
-          var mismatch = c.observedOutcome !== undefined && c.observedOutcome !== c.expected.outcome;
+          var mismatch = c.observedOutcome !== undefined && c.observedOutcome !== c.expected.outcome && !c.differsFromIstio;
           var title = c.verdict + ': ' + c.reason;
           if (mismatch) title = 'expected ' + c.expected.outcome + ', observed ' + c.observedOutcome + ' — ' + title;
           var btn = h('button', {
@@ -431,7 +434,11 @@
       ['outcome', c.expected.outcome, 'expected-outcome'],
       ['effective mode', c.expected.mode, 'expected-mode'],
       ['rule', c.expected.rule, 'rule'],
-    ]));
+    ].concat(c.expected.required ? [
+      ['PeerAuthentication requires', c.expected.required.join(' or '), 'required-outcomes'],
+      ['why', c.expected.requiredRule, 'required-rule'],
+    ] : [])));
+    if (c.differsFromIstio) panel.append(h('p', { class: 'note', 'data-field': 'differs-from-istio' }, 'Conformant, but not what Istio answers: observed ' + c.observedOutcome + ', Istio gives ' + c.expected.outcome + ' here.'));
     panel.append(h('h3', null, 'Why it was expected'));
     if (!c.decidedBy.length) {
       panel.append(h('p', { 'data-field': 'decided-by' }, 'No policy applies to this port: PERMISSIVE by default.'));
@@ -471,6 +478,8 @@
         rows.push(['server certificate from', ob.tls.serverIssuer + ' CA', 'server-issuer']);
         rows.push(['identity as expected', ob.tls.serverIdentityOk ? 'yes' : 'no', 'server-identity-ok']);
       }
+      // Envoy's TCP metadata exchange: the answering proxy named itself in its preamble.
+      if (ob.mx) rows.push(['istio-peer-exchange', 'preamble from ' + (ob.mx.workload ? (ob.mx.namespace ? ob.mx.namespace + '/' : '') + ob.mx.workload : 'an unnamed proxy'), 'mx']);
       rows.push(['attempts', ob.attempts, 'attempts']);
       var t = ob.timings;
       rows.push(['timings', ['connect ' + (ms(t.connectMs) || '–'), 'handshake ' + (ms(t.handshakeMs) || '–')].concat(t.tunnelMs === undefined ? [] : ['HBONE CONNECT ' + ms(t.tunnelMs)], ['total ' + ms(t.totalMs)]).join(' · '), 'timings']);
