@@ -40,6 +40,12 @@ export async function readRunResultFile(file: string): Promise<RunResult> {
     const more = checked.errors.length > MAX_ERRORS ? ` (and ${checked.errors.length - MAX_ERRORS} more)` : '';
     throw new ReportInputError(file, `does not match the report.json schema: ${checked.errors.slice(0, MAX_ERRORS).join('; ')}${more}`);
   }
+  // Cells are matched by key (compare, --baseline): a key twice would let one verdict hide the other.
+  const seen = new Set<string>();
+  for (const cell of checked.value.scenarios.flatMap((s) => s.cells)) {
+    if (seen.has(cell.key)) throw new ReportInputError(file, `cell ${JSON.stringify(cell.key)} appears more than once: not a report meshconform wrote`);
+    seen.add(cell.key);
+  }
   return checked.value;
 }
 
