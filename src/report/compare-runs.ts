@@ -1,4 +1,4 @@
-import type { CellResult, ClientKind, MeshMode, RunResult, Summary, Verdict, WorkloadKey } from '../model/index.js';
+import type { CellResult, Claim, ClientKind, MeshMode, RunResult, Summary, Verdict, WorkloadKey } from '../model/index.js';
 
 /** A cell as it appears in a comparison. */
 export interface ComparedCell {
@@ -37,6 +37,8 @@ export interface ComparedRun {
   readonly startedAt: string;
   readonly dataPlane: string;
   readonly harnessVersion: string;
+  /** What its verdicts claim (`--claim`). */
+  readonly claim: Claim;
   readonly summary: Summary;
 }
 
@@ -55,6 +57,11 @@ export interface RunComparison {
   /** Scenarios whose time-to-enforce figure (chaos timelines) differs; compared only where both runs have one. */
   readonly timeToEnforce: readonly TimeToEnforceChange[];
   readonly unchanged: number;
+  /**
+   * Set when the runs were judged under different claims (`--claim spec` vs `istio`): their verdicts answer different
+   * questions, so the newer run is a new baseline and no cell is compared (every list above is empty).
+   */
+  readonly newBaseline?: string;
 }
 
 const GOOD: ReadonlySet<Verdict> = new Set(['pass', 'flaky']);
@@ -75,6 +82,7 @@ const runInfo = (r: RunResult): ComparedRun => ({
   startedAt: r.startedAt,
   dataPlane: r.environment.dataPlane,
   harnessVersion: r.harness.version,
+  claim: r.claim,
   summary: r.summary,
 });
 
@@ -84,6 +92,20 @@ function cellsByKey(r: RunResult): Map<string, CellResult> {
 
 /** Compares two runs (`before` is the older, typically last night's). Lists keep the newer run's cell order. */
 export function compareRuns(before: RunResult, after: RunResult): RunComparison {
+  if (before.claim !== after.claim) {
+    return {
+      before: runInfo(before),
+      after: runInfo(after),
+      regressions: [],
+      fixes: [],
+      otherChanges: [],
+      added: [],
+      removed: [],
+      timeToEnforce: [],
+      unchanged: 0,
+      newBaseline: `the claim changed from --claim ${before.claim} to --claim ${after.claim}: the newer run is a new baseline, its cells are not compared`,
+    };
+  }
   const old = cellsByKey(before);
   const now = cellsByKey(after);
   const regressions: VerdictChange[] = [];

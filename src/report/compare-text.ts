@@ -14,9 +14,13 @@ const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 export function renderComparisonText(c: RunComparison, options: { readonly color?: boolean } = {}): string {
   const paint = (code: string, s: string): string => (options.color ? `\x1b[${code}m${s}\x1b[0m` : s);
   const out: string[] = [];
-  out.push(`before: ${t(c.before.runId)} (${c.before.startedAt}, ${t(c.before.dataPlane)}, meshconform ${t(c.before.harnessVersion)})`);
-  out.push(`after:  ${t(c.after.runId)} (${c.after.startedAt}, ${t(c.after.dataPlane)}, meshconform ${t(c.after.harnessVersion)})`);
+  out.push(`before: ${t(c.before.runId)} (${c.before.startedAt}, ${t(c.before.dataPlane)}, meshconform ${t(c.before.harnessVersion)}, --claim ${c.before.claim})`);
+  out.push(`after:  ${t(c.after.runId)} (${c.after.startedAt}, ${t(c.after.dataPlane)}, meshconform ${t(c.after.harnessVersion)}, --claim ${c.after.claim})`);
   out.push('');
+  if (c.newBaseline !== undefined) {
+    out.push(paint('33', `New baseline: ${c.newBaseline}; no regressions reported`));
+    return out.join('\n') + '\n';
+  }
   const section = <T>(title: string, code: string, items: readonly T[], line: (x: T) => string): void => {
     if (items.length === 0) return;
     out.push(paint(code, `${title} (${items.length})`));

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { Document } from 'yaml';
-import type { MeshMode, RunResult, Summary } from '../model/index.js';
+import type { Claim, MeshMode, RunResult, Summary } from '../model/index.js';
 import type { ImplementationInfo } from './implementation-info.js';
 import { featureResults, profileResults, type GroupResult } from './profile-results.js';
 import { defaultProfiles, type ConformanceProfile } from './profiles.js';
@@ -31,6 +31,8 @@ export interface ConformanceReport {
     readonly contact: readonly string[];
   };
   readonly dataPlane: string;
+  /** What the verdicts claim (`--claim`): PeerAuthentication's required outcomes or Istio's reference ones. */
+  readonly claim: Claim;
   /** Mesh modes in which at least one scenario actually ran. */
   readonly meshModes: readonly MeshMode[];
   readonly harness: { readonly name: 'meshconform'; readonly version: string };
@@ -47,7 +49,7 @@ export interface ConformanceReport {
 /** The `run` command line a RunResult implies (options the result does not record take their defaults). */
 export function reproduceFromResult(r: RunResult): string {
   const args = ['npx', `meshconform@${r.harness.version}`, 'run', ...r.options.paths];
-  args.push('--backend', r.environment.backend, '--data-plane', r.environment.dataPlane);
+  args.push('--backend', r.environment.backend, '--data-plane', r.environment.dataPlane, '--claim', r.claim);
   args.push('--retries', String(r.options.retries), '--concurrency', String(r.options.concurrency), '--timeout', String(r.options.timeoutMs));
   if (r.options.grep !== undefined) args.push('--grep', r.options.grep);
   return args.map(shellQuote).join(' ');
@@ -77,6 +79,7 @@ export async function buildConformanceReport(r: RunResult, input: ConformanceInp
       contact: [...(impl.contact ?? [])],
     },
     dataPlane: r.environment.dataPlane,
+    claim: r.claim,
     meshModes: (['sidecar', 'ambient'] as const).filter((m) => modes.has(m)),
     harness: { name: 'meshconform', version: r.harness.version },
     suite,

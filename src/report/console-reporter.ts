@@ -46,7 +46,8 @@ function truncate(s: string, max: number, ell: string): string {
 }
 
 function summaryText(s: Summary): string {
-  return `${s.cells} cells: ${s.passed} passed, ${s.failed} failed, ${s.flaky} flaky, ${s.errors} errors, ${s.skipped} skipped`;
+  const differs = s.differsFromIstio !== undefined ? ` (${s.differsFromIstio} conformant but not what Istio answers)` : '';
+  return `${s.cells} cells: ${s.passed} passed, ${s.failed} failed, ${s.flaky} flaky, ${s.errors} errors, ${s.skipped} skipped${differs}`;
 }
 
 /** The whole end-of-run report as text: truth tables, failures, lint errors, harness errors, summary. */
@@ -61,6 +62,8 @@ export function renderConsoleReport(result: RunResult, outDir: string, style: Co
     const tone = VERDICT_TONE[c.verdict];
     switch (c.verdict) {
       case 'pass':
+        // Conformant (--claim spec) with another outcome than Istio's: show what was seen, marked '^'.
+        if (c.differsFromIstio && c.observedOutcome !== undefined) return { text: `${sym.pass} ${OUTCOME_SHORT[c.observedOutcome]}^`, tone };
         return { text: `${sym.pass} ${exp}`, tone };
       case 'fail': {
         const got = c.observedOutcome;
@@ -117,6 +120,7 @@ export function renderConsoleReport(result: RunResult, outDir: string, style: Co
         `Legend: ${sym.pass} deny  passed (the cell names the expected outcome)    ${x}  failed: observed allow, expected deny`,
         `        ${sym.fail} allow*  right outcome, wrong evidence (misroute, server identity)    ${sym.flaky} allow  flaky: matched on a retry`,
         `        ${sym.error}  error: the probe could not run (never a denial)    ${sym.skipped}  skipped    ${sym.none}  not run`,
+        `        ${sym.pass} allow^  passed with an outcome PeerAuthentication allows but Istio's Envoy/ztunnel does not give (--claim spec)`,
         `Clients: pt = plaintext, no-cert = TLS without client cert, foreign = foreign CA, other-td = other trust domain,`,
         `         no-alpn = mesh cert without Istio ALPN.  pthru = the TLS passed through to the app untouched`,
         '',
@@ -192,7 +196,7 @@ export function renderConsoleReport(result: RunResult, outDir: string, style: Co
       paint('red', `INTERRUPTED by ${result.interrupted.signal} at ${result.interrupted.at}: cells of scenarios still running are errors, scenarios not started are missing; latest was not replaced`),
     );
   }
-  out.push(paint(tone, summaryText(s)));
+  out.push(paint(tone, `${summaryText(s)}; judged under --claim ${result.claim}`));
   out.push(`${result.lintErrors} scenario lint errors; report in ${t(outDir)}`);
   return out.join('\n') + '\n';
 }

@@ -55,11 +55,12 @@ function examples(cells: readonly CellResult[]): CellResult[] {
   return out;
 }
 
-function describeCell(c: CellResult): string {
+function describeCell(c: CellResult, claim: Claim): string {
   const observed = c.observedOutcome ?? c.observed?.status ?? '?';
   // Same outcome class but a failing cell: the evidence was wrong (server identity, misroute), as `allow*` in reports.
-  const what = observed === c.expected.outcome ? `${observed}* with wrong evidence` : observed;
-  return `${c.scenario} ${c.workload}:${c.port} ${c.client} (expected ${c.expected.outcome}, observed ${what})`;
+  const accepted = claim === 'spec' ? (c.expected.required ?? [c.expected.outcome]) : [c.expected.outcome];
+  const what = accepted.includes(observed as never) ? `${observed}* with wrong evidence` : observed;
+  return `${c.scenario} ${c.workload}:${c.port} ${c.client} (expected ${c.expected.outcome}${accepted.length > 1 ? ` or ${accepted.filter((o) => o !== c.expected.outcome).join(' or ')}` : ''}, observed ${what})`;
 }
 
 function defectLine(d: DefectResult): string {
@@ -67,7 +68,7 @@ function defectLine(d: DefectResult): string {
   const secs = `${(d.durationMs / 1000).toFixed(1)} s`;
   switch (d.status) {
     case 'caught':
-      return `${head} ${d.stoppedEarly ? '≥' : ''}${d.caughtBy.length} cell(s) in ${secs}, e.g. ${examples(d.caughtBy).map(describeCell).join('; ')}`;
+      return `${head} ${d.stoppedEarly ? '≥' : ''}${d.caughtBy.length} cell(s) in ${secs}, e.g. ${examples(d.caughtBy).map((c) => describeCell(c, d.run?.claim ?? 'spec')).join('; ')}`;
     case 'survived':
       return `${head} no cell failed in ${secs}: add a scenario that fails when ${d.defect.description}`;
     case 'error':
