@@ -1,7 +1,7 @@
 import type { DirectClientKind, HboneClientKind, PortProtocol } from '../model/index.js';
 import type { CredentialName } from './probe-material.js';
 
-/** How a client kind talks: transport, certificate, ALPN, payload. The table is /tmp/outcomes.md "Clients". */
+/** How a client kind talks: transport, certificate, ALPN, payload. The table is docs/outcomes.md "Clients". */
 export interface ClientProfile {
   /** `null`: plaintext TCP. */
   readonly tls: {

@@ -1,5 +1,5 @@
 // The reference sidecar and the echo app as real processes, probed with real TLS. The outcome tables are
-// /tmp/outcomes.md (the project's reading of spec §5, shared with the oracle), cell by cell.
+// docs/outcomes.md (the project's reading of spec §5, shared with the oracle), cell by cell.
 import { expect } from 'chai';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';

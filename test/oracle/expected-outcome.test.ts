@@ -5,7 +5,7 @@ import { expectedOutcome } from '../../src/oracle/index.js';
 
 const MODES: readonly MtlsMode[] = ['DISABLE', 'PERMISSIVE', 'STRICT'];
 
-/** The outcome table of /tmp/outcomes.md, transcribed independently: [DISABLE, PERMISSIVE, STRICT]. */
+/** Istio's reference outcome table of docs/outcomes.md, transcribed independently: [DISABLE, PERMISSIVE, STRICT]. */
 const TABLE: Record<PortProtocol, Record<DirectClientKind, [ExpectedOutcome, ExpectedOutcome, ExpectedOutcome]>> = {
   tcp: {
     'plaintext-tcp': ['allow', 'allow', 'deny'],
