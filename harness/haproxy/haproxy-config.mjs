@@ -31,7 +31,8 @@ const SERVER_ALPN = { tcp: 'istio-peer-exchange,h2,http/1.1', http: 'http/1.1' }
  * @property {PortPlan[]} ports
  * @property {string} certFile PEM with the workload certificate and its key
  * @property {string} caFile mesh trust bundle
- * @property {string} abnsPrefix unique per process and generation, so a reloading process never meets the old sockets
+ * @property {string} abnsPrefix unique per launcher, the same in every generation: the internal sockets are handed over
+ *   on a reload like the ports (`-x`), so a connection the old generation loops into one is not refused
  * @property {number} sniffTimeoutMs how long a PERMISSIVE port waits for the first bytes
  * @property {string} [statsSocket] unix socket that hands the listening sockets to the next generation (`-x`)
  */
@@ -76,13 +77,20 @@ function portSection(plan, p) {
   const tls = `ssl crt ${plan.certFile} ca-file ${plan.caFile} verify required alpn ${SERVER_ALPN[p.protocol]}`;
   const appBackend = [`backend ${name}_app`, `    mode ${p.protocol}`, `    server app ${app}`];
   const xfcc = p.protocol === 'http' ? ['    http-request set-header X-Forwarded-Client-Cert "Hash=%[ssl_c_der,digest(sha256),hex,lower];Subject=\\"%[ssl_c_s_dn]\\""'] : [];
+  // The internal frontends a PERMISSIVE port loops connections into. Every generation binds them whatever the port's
+  // mode, so a reload hands them over with the ports: a connection the old generation accepted as PERMISSIVE and
+  // loops after its soft stop reaches the new generation's instead of a closed socket (then reset).
+  const mtlsSock = `abns@${plan.abnsPrefix}-${p.port}-mtls`;
+  const plainSock = `abns@${plan.abnsPrefix}-${p.port}-plain`;
+  const mtlsFrontend = [`frontend ${name}_mtls`, `    mode ${p.protocol}`, `    bind ${mtlsSock} accept-proxy ${tls}`, ...xfcc, `    default_backend ${name}_app`];
+  const plainFrontend = p.protocol === 'http' ? [`frontend ${name}_plain`, '    mode http', `    bind ${plainSock} accept-proxy`, `    default_backend ${name}_app`] : [];
+  const internal = [...mtlsFrontend, ...plainFrontend];
   switch (p.mode) {
     case 'STRICT':
-      return [`# port ${p.port} (${p.protocol}): STRICT`, `frontend ${name}`, `    mode ${p.protocol}`, `    bind ${listen} ${tls}`, ...xfcc, `    default_backend ${name}_app`, ...appBackend];
+      return [`# port ${p.port} (${p.protocol}): STRICT`, `frontend ${name}`, `    mode ${p.protocol}`, `    bind ${listen} ${tls}`, ...xfcc, `    default_backend ${name}_app`, ...appBackend, ...internal];
     case 'DISABLE':
-      return [`# port ${p.port} (${p.protocol}): DISABLE`, `frontend ${name}`, `    mode ${p.protocol}`, `    bind ${listen}`, `    default_backend ${name}_app`, ...appBackend];
+      return [`# port ${p.port} (${p.protocol}): DISABLE`, `frontend ${name}`, `    mode ${p.protocol}`, `    bind ${listen}`, `    default_backend ${name}_app`, ...appBackend, ...internal];
     case 'PERMISSIVE': {
-      const mtlsSock = `abns@${plan.abnsPrefix}-${p.port}-mtls`;
       const alpns = p.protocol === 'http' ? ISTIO_HTTP_ALPNS : ISTIO_ALPNS;
       const lines = [
         `# port ${p.port} (${p.protocol}): PERMISSIVE`,
@@ -97,32 +105,10 @@ function portSection(plan, p) {
       ];
       if (p.protocol === 'http') lines.push('    tcp-request content reject if tls !istio_alpn');
       lines.push(`    use_backend ${name}_to_mtls if tls istio_alpn`);
-      const tail = [
-        `backend ${name}_to_mtls`,
-        '    mode tcp',
-        `    server loop ${mtlsSock} send-proxy-v2`,
-        `frontend ${name}_mtls`,
-        `    mode ${p.protocol}`,
-        `    bind ${mtlsSock} accept-proxy ${tls}`,
-        ...xfcc,
-        `    default_backend ${name}_app`,
-        ...appBackend,
-      ];
+      const tail = [`backend ${name}_to_mtls`, '    mode tcp', `    server loop ${mtlsSock} send-proxy-v2`, ...appBackend, ...internal];
       if (p.protocol === 'tcp') return [...lines, `    default_backend ${name}_app`, ...tail];
       // Plaintext on an HTTP port goes through an HTTP-mode frontend too, so raw TCP bytes are a protocol error.
-      const plainSock = `abns@${plan.abnsPrefix}-${p.port}-plain`;
-      return [
-        ...lines,
-        `    default_backend ${name}_to_plain`,
-        `backend ${name}_to_plain`,
-        '    mode tcp',
-        `    server loop ${plainSock} send-proxy-v2`,
-        `frontend ${name}_plain`,
-        '    mode http',
-        `    bind ${plainSock} accept-proxy`,
-        `    default_backend ${name}_app`,
-        ...tail,
-      ];
+      return [...lines, `    default_backend ${name}_to_plain`, `backend ${name}_to_plain`, '    mode tcp', `    server loop ${plainSock} send-proxy-v2`, ...tail];
     }
     default:
       throw new Error(`unknown mode ${String(p.mode)}`);

@@ -98,7 +98,7 @@ function writeConfig(file) {
     })),
     certFile,
     caFile: config.tls.caFile,
-    abnsPrefix: `meshconform-${process.pid}-${gen}`,
+    abnsPrefix: `meshconform-${process.pid}-${dir.slice(-6)}`,
     sniffTimeoutMs: intEnv('MESHCONFORM_SNIFF_TIMEOUT_MS', 5000),
     statsSocket,
   });
