@@ -71,6 +71,8 @@ function compare(exps: readonly Expectation[], agent: ReadonlyMap<string, Observ
       if (JSON.stringify(a.echo) !== JSON.stringify(h.echo)) problems.push(`${e.key}: echo ${JSON.stringify(a.echo)} vs ${JSON.stringify(h.echo)}`);
       if (JSON.stringify(a.tls ?? null) !== JSON.stringify(h.tls ?? null)) problems.push(`${e.key}: tls evidence ${JSON.stringify(a.tls)} vs ${JSON.stringify(h.tls)}`);
     }
+    // Istio's metadata exchange: both read the same preamble from the same proxy (or saw none).
+    if (JSON.stringify(a.mx ?? null) !== JSON.stringify(h.mx ?? null)) problems.push(`${e.key}: mx ${JSON.stringify(a.mx)} vs ${JSON.stringify(h.mx)}`);
   }
   return problems;
 }
@@ -91,13 +93,23 @@ describe('probe agent: batch protocol over one stream, against real workloads', 
       expect([...session.credentials].sort()).to.deep.equal(['expired', 'foreignCa', 'mesh', 'otherTrustDomain']);
       const ctx = createProbeContext(pki.probeMaterial());
       let cells = 0;
+      let mxSeen = 0;
       for (const st of started) {
         const agent = await session.probe(st.jobs);
         const host = await runProbes(st.jobs, ctx, { concurrency: 16, timeoutMs: 3000 });
         expect(agent.size).to.equal(st.jobs.length);
         expect(compare(st.exps, agent, host)).to.deep.equal([]);
         cells += st.jobs.length;
+        for (const j of st.jobs) {
+          const o = agent.get(j.key);
+          if (j.client !== 'mtls-tcp' || o?.status !== 'allowed' || o.path !== 'mtls') continue;
+          // The reference sidecar wrote its preamble, naming the target workload.
+          const [namespace, workload] = j.workload.split('/');
+          expect(o.mx, j.key).to.deep.equal({ seen: true, workload, namespace });
+          mxSeen++;
+        }
       }
+      expect(mxSeen).to.be.greaterThan(0);
       // The same stream again: a second round over every cell.
       const again = await session.probe(started[0]!.jobs);
       expect([...again.values()].map((o) => o.status)).to.not.include('error');
