@@ -22,7 +22,7 @@ function set(mode: MtlsMode): PolicySetView {
   for (const c of CELLS) {
     expectations.set(cellId(W, 8080, c.client), {
       key: c.key, scenario: 's', meshMode: 'sidecar', workload: W, port: 8080, protocol: 'tcp', client: c.client, mode,
-      outcome: OUTCOMES[mode][c.client]!, rule: `R-${mode}-${c.client}`, decidedBy: [],
+      outcome: OUTCOMES[mode][c.client]!, rule: `R-${mode}-${c.client}`, required: [OUTCOMES[mode][c.client]!], requiredRule: `R-${mode}-${c.client}`, decidedBy: [],
     });
   }
   return { manifests: [], expectations };

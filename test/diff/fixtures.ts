@@ -2,8 +2,11 @@ import type { AllowedObservation, ClientKind, DeniedObservation, ErrorObservatio
 
 const timings = { startedAt: 1_700_000_000_000, totalMs: 12 };
 
+/** An expectation; `required` defaults to Istio's outcome alone, `requiredRule` to its rule. */
 export function expectation(over: Partial<Expectation> & { client?: ClientKind; outcome?: ExpectedOutcome; mode?: MtlsMode } = {}): Expectation {
   const client = over.client ?? 'mtls-tcp';
+  const outcome = over.outcome ?? 'allow';
+  const rule = over.rule ?? 'R5.3 STRICT: valid mesh mTLS is accepted';
   const workload = over.workload ?? 'foo/finance';
   const port = over.port ?? 8080;
   return {
@@ -19,6 +22,8 @@ export function expectation(over: Partial<Expectation> & { client?: ClientKind; 
     rule: 'R5.3 STRICT: valid mesh mTLS is accepted',
     decidedBy: [{ level: 'namespace', namespace: 'foo', name: 'default' }],
     ...over,
+    required: over.required ?? [outcome],
+    requiredRule: over.requiredRule ?? rule,
   };
 }
 

@@ -88,6 +88,7 @@ describe('diff: sidecar versus ambient (mode: both)', () => {
       apiVersion: 'meshconform.dev/v1alpha1',
       kind: 'RunResult',
       runId: 'r',
+      claim: 'spec',
       startedAt: '2026-11-27T17:41:00.000Z',
       finishedAt: '2026-11-27T17:41:02.500Z',
       durationMs: 2500,

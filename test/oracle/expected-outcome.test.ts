@@ -58,7 +58,7 @@ describe('oracle: expectedOutcome (sidecar outcome table)', () => {
   it('cites the specific reason for the odd cells', () => {
     expect(expectedOutcome('STRICT', 'tcp', 'plaintext-tcp').rule).to.equal('R5.3 STRICT: plaintext matches no filter chain and is closed');
     expect(expectedOutcome('PERMISSIVE', 'http', 'plaintext-tcp').rule).to.match(/protocol error/);
-    expect(expectedOutcome('PERMISSIVE', 'http', 'mtls-tcp').rule).to.match(/not an HTTP mTLS ALPN/);
+    expect(expectedOutcome('PERMISSIVE', 'http', 'mtls-tcp').rule).to.match(/every Istio ALPN \(allIstioMtlsALPNs\).*terminated.*protocol error/);
     expect(expectedOutcome('STRICT', 'http', 'tls-no-istio-alpn').rule).to.match(/ALPN is not checked/);
     expect(expectedOutcome('DISABLE', 'tcp', 'mtls-expired').rule).to.match(/pass(es)? through/);
   });

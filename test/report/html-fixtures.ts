@@ -90,6 +90,7 @@ function runOf(scenarios: ScenarioResult[], runId: string): RunResult {
     apiVersion: 'meshconform.dev/v1alpha1',
     kind: 'RunResult',
     runId,
+    claim: 'spec',
     startedAt: '2026-11-27T02:00:00.000Z',
     finishedAt: '2026-11-27T02:00:09.000Z',
     durationMs: 9000,

@@ -206,6 +206,7 @@ export function sampleRun(): RunResult {
     apiVersion: 'meshconform.dev/v1alpha1',
     kind: 'RunResult',
     runId: '20261127T174100Z-abc123',
+    claim: 'spec',
     startedAt: '2026-11-27T17:41:00.000Z',
     finishedAt: '2026-11-27T17:41:02.500Z',
     durationMs: 2500,
