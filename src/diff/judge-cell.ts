@@ -1,4 +1,5 @@
-import type { AllowedObservation, CellResult, Expectation, Observation, Verdict } from '../model/index.js';
+import type { AllowedObservation, CellResult, Claim, ExpectedOutcome, Expectation, Observation, Verdict } from '../model/index.js';
+import { acceptedOutcomes } from '../model/index.js';
 import { describeDecidedBy, describeObservation } from './describe.js';
 import { observedOutcome } from './observed-outcome.js';
 
@@ -10,13 +11,13 @@ function isTlsClient(client: Expectation['client']): boolean {
   return !client.startsWith('plaintext-');
 }
 
-/** Outcome matched; is the evidence behind it consistent with what that outcome means? */
+/** Outcome accepted; is the evidence behind it consistent with what the observed outcome means? */
 function evidenceProblem(exp: Expectation, obs: AllowedObservation): string | undefined {
   const { echo } = obs;
   if (echo.workload !== exp.workload || echo.port !== exp.port) {
     return `the reply came from ${echo.workload}:${echo.port}, not ${exp.workload}:${exp.port} (misroute)`;
   }
-  if (exp.outcome === 'passthrough') {
+  if (obs.path === 'passthrough') {
     return echo.received === 'tls' ? undefined : "the application received plaintext, not the client's TLS bytes";
   }
   if (!isTlsClient(exp.client)) {
@@ -33,10 +34,10 @@ function evidenceProblem(exp: Expectation, obs: AllowedObservation): string | un
   return undefined;
 }
 
-function judgeAttempt(exp: Expectation, obs: Observation): AttemptJudgement {
+function judgeAttempt(exp: Expectation, obs: Observation, accepted: readonly ExpectedOutcome[]): AttemptJudgement {
   const outcome = observedOutcome(obs);
   if (outcome === undefined) return { kind: 'error', why: describeObservation(obs) };
-  if (outcome !== exp.outcome) return { kind: 'mismatch', why: describeObservation(obs) };
+  if (!accepted.includes(outcome)) return { kind: 'mismatch', why: describeObservation(obs) };
   if (obs.status !== 'allowed') return { kind: 'match' };
   const problem = evidenceProblem(exp, obs);
   return problem === undefined ? { kind: 'match' } : { kind: 'mismatch', why: problem };
@@ -52,13 +53,26 @@ function baseCell(exp: Expectation, feature: string): Omit<CellResult, 'verdict'
     port: exp.port,
     protocol: exp.protocol,
     client: exp.client,
-    expected: { mode: exp.mode, outcome: exp.outcome, rule: exp.rule },
+    expected: { mode: exp.mode, outcome: exp.outcome, rule: exp.rule, required: exp.required, requiredRule: exp.requiredRule },
     decidedBy: exp.decidedBy,
   };
 }
 
-function expectedText(exp: Expectation): string {
-  return `expected ${exp.outcome} (${exp.mode}, ${exp.rule})`;
+/** `expected deny (STRICT, R5.3 …)`; under `--claim spec` a set, `expected deny or allow (…)`, with its own rule. */
+function expectedText(exp: Expectation, accepted: readonly ExpectedOutcome[]): string {
+  const istioOnly = accepted.length === 1 && accepted[0] === exp.outcome;
+  return `expected ${accepted.join(' or ')} (${exp.mode}, ${istioOnly ? exp.rule : exp.requiredRule})`;
+}
+
+/** Who gives Istio's reference outcome (for "conformant; Istio's Envoy answers deny here"). */
+function istioName(exp: Expectation): string {
+  return exp.meshMode === 'ambient' ? "Istio's ztunnel" : "Istio's Envoy";
+}
+
+/** A matching outcome's sentence; one that is not Istio's reference outcome says what Istio does instead. */
+function matchText(exp: Expectation, outcome: ExpectedOutcome | undefined): string {
+  if (outcome === undefined || outcome === exp.outcome) return `${exp.outcome} as expected (${exp.mode}, ${exp.rule})`;
+  return `${outcome}: conformant (${exp.mode}, ${exp.requiredRule}); ${istioName(exp)} answers ${exp.outcome} here (${exp.rule})`;
 }
 
 /**
@@ -66,10 +80,12 @@ function expectedText(exp: Expectation): string {
  * pass: the first attempt matches; flaky: a later one does; error: none matches and the last could not run
  * (or was refused); fail: otherwise. An error is never a pass and never a denial.
  */
-export function judgeCell(exp: Expectation, attempts: readonly Observation[], ctx: { readonly feature: string }): CellResult {
+export function judgeCell(exp: Expectation, attempts: readonly Observation[], ctx: { readonly feature: string; readonly claim?: Claim }): CellResult {
   const last = attempts.at(-1);
   if (last === undefined) return errorCell(exp, 'no probe attempt was recorded for this cell', ctx.feature);
-  const judged = attempts.map((obs) => judgeAttempt(exp, obs));
+  // `--claim spec` (default) accepts every outcome PeerAuthentication requires; `istio` only Istio's reference one.
+  const accepted = acceptedOutcomes(exp, ctx.claim ?? 'spec');
+  const judged = attempts.map((obs) => judgeAttempt(exp, obs, accepted));
   const lastJudged = judged.at(-1)!;
   const firstMatch = judged.findIndex((j) => j.kind === 'match');
   const n = attempts.length;
@@ -79,25 +95,29 @@ export function judgeCell(exp: Expectation, attempts: readonly Observation[], ct
   let reason: string;
   if (firstMatch === 0) {
     verdict = 'pass';
-    reason = `${exp.outcome} as expected (${exp.mode}, ${exp.rule}); ${decided}.`;
+    reason = `${matchText(exp, observedOutcome(attempts[0]!))}; ${decided}.`;
   } else if (firstMatch > 0) {
     const first = judged[0]!;
     verdict = 'flaky';
-    reason = `${expectedText(exp)}: matched only on attempt ${firstMatch + 1} of ${n}; attempt 1: ${first.kind === 'match' ? 'matched' : first.why}; ${decided}.`;
+    const seen = observedOutcome(attempts[firstMatch]!);
+    const differs = seen !== exp.outcome ? ` (${matchText(exp, seen)})` : '';
+    reason = `${expectedText(exp, accepted)}: matched${differs} only on attempt ${firstMatch + 1} of ${n}; attempt 1: ${first.kind === 'match' ? 'matched' : first.why}; ${decided}.`;
   } else if (lastJudged.kind === 'error') {
     verdict = 'error';
     // A mismatch seen before the error is still worth a look (it may be a fail-open), but it is not the verdict.
     const mismatch = judged.findLastIndex((j) => j.kind === 'mismatch');
     const earlier = mismatch >= 0 ? `; attempt ${mismatch + 1} had shown: ${(judged[mismatch] as { why: string }).why}` : '';
-    reason = `${lastJudged.why}${n > 1 ? ` (attempt ${n} of ${n})` : ''}; ${expectedText(exp)}, so this cell proves nothing${earlier}.`;
+    reason = `${lastJudged.why}${n > 1 ? ` (attempt ${n} of ${n})` : ''}; ${expectedText(exp, accepted)}, so this cell proves nothing${earlier}.`;
   } else {
     verdict = 'fail';
-    reason = `${expectedText(exp)} but ${'why' in lastJudged ? lastJudged.why : 'no attempt matched'}; ${decided}.`;
+    reason = `${expectedText(exp, accepted)} but ${'why' in lastJudged ? lastJudged.why : 'no attempt matched'}; ${decided}.`;
   }
 
   const outcome = observedOutcome(last);
+  const matched = firstMatch >= 0 && verdict !== 'fail' ? observedOutcome(attempts[firstMatch]!) : undefined;
   return {
     ...baseCell(exp, ctx.feature),
+    ...(matched !== undefined && matched !== exp.outcome ? { differsFromIstio: true as const } : {}),
     observed: { ...last, attempts: n },
     ...(outcome !== undefined ? { observedOutcome: outcome } : {}),
     verdict,
