@@ -1,4 +1,5 @@
-import { dirname, isAbsolute, join } from 'node:path';
+import { realpath } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { PeerAuthenticationManifest, Policy, PolicyMode, ScenarioWarning, SourcePos } from '../model/index.js';
 import { formatPos } from '../util/errors.js';
 import type { Diagnostic, PathSeg } from './diagnostics.js';
@@ -15,6 +16,8 @@ export const DEFAULT_NAMESPACE = 'default';
 export interface LoadPoliciesOptions {
   /** The scenario runs in ambient mode (alone or in `both`): every DISABLE gets a warning (spec R6.5). */
   readonly ambient?: boolean;
+  /** `{ file: … }` references must resolve (symlinks followed) inside this folder; absent: anywhere. */
+  readonly root?: string;
 }
 
 /** Where problems go: the run's Diagnostics, or a view of it that adds context. */
@@ -106,7 +109,7 @@ export async function loadPolicies(
     if (isRecord(item) && 'file' in item) {
       for (const e of fileRefCheck.issues(item)) diags.add(scenarioDoc.diagnostic(e, loc.path));
       if (!fileRefCheck.is(item)) continue;
-      await addFile(item.file, loc, addTopLevel, diags);
+      await addFile(item.file, loc, addTopLevel, diags, opts.root);
     } else {
       addTopLevel(item, loc, diags);
     }
@@ -116,14 +119,20 @@ export async function loadPolicies(
 
 type AddTopLevel = (v: unknown, l: Loc, diags: Sink) => number;
 
-async function addFile(ref: string, loc: Loc, addTopLevel: AddTopLevel, outer: Sink): Promise<void> {
+async function addFile(ref: string, loc: Loc, addTopLevel: AddTopLevel, outer: Sink, root: string | undefined): Promise<void> {
   const refPos = loc.doc.pos([...loc.path, 'file']);
-  // Problems inside the referenced file are located there, and say which scenario pulled it in.
+  // Problems inside the referenced file are located there, and say which scenario pulled it in. They never quote
+  // the file's text: a reference can name any file (a key, /etc/shadow), and errors reach terminals and CI logs.
   const diags: Sink = {
-    add: (d) => outer.add(d.file === refPos.file ? d : { ...d, message: `${d.message} (referenced from ${formatPos(refPos)})` }),
+    add: (d) => outer.add(d.file === refPos.file ? d : { ...d, message: `${withoutQuotes(d.message)} (referenced from ${formatPos(refPos)})` }),
   };
   // Relative to the scenario file, and kept relative so messages show paths the way the user wrote them.
   const file = isAbsolute(ref) ? ref : join(dirname(loc.doc.file), ref);
+  if (root !== undefined && !(await inside(file, root))) {
+    const message = `referenced file ${file} is outside the scenario folder ${root}; policy files must be in the scenario folder tree (or pass --allow-files-outside)`;
+    outer.add({ file: refPos.file, pos: refPos, message });
+    return;
+  }
   const src = await readYamlSource(file, refPos);
   for (const d of src.diagnostics) diags.add(d);
   if (!src.ok || src.diagnostics.length > 0) return;
@@ -141,6 +150,18 @@ async function addFile(ref: string, loc: Loc, addTopLevel: AddTopLevel, outer: S
     const message = `policy file ${file} holds no PeerAuthentication; expected one or more manifests or Lists`;
     diags.add({ file: refPos.file, pos: refPos, message });
   }
+}
+
+/** Does `file` (symlinks followed) lie inside `root`? A file that does not exist is judged by its path. */
+async function inside(file: string, root: string): Promise<boolean> {
+  const real = async (p: string) => realpath(p).catch(() => resolve(p));
+  const rel = relative(await real(root), await real(file));
+  return rel !== '' && !rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel);
+}
+
+/** A message about a referenced file with every quoted value replaced: it names the problem, never the content. */
+function withoutQuotes(message: string): string {
+  return (message.split('\n', 1)[0] ?? '').replace(/"(?:[^"\\]|\\.)*"?/g, '(value not shown)');
 }
 
 /** Every UNSET spelling (R1.2: absent, null, `{}`, `UNSET`) collapses to 'UNSET'. */

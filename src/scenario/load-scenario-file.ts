@@ -18,9 +18,9 @@ const DEFAULTS = { mode: 'sidecar', rootNamespace: 'istio-system', trustDomain: 
 const CONTROL_CHARS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
 
 /** Load one scenario file; every problem in it (and in the policy files it references) in one ScenarioError. */
-export async function loadScenarioFile(path: string): Promise<Scenario> {
+export async function loadScenarioFile(path: string, refs: { readonly root?: string } = { root: dirname(path) }): Promise<Scenario> {
   const diags = new Diagnostics();
-  const result = await loadScenarioSource(path, true, diags);
+  const result = await loadScenarioSource(path, true, diags, refs);
   if (diags.count > 0 || typeof result !== 'object') throw diags.toError();
   return result;
 }
@@ -29,7 +29,12 @@ export async function loadScenarioFile(path: string): Promise<Scenario> {
  * Load `file` into a Scenario, adding every problem to `diags` (then the result is undefined).
  * Not `explicit` (found by a directory walk): a file whose first document is not `kind: Scenario` is 'skipped'.
  */
-export async function loadScenarioSource(file: string, explicit: boolean, diags: Diagnostics): Promise<Scenario | 'skipped' | undefined> {
+export async function loadScenarioSource(
+  file: string,
+  explicit: boolean,
+  diags: Diagnostics,
+  refs: { readonly root?: string } = {},
+): Promise<Scenario | 'skipped' | undefined> {
   const before = diags.count;
   const src = await readYamlSource(file);
   if (!src.ok) {
@@ -70,12 +75,12 @@ export async function loadScenarioSource(file: string, explicit: boolean, diags:
     diags.add(js.diagnostic);
     return undefined;
   }
-  const scenario = await buildScenario(file, first, js.value, diags);
+  const scenario = await buildScenario(file, first, js.value, diags, refs);
   return diags.count > before ? undefined : scenario;
 }
 
 /** Checks every part that is well-formed enough to check, so one run reports all problems of the file. */
-async function buildScenario(file: string, doc: YamlDoc, value: unknown, diags: Diagnostics): Promise<Scenario | undefined> {
+async function buildScenario(file: string, doc: YamlDoc, value: unknown, diags: Diagnostics, refs: { readonly root?: string }): Promise<Scenario | undefined> {
   const before = diags.count;
   const report = (path: readonly PathSeg[], message: string, at: 'key' | 'value' = 'value'): void =>
     diags.add(doc.diagnostic({ path, at, message }));
@@ -110,7 +115,7 @@ async function buildScenario(file: string, doc: YamlDoc, value: unknown, diags: 
   const workloads = checkWorkloads(doc, spec['workloads'], diags);
   const ambient = spec['mode'] === 'ambient' || spec['mode'] === 'both';
   const policies = Array.isArray(spec['policies'])
-    ? await loadPolicies(spec['policies'], doc, ['spec', 'policies'], diags, { ambient })
+    ? await loadPolicies(spec['policies'], doc, ['spec', 'policies'], diags, { ambient, ...(refs.root !== undefined ? { root: refs.root } : {}) })
     : { policies: [], warnings: [] };
   const expect = checkExpect(doc, spec['expect'], workloads, spec['mode'], diags);
 

@@ -1,5 +1,5 @@
 import { readdir, realpath, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Scenario } from '../model/index.js';
 import { UsageError, formatPos } from '../util/errors.js';
 import { Diagnostics } from './diagnostics.js';
@@ -8,6 +8,11 @@ import { loadScenarioSource } from './load-scenario-file.js';
 export interface LoadScenariosOptions {
   /** Regular expression matched against each scenario's name and feature; only matches are returned. */
   readonly grep?: string;
+  /**
+   * `{ file: … }` policy references may name files outside the scenario folder tree (the folder given, or the folder
+   * of a scenario file given); off by default (`--allow-files-outside`).
+   */
+  readonly allowFilesOutside?: boolean;
 }
 
 /** Directory walks stop here: deeper trees are almost certainly a symlink maze, not a suite. */
@@ -24,12 +29,12 @@ export async function loadScenarios(paths: readonly string[], opts: LoadScenario
   const diags = new Diagnostics();
 
   // Each file once, even when named explicitly and also found in a folder; explicit wins.
-  const files = new Map<string, { file: string; explicit: boolean }>();
-  const addFile = async (file: string, explicit: boolean): Promise<void> => {
+  const files = new Map<string, { file: string; explicit: boolean; root: string }>();
+  const addFile = async (file: string, explicit: boolean, root: string): Promise<void> => {
     const real = await realpath(file).catch(() => file);
     const known = files.get(real);
     if (known) known.explicit ||= explicit;
-    else files.set(real, { file, explicit });
+    else files.set(real, { file, explicit, root });
   };
 
   for (const p of paths) {
@@ -41,13 +46,13 @@ export async function loadScenarios(paths: readonly string[], opts: LoadScenario
       diags.add({ file: p, message: code === 'ENOENT' ? 'no such file or directory' : `cannot read: ${(err as Error).message}` });
       continue;
     }
-    if (isDir) for (const f of await walk(p, diags)) await addFile(f, false);
-    else await addFile(p, true);
+    if (isDir) for (const f of await walk(p, diags)) await addFile(f, false, p);
+    else await addFile(p, true, dirname(p));
   }
 
   const scenarios: Scenario[] = [];
-  for (const { file, explicit } of files.values()) {
-    const s = await loadScenarioSource(file, explicit, diags);
+  for (const { file, explicit, root } of files.values()) {
+    const s = await loadScenarioSource(file, explicit, diags, opts.allowFilesOutside ? {} : { root });
     if (typeof s === 'object') scenarios.push(s);
   }
 

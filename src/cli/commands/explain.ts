@@ -8,8 +8,9 @@ export const explainCommand: CommandModule = (program, { out }) => {
     .description('print the effective mTLS mode of every workload and port (per mesh mode), and the policies that decided it')
     .argument('<files...>', 'scenario files or folders')
     .option('--json', 'machine-readable output')
-    .action(async (files: string[], flags: { json?: boolean }) => {
-      const scenarios = await loadScenarios(files);
+    .option('--allow-files-outside', 'let { file: … } policy references name files outside the scenario folder tree')
+    .action(async (files: string[], flags: { json?: boolean; allowFilesOutside?: boolean }) => {
+      const scenarios = await loadScenarios(files, { allowFilesOutside: flags.allowFilesOutside === true });
       if (flags.json) {
         out.write(`${JSON.stringify(explain(scenarios), null, 2)}\n`);
         return;

@@ -26,6 +26,8 @@ import { reportOptionsFrom, type ReportFlags } from '../report-flags.js';
 
 /** Flags of `run` that only the kind and cluster backends read; undefined when not given (defaults applied here). */
 export interface KubeFlags {
+  /** `--allow-files-outside`: policy file references may leave the scenario folder tree. */
+  allowFilesOutside?: boolean;
   kindCluster?: string;
   keep?: boolean;
   istioProfile?: 'default' | 'ambient';
@@ -123,7 +125,7 @@ export async function runKubeCommand(paths: string[], flags: RunFlagsForKube, ou
 
   const reporterNames = parseReporters(flags.reporter);
   const reportOptions = { ...(await reportOptionsFrom(paths, flags)), reproduce: reproduce(paths, flags) };
-  const scenarios = await loadScenarios(paths, flags.grep !== undefined ? { grep: flags.grep } : {});
+  const scenarios = await loadScenarios(paths, { ...(flags.grep !== undefined ? { grep: flags.grep } : {}), allowFilesOutside: flags.allowFilesOutside === true });
   if (scenarios.length === 0) throw new UsageError(`no scenarios found in ${paths.join(', ')}${flags.grep ? ` matching --grep ${flags.grep}` : ''}`);
   const userCa = flags.meshCa !== undefined ? await loadUserCa(flags.meshCa) : undefined;
   if (flags.dryRun !== true) await prepareOutRoot(flags.out);

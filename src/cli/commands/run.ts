@@ -75,7 +75,7 @@ async function runCommand(paths: string[], flags: RunFlags, out: NodeJS.Writable
     throw new UsageError('--defect wrong-server-identity needs --backend local (it presents another workload\'s certificate from the shared config folder)');
   }
   const dataPlane = resolveDataPlane(flags.dataPlane, flags.workloadsPerProcess, await checkDefectNames(flags.defect ?? []), flags.meshModes !== undefined ? parseMeshModes(flags.meshModes) : undefined);
-  const scenarios = await loadScenarios(paths, flags.grep !== undefined ? { grep: flags.grep } : {});
+  const scenarios = await loadScenarios(paths, { ...(flags.grep !== undefined ? { grep: flags.grep } : {}), allowFilesOutside: flags.allowFilesOutside === true });
   if (scenarios.length === 0) throw new UsageError(`no scenarios found in ${paths.join(', ')}${flags.grep ? ` matching --grep ${flags.grep}` : ''}`);
   assertSomethingRuns(scenarios, dataPlane);
   if (flags.image !== undefined && flags.backend !== 'docker') throw new UsageError('--image needs --backend docker');
@@ -171,6 +171,7 @@ export const runCommandModule: CommandModule = (program, { out, setExitCode }) =
     .option('--reporter <list>', 'comma-separated reporters: console, json, junit, html, conformance', 'console,json,junit,html')
     .option('--out <dir>', 'folder for reports/<run-id>/ and reports/latest/', 'reports')
     .option('--grep <regex>', 'only scenarios whose name or feature matches')
+    .option('--allow-files-outside', 'let { file: … } policy references name files outside the scenario folder tree')
     .option('--retries <n>', 'extra attempts for a cell that did not match (a later match is "flaky")', int('--retries', 0, 10), 1)
     .option('--concurrency <n>', 'probes in flight at once', int('--concurrency', 1, 1024), 32)
     .option('--timeout <ms>', 'per-probe deadline', int('--timeout', 50, 120000), 3000)

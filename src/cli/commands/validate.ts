@@ -8,8 +8,9 @@ export const validateCommand: CommandModule = (program, { out, err, setExitCode 
     .command('validate')
     .description('load and lint scenarios without running anything')
     .argument('<files...>', 'scenario files or folders')
-    .action(async (files: string[]) => {
-      const scenarios = await loadScenarios(files);
+    .option('--allow-files-outside', 'let { file: … } policy references name files outside the scenario folder tree')
+    .action(async (files: string[], flags: { allowFilesOutside?: boolean }) => {
+      const scenarios = await loadScenarios(files, { allowFilesOutside: flags.allowFilesOutside === true });
       if (scenarios.length === 0) throw new UsageError(`no scenarios found in ${files.join(', ')}`);
       let lintCount = 0;
       for (const s of scenarios) {
