@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import { argvValue } from '../argv-value.js';
 import { loadScenarios } from '../../scenario/index.js';
 import { connectDockerEngine, ensureHarnessImage } from '../../backend/docker/index.js';
 import {
@@ -52,14 +53,14 @@ const CLUSTER_IMAGE_DEFAULT = 'node:20-slim';
 
 export function addKubeFlags(cmd: Command): Command {
   return cmd
-    .option('--kind-cluster <name>', 'kind backend: reuse this existing kind cluster (never deleted) instead of creating one')
+    .option('--kind-cluster <name>', 'kind backend: reuse this existing kind cluster (never deleted) instead of creating one', argvValue('--kind-cluster'))
     .option('--keep', 'kind backend: leave the cluster the run created in place for debugging')
     .addOption(new Option('--istio-profile <profile>', 'kind backend: Istio profile to install (default: default)').choices(['default', 'ambient']))
-    .option('--istio-version <version>', 'kind backend: require this istioctl version (checked against `istioctl version`)')
-    .option('--context <name>', 'cluster backend: kubeconfig context of a cluster with a mesh installed')
+    .option('--istio-version <version>', 'kind backend: require this istioctl version (checked against `istioctl version`)', argvValue('--istio-version'))
+    .option('--context <name>', 'cluster backend: kubeconfig context of a cluster with a mesh installed', argvValue('--context'))
     .option('--mesh-ca <dir>', 'cluster backend: the mesh CA (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem) to issue the probe identities from; default: the probe pod\'s own sidecar certificate')
-    .option('--injection-label <key=value>', 'cluster backend: namespace label that enables sidecar injection (default: istio-injection=enabled)')
-    .option('--root-namespace <ns>', 'cluster backend: the mesh\'s root namespace (default: istio-system)')
+    .option('--injection-label <key=value>', 'cluster backend: namespace label that enables sidecar injection (default: istio-injection=enabled)', argvValue('--injection-label'))
+    .option('--root-namespace <ns>', 'cluster backend: the mesh\'s root namespace (default: istio-system)', argvValue('--root-namespace'))
     .option('--mesh-modes <list>', 'mesh modes the system under test implements, "sidecar", "ambient" or "sidecar,ambient" (default sidecar): the installed mesh (cluster backend) or an exec: data plane; scenarios of other modes are skipped')
     .option('--allow-mesh-policies', 'cluster backend: also run scenarios with mesh-wide policies (they change the whole mesh while they run)')
     .option('--converge-successes <n>', `kind/cluster: identical matching results in a row that make a cell converged (default: ${CONVERGENCE_DEFAULTS.successes})`, int('--converge-successes', 1, 100))

@@ -1,4 +1,5 @@
 import { Option } from 'commander';
+import { argvValue } from '../argv-value.js';
 import { loadScenarios } from '../../scenario/index.js';
 import { createLocalBackend } from '../../backend/local/index.js';
 import { createDockerBackend } from '../../backend/docker/index.js';
@@ -177,7 +178,7 @@ export const runCommandModule: CommandModule = (program, { out, setExitCode }) =
     .option('--timeout <ms>', 'per-probe deadline', int('--timeout', 50, 120000), 3000)
     .option('--ready-timeout <ms>', 'deadline for a data plane to accept TCP on every port', int('--ready-timeout', 100, 600000), 15000)
     .option('--parallel <n>', 'scenarios whose environments run at the same time', int('--parallel', 1, 64), 4)
-    .option('--image <ref>', 'docker backend: workload image to use instead of the one built from this host\'s node (never pulled)')
+    .option('--image <ref>', 'docker backend: workload image to use instead of the one built from this host\'s node (never pulled)', argvValue('--image'))
     .option('--seed <n>', 'seed of every chaos scenario\'s fault schedule (replays a run: the seed is in report.json)', int('--seed', 0, 4294967295))
     .option('--local-subnet <a.b>', 'loopback /16 for workload addresses on the local backend, e.g. 127.77 (random by default)')
     .option('--defect <name>', 'plant a defect in the reference data plane (repeatable; see `meshconform mutate --list`)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
