@@ -159,6 +159,7 @@ async function probeAndJudge(input: ChaosRunInput, workloads: WorkloadKey[], cha
     const failed = f.canary?.checks.find((x) => !x.ok);
     problems.push(`the canary of fault "${f.name}" failed (${failed ? `${failed.name}: ${failed.detail}` : 'no check ran'}), so the run cannot show the fault's effect`);
   }
+  const unproven = problems.length > 0 ? problems.join('; ') : undefined;
   const health = env.health();
   if (health.length > 0) problems.push(`data plane unhealthy: ${health.join('; ')}`);
 
@@ -193,6 +194,7 @@ async function probeAndJudge(input: ChaosRunInput, workloads: WorkloadKey[], cha
     invariants: spec.invariants,
     finalExpectation: (cell) => world.expectation(finalSet(cell.workload), cell),
     ...(problems.length > 0 ? { harnessError: problems.join('; ') } : {}),
+    ...(unproven !== undefined ? { unproven } : {}),
   });
 
   const lastAt = changes.length > 0 ? Math.max(...changes.map((x) => x.atMs)) : undefined;

@@ -21,6 +21,8 @@ export interface ConnectionStats {
   bytesDown: number;
   /** What the proxy did: forwarded, reset or held. */
   fate: 'forwarded' | 'reset' | 'held';
+  /** Chunks the latency or bandwidth toxic held back, per direction: the proxy's own proof that the fault acted. */
+  readonly toxicHeld: { up: number; down: number };
 }
 
 export interface FaultProxy {
@@ -89,6 +91,7 @@ export async function startFaultProxy(upstream: { readonly address: string; read
         }
       };
       const wait = due - now();
+      if (piece !== null && (t?.kind === 'latency' || t?.kind === 'bandwidth') && wait > 0) c.stats.toxicHeld[lane === c.up ? 'up' : 'down']++;
       if (wait <= 0 && lane.pending === 0) send();
       else {
         lane.pending++;
@@ -103,7 +106,7 @@ export async function startFaultProxy(upstream: { readonly address: string; read
   };
 
   const onConnection = (client: net.Socket, canary: boolean) => {
-    const stats: ConnectionStats = { acceptedAt: now(), bytesUp: 0, bytesDown: 0, fate: 'forwarded' };
+    const stats: ConnectionStats = { acceptedAt: now(), bytesUp: 0, bytesDown: 0, fate: 'forwarded', toxicHeld: { up: 0, down: 0 } };
     if (canary) lastCanary = stats;
     const c: Conn = { client, stats, held: false, timers: new Set(), up: { freeAt: 0, pending: 0 }, down: { freeAt: 0, pending: 0 } };
     conns.add(c);

@@ -49,6 +49,15 @@ const POLL_MS = 25;
  */
 const CANARY_DEADLINE_MS = 10_000;
 
+/**
+ * Positive evidence (docs/chaos-canaries.md): an observation load cannot produce. The application's answer (allowed,
+ * passed through) or a TLS alert is; a timeout, a reset, a close, a refusal or an HTTP error status alone is not, since
+ * a starved harness or data plane produces those too. A canary counts only such observations as its fault's effect.
+ */
+export function positiveEvidence(obs: Observation): boolean {
+  return obs.status === 'allowed' || (obs.status === 'denied' && obs.how === 'tls-alert');
+}
+
 export function proxyKey(workload: WorkloadKey, port: number): string {
   return `${workload}|${port}`;
 }
@@ -127,18 +136,19 @@ async function clockSkew(f: ScheduledFault, c: FaultContext, rec: FaultRecord): 
   const { startedMs } = await stopAndStart(f, c, rec, 'SIGTERM', 0, offset);
   skew.settledMs = startedMs;
   rec.endMs = undefined;
-  let ignored = false;
   rec.later = (judged) => {
     // Proof: a probe, from the skewed start on, whose observation matches the outcome at the skewed clock and not the
-    // one at the right clock (while the restart settles both are accepted, so a match alone proves nothing).
+    // one at the right clock (while the restart settles both are accepted, so a match alone proves nothing), and is
+    // positive evidence: an allow only the offset explains (the "expired" certificate accepted) or a TLS alert. A
+    // timeout or reset "matches" a skewed deny too, and a starved harness produces those.
     const epochOf = (ms: number) => Date.now() - c.now() + ms;
     const flipped = judged
       .filter((j) => !j.record.special && j.record.cell.workload === w && j.record.startMs >= skew.fromMs && j.record.endMs < skew.toMs)
       .map((j) => ({ j, ...c.world.skewPair(j.record.cell, c.world.setOf(w, j.record.startMs), epochOf(j.record.startMs) + offset, offset) }))
       .filter((x) => x.skewed.outcome !== x.plain.outcome);
-    const seen = flipped.filter((x) => c.input.matches(x.skewed, x.j.obs).kind === 'match' && c.input.matches(x.plain, x.j.obs).kind !== 'match');
+    const seen = flipped.filter((x) => positiveEvidence(x.j.obs) && c.input.matches(x.skewed, x.j.obs).kind === 'match' && c.input.matches(x.plain, x.j.obs).kind !== 'match');
     const contrary = flipped.filter((x) => x.j.record.startMs >= skew.settledMs && c.input.matches(x.plain, x.j.obs).kind === 'match');
-    ignored = seen.length === 0 && contrary.length > 0;
+    const ignored = seen.length === 0 && contrary.length > 0;
     const first = seen[0]?.j;
     return [
       {
@@ -148,13 +158,14 @@ async function clockSkew(f: ScheduledFault, c: FaultContext, rec: FaultRecord): 
           ? `${seen.length} of ${flipped.length} probes whose outcome the offset changes showed it (first ${first.record.cell.client} at ${secs(first.record.startMs)})`
           : flipped.length === 0
             ? 'no probe ran while the skewed data plane served (it took the whole window to start)'
-            : `none of ${flipped.length} probes whose outcome the offset changes showed it${contrary.length > 0 ? ': the data plane ignores MESHCONFORM_CLOCK_OFFSET_MS' : ''}`,
+            : `none of ${flipped.length} probes whose outcome the offset changes showed it with positive evidence (an answer or a TLS alert only the offset explains)${ignored ? ': the data plane ignores MESHCONFORM_CLOCK_OFFSET_MS' : ''}`,
       },
     ];
   };
-  // Only counter-evidence takes the skew back out: a data plane seen answering at the right clock never took it.
+  // An unproven skew is judged as if it never happened (the scenario is an error either way).
   rec.undo = () => {
-    if (ignored) c.world.skews.splice(c.world.skews.indexOf(skew), 1);
+    const i = c.world.skews.indexOf(skew);
+    if (i >= 0) c.world.skews.splice(i, 1);
   };
   if (f.durationMs === undefined) return;
   await c.sleepUntil(f.atMs + f.durationMs);
@@ -221,11 +232,13 @@ async function policyChange(f: ScheduledFault, c: FaultContext, rec: FaultRecord
     }
   }
   if (!proven) {
-    // Without a way to read the config back, only the data plane enforcing the new set proves the update landed.
+    // Without a way to read the config back, only the data plane enforcing the new set proves the update landed, and
+    // only with positive evidence: a cell the change flipped, answered as the new set says (a new deny seen as a
+    // timeout or reset proves nothing).
     rec.later = (judged) => {
       const changed = judged.filter((j) => !j.record.special && reached.includes(j.record.cell.workload) && j.record.startMs >= at && c.world.expectation(from.get(j.record.cell.workload)!, j.record.cell).outcome !== c.world.expectation(to, j.record.cell).outcome);
-      const ok = changed.some((j) => j.judged === 'match');
-      return [{ name: 'new policy enforced somewhere', ok, detail: ok ? `probes matched policy set ${to}` : `no probe ever matched policy set ${to}` }];
+      const ok = changed.some((j) => j.judged === 'match' && positiveEvidence(j.obs));
+      return [{ name: 'new policy enforced somewhere', ok, detail: ok ? `probes matched policy set ${to} with an answer or TLS alert only it explains` : `no probe matched policy set ${to} with positive evidence (an answer or TLS alert only the new set explains)` }];
     };
   }
 }
@@ -356,9 +369,10 @@ async function certExpiry(f: ScheduledFault, c: FaultContext, rec: FaultRecord):
   c.events.push({ atMs: round(expiry.notAfterMs), label: `certificate of ${w} expires` });
   rec.later = (judged) => {
     const after = judged.filter((j) => !j.record.special && j.record.cell.workload === w && j.record.startMs >= expiry.notAfterMs && (expiry.renewedAtMs === undefined || j.record.startMs < expiry.renewedAtMs));
+    // Positive evidence only: a session in which the server presented the certificate after its notAfter (what a mesh
+    // client refuses). A denied mTLS probe after the expiry proves nothing on its own: load times probes out too.
     const shown = after.filter((j) => j.obs.status === 'denied' && j.obs.how === 'tls-alert' && j.obs.alert?.name === 'certificate_expired' && j.record.obs.status === 'allowed');
-    const denied = after.filter((j) => j.expected.outcome === 'deny' && outcomeOf(j.obs) === 'deny' && !j.record.cell.client.startsWith('plaintext-'));
-    const ok = shown.length > 0 || denied.some((j) => j.record.cell.client.startsWith('mtls-') && !['mtls-foreign-ca', 'mtls-expired', 'mtls-other-trust-domain'].includes(j.record.cell.client));
+    const ok = shown.length > 0;
     return [{ name: 'probes saw the certificate expired', ok, detail: ok ? `${shown.length} mTLS probe(s) after ${secs(expiry.notAfterMs)} were shown the expired certificate` : `no mTLS probe after ${secs(expiry.notAfterMs)} saw the expired certificate` }];
   };
   if (f.durationMs === undefined) return;
@@ -502,13 +516,19 @@ async function proxyFault(f: ScheduledFault, c: FaultContext, rec: FaultRecord):
     const took = c.now() - t0;
     switch (toxic.kind) {
       case 'latency':
-        check(rec, c, 'probe through the proxy delayed', obs.status !== 'error' && took >= 1.8 * toxic.ms, `${cell.client} took ${Math.round(took)} ms (a request and its answer cross ${toxic.ms} ms twice): ${describeObs(obs)}`);
+      {
+        // The proxy's own record that it held the request and the answer back (a slow probe alone could be load).
+        const s = proxy.lastCanary();
+        const held = s !== undefined && s.acceptedAt >= startEpoch(c, t0) && s.toxicHeld.up > 0 && s.toxicHeld.down > 0;
+        check(rec, c, 'probe through the proxy delayed', held && obs.status !== 'error' && took >= 1.8 * toxic.ms, `${cell.client} took ${Math.round(took)} ms (a request and its answer cross ${toxic.ms} ms twice); the proxy held ${s ? `${s.toxicHeld.up} chunk(s) up, ${s.toxicHeld.down} down` : 'no canary connection'}: ${describeObs(obs)}`);
         break;
+      }
       case 'bandwidth': {
         const s = proxy.lastCanary();
         const bytes = Math.max(s?.bytesUp ?? 0, s?.bytesDown ?? 0);
         const least = (bytes / toxic.bytesPerSecond) * 1000 * 0.7;
-        check(rec, c, 'probe through the proxy throttled', bytes > 0 && took >= least, `${cell.client} moved ${bytes} bytes in ${Math.round(took)} ms (at ${toxic.bytesPerSecond} B/s that takes at least ${Math.round(least / 0.7)} ms)`);
+        const paced = s !== undefined && s.acceptedAt >= startEpoch(c, t0) && s.toxicHeld.up + s.toxicHeld.down > 0;
+        check(rec, c, 'probe through the proxy throttled', paced && bytes > 0 && took >= least, `${cell.client} moved ${bytes} bytes in ${Math.round(took)} ms (at ${toxic.bytesPerSecond} B/s that takes at least ${Math.round(least / 0.7)} ms)`);
         break;
       }
       case 'reset':
@@ -554,7 +574,15 @@ async function packetLoss(f: ScheduledFault, c: FaultContext, rec: FaultRecord):
       const batch = await Promise.all(Array.from({ length: Math.min(20, n - i) }, () => timedConnect(target.address, port, 150)));
       slow += batch.filter((ms) => ms === undefined).length;
     }
-    check(rec, c, 'packets dropped', slow > 0, slow > 0 ? `${slow} connect(s) to ${target.address}:${port} got no answer within 150 ms (a SYN or SYN-ACK dropped)` : `every connect to ${target.address}:${port} answered at once`);
+    // The evidence is the kernel's count of dropped packets; slow connects alone could be load.
+    const dropped = c.chaos.droppedPackets ? await c.chaos.droppedPackets(w) : undefined;
+    check(
+      rec,
+      c,
+      'packets dropped',
+      dropped !== undefined && dropped > 0,
+      `${dropped === undefined ? 'the backend cannot count dropped packets' : `the DROP rule matched ${dropped} packet(s)`}; ${slow > 0 ? `${slow} connect(s) to ${target.address}:${port} got no answer within 150 ms` : `every connect to ${target.address}:${port} answered at once`}`,
+    );
     await c.sleepUntil(f.atMs + (f.durationMs ?? 0));
   } finally {
     unregister();

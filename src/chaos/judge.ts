@@ -271,6 +271,11 @@ export function judgeRun(args: {
   finalExpectation: (cell: ChaosCell) => Expectation;
   /** A harness problem (a failed canary, a data plane that died): cells that did not fail become errors. */
   harnessError?: string;
+  /**
+   * A fault whose canary could not prove it landed: what the run saw cannot be told apart from the fault's absence
+   * or from load, so every cell is an error, failing ones included (never a fail, never a pass).
+   */
+  unproven?: string;
 }): Judgement {
   const { judged, invariants } = args;
   const byCell = new Map<string, JudgedProbe[]>();
@@ -344,7 +349,10 @@ export function judgeRun(args: {
     const counts = count(list);
     let verdict: Verdict;
     let reason: string;
-    if (problems.length > 0) {
+    if (args.unproven !== undefined) {
+      verdict = 'error';
+      reason = `${args.unproven}; this cell proves nothing${problems.length > 0 ? ` (it would have failed: ${problems.join('; ')})` : ''}. ${counts}`;
+    } else if (problems.length > 0) {
       verdict = 'fail';
       reason = `${problems.join('; ')}. ${counts}`;
     } else if (args.harnessError !== undefined) {

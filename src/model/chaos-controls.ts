@@ -47,4 +47,6 @@ export interface EnvironmentChaos {
   deliveredPolicies?(workload: WorkloadKey): Promise<readonly PeerAuthenticationManifest[]>;
   /** Drops `percent` % of packets reaching the workload until the returned function is called (packet-loss capability). */
   packetLoss?(workload: WorkloadKey, percent: number): Promise<() => Promise<void>>;
+  /** Packets the workload's packet-loss rules dropped so far (read while the loss is on): the packet-loss canary. */
+  droppedPackets?(workload: WorkloadKey): Promise<number>;
 }

@@ -2,6 +2,7 @@ import type { Policy, SourcePos } from './policy.js';
 import type { WorkloadKey } from './scenario.js';
 import type { ClientKind } from './probe.js';
 import type { ChaosCapability } from './chaos-controls.js';
+import type { DataPlaneCapability } from './environment.js';
 
 /** Every fault a chaos scenario can schedule. */
 export const FAULT_KINDS = [
@@ -24,6 +25,28 @@ export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** Faults carried out by the harness's own fault-injecting TCP proxy, placed between the probes and one workload. */
 export const PROXY_FAULTS: readonly FaultKind[] = ['latency', 'bandwidth', 'reset', 'blackhole', 'partition'];
+
+/**
+ * The optional parts of the data-plane contract each fault needs from the data plane itself (`--capabilities` for an
+ * `exec:` data plane); a scenario with a fault its data plane does not implement is skipped with the reason.
+ * Stopping, and starting again from its config, is required of every data plane: kill and restart need nothing.
+ */
+export const FAULT_DATA_PLANE_NEEDS: Readonly<Record<FaultKind, readonly DataPlaneCapability[]>> = {
+  kill: [],
+  restart: [],
+  'policy-change': ['policy-reload'],
+  'distribution-pause': ['policy-reload'],
+  'cert-rotation': ['tls-reload'],
+  'cert-expiry': ['tls-reload'],
+  'ca-rotation': ['tls-reload'],
+  latency: [],
+  bandwidth: [],
+  reset: [],
+  blackhole: [],
+  partition: [],
+  'packet-loss': [],
+  'clock-skew': ['clock-offset'],
+};
 
 /** What a backend must be able to do for each fault (none: the harness does it alone, or through `applyPolicies`). */
 export const FAULT_CAPABILITIES: Readonly<Record<FaultKind, readonly ChaosCapability[]>> = {

@@ -12,6 +12,14 @@ export interface Inexpressible {
   readonly reason: string;
 }
 
+/**
+ * Optional parts of the data-plane contract (README, "The data-plane contract"): `clock-offset` honours
+ * `MESHCONFORM_CLOCK_OFFSET_MS`; `tls-reload` and `policy-reload` apply new certificates / policies on `SIGHUP`;
+ * `multi-workload` serves several workloads from `MESHCONFORM_WORKLOAD_CONFIGS`.
+ */
+export const DATA_PLANE_CAPABILITIES = ['clock-offset', 'tls-reload', 'policy-reload', 'multi-workload'] as const;
+export type DataPlaneCapability = (typeof DATA_PLANE_CAPABILITIES)[number];
+
 /** How to start a data plane: argv of a command run once per workload under the data-plane contract. */
 export interface DataPlaneSpec {
   /** Name shown in reports: `reference`, or `exec:<command>`. */
@@ -28,6 +36,8 @@ export interface DataPlaneSpec {
   readonly inexpressible?: readonly Inexpressible[];
   /** Chaos faults this data plane cannot take (a third-party proxy with no clock offset): such scenarios are skipped with the reason. */
   readonly unsupportedFaults?: readonly { readonly fault: FaultKind; readonly reason: string }[];
+  /** Optional contract parts it implements; none when absent (what the contract requires, nothing more). */
+  readonly capabilities?: readonly DataPlaneCapability[];
   /** Mesh modes this data plane implements; `['sidecar']` when absent. */
   readonly meshModes?: readonly MeshMode[];
   /**

@@ -12,4 +12,5 @@ export { WORKLOAD_CONFIG_API_VERSION } from './data-plane.js';
 export type * from './environment.js';
 export type * from './chaos-controls.js';
 export type * from './chaos.js';
-export { CHAOS_DEFAULTS, FAULT_CAPABILITIES, FAULT_KINDS, PROXY_FAULTS } from './chaos.js';
+export { CHAOS_DEFAULTS, FAULT_CAPABILITIES, FAULT_DATA_PLANE_NEEDS, FAULT_KINDS, PROXY_FAULTS } from './chaos.js';
+export { DATA_PLANE_CAPABILITIES } from './environment.js';

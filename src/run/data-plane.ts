@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { parseCommandString } from 'execa';
-import type { DataPlaneSpec, MeshMode } from '../model/index.js';
+import type { DataPlaneCapability, DataPlaneSpec, MeshMode } from '../model/index.js';
+import { DATA_PLANE_CAPABILITIES } from '../model/index.js';
 import { UsageError } from '../util/errors.js';
 
 /** Files that run inside environments; started as processes, never imported. */
@@ -15,7 +16,7 @@ export function echoArgv(): string[] {
 
 /** The reference ambient data plane: a ztunnel-like node proxy per workload (harness/reference-ambient), HBONE on 15008. */
 function referenceAmbient(workloadsPerProcess: number): DataPlaneSpec {
-  return { name: 'reference-ambient', argv: [process.execPath, harnessFile('reference-ambient/ambient-proxy.mjs')], workloadsPerProcess, meshModes: ['ambient'] };
+  return { name: 'reference-ambient', argv: [process.execPath, harnessFile('reference-ambient/ambient-proxy.mjs')], workloadsPerProcess, meshModes: ['ambient'], capabilities: ['tls-reload', 'policy-reload', 'multi-workload'] };
 }
 
 /**
@@ -24,9 +25,12 @@ function referenceAmbient(workloadsPerProcess: number): DataPlaneSpec {
  * `haproxy` (Debian's HAProxy configured per workload from the policy set by harness/haproxy) or `exec:<command>`.
  * The command is split like a shell would split plain words, but no shell runs it.
  */
-export function resolveDataPlane(value: string, workloadsPerProcess = 1, defects: readonly string[] = [], execMeshModes?: readonly MeshMode[]): DataPlaneSpec {
+export function resolveDataPlane(value: string, workloadsPerProcess = 1, defects: readonly string[] = [], execMeshModes?: readonly MeshMode[], execCapabilities?: readonly DataPlaneCapability[]): DataPlaneSpec {
   if (execMeshModes !== undefined && !value.startsWith('exec:')) {
     throw new UsageError(`--mesh-modes declares what an exec: data plane implements; ${JSON.stringify(value)} knows its own modes`);
+  }
+  if (execCapabilities !== undefined && !value.startsWith('exec:')) {
+    throw new UsageError(`--capabilities declares what an exec: data plane implements; ${JSON.stringify(value)} declares its own`);
   }
   if (!Number.isInteger(workloadsPerProcess) || workloadsPerProcess < 1) {
     throw new UsageError(`--workloads-per-process must be a positive integer, got ${workloadsPerProcess}`);
@@ -38,7 +42,7 @@ export function resolveDataPlane(value: string, workloadsPerProcess = 1, defects
     // Always set, so a MESHCONFORM_DEFECTS inherited from the user's shell never plants a defect unasked.
     const env = { MESHCONFORM_DEFECTS: defects.join(',') };
     const name = defects.length > 0 ? `reference (defects: ${defects.join(', ')})` : 'reference';
-    const sidecar = { name, argv: [process.execPath, harnessFile('reference/sidecar.mjs')], workloadsPerProcess, env, meshModes: ['sidecar'] } as const;
+    const sidecar = { name, argv: [process.execPath, harnessFile('reference/sidecar.mjs')], workloadsPerProcess, env, meshModes: ['sidecar'], capabilities: DATA_PLANE_CAPABILITIES } as const;
     // Defects live in the sidecar only: a defect run probes nothing the defect cannot touch (ambient halves skip).
     return defects.length > 0 ? sidecar : { ...sidecar, companion: referenceAmbient(workloadsPerProcess) };
   }
@@ -49,6 +53,8 @@ export function resolveDataPlane(value: string, workloadsPerProcess = 1, defects
       name: 'haproxy',
       argv: [process.execPath, harnessFile('haproxy/haproxy-launcher.mjs')],
       workloadsPerProcess,
+      // SIGHUP renders a new haproxy.cfg from the policies and certificates and reloads; no clock offset, one workload.
+      capabilities: ['tls-reload', 'policy-reload'],
       unsupportedFaults: [{ fault: 'clock-skew', reason: 'HAProxy checks certificate validity against the system clock and has no clock offset (MESHCONFORM_CLOCK_OFFSET_MS)' }],
       inexpressible: [
         {
@@ -63,7 +69,21 @@ export function resolveDataPlane(value: string, workloadsPerProcess = 1, defects
     const command = value.slice('exec:'.length).trim();
     const argv = command ? parseCommandString(command) : [];
     if (argv.length === 0) throw new UsageError(`--data-plane exec: needs a command, e.g. --data-plane "exec:./my-proxy --flag"`);
-    return { name: `exec:${command}`, argv, workloadsPerProcess, meshModes: execMeshModes ?? ['sidecar'] };
+    // By default only what the contract requires; the optional parts are declared with --capabilities.
+    const capabilities = execCapabilities ?? [];
+    if (workloadsPerProcess > 1 && !capabilities.includes('multi-workload')) {
+      throw new UsageError(`--workloads-per-process ${workloadsPerProcess} needs a data plane that serves several workloads (MESHCONFORM_WORKLOAD_CONFIGS): declare it with --capabilities multi-workload`);
+    }
+    return { name: `exec:${command}`, argv, workloadsPerProcess, meshModes: execMeshModes ?? ['sidecar'], capabilities };
   }
   throw new UsageError(`unknown data plane "${value}": use "reference", "reference-ambient", "haproxy" or "exec:<command>"`);
+}
+
+/** `--capabilities clock-offset,tls-reload,…`: the optional contract parts an exec: data plane implements. */
+export function parseCapabilities(list: string): DataPlaneCapability[] {
+  const names = list.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  for (const n of names) {
+    if (!(DATA_PLANE_CAPABILITIES as readonly string[]).includes(n)) throw new UsageError(`--capabilities: unknown capability "${n}" (${DATA_PLANE_CAPABILITIES.join(', ')})`);
+  }
+  return [...new Set(names as DataPlaneCapability[])];
 }

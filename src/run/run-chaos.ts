@@ -11,6 +11,7 @@ import type {
   ScenarioResult,
   WorkloadKey,
 } from '../model/index.js';
+import { FAULT_DATA_PLANE_NEEDS } from '../model/index.js';
 import { expectations, lintExpectations } from '../oracle/index.js';
 import { judgeCell, summarize } from '../diff/index.js';
 import { prepareKeyPairs, type MeshPki } from '../pki/index.js';
@@ -71,6 +72,11 @@ export function prepareChaos(units: readonly { readonly s: Scenario; readonly m:
       out.set(s, { skip: `data plane ${o.dataPlane.name} cannot take the ${unsupported.fault} fault: ${unsupported.reason}` });
       continue;
     }
+    const lacking = dataPlaneLacks(o.dataPlane, schedule);
+    if (lacking) {
+      out.set(s, { skip: lacking });
+      continue;
+    }
     const missing = missingCapabilities(schedule, backend, o.backend.chaosCapabilities);
     if (missing.length > 0) {
       problems.push(...missing);
@@ -87,6 +93,21 @@ export function prepareChaos(units: readonly { readonly s: Scenario; readonly m:
     throw new ScenarioError([first!.message, ...rest.map((p) => `${formatPos(p.source)}: ${p.message}`)].join('\n'), first!.source);
   }
   return out;
+}
+
+/**
+ * Why the data plane cannot take this schedule: the first fault needing an optional contract part it does not
+ * declare, with the flag that declares it for an exec: data plane; undefined when it can.
+ */
+export function dataPlaneLacks(dataPlane: DataPlaneSpec, schedule: readonly ScheduledFault[]): string | undefined {
+  const has = dataPlane.capabilities ?? [];
+  for (const f of schedule) {
+    const missing = FAULT_DATA_PLANE_NEEDS[f.fault].filter((c) => !has.includes(c));
+    if (missing.length === 0) continue;
+    const declare = dataPlane.name.startsWith('exec:') ? `; if it does, declare it with --capabilities ${[...has, ...missing].join(',')}` : '';
+    return `data plane ${dataPlane.name} does not declare ${missing.join(' and ')}, which the ${f.fault} fault needs${declare}`;
+  }
+  return undefined;
 }
 
 /** Oracle expectations of every cell under `initial` and every named policy set. */

@@ -5,7 +5,7 @@ import { createLocalBackend } from '../../backend/local/index.js';
 import { createDockerBackend } from '../../backend/docker/index.js';
 import { createNetnsBackend, netnsHostProblem } from '../../backend/netns/index.js';
 import { runSuite, newRunId } from '../../run/run-suite.js';
-import { resolveDataPlane, echoArgv, harnessFile } from '../../run/data-plane.js';
+import { resolveDataPlane, echoArgv, harnessFile, parseCapabilities } from '../../run/data-plane.js';
 import { checkDefectNames } from '../../run/reference-defects.js';
 import { assertSomethingRuns, nothingProbed } from '../../run/nothing-probed.js';
 import { pushTeardown, runTeardown } from '../../run/teardown.js';
@@ -40,6 +40,7 @@ interface RunFlags extends ReportFlags, KubeFlags {
   defect?: string[];
   image?: string;
   seed?: number;
+  capabilities?: string;
 }
 
 /**
@@ -75,7 +76,13 @@ async function runCommand(paths: string[], flags: RunFlags, out: NodeJS.Writable
   if (flags.defect?.includes('wrong-server-identity') && flags.backend !== 'local') {
     throw new UsageError('--defect wrong-server-identity needs --backend local (it presents another workload\'s certificate from the shared config folder)');
   }
-  const dataPlane = resolveDataPlane(flags.dataPlane, flags.workloadsPerProcess, await checkDefectNames(flags.defect ?? []), flags.meshModes !== undefined ? parseMeshModes(flags.meshModes) : undefined);
+  const dataPlane = resolveDataPlane(
+    flags.dataPlane,
+    flags.workloadsPerProcess,
+    await checkDefectNames(flags.defect ?? []),
+    flags.meshModes !== undefined ? parseMeshModes(flags.meshModes) : undefined,
+    flags.capabilities !== undefined ? parseCapabilities(flags.capabilities) : undefined,
+  );
   const scenarios = await loadScenarios(paths, { ...(flags.grep !== undefined ? { grep: flags.grep } : {}), allowFilesOutside: flags.allowFilesOutside === true });
   if (scenarios.length === 0) throw new UsageError(`no scenarios found in ${paths.join(', ')}${flags.grep ? ` matching --grep ${flags.grep}` : ''}`);
   assertSomethingRuns(scenarios, dataPlane);
@@ -169,6 +176,7 @@ export const runCommandModule: CommandModule = (program, { out, setExitCode }) =
     .option('--data-plane <spec>', 'system under test: "reference" (sidecar; ambient scenarios on reference-ambient), "reference-ambient", "haproxy" or "exec:<command>" (the data-plane contract)', 'reference')
     .addOption(claimOption())
     .option('--workloads-per-process <n>', 'workloads served by one data-plane process (needs MESHCONFORM_WORKLOAD_CONFIGS support)', int('--workloads-per-process', 1, 10000), 1)
+    .option('--capabilities <list>', 'optional contract parts an exec: data plane implements: clock-offset, tls-reload, policy-reload, multi-workload (default none); chaos scenarios needing others are skipped')
     .option('--reporter <list>', 'comma-separated reporters: console, json, junit, html, conformance', 'console,json,junit,html')
     .option('--out <dir>', 'folder for reports/<run-id>/ and reports/latest/', 'reports')
     .option('--grep <regex>', 'only scenarios whose name or feature matches')
