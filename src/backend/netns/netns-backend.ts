@@ -500,7 +500,11 @@ async function waitReady(s: Slot, proc: NsProc, timeoutMs: number, where: string
   const pending = s.workload.ports.map((p) => p.port);
   let delay = 5;
   while (pending.length > 0) {
-    if (proc.exit) throw new BackendError(`${where}: ${proc.label} exited at start (${describeExit(proc)})${tail(proc)}`);
+    if (proc.exit) {
+    // Its last words may still be in the pipe: read them (bounded) for the message.
+    await proc.exited;
+    throw new BackendError(`${where}: ${proc.label} exited at start (${describeExit(proc)})${tail(proc)}`);
+  }
     const checks = await Promise.all(pending.map((port) => tcpAccepts(s.address, port, 250)));
     for (let i = checks.length - 1; i >= 0; i--) if (checks[i]) pending.splice(i, 1);
     if (pending.length === 0) break;
@@ -512,7 +516,11 @@ async function waitReady(s: Slot, proc: NsProc, timeoutMs: number, where: string
   }
   // A process that exits right after binding is not a data plane we can probe.
   await sleep(0);
-  if (proc.exit) throw new BackendError(`${where}: ${proc.label} exited at start (${describeExit(proc)})${tail(proc)}`);
+  if (proc.exit) {
+    // Its last words may still be in the pipe: read them (bounded) for the message.
+    await proc.exited;
+    throw new BackendError(`${where}: ${proc.label} exited at start (${describeExit(proc)})${tail(proc)}`);
+  }
 }
 
 function deadline(ms: number, message: () => string): Promise<never> {
