@@ -3,8 +3,12 @@ import { acceptedOutcomes } from '../model/index.js';
 import { describeDecidedBy, describeObservation } from './describe.js';
 import { observedOutcome } from './observed-outcome.js';
 
-/** How one attempt compares with the expectation; `why` completes "expected … but <why>". */
-type AttemptJudgement = { readonly kind: 'match' } | { readonly kind: 'mismatch' | 'error'; readonly why: string };
+/**
+ * How one attempt compares with the expectation; `why` completes "expected … but <why>". `forbidden`: the application
+ * answered where or how the policy does not allow it (an admission where deny is required, TLS terminated where
+ * passthrough is required, a wrong identity, a misrouted reply): proof of a violation that no retry can undo.
+ */
+type AttemptJudgement = { readonly kind: 'match' } | { readonly kind: 'mismatch' | 'forbidden' | 'error'; readonly why: string };
 
 /** Every client except plaintext-* speaks TLS first. */
 function isTlsClient(client: Expectation['client']): boolean {
@@ -37,10 +41,13 @@ function evidenceProblem(exp: Expectation, obs: AllowedObservation): string | un
 function judgeAttempt(exp: Expectation, obs: Observation, accepted: readonly ExpectedOutcome[]): AttemptJudgement {
   const outcome = observedOutcome(obs);
   if (outcome === undefined) return { kind: 'error', why: describeObservation(obs) };
-  if (!accepted.includes(outcome)) return { kind: 'mismatch', why: describeObservation(obs) };
+  // Asymmetric evidence: a denial or an error may be a transient failure of an allowed path, so a retry may still
+  // match; an answer from the application is never transient.
+  const miss = obs.status === 'allowed' ? 'forbidden' : 'mismatch';
+  if (!accepted.includes(outcome)) return { kind: miss, why: describeObservation(obs) };
   if (obs.status !== 'allowed') return { kind: 'match' };
   const problem = evidenceProblem(exp, obs);
-  return problem === undefined ? { kind: 'match' } : { kind: 'mismatch', why: problem };
+  return problem === undefined ? { kind: 'match' } : { kind: miss, why: problem };
 }
 
 function baseCell(exp: Expectation, feature: string): Omit<CellResult, 'verdict' | 'reason'> {
@@ -77,8 +84,9 @@ function matchText(exp: Expectation, outcome: ExpectedOutcome | undefined): stri
 
 /**
  * Compares one cell's attempts (first try, then retries, in order) with the oracle's expectation.
- * pass: the first attempt matches; flaky: a later one does; error: none matches and the last could not run
- * (or was refused); fail: otherwise. An error is never a pass and never a denial.
+ * fail: some attempt observed an answer the policy forbids (asymmetric evidence: retries only give an allowed path
+ * that was denied or erred another chance); else pass: the first attempt matches; flaky: a later one does; error: none
+ * matches and the last could not run (or was refused); fail: otherwise. An error is never a pass and never a denial.
  */
 export function judgeCell(exp: Expectation, attempts: readonly Observation[], ctx: { readonly feature: string; readonly claim?: Claim }): CellResult {
   const last = attempts.at(-1);
@@ -91,9 +99,17 @@ export function judgeCell(exp: Expectation, attempts: readonly Observation[], ct
   const n = attempts.length;
   const decided = describeDecidedBy(exp.decidedBy);
 
+  const forbidden = judged.findIndex((j) => j.kind === 'forbidden');
   let verdict: Verdict;
   let reason: string;
-  if (firstMatch === 0) {
+  let shown = last;
+  if (forbidden >= 0) {
+    verdict = 'fail';
+    shown = attempts[forbidden]!;
+    const at = n > 1 ? ` on attempt ${forbidden + 1} of ${n}` : '';
+    const later = n > 1 && firstMatch >= 0 ? ' (an observed violation stands whatever the retries show)' : '';
+    reason = `${expectedText(exp, accepted)} but${at} ${(judged[forbidden] as { why: string }).why}${later}; ${decided}.`;
+  } else if (firstMatch === 0) {
     verdict = 'pass';
     reason = `${matchText(exp, observedOutcome(attempts[0]!))}; ${decided}.`;
   } else if (firstMatch > 0) {
@@ -113,12 +129,13 @@ export function judgeCell(exp: Expectation, attempts: readonly Observation[], ct
     reason = `${expectedText(exp, accepted)} but ${'why' in lastJudged ? lastJudged.why : 'no attempt matched'}; ${decided}.`;
   }
 
-  const outcome = observedOutcome(last);
+  // A fail shows the attempt that proved it; otherwise the last attempt.
+  const outcome = observedOutcome(shown);
   const matched = firstMatch >= 0 && verdict !== 'fail' ? observedOutcome(attempts[firstMatch]!) : undefined;
   return {
     ...baseCell(exp, ctx.feature),
     ...(matched !== undefined && matched !== exp.outcome ? { differsFromIstio: true as const } : {}),
-    observed: { ...last, attempts: n },
+    observed: { ...shown, attempts: n },
     ...(outcome !== undefined ? { observedOutcome: outcome } : {}),
     verdict,
     reason,

@@ -28,7 +28,13 @@ describe('diff: judgeCell verdicts', () => {
       expect(c.observedOutcome).to.equal('allow');
       expect(c.feature).to.equal('core');
       expect(c.key).to.equal('s1|sidecar|foo/finance|8080|mtls-tcp');
-      expect(c.expected).to.deep.equal({ mode: 'STRICT', outcome: 'allow', rule: 'R5.3 STRICT: valid mesh mTLS is accepted' });
+      expect(c.expected).to.deep.equal({
+        mode: 'STRICT',
+        outcome: 'allow',
+        rule: 'R5.3 STRICT: valid mesh mTLS is accepted',
+        required: ['allow'],
+        requiredRule: 'R5.3 STRICT: valid mesh mTLS is accepted',
+      });
     });
 
     it('passes plaintext allowed on a PERMISSIVE port', () => {
@@ -173,11 +179,16 @@ describe('diff: judgeCell verdicts', () => {
   });
 
   describe('flaky', () => {
-    it('matches only on a retry after a mismatch', () => {
-      const exp = expectation({ client: 'plaintext-tcp', outcome: 'deny' });
-      const c = judgeCell(exp, [plaintextAllowed(), denied({ how: 'closed', detail: '', attempts: 2 })], ctx);
+    it('matches only on a retry after a denial of an allowed path', () => {
+      const c = judgeCell(expectation(), [denied(), mtlsAllowed({ attempts: 2 })], ctx);
       expect(c.verdict).to.equal('flaky');
-      expect(c.reason).to.contain('matched only on attempt 2 of 2').and.contain('attempt 1: the application answered over plaintext');
+      expect(c.reason).to.contain('matched only on attempt 2 of 2').and.contain('attempt 1: denied by tls-alert');
+    });
+
+    it('a passthrough port denied once, then passed through, is flaky', () => {
+      const exp = expectation({ client: 'tls-no-client-cert', mode: 'DISABLE', outcome: 'passthrough' });
+      const c = judgeCell(exp, [denied({ how: 'reset', detail: 'ECONNRESET' }), passthroughAllowed()], ctx);
+      expect(c.verdict).to.equal('flaky');
     });
 
     it('matches only on a retry after an error', () => {
@@ -188,6 +199,51 @@ describe('diff: judgeCell verdicts', () => {
     it('a match in the middle of the retries is flaky too', () => {
       const c = judgeCell(expectation(), [denied(), mtlsAllowed(), denied()], ctx);
       expect(c.verdict).to.equal('flaky');
+    });
+  });
+
+  describe('asymmetric evidence: a forbidden answer observed once is a fail, whatever the retries show', () => {
+    it('plaintext admitted where deny is required, then denied on the retry', () => {
+      const exp = expectation({ client: 'plaintext-tcp', outcome: 'deny' });
+      const c = judgeCell(exp, [plaintextAllowed(), denied({ how: 'closed', detail: '', attempts: 2 })], ctx);
+      expect(c.verdict).to.equal('fail');
+      expect(c.reason).to.contain('on attempt 1 of 2 the application answered over plaintext').and.contain('whatever the retries show');
+      // The report shows the attempt that proved the violation.
+      expect(c.observed?.status).to.equal('allowed');
+      expect(c.observed?.attempts).to.equal(2);
+      expect(c.observedOutcome).to.equal('allow');
+    });
+
+    it('an admission on a retry after a match is a fail too', () => {
+      const exp = expectation({ client: 'mtls-foreign-ca', outcome: 'deny' });
+      const c = judgeCell(exp, [denied(), mtlsAllowed()], ctx);
+      expect(c.verdict).to.equal('fail');
+      expect(c.reason).to.contain('on attempt 2 of 2');
+    });
+
+    it('TLS terminated where passthrough is required, then passed through', () => {
+      const exp = expectation({ client: 'tls-no-client-cert', mode: 'DISABLE', outcome: 'passthrough' });
+      const c = judgeCell(exp, [mtlsAllowed(), passthroughAllowed()], ctx);
+      expect(c.verdict).to.equal('fail');
+    });
+
+    it('a wrong server identity, then the right one', () => {
+      const wrong = mtlsAllowed({ tls: { version: 'TLSv1.3', alpn: 'istio', serverIdentity: 'spiffe://cluster.local/ns/foo/sa/other', serverIssuer: 'mesh', serverIdentityOk: false } });
+      const c = judgeCell(expectation(), [wrong, mtlsAllowed()], ctx);
+      expect(c.verdict).to.equal('fail');
+      expect(c.reason).to.contain('spiffe://cluster.local/ns/foo/sa/other');
+    });
+
+    it('a misrouted reply, then the right one', () => {
+      const misrouted = mtlsAllowed({ echo: { workload: 'foo/other', port: 8080, received: 'plaintext', protocol: 'tcp' } });
+      const c = judgeCell(expectation(), [misrouted, mtlsAllowed()], ctx);
+      expect(c.verdict).to.equal('fail');
+      expect(c.reason).to.contain('misroute');
+    });
+
+    it('an admission followed by a probe error is a fail, not an error', () => {
+      const c = judgeCell(expectation({ client: 'plaintext-tcp', outcome: 'deny' }), [plaintextAllowed(), probeError('agent crashed')], ctx);
+      expect(c.verdict).to.equal('fail');
     });
   });
 
@@ -214,9 +270,9 @@ describe('diff: judgeCell verdicts', () => {
     });
 
     it('a mismatch followed by an error is an error, but the reason keeps the mismatch', () => {
-      const c = judgeCell(expectation({ client: 'plaintext-tcp', outcome: 'deny' }), [plaintextAllowed(), probeError('agent crashed')], ctx);
+      const c = judgeCell(expectation(), [denied(), probeError('agent crashed')], ctx);
       expect(c.verdict).to.equal('error');
-      expect(c.reason).to.contain('agent crashed').and.contain('attempt 1 had shown: the application answered over plaintext');
+      expect(c.reason).to.contain('agent crashed').and.contain('attempt 1 had shown: denied by tls-alert');
     });
 
     it('an error followed by a mismatch is a fail', () => {
