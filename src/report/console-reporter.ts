@@ -120,7 +120,7 @@ export function renderConsoleReport(result: RunResult, outDir: string, style: Co
         `Legend: ${sym.pass} deny  passed (the cell names the expected outcome)    ${x}  failed: observed allow, expected deny`,
         `        ${sym.fail} allow*  right outcome, wrong evidence (misroute, server identity)    ${sym.flaky} allow  flaky: matched on a retry`,
         `        ${sym.error}  error: the probe could not run (never a denial)    ${sym.skipped}  skipped    ${sym.none}  not run`,
-        `        ${sym.pass} allow^  passed with an outcome PeerAuthentication allows but Istio's Envoy/ztunnel does not give (--claim spec)`,
+        `        ${sym.pass} allow^  passed: an outcome PeerAuthentication allows but Istio does not give (--claim spec)`,
         `Clients: pt = plaintext, no-cert = TLS without client cert, foreign = foreign CA, other-td = other trust domain,`,
         `         no-alpn = mesh cert without Istio ALPN.  pthru = the TLS passed through to the app untouched`,
         '',

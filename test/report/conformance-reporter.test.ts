@@ -172,7 +172,7 @@ describe('conformance report', () => {
       writeFileSync(file, 'x: 1\n');
       const report = await buildConformanceReport({ ...run, options: { ...run.options, grep: 'it\'s' }, scenarios: run.scenarios.map((s) => ({ ...s, file })) });
       expect(report.implementation).to.deep.equal({ name: 'exec:./vendor-proxy', contact: [] });
-      expect(report.reproduce.command).to.equal(`npx meshconform@0.1.0 run scenarios/ --backend local --data-plane exec:./vendor-proxy --retries 1 --concurrency 32 --timeout 3000 --grep 'it'\\''s'`);
+      expect(report.reproduce.command).to.equal(`npx meshconform@0.1.0 run scenarios/ --backend local --data-plane exec:./vendor-proxy --claim spec --retries 1 --concurrency 32 --timeout 3000 --grep 'it'\\''s'`);
       expect(reproduceFromResult(run)).to.not.contain('--grep');
       expect(validateConformanceReport(parse(renderConformanceYaml(report)))).to.deep.equal([]);
       expect(validateConformanceReport({ ...report, profiles: [{ name: 'x' }] })).to.not.deep.equal([]);

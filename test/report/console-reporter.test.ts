@@ -57,7 +57,7 @@ describe('report: console', () => {
   it('ends with the summary line, the lint count and the report directory', () => {
     const out = renderConsoleReport(sampleRun(), 'reports/run-1', plain);
     const lines = out.trimEnd().split('\n');
-    expect(lines.at(-2)).to.equal('20 cells: 13 passed, 3 failed, 1 flaky, 2 errors, 1 skipped');
+    expect(lines.at(-2)).to.equal('20 cells: 13 passed, 3 failed, 1 flaky, 2 errors, 1 skipped; judged under --claim spec');
     expect(lines.at(-1)).to.equal('1 scenario lint errors; report in reports/run-1');
   });
 
