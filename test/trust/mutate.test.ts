@@ -5,10 +5,11 @@ import { readFileSync, readdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KNOWN_DEFECTS, STATIC_DEFECTS } from '../../harness/reference/defects.mjs';
+import { DEFECTS, KNOWN_DEFECTS } from '../../harness/reference/defects.mjs';
 import { cli, inProcess, root } from './support/cli.js';
 
 interface MutationJson {
+  claim: string;
   score: { caught: number; planted: number };
   baseline: { summary: { cells: number; passed: number }; problem?: string };
   defects: { name: string; status: string; caughtBy: number; examples: string[]; error?: string; stoppedEarly: boolean }[];
@@ -20,17 +21,34 @@ const parse = (stdout: string): MutationJson => JSON.parse(stdout) as MutationJs
 describe('trust: meshconform mutate', function () {
   this.timeout(600_000);
 
-  it('the built-in suite catches every planted defect: mutation score 100 %, exit 0', async function () {
-    const r = await cli(['mutate', '--fail-fast', '--json', '--local-subnet', '127.100'], { timeoutMs: 580_000 });
-    expect(r.exitCode, r.stderr).to.equal(0);
-    const m = parse(r.stdout);
-    const survivors = m.defects.filter((d) => d.status !== 'caught').map((d) => `${d.name}: ${d.status} ${d.error ?? ''}`);
-    expect(survivors, 'defects not caught').to.deep.equal([]);
-    expect(m.score).to.deep.equal({ caught: STATIC_DEFECTS.length, planted: STATIC_DEFECTS.length });
-    expect(m.defects.map((d) => d.name)).to.have.members([...STATIC_DEFECTS]);
-    for (const d of m.defects) expect(d.caughtBy, d.name).to.be.greaterThan(0);
-    expect(m.baseline.summary.passed).to.equal(m.baseline.summary.cells);
-    expect(r.leftovers, 'temp files left').to.deep.equal([]);
+  for (const [claim, subnet] of [['spec', '127.100'], ['istio', '127.60']] as const) {
+    it(`the built-in suite catches every planted defect of --claim ${claim}: mutation score 100 %, exit 0`, async function () {
+      const r = await cli(['mutate', '--fail-fast', '--json', '--claim', claim, '--local-subnet', subnet], { timeoutMs: 580_000 });
+      expect(r.exitCode, r.stderr).to.equal(0);
+      const m = parse(r.stdout);
+      const planted = DEFECTS.filter((d) => d.kind === 'static' && d.claims.includes(claim)).map((d) => d.name);
+      const survivors = m.defects.filter((d) => d.status !== 'caught').map((d) => `${d.name}: ${d.status} ${d.error ?? ''}`);
+      expect(survivors, 'defects not caught').to.deep.equal([]);
+      expect(m.claim).to.equal(claim);
+      expect(m.score).to.deep.equal({ caught: planted.length, planted: planted.length });
+      expect(m.defects.map((d) => d.name)).to.have.members(planted);
+      // A defect of the Istio claim alone is left out under spec (a data plane doing it is conformant).
+      expect(m.defects.some((d) => d.name === 'http-port-accepts-raw-tcp')).to.equal(claim === 'istio');
+      expect(m.defects.some((d) => d.name === 'strict-http-accepts-plaintext')).to.equal(true);
+      for (const d of m.defects) expect(d.caughtBy, d.name).to.be.greaterThan(0);
+      expect(m.baseline.summary.passed).to.equal(m.baseline.summary.cells);
+      expect(r.leftovers, 'temp files left').to.deep.equal([]);
+    });
+  }
+
+  it('every defect says under which claims it is one; --defect of another claim is a usage error (exit 2)', async function () {
+    for (const d of DEFECTS) expect(d.claims.length, d.name).to.be.greaterThan(0);
+    expect(DEFECTS.find((d) => d.name === 'http-port-accepts-raw-tcp')!.claims).to.deep.equal(['istio']);
+    expect(DEFECTS.find((d) => d.name === 'strict-http-accepts-plaintext')!.claims).to.deep.equal(['spec', 'istio']);
+    const r = await cli(['mutate', '--claim', 'spec', '--defect', 'http-port-accepts-raw-tcp', '--local-subnet', '127.150']);
+    expect(r.exitCode).to.equal(2);
+    expect(r.stderr).to.match(/http-port-accepts-raw-tcp: not a defect under --claim spec/);
+    expect(r.stderr).to.not.match(/\n\s+at /);
   });
 
   it('a defect no scenario can see survives: exit 1, the survivor named with what to add', async function () {
