@@ -10,6 +10,7 @@ import { DIRECT_CLIENT_KINDS, type PeerAuthenticationManifest, type PortProtocol
 import { SIDECAR, startChild, stopChild, type Child } from './support/child.js';
 import { policy, randomLoopback, startEcho, startSidecar, workloadConfig, writeJsonAtomic, type WorkloadSpec } from './support/fixture.js';
 import { parseEcho, payloadFor, probe, type ProbeTarget } from './support/probe-client.js';
+import { readPreamble } from '../../harness/common/peer-exchange.mjs';
 import { issueLeaf, newIntermediate, newRoot, replaceFile, spiffe, type Leaf, type Root } from './support/rotation-pki.js';
 import { createTestPki, type TestPki } from './support/test-pki.js';
 
@@ -37,7 +38,10 @@ function mtls(target: ProbeTarget, client: { certPem: string; keyPem: string }):
       settled = true;
       clearTimeout(timer);
       c.destroy();
-      const echo = parseEcho(Buffer.concat(chunks).toString('latin1'));
+      // On istio-peer-exchange the sidecar's metadata-exchange preamble comes before the app's reply.
+      const bytes = Buffer.concat(chunks);
+      const mx = readPreamble(bytes);
+      const echo = parseEcho((mx.state === 'ok' ? bytes.subarray(mx.consumed) : bytes).toString('latin1'));
       const outcome = timedOut ? 'timeout' : !echo ? 'deny' : echo.received === 'tls' ? 'passthrough' : 'allow';
       resolve({ outcome, detail, ...(serial ? { serial } : {}) });
     };
