@@ -241,6 +241,34 @@ const field = (o: Opened, name: string) => o.page.locator(`[data-testid=evidence
     await page.close();
   });
 
+  it('names the claim, counts passes that differ from Istio and notes it on the cell', async () => {
+    const base = hostileBaseline();
+    let key = '';
+    const scenarios = base.scenarios.map((sc) => ({
+      ...sc,
+      cells: sc.cells.map((c) => {
+        if (key !== '' || c.verdict !== 'pass' || c.expected.outcome !== 'deny' || c.observed?.status !== 'denied') return c;
+        key = c.key;
+        return { ...c, expected: { ...c.expected, required: ['deny', 'allow'] as const, requiredRule: 'R5.9 relayed at L4' }, differsFromIstio: true as const, observedOutcome: 'allow' as const };
+      }),
+    }));
+    expect(key).to.not.equal('');
+    const run: RunResult = { ...base, claim: 'spec', scenarios, summary: { ...base.summary, differsFromIstio: 1 } };
+    const file = join(work, 'claim.html');
+    writeFileSync(file, renderHtml(run));
+    const o = await open(file);
+    const { page } = o;
+    expect(await page.getByTestId('run-meta').innerText()).to.contain('claim spec');
+    expect(await page.getByTestId('count-differs').locator('.n').innerText()).to.equal('1');
+    expect(await page.locator(cellSelector(key)).innerText()).to.equal('✓ allow^');
+    await page.locator(cellSelector(key)).click();
+    await page.getByTestId('evidence').waitFor({ state: 'visible' });
+    expect(await field(o, 'required-outcomes')).to.equal('deny or allow');
+    expect(await field(o, 'differs-from-istio')).to.contain('Istio gives deny here');
+    expect(o.errors).to.deep.equal([]);
+    await page.close();
+  });
+
   it('stays usable with 10 008 cells (load time is printed, not asserted)', async () => {
     const run = bigRun(139, 8);
     const file = join(work, 'big.html');
