@@ -111,11 +111,13 @@ describe('chaos scenario loader', () => {
       expect(r.stdout).to.not.include('scenario run(s)'); // nothing started
     });
 
-    it('the same fault restricted to the netns backend is skipped on local with the reason', async () => {
+    it('the same fault restricted to the netns backend is skipped on local with the reason; a run of only that probes nothing (exit 2)', async () => {
       const file = writeScenario(tmp.path, 'loss-netns', { chaos: ['    duration: 3s', '    backends: [netns]', '    steps:', '      - { at: 1s, fault: packet-loss, workload: foo/finance, percent: 20 }'].join('\n') });
       const r = await run(file);
-      expect(r.exitCode).to.equal(0);
-      expect(r.stdout).to.include('skipped (chaos scenario for the netns backend only (this run uses local))');
+      expect(r.exitCode).to.equal(2);
+      expect(r.stderr).to.include('nothing was probed');
+      expect(r.stderr).to.include('chaos scenario for the netns backend only (this run uses local)');
+      expect(r.stderr).to.not.match(/\n\s+at /); // no stack trace
     });
 
     it('a policy change that changes no probed cell proves nothing: an error', async () => {
