@@ -1,23 +1,6 @@
 import type { CellResult, ClientKind, DecidingPolicy, DeniedObservation, Observation } from '../model/index.js';
 
-/** Column labels short enough for nine clients in 120 columns. */
-export const CLIENT_SHORT_NAMES: Readonly<Record<ClientKind, string>> = {
-  'plaintext-tcp': 'pt-tcp',
-  'plaintext-http': 'pt-http',
-  'mtls-tcp': 'mtls-tcp',
-  'mtls-http': 'mtls-http',
-  'tls-no-client-cert': 'no-cert',
-  'mtls-foreign-ca': 'foreign',
-  'mtls-expired': 'expired',
-  'mtls-other-trust-domain': 'other-td',
-  'tls-no-istio-alpn': 'no-alpn',
-  hbone: 'hbone',
-  'hbone-no-client-cert': 'hb-no-cert',
-  'hbone-foreign-ca': 'hb-foreign',
-  'hbone-expired': 'hb-expired',
-  'hbone-other-trust-domain': 'hb-other-td',
-  'hbone-unserved-port': 'hb-unserved',
-};
+export { CLIENT_SHORT_NAMES } from './client-labels.js';
 
 /** "tls-alert certificate required (116)", "reset (ECONNRESET)", "http-status 403". */
 export function denialText(obs: DeniedObservation): string {

@@ -7,6 +7,8 @@ import { execa } from 'execa';
 import { fileURLToPath } from 'node:url';
 import { HTML_REPORT_FILE, REPORTER_NAMES, htmlReporter, jsonForScript, renderHtml, validateRunResult } from '../../src/report/index.js';
 import { XSS, hostileBaseline, hostileRun } from './html-fixtures.js';
+import { CLIENT_SHORT_NAMES } from '../../src/report/client-labels.js';
+import { bundleReportScript } from '../../src/report/html/report-script.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -66,5 +68,13 @@ describe('html reporter (index.html)', () => {
     }
     const help = await execa(process.execPath, [join(root, 'bin/meshconform.js'), 'run', '--help'], { cwd: root });
     expect(help.stdout.replace(/\s+/g, ' ')).to.contain('(default: "console,json,junit,html")');
+  });
+
+  it('bundles the page script with the client labels the console uses, HBONE clients included', () => {
+    const script = bundleReportScript();
+    expect(script).to.not.match(/^\s*(import|export)\s/m, 'one self-contained browser script');
+    // esbuild leaves identifier-like keys unquoted: `hbone: "hbone"`.
+    for (const [kind, label] of Object.entries(CLIENT_SHORT_NAMES)) expect(script, kind).to.match(new RegExp(`(^|[\\s{,])("${kind}"|${kind}): "${label}"`, 'm'));
+    expect(script).to.include('"hbone-no-client-cert": "hb-no-cert"');
   });
 });

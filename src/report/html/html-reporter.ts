@@ -10,6 +10,8 @@ import { featureResults, profileResults } from '../profile-results.js';
 import { defaultProfiles, type ConformanceProfile } from '../profiles.js';
 import type { Reporter, ReporterOptions } from '../reporter.js';
 import { writeFileAtomic } from '../write-file-atomic.js';
+import type { PageData } from './page-data.js';
+import { reportScript } from './report-script.js';
 
 export const HTML_REPORT_FILE = 'index.html';
 
@@ -32,7 +34,7 @@ function loadAssets(): Assets {
     const require = createRequire(import.meta.url);
     const own = (name: string) => readFileSync(new URL(`./assets/${name}`, import.meta.url), 'utf8');
     const lib = (name: string) => readFileSync(require.resolve(`uplot/dist/${name}`), 'utf8');
-    assets = { css: lib('uPlot.min.css') + '\n' + own('report.css'), scripts: [lib('uPlot.iife.min.js'), own('report.js')] };
+    assets = { css: lib('uPlot.min.css') + '\n' + own('report.css'), scripts: [lib('uPlot.iife.min.js'), reportScript()] };
   }
   return assets;
 }
@@ -55,7 +57,7 @@ function policyId(manifest: unknown): { namespace: string; name: string } {
 }
 
 /** The view data the page renders: the RunResult untouched, plus what is easier to compute in Node. */
-function pageData(result: RunResult, input: HtmlReportInput): unknown {
+function pageData(result: RunResult, input: HtmlReportInput): PageData {
   const policyDocs = result.scenarios.map((s) => s.policies.map((p) => ({ ...policyId(p), yaml: stringify(p, { lineWidth: 0 }) })));
   return {
     run: result,

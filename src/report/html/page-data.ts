@@ -1,0 +1,22 @@
+import type { ClientKind, RunResult } from '../../model/index.js';
+import type { RunComparison } from '../compare-runs.js';
+import type { GroupResult } from '../profile-results.js';
+
+/** A policy of a scenario as the page shows it. */
+export interface PolicyDoc {
+  readonly namespace: string;
+  readonly name: string;
+  readonly yaml: string;
+}
+
+/** What html-reporter.ts embeds in #meshconform-data and assets/report.ts renders. */
+export interface PageData {
+  readonly run: RunResult;
+  readonly clients: readonly ClientKind[];
+  /** Per scenario run (same index as run.scenarios). */
+  readonly policyDocs: readonly (readonly PolicyDoc[])[];
+  readonly policyYaml: readonly string[];
+  readonly profiles: readonly (GroupResult & { readonly description: string })[];
+  readonly features: readonly GroupResult[];
+  readonly comparison: (RunComparison & { readonly file: string }) | null;
+}
