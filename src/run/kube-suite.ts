@@ -1,4 +1,4 @@
-import type { CellResult, Claim, Expectation, MeshMode, Observation, ProbeJob, RunResult, Scenario, ScenarioResult, ScenarioTimeline } from '../model/index.js';
+import type { CellResult, Claim, Expectation, MeshMode, MtlsMode, Observation, ProbeJob, RunResult, Scenario, ScenarioResult, ScenarioTimeline } from '../model/index.js';
 import { RUN_RESULT_API_VERSION, isHboneClient } from '../model/index.js';
 import { expectations, lintExpectations } from '../oracle/index.js';
 import { errorCell, judgeCell, observedOutcome, skippedCell, summarize } from '../diff/index.js';
@@ -10,6 +10,7 @@ import {
   type AgentCredential,
   type AgentMaterial,
   type CellConvergence,
+  type ConfigEvidence,
   type ConvergenceOptions,
   type KubeBackend,
   type KubeRun,
@@ -67,10 +68,21 @@ export async function runKubeSuite(o: KubeSuiteOptions): Promise<RunResult | und
   const started = new Date();
   const log = o.log ?? (() => {});
   const units: Unit[] = o.scenarios.flatMap((s) => (s.mode === 'both' ? (['sidecar', 'ambient'] as const) : [s.mode]).map((m) => unit(o.backend, s, m)));
-  // One mesh has one trust domain: the first runnable scenario's.
-  const trustDomain = units.find((u) => !u.skip)?.s.trustDomain ?? o.scenarios[0]?.trustDomain ?? 'cluster.local';
+  // One mesh has one trust domain: an installed mesh's own (meshConfig.trustDomain, read before anything is created),
+  // else the first runnable scenario's. A scenario of another is never probed with certificates the mesh rejects.
+  const installed = units.some((u) => !u.skip) ? await o.backend.meshTrustDomain() : undefined;
+  const trustDomain = installed ?? units.find((u) => !u.skip)?.s.trustDomain ?? o.scenarios[0]?.trustDomain ?? 'cluster.local';
   const runnable = units.map((u) =>
-    u.skip || u.s.trustDomain === trustDomain ? u : { ...u, exps: [], skip: `the mesh of this run has trust domain ${trustDomain}, the scenario ${u.s.trustDomain} (run it separately with --grep)` },
+    u.skip || u.s.trustDomain === trustDomain
+      ? u
+      : {
+          ...u,
+          exps: [],
+          skip:
+            installed !== undefined
+              ? `the mesh has trust domain ${installed} (meshConfig.trustDomain in its istio ConfigMap), the scenario ${u.s.trustDomain}: its workloads' certificates would name a trust domain the mesh rejects`
+              : `the mesh of this run has trust domain ${trustDomain}, the scenario ${u.s.trustDomain} (run it separately with --grep)`,
+        },
   );
   o.hooks?.onRunStart?.({ runId: o.runId, scenarios: runnable.length, cells: runnable.reduce((n, u) => n + u.exps.length, 0) });
 
@@ -206,26 +218,16 @@ async function runUnit(o: KubeSuiteOptions, kube: KubeRun, u: Unit, trustDomain:
     return finish({ ...base, lint: [], cells: [], skipped: u.skip });
   }
   const lint = lintExpectations(s, m);
+  const here = kube.unsupportedHere(s, m);
+  if (here) {
+    if (o.backend.dryRun) log(`scenario ${s.name} (${m}) skipped: ${here}`);
+    return finish({ ...base, lint, cells: exps.map((e) => skippedCell(e, here, s.feature)), skipped: here });
+  }
   if (o.backend.dryRun) log(`scenario ${s.name} (${m}): ${exps.length} cells`);
+  const admission = s.labels[ADMISSION_LABEL];
+  if (admission === 'reject') await kube.awaitAdmissionReady();
   const env = await kube.deploy(s, m);
   try {
-    const applied = await env.applyPolicies(s.policies.map((p) => p.manifest));
-    const appliedAt = Date.now();
-    const admission = s.labels[ADMISSION_LABEL];
-    if (applied.kind === 'rejected') {
-      if (admission !== 'reject') {
-        throw new BackendError(
-          `scenario ${s.name}: the admission webhook rejected its policies: ${applied.message}. What to do: the scenario loader accepted them, so this mesh's webhook is stricter than the spec; if that is what the scenario tests, label it "${ADMISSION_LABEL}: reject"`,
-        );
-      }
-      const why = `admission scenario: the webhook rejected the policy set, as the scenario expects (${applied.message}); no traffic to judge`;
-      return finish({ ...base, lint, cells: exps.map((e) => skippedCell(e, why, s.feature)), skipped: why });
-    }
-    if (admission === 'reject') {
-      const why = `admission scenario: the webhook was expected to reject the policy set, but it accepted it`;
-      return finish({ ...base, lint, error: why, cells: exps.map((e) => errorCell(e, why, s.feature)) });
-    }
-
     const credentials = new Set<AgentCredential>(kube.agent?.credentials ?? ['mesh', 'foreignCa', 'expired', 'otherTrustDomain']);
     const skipReason = (e: Expectation): string | undefined => {
       const cred = credentialOf(e);
@@ -252,9 +254,32 @@ async function runUnit(o: KubeSuiteOptions, kube: KubeRun, u: Unit, trustDomain:
         expectedServerIdentity: spiffeId(trustDomain, w.namespace, w.serviceAccount),
       });
     }
+    // The baseline round: what every cell shows before the apply (an admission scenario probes nothing).
+    let baseline: ReadonlyMap<string, Observation> | undefined;
+    if (admission !== 'reject') {
+      if (!kube.agent) log(`baseline: one round of ${jobs.size} probes before the apply (what each cell shows on the old configuration)`);
+      else baseline = await kube.agent.probe([...jobs.values()]);
+    }
+    const applied = await env.applyPolicies(s.policies.map((p) => p.manifest));
+    const appliedAt = Date.now();
+    if (applied.kind === 'rejected') {
+      const by = applied.layer === 'crd-validation' ? 'the API server (the CRD\'s validation rules, 422 Invalid)' : 'the admission webhook';
+      if (admission !== 'reject') {
+        throw new BackendError(
+          `scenario ${s.name}: ${by} rejected its policies: ${applied.message}. What to do: the scenario loader accepted them, so this mesh's admission is stricter than the spec; if that is what the scenario tests, label it "${ADMISSION_LABEL}: reject"`,
+        );
+      }
+      const why = `admission scenario: ${by} rejected the policy set, as the scenario expects (${applied.message}); no traffic to judge`;
+      return finish({ ...base, lint, cells: exps.map((e) => skippedCell(e, why, s.feature)), skipped: why });
+    }
+    if (admission === 'reject') {
+      const why = `admission scenario: the policy set was expected to be refused (CRD validation or the webhook), but it was accepted`;
+      return finish({ ...base, lint, error: why, cells: exps.map((e) => errorCell(e, why, s.feature)) });
+    }
+
     if (!kube.agent) {
       log(
-        `probe: ${jobs.size} jobs per round in one {"type":"batch"} line of the agent session, to the pods' IPs and workload ports; rounds ${o.convergence.intervalMs} ms apart until every cell shows ${o.convergence.successes} matching results in a row or ${o.convergence.deadlineMs} ms pass`,
+        `probe: ${jobs.size} jobs per round in one {"type":"batch"} line of the agent session, to the pods' IPs and workload ports; rounds ${o.convergence.intervalMs} ms apart until every cell shows ${o.convergence.successes} matching results in a row or ${o.convergence.deadlineMs} ms pass; a cell whose expectation equals its baseline counts only after evidence that the new configuration is on its proxy (another cell of it changed, or istioctl shows it); then every converged cell once more`,
       );
       return finish({ ...base, lint, cells: exps.map((e) => skippedCell(e, 'dry run: nothing was probed', s.feature)) });
     }
@@ -265,7 +290,19 @@ async function runUnit(o: KubeSuiteOptions, kube: KubeRun, u: Unit, trustDomain:
       const v = judgeCell(byKey.get(key)!, [obs], { feature: s.feature, claim }).verdict;
       return v === 'pass' ? 'match' : v === 'error' ? 'error' : 'mismatch';
     };
-    const outcome = await converge([...jobs.keys()], (keys) => agent.probe(keys.map((k) => jobs.get(k)!)), judge, o.convergence);
+    // The mTLS mode each proxy must show per port, for the mesh's own view of the new configuration.
+    const modes = new Map<string, Map<number, MtlsMode>>();
+    for (const e of exps) {
+      const perPort = modes.get(e.workload) ?? new Map<number, MtlsMode>();
+      perPort.set(e.port, e.mode);
+      modes.set(e.workload, perPort);
+    }
+    const outcome = await converge([...jobs.keys()], (keys) => agent.probe(keys.map((k) => jobs.get(k)!)), judge, o.convergence, {
+      baseline: baseline!,
+      proxyOf: (k) => byKey.get(k)!.workload,
+      outcomeOf: (obs) => observedOutcome(obs),
+      ...(env.configEvidence ? { configOn: (proxy: string) => env.configEvidence!(proxy, modes.get(proxy) ?? new Map()) } : {}),
+    });
     const cells: CellResult[] = exps.map((e) => {
       const reason = skipReason(e);
       return reason !== undefined ? skippedCell(e, reason, s.feature) : convergedCell(e, outcome.get(e.key)!, o.convergence, { feature: s.feature, claim });
@@ -276,14 +313,35 @@ async function runUnit(o: KubeSuiteOptions, kube: KubeRun, u: Unit, trustDomain:
   }
 }
 
+const EVIDENCE_TEXT: Record<ConfigEvidence, string> = {
+  'differs-from-baseline': 'it differs from what the cell showed before the apply',
+  'proxy-flipped': 'another cell of the same proxy changed from its baseline',
+  'proxy-config': "the mesh's own view of the proxy (istioctl) showed the new configuration",
+  none: 'nothing showed the new configuration on the proxy',
+};
+
 /** The verdict of one cell from its convergence history (see CellConvergence for what flapping means). */
 function convergedCell(e: Expectation, c: CellConvergence, o: ConvergenceOptions, ctx: { readonly feature: string; readonly claim: Claim }): CellResult {
-  const h = c.history;
+  const all = c.history;
+  // Observations before the evidence ran on the old configuration: shown on the timeline, never judged.
+  const h = all.slice(c.countedFrom);
   const observations = h.map((x) => x.observation);
-  const n = h.length;
+  const n = all.length;
+  const evidence = ` Evidence of the new configuration: ${EVIDENCE_TEXT[c.evidence]}.`;
+  if (c.evidence === 'none') {
+    const cell = judgeCell(e, [all.at(-1)!.observation], ctx);
+    return withAttempts(
+      {
+        ...cell,
+        verdict: 'error',
+        reason: `undecided: the cell shows what it showed before the apply (${cell.reason.replace(/\.$/, '')}), and nothing showed that the new configuration reached ${e.workload} within ${o.deadlineMs} ms (no other cell of it changed, and istioctl did not show it), so a match could be the old configuration.`,
+      },
+      n,
+    );
+  }
   if (c.converged && !c.flapped) {
     const cell = judgeCell(e, [observations.at(-1)!], ctx);
-    return withAttempts({ ...cell, reason: `${cell.reason} Enforced ${Math.round(c.enforcedAtMs!)} ms after the apply (${o.successes} matching results in a row).` }, n);
+    return withAttempts({ ...cell, reason: `${cell.reason} Enforced ${Math.round(c.enforcedAtMs!)} ms after the apply (${o.successes} matching results in a row, and once more after every cell converged).${evidence}` }, n);
   }
   if (c.converged) {
     const firstMatch = h.findIndex((x) => x.judgement === 'match');
@@ -291,20 +349,22 @@ function convergedCell(e: Expectation, c: CellConvergence, o: ConvergenceOptions
     const cell = judgeCell(e, [h[flip]!.observation, observations.at(-1)!], ctx);
     const flipText = judgeCell(e, [h[flip]!.observation], ctx).reason.replace(/\.$/, '');
     return withAttempts(
-      { ...cell, verdict: 'flaky', reason: `matched at ${Math.round(h[firstMatch]!.atMs)} ms, then disagreed at ${Math.round(h[flip]!.atMs)} ms (${flipText}), then settled at ${Math.round(c.enforcedAtMs!)} ms after the apply.` },
+      { ...cell, verdict: 'flaky', reason: `matched at ${Math.round(h[firstMatch]!.atMs)} ms, then disagreed at ${Math.round(h[flip]!.atMs)} ms (${flipText}), then settled at ${Math.round(c.enforcedAtMs!)} ms after the apply.${evidence}` },
       n,
     );
   }
   const cell = judgeCell(e, observations, ctx);
-  const settle = `No ${o.successes} matching results in a row within ${o.deadlineMs} ms of the apply (${n} probes).`;
+  const settle = c.finalMismatch
+    ? `It had converged, but the probe after every cell converged disagreed.`
+    : `No ${o.successes} matching results in a row within ${o.deadlineMs} ms of the apply (${n} probes).`;
   const matches = h.filter((x) => x.judgement === 'match').length;
   // It matched at times but never held: flaky, never a pass (even when the first probe happened to match).
   if (matches > 0) {
     const last = h.findLast((x) => x.judgement !== 'match')!;
     const lastText = judgeCell(e, [last.observation], ctx).reason.replace(/\.$/, '');
-    return withAttempts({ ...cell, verdict: 'flaky', reason: `matched ${matches} of ${n} times; at ${Math.round(last.atMs)} ms: ${lastText}. ${settle}` }, n);
+    return withAttempts({ ...cell, verdict: 'flaky', reason: `matched ${matches} of ${h.length} times; at ${Math.round(last.atMs)} ms: ${lastText}. ${settle}${evidence}` }, n);
   }
-  return withAttempts({ ...cell, reason: `${cell.reason} ${settle}` }, n);
+  return withAttempts({ ...cell, reason: `${cell.reason} ${settle}${evidence}` }, n);
 }
 
 function withAttempts(cell: CellResult, n: number): CellResult {

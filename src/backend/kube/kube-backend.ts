@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { MeshMode, PeerAuthenticationManifest, Scenario, WorkloadKey } from '../../model/index.js';
+import { parse as parseYaml } from 'yaml';
+import type { MeshMode, MtlsMode, PeerAuthenticationManifest, Scenario, WorkloadKey } from '../../model/index.js';
 import { BackendError } from '../../util/errors.js';
 import { createPrivateDir, type PrivateDir } from '../../util/private-dir.js';
 import { openAgentSession, type AgentMaterial, type AgentSession } from './agent-session.js';
@@ -12,6 +13,7 @@ import {
   POD_HARNESS_DIR,
   POD_HARNESS_FILES,
   PROBE_AGENT,
+  hasPolicyTies,
   namespaceManifest,
   policyGroups,
   probeAgentManifests,
@@ -56,6 +58,8 @@ export interface KindBackendOptions extends CommonOptions {
   readonly istioProfile: IstioProfile;
   /** Checked against `istioctl version` before anything is created. */
   readonly istioVersion?: string;
+  /** Overrides the kind node image pinned for the Istio version (KIND_NODE_IMAGES). */
+  readonly kindNodeImage?: string;
   /** Builds (or finds) the local image with node and the harness; loaded into the cluster with `kind load docker-image`. */
   readonly buildImage: () => Promise<string>;
   /** Timeout of `istioctl install`. */
@@ -96,11 +100,17 @@ export interface KubeRun {
   readonly context: string;
   /** Absent in a dry run (nothing is probed). */
   readonly agent?: AgentSession;
+  /** Why a scenario cannot run on this mesh, known only once the mesh's version is (same-second ties); undefined when it can. */
+  unsupportedHere(s: Scenario, meshMode: MeshMode): string | undefined;
+  /** Waits until Istio's validating webhook fails closed (failurePolicy: Fail) before an admission scenario. */
+  awaitAdmissionReady(): Promise<void>;
   deploy(s: Scenario, meshMode: MeshMode): Promise<KubeScenario>;
   close(): Promise<void>;
 }
 
-export type ApplyResult = { readonly kind: 'applied' } | { readonly kind: 'rejected'; readonly message: string };
+/** Which layer refused an apply: the API server's CRD validation rules (422 Invalid, Istio 1.23+) or a webhook. */
+export type AdmissionLayer = 'crd-validation' | 'webhook';
+export type ApplyResult = { readonly kind: 'applied' } | { readonly kind: 'rejected'; readonly layer: AdmissionLayer; readonly message: string };
 
 export interface KubeScenario {
   /** Pod IP of every workload; probes go to the workload (container) ports. */
@@ -108,6 +118,12 @@ export interface KubeScenario {
   /** Workload ports left out of their Service (spec R4.5), for the record. */
   readonly portsWithoutService: readonly string[];
   applyPolicies(policies: readonly PeerAuthenticationManifest[]): Promise<ApplyResult>;
+  /**
+   * Whether the mesh's own view of a workload's proxy shows the new configuration: the sidecar's inbound listener
+   * (`istioctl proxy-config listener <pod> --port 15006 -o json`) has, per port, the filter chains of the port's mode;
+   * in ambient, ztunnel's policies (`istioctl ztunnel-config policies -o json`) hold the scenario's converted policies.
+   */
+  configEvidence?(workload: WorkloadKey, modes: ReadonlyMap<number, MtlsMode>): Promise<boolean>;
   remove(): Promise<void>;
 }
 
@@ -118,14 +134,31 @@ export interface KubeBackend {
   details(): Record<string, string>;
   /** Why this backend cannot run a scenario in a mesh mode; undefined when it can. */
   unsupported(s: Scenario, meshMode: MeshMode): string | undefined;
+  /**
+   * The trust domain of an installed mesh (`meshConfig.trustDomain` of the `istio` ConfigMap), read before anything is
+   * created; undefined when the run installs the mesh itself (kind) with the scenarios' trust domain.
+   */
+  meshTrustDomain(): Promise<string | undefined>;
   open(o: OpenOptions): Promise<KubeRun>;
 }
 
 const ISTIO_NAMESPACE = 'istio-system';
 const CA_FILE_NAMES: Record<keyof PluginCaFiles, string> = { caCertFile: 'ca-cert.pem', caKeyFile: 'ca-key.pem', rootCertFile: 'root-cert.pem', certChainFile: 'cert-chain.pem' };
 const DEFAULT_ROOT_NAMESPACE = 'istio-system';
-/** A webhook's refusal as kubectl prints it (`admission webhook "validation.istio.io" denied the request: …`). */
-const WEBHOOK_DENIED = /admission webhook .*denied the request|denied the request/i;
+/**
+ * A webhook's refusal as kubectl prints it: the API server wraps the webhook's message as `admission webhook %q denied
+ * the request: %s` (k8s.io/apiserver pkg/admission/plugin/webhook/errors ToStatusErr, code 400 when the webhook set
+ * none) and istiod's message is `configuration is invalid: …` (istio pkg/webhooks/validation/server/server.go).
+ */
+const WEBHOOK_DENIED = /admission webhook "[^"]*" denied the request/;
+/**
+ * The API server's own refusal before any webhook runs: the CRD's x-kubernetes-validations (Istio 1.23+, e.g.
+ * "portLevelMtls requires selector") give 422 Invalid with the message `%s %q is invalid: %v` (k8s.io/apimachinery
+ * pkg/api/errors NewInvalid), printed by kubectl as `Error from server (Invalid): …`.
+ */
+const CRD_INVALID = /PeerAuthentication\.security\.istio\.io "[^"]*" is invalid: /;
+/** How long to wait for istiod to switch its validating webhook to failurePolicy: Fail. */
+const ADMISSION_READY_TIMEOUT_MS = 120_000;
 
 /** The kind and cluster backends: Istio (or a vendor's mesh) on Kubernetes, every command through the injected runner. */
 export function createKubeBackend(o: KubeBackendOptions): KubeBackend {
@@ -135,6 +168,10 @@ export function createKubeBackend(o: KubeBackendOptions): KubeBackend {
   const meshModes: readonly MeshMode[] = o.backend === 'kind' ? (o.istioProfile === 'ambient' ? ['sidecar', 'ambient'] : ['sidecar']) : o.meshModes;
   const rootNamespace = o.backend === 'kind' ? DEFAULT_ROOT_NAMESPACE : o.rootNamespace;
   let context = o.backend === 'cluster' ? o.context : kindContext(o.kindCluster ?? '');
+  // The mesh's Istio version once known (istioctl on kind; istiod's image tag on a cluster).
+  let istioVersion: string | undefined = o.backend === 'kind' ? o.istioVersion : undefined;
+  let nodeImage: string | undefined;
+  let trustDomainRead: Promise<string | undefined> | undefined;
   const owned: { label: string; fn: () => Promise<void>; unregister: () => void }[] = [];
   // Set once the run's teardown stack runs (Ctrl-C, SIGTERM): no step creates anything after that.
   let interrupted = false;
@@ -144,7 +181,18 @@ export function createKubeBackend(o: KubeBackendOptions): KubeBackend {
     dryRun: runner.dryRun,
     details(): Record<string, string> {
       if (o.backend === 'cluster') return { context, rootNamespace, identity: o.identity };
-      return { context, istioProfile: o.istioProfile, ...(o.istioVersion ? { istioVersion: o.istioVersion } : {}), ...(o.kindCluster ? { kindCluster: o.kindCluster } : {}) };
+      return {
+        context,
+        istioProfile: o.istioProfile,
+        ...(istioVersion ? { istioVersion } : {}),
+        ...(nodeImage ? { kindNodeImage: nodeImage } : {}),
+        ...(o.kindCluster ? { kindCluster: o.kindCluster } : {}),
+      };
+    },
+    meshTrustDomain(): Promise<string | undefined> {
+      if (o.backend === 'kind') return Promise.resolve(undefined);
+      trustDomainRead ??= readMeshTrustDomain({ runner, log, context: () => context, own, interrupted: () => interrupted }, o.rootNamespace);
+      return trustDomainRead;
     },
     unsupported(s, m) {
       if (!meshModes.includes(m)) {
@@ -167,10 +215,12 @@ export function createKubeBackend(o: KubeBackendOptions): KubeBackend {
       const k: Kube = { runner, log, context: () => context, own, interrupted: () => interrupted };
       try {
         if (o.backend === 'kind') {
-          await preflightKind(k, o);
+          const pf = await preflightKind(k, o);
+          istioVersion = pf.istioVersion;
+          nodeImage = pf.nodeImage;
           const name = o.kindCluster ?? `${KIND_CLUSTER_PREFIX}${runSuffix(run.runId)}`;
           context = kindContext(name);
-          await kindCluster(k, o, name);
+          await kindCluster(k, o, name, nodeImage!);
           const image = runner.dryRun ? '<meshconform/node-harness image, built locally>' : await o.buildImage();
           log(`meshconform: loading image ${image} into kind cluster ${name}`);
           await must(k, { argv: ['kind', 'load', 'docker-image', image, '--name', name], timeoutMs: 600_000 }, (r) => `cannot load the image ${image} into kind cluster ${name}: ${tail(r)}. What to do: check that Docker is running and the image exists (docker images meshconform/node-harness)`);
@@ -178,7 +228,7 @@ export function createKubeBackend(o: KubeBackendOptions): KubeBackend {
           await installIstio(k, o, run, ctx);
           return await openRun(k, run, ctx, 'outside', rootNamespace);
         }
-        await preflightCluster(k, o);
+        istioVersion = await preflightCluster(k, o);
         const ctx = await manifestContext(o, run, o.image, 'IfNotPresent', o.injectionLabel);
         return await openRun(k, run, ctx, o.identity === 'sidecar-certs' ? 'sidecar-certs' : 'outside', rootNamespace);
       } catch (err) {
@@ -252,6 +302,8 @@ export function createKubeBackend(o: KubeBackendOptions): KubeBackend {
     return {
       context: k.context(),
       ...(agent ? { agent } : {}),
+      unsupportedHere: (s, m) => tieSkip(s, m, istioVersion),
+      awaitAdmissionReady: () => awaitAdmissionReady(k),
       deploy: (s, m) => deployScenario(k, run, ctx, s, m, root),
       close: unwind,
     };
@@ -279,21 +331,23 @@ export function createKubeBackend(o: KubeBackendOptions): KubeBackend {
       await apply(k, manifests, (r) => `${where}: cannot create its workloads: ${tail(r)}`);
       for (const ns of namespaces) await waitAvailable(k, ns, 'deployment', o.podReadyTimeoutMs, `the workloads of ${where}`, `${RUN_LABEL}=${run.runId}`);
       const targets = new Map<WorkloadKey, { address: string }>();
+      const podNames = new Map<WorkloadKey, string>();
       for (const ns of namespaces) {
         const inNs = s.workloads.filter((w) => w.namespace === ns);
         const r = await must(
           k,
           {
             argv: ['kubectl', '--context', k.context(), '-n', ns, 'get', 'pods', '-l', `${RUN_LABEL}=${run.runId}`, '-o', 'json'],
-            dryRunStdout: JSON.stringify({ items: inNs.map((w) => ({ metadata: { labels: { [WORKLOAD_LABEL]: w.name } }, status: { phase: 'Running', podIP: `POD_IP(${ns}/${w.name})` } })) }),
+            dryRunStdout: JSON.stringify({ items: inNs.map((w) => ({ metadata: { name: `POD(${ns}/${w.name})`, labels: { [WORKLOAD_LABEL]: w.name } }, status: { phase: 'Running', podIP: `POD_IP(${ns}/${w.name})` } })) }),
           },
           (res) => `${where}: cannot list its pods in ${ns}: ${tail(res)}`,
         );
-        const pods = parseJson<{ items?: { metadata?: { labels?: Record<string, string>; deletionTimestamp?: string }; status?: { phase?: string; podIP?: string } }[] }>(r.stdout, 'kubectl get pods');
+        const pods = parseJson<{ items?: { metadata?: { name?: string; labels?: Record<string, string>; deletionTimestamp?: string }; status?: { phase?: string; podIP?: string } }[] }>(r.stdout, 'kubectl get pods');
         for (const w of inNs) {
           const pod = (pods.items ?? []).find((p) => p.metadata?.labels?.[WORKLOAD_LABEL] === w.name && p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp && p.status?.podIP);
           if (!pod) throw new BackendError(`${where}: no running pod with an IP for workload ${ns}/${w.name}. What to do: kubectl --context ${k.context()} -n ${ns} describe pods -l ${WORKLOAD_LABEL}=${w.name}`);
           targets.set(`${ns}/${w.name}`, { address: pod.status!.podIP! });
+          if (pod.metadata?.name) podNames.set(`${ns}/${w.name}`, pod.metadata.name);
         }
       }
       const without = [...servicePlan(s)].flatMap(([wk, ports]) => ports.filter((p) => p.servicePort === undefined).map((p) => `${wk}:${p.port}`));
@@ -301,7 +355,7 @@ export function createKubeBackend(o: KubeBackendOptions): KubeBackend {
         targets,
         portsWithoutService: without,
         async applyPolicies(policies) {
-          const groups = policyGroups(run.runId, policies);
+          const groups = policyGroups(run.runId, policies, { splitTies: m === 'ambient' && hasPolicyTies(policies) });
           for (let i = 0; i < groups.length; i++) {
             // Kubernetes stamps creation times in whole seconds: a later group must land in a later second.
             if (i > 0) await sleep(1100);
@@ -309,12 +363,14 @@ export function createKubeBackend(o: KubeBackendOptions): KubeBackend {
             const r = await runner.run(applyCommand(k, groups[i]!));
             if (r.exitCode !== 0) {
               const message = tail(r, 4);
-              if (WEBHOOK_DENIED.test(r.stderr)) return { kind: 'rejected', message };
+              const layer = admissionLayer(r.stderr);
+              if (layer) return { kind: 'rejected', layer, message };
               throw new BackendError(`${where}: kubectl apply of its policies failed: ${message}`);
             }
           }
           return { kind: 'applied' };
         },
+        configEvidence: (workload, modes) => configEvidence(k, m, workload, podNames.get(workload), modes, s.policies.map((p) => p.manifest)),
         remove,
       };
     } catch (err) {
@@ -420,12 +476,13 @@ async function deleteNamespaces(k: Kube, names: readonly string[]): Promise<void
   );
 }
 
-async function preflightKind(k: Kube, o: KindBackendOptions): Promise<void> {
+async function preflightKind(k: Kube, o: KindBackendOptions): Promise<{ istioVersion: string; nodeImage: string }> {
   await must(k, { argv: ['kind', 'version'], dryRunStdout: 'kind v0.x' }, (r) => `kind does not run: ${tail(r)}`);
   await must(k, { argv: ['kubectl', 'version', '--client', '-o', 'json'], dryRunStdout: '{}' }, (r) => `kubectl does not run: ${tail(r)}`);
   const v = await must(
     k,
-    { argv: ['istioctl', 'version', '--remote=false', '-o', 'json'], dryRunStdout: JSON.stringify({ clientVersion: { version: o.istioVersion ?? '1.x' } }) },
+    // A dry run plans for --istio-version, else for the newest Istio the pin table knows.
+    { argv: ['istioctl', 'version', '--remote=false', '-o', 'json'], dryRunStdout: JSON.stringify({ clientVersion: { version: o.istioVersion ?? KIND_NODE_IMAGES[0]!.istio } }) },
     (r) => `istioctl does not run: ${tail(r)}`,
   );
   const version = istioctlVersion(v.stdout);
@@ -435,6 +492,171 @@ async function preflightKind(k: Kube, o: KindBackendOptions): Promise<void> {
     );
   }
   if (version) k.log(`meshconform: istioctl ${version}`);
+  const pin = version ? kindNodeImageFor(version) : undefined;
+  const nodeImage = o.kindNodeImage ?? pin?.image;
+  if (!nodeImage) {
+    throw new BackendError(
+      `istioctl ${version ?? '(unknown version)'}: meshconform pins a kind node image per Istio release and knows ${KIND_NODE_IMAGES.map((x) => x.istio).join(', ')} (istioctl only warns when Kubernetes is older than it supports). What to do: put a supported istioctl first on PATH, or pass --kind-node-image with a kindest/node image of a Kubernetes version this Istio supports`,
+    );
+  }
+  k.log(
+    o.kindNodeImage
+      ? `meshconform: kind node image ${nodeImage} (--kind-node-image)`
+      : `meshconform: kind node image ${nodeImage} (Kubernetes ${pin!.kubernetes}, pinned for Istio ${pin!.istio}, which supports Kubernetes ${pin!.supports}; built by kind ${pin!.kind})`,
+  );
+  return { istioVersion: version ?? '', nodeImage };
+}
+
+/**
+ * The kind node image per Istio minor release: the newest Kubernetes the release supports (istio.io "Supported
+ * Releases", data/compatibility/supportStatus.yml) with a kindest/node image from the kind release notes (digests as
+ * tabulated in kubernetes-sigs/cluster-api test/infrastructure/kind/mapping.go). Newest first.
+ */
+export const KIND_NODE_IMAGES: readonly { readonly istio: string; readonly supports: string; readonly kubernetes: string; readonly kind: string; readonly image: string }[] = [
+  { istio: '1.29', supports: '1.31 - 1.35', kubernetes: '1.34.0', kind: 'v0.30.0', image: 'kindest/node:v1.34.0@sha256:7416a61b42b1662ca6ca89f02028ac133a309a2a30ba309614e8ec94d976dc5a' },
+  { istio: '1.28', supports: '1.30 - 1.34', kubernetes: '1.34.0', kind: 'v0.30.0', image: 'kindest/node:v1.34.0@sha256:7416a61b42b1662ca6ca89f02028ac133a309a2a30ba309614e8ec94d976dc5a' },
+  { istio: '1.27', supports: '1.29 - 1.33', kubernetes: '1.33.4', kind: 'v0.30.0', image: 'kindest/node:v1.33.4@sha256:25a6018e48dfcaee478f4a59af81157a437f15e6e140bf103f85a2e7cd0cbbf2' },
+  { istio: '1.26', supports: '1.29 - 1.33', kubernetes: '1.33.4', kind: 'v0.30.0', image: 'kindest/node:v1.33.4@sha256:25a6018e48dfcaee478f4a59af81157a437f15e6e140bf103f85a2e7cd0cbbf2' },
+  { istio: '1.25', supports: '1.29 - 1.32', kubernetes: '1.32.8', kind: 'v0.30.0', image: 'kindest/node:v1.32.8@sha256:abd489f042d2b644e2d033f5c2d900bc707798d075e8186cb65e3f1367a9d5a1' },
+  { istio: '1.24', supports: '1.28 - 1.31', kubernetes: '1.31.12', kind: 'v0.30.0', image: 'kindest/node:v1.31.12@sha256:0f5cc49c5e73c0c2bb6e2df56e7df189240d83cf94edfa30946482eb08ec57d2' },
+  { istio: '1.23', supports: '1.27 - 1.30', kubernetes: '1.30.13', kind: 'v0.29.0', image: 'kindest/node:v1.30.13@sha256:397209b3d947d154f6641f2d0ce8d473732bd91c87d9575ade99049aa33cd648' },
+  { istio: '1.22', supports: '1.27 - 1.30', kubernetes: '1.30.13', kind: 'v0.29.0', image: 'kindest/node:v1.30.13@sha256:397209b3d947d154f6641f2d0ce8d473732bd91c87d9575ade99049aa33cd648' },
+];
+
+export function kindNodeImageFor(istioVersion: string): (typeof KIND_NODE_IMAGES)[number] | undefined {
+  return KIND_NODE_IMAGES.find((x) => versionMatches(istioVersion, x.istio));
+}
+
+/** `1.24.3` → [1, 24]; undefined when not a version. */
+function minorOf(version: string | undefined): [number, number] | undefined {
+  const m = /^v?(\d+)\.(\d+)/.exec(version ?? '');
+  return m ? [Number(m[1]), Number(m[2])] : undefined;
+}
+
+/** Scenario label declaring the Istio versions a scenario holds for, e.g. `">=1.23"` or `"1.22"`. */
+export const ISTIO_VERSIONS_LABEL = 'istio-versions';
+
+/**
+ * Same-second ties: the oracle orders them by name then namespace, as Istio 1.23 and later do; 1.22 compares
+ * `name + "." + namespace`. A tie scenario holds for `>=1.23` unless it declares otherwise (ISTIO_VERSIONS_LABEL);
+ * ambient is covered by applying tied policies in distinct seconds (policyGroups).
+ */
+export function tieSkip(s: Scenario, m: MeshMode, istioVersion: string | undefined): string | undefined {
+  const declared = s.labels[ISTIO_VERSIONS_LABEL];
+  if (declared === undefined && !hasPolicyTies(s.policies.map((p) => p.manifest))) return undefined;
+  const want = declared ?? '>=1.23';
+  const have = minorOf(istioVersion);
+  if (!have) return undefined; // unknown version (a vendor's mesh): nothing to compare with; the log says so
+  const w = /^(>=)?\s*v?(\d+)\.(\d+)$/.exec(want.trim());
+  if (!w) return `label ${ISTIO_VERSIONS_LABEL}: "${want}" is not a version or ">=version"`;
+  const wanted: [number, number] = [Number(w[2]), Number(w[3])];
+  const cmp = have[0] - wanted[0] || have[1] - wanted[1];
+  const holds = w[1] ? cmp >= 0 : cmp === 0;
+  if (holds) return undefined;
+  const why = declared === undefined ? 'its same-second ties are ordered by name then namespace (Istio 1.23 and later); Istio 1.22 orders them by name + "." + namespace' : `it declares ${ISTIO_VERSIONS_LABEL}: "${want}"`;
+  return `the mesh runs Istio ${istioVersion} (${m}), and ${why}`;
+}
+
+function admissionLayer(stderr: string): AdmissionLayer | undefined {
+  if (CRD_INVALID.test(stderr)) return 'crd-validation';
+  if (WEBHOOK_DENIED.test(stderr)) return 'webhook';
+  return undefined;
+}
+
+/**
+ * istiod installs its validating webhooks with `failurePolicy: Ignore` ("Fail open until the validation webhook is
+ * ready": manifests/charts/base/templates/validatingwebhookconfiguration.yaml) and patches them to Fail when ready; an
+ * admission scenario run before then could be let through by a webhook that never ran.
+ */
+async function awaitAdmissionReady(k: Kube): Promise<void> {
+  const deadline = Date.now() + ADMISSION_READY_TIMEOUT_MS;
+  for (;;) {
+    const r = await must(
+      k,
+      { argv: ['kubectl', '--context', k.context(), 'get', 'validatingwebhookconfigurations', '-l', 'app=istiod', '-o', 'json'], dryRunStdout: JSON.stringify({ items: [{ metadata: { name: 'istio-validator-istio-system' }, webhooks: [{ name: 'rev.validation.istio.io', failurePolicy: 'Fail' }] }] }) },
+      (res) => `cannot read Istio's validating webhooks: ${tail(res)}`,
+    );
+    const items = parseJson<{ items?: { metadata?: { name?: string }; webhooks?: { name?: string; failurePolicy?: string }[] }[] }>(r.stdout, 'kubectl get validatingwebhookconfigurations').items ?? [];
+    const hooks = items.flatMap((c) => (c.webhooks ?? []).filter((w) => /validation\.istio\.io$/.test(w.name ?? '')).map((w) => ({ config: c.metadata?.name ?? '?', ...w })));
+    const open = hooks.filter((h) => h.failurePolicy !== 'Fail');
+    if (hooks.length > 0 && open.length === 0) return;
+    if (k.runner.dryRun || Date.now() >= deadline) {
+      throw new BackendError(
+        hooks.length === 0
+          ? `context ${k.context()} has no Istio validating webhook (ValidatingWebhookConfiguration labelled app=istiod): an admission scenario cannot tell a refusal from a webhook that never ran. What to do: install Istio with config validation, or leave out the admission scenarios`
+          : `Istio's validating webhook ${open.map((h) => `${h.config}/${h.name}`).join(', ')} still has failurePolicy ${open[0]!.failurePolicy ?? 'unset'} after ${ADMISSION_READY_TIMEOUT_MS / 1000} s: istiod switches it to Fail once its webhook is ready. What to do: check istiod (kubectl --context ${k.context()} -n istio-system logs deploy/istiod)`,
+      );
+    }
+    await new Promise<void>((res) => setTimeout(res, 2000));
+  }
+}
+
+/** `meshConfig.trustDomain` from the `istio` ConfigMap of the Istio namespace (cluster.local when unset). */
+async function readMeshTrustDomain(k: Kube, istioNamespace: string): Promise<string> {
+  const r = await k.runner.run({ argv: ['kubectl', '--context', k.context(), '-n', istioNamespace, 'get', 'configmap', 'istio', '-o', 'jsonpath={.data.mesh}'], dryRunStdout: 'trustDomain: cluster.local\n' });
+  if (r.notFound) throw new BackendError(notFound('kubectl'));
+  if (r.exitCode !== 0) {
+    throw new BackendError(
+      `cannot read the mesh configuration (ConfigMap istio in ${istioNamespace}) of context ${k.context()}: ${tail(r)}. What to do: pass the Istio namespace with --root-namespace, and check that the user may get configmaps there`,
+    );
+  }
+  let mesh: unknown;
+  try {
+    mesh = parseYaml(r.stdout);
+  } catch (err) {
+    throw new BackendError(`ConfigMap istio in ${istioNamespace}: data.mesh is not YAML: ${(err as Error).message}`);
+  }
+  const td = (mesh as { trustDomain?: unknown } | null)?.trustDomain;
+  return typeof td === 'string' && td !== '' ? td : 'cluster.local';
+}
+
+/** Transport protocols of the inbound listener's filter chains for one port: per-port chains, else the catch-all ones. */
+function inboundTransports(listeners: unknown, port: number): Set<string> {
+  const chains = (Array.isArray(listeners) ? listeners : [])
+    .flatMap((l: { filterChains?: unknown[] }) => (Array.isArray(l?.filterChains) ? l.filterChains : []))
+    .map((c) => ((c ?? {}) as { filterChainMatch?: { destinationPort?: number; transportProtocol?: string } }).filterChainMatch ?? {});
+  const own = chains.filter((m) => m.destinationPort === port);
+  const pick = own.length > 0 ? own : chains.filter((m) => m.destinationPort === undefined);
+  return new Set(pick.map((m) => m.transportProtocol ?? 'any'));
+}
+
+/**
+ * The mesh's own view of the new configuration (see KubeScenario.configEvidence). Sidecar: for every port, TLS-only
+ * chains for STRICT, TLS and plaintext for PERMISSIVE, plaintext only for DISABLE. Ambient: ztunnel holds a policy
+ * converted from one of the scenario's (Istio names them `converted_peer_authentication_<name>`, or
+ * `istio_converted_static_strict`). Any failure is "no evidence", never an error: the run then waits for a flip.
+ */
+async function configEvidence(k: Kube, m: MeshMode, workload: WorkloadKey, pod: string | undefined, modes: ReadonlyMap<number, MtlsMode>, policies: readonly PeerAuthenticationManifest[]): Promise<boolean> {
+  if (k.runner.dryRun) return false;
+  const [ns] = workload.split('/');
+  if (m === 'ambient') {
+    const r = await k.runner.run({ argv: ['istioctl', '--context', k.context(), 'ztunnel-config', 'policies', '-o', 'json'], timeoutMs: 30_000 });
+    if (r.exitCode !== 0) return false;
+    const names = new Set(policies.map((p) => `converted_peer_authentication_${p.metadata.name}`));
+    try {
+      const list = JSON.parse(r.stdout) as { name?: string; namespace?: string }[];
+      return Array.isArray(list) && list.some((x) => (x.name !== undefined && names.has(x.name) && (x.namespace === undefined || x.namespace === ns || policies.some((p) => p.metadata.namespace === x.namespace))) || x.name === 'istio_converted_static_strict');
+    } catch {
+      return false;
+    }
+  }
+  if (!pod || modes.size === 0) return false;
+  const r = await k.runner.run({ argv: ['istioctl', '--context', k.context(), 'proxy-config', 'listener', `${pod}.${ns}`, '--port', '15006', '-o', 'json'], timeoutMs: 30_000 });
+  if (r.exitCode !== 0) return false;
+  let listeners: unknown;
+  try {
+    listeners = JSON.parse(r.stdout);
+  } catch {
+    return false;
+  }
+  for (const [port, mode] of modes) {
+    const t = inboundTransports(listeners, port);
+    const tls = t.has('tls');
+    const plain = t.has('raw_buffer');
+    const ok = mode === 'STRICT' ? tls && !plain : mode === 'PERMISSIVE' ? tls && plain : mode === 'DISABLE' ? plain && !tls : false;
+    if (!ok) return false;
+  }
+  return true;
 }
 
 /** `istioctl version --remote=false -o json` → clientVersion.version; older builds print the bare version. */
@@ -456,7 +678,7 @@ export function versionMatches(actual: string | undefined, wanted: string): bool
   return a === w || a.startsWith(`${w}.`) || a.startsWith(`${w}-`);
 }
 
-async function kindCluster(k: Kube, o: KindBackendOptions, name: string): Promise<void> {
+async function kindCluster(k: Kube, o: KindBackendOptions, name: string, nodeImage: string): Promise<void> {
   const list = await must(k, { argv: ['kind', 'get', 'clusters'], dryRunStdout: o.kindCluster ?? '' }, (r) => `kind cannot list clusters: ${tail(r)}. What to do: check that Docker runs (kind needs it)`);
   const existing = list.stdout.split('\n').map((s) => s.trim()).filter(Boolean);
   if (o.kindCluster !== undefined) {
@@ -472,7 +694,7 @@ async function kindCluster(k: Kube, o: KindBackendOptions, name: string): Promis
   k.log(`meshconform: creating kind cluster ${name} (a minute or two)`);
   await must(
     k,
-    { argv: ['kind', 'create', 'cluster', '--name', name, '--config', join(o.harnessDir, 'kind/cluster.yaml'), '--wait', '5m'], timeoutMs: 900_000 },
+    { argv: ['kind', 'create', 'cluster', '--name', name, '--image', nodeImage, '--config', join(o.harnessDir, 'kind/cluster.yaml'), '--wait', '5m'], timeoutMs: 900_000 },
     (r) => `kind cannot create cluster ${name}: ${tail(r)}. What to do: check that Docker runs and has room (kind needs about 2 CPUs and 4 GB for Istio)`,
   );
   if (o.keep) k.log(`meshconform: --keep: kind cluster ${name} stays after the run (delete it with: kind delete cluster --name ${name})`);
@@ -533,7 +755,7 @@ async function installIstio(k: Kube, o: KindBackendOptions, run: OpenOptions, ct
   );
 }
 
-async function preflightCluster(k: Kube, o: ClusterBackendOptions): Promise<void> {
+async function preflightCluster(k: Kube, o: ClusterBackendOptions): Promise<string | undefined> {
   await must(k, { argv: ['kubectl', 'version', '--client', '-o', 'json'], dryRunStdout: '{}' }, (r) => `kubectl does not run: ${tail(r)}`);
   const ctx = await k.runner.run({ argv: ['kubectl', 'config', 'get-contexts', o.context, '-o', 'name'], dryRunStdout: o.context });
   if (ctx.notFound) throw new BackendError(notFound('kubectl'));
@@ -545,11 +767,11 @@ async function preflightCluster(k: Kube, o: ClusterBackendOptions): Promise<void
     );
   }
   const missing: string[] = [];
-  for (const [verb, resource] of REQUIRED_PERMISSIONS) {
-    const r = await k.runner.run({ argv: ['kubectl', '--context', o.context, 'auth', 'can-i', verb, resource, '--all-namespaces'], dryRunStdout: 'yes' });
+  for (const [verb, resource, ns] of requiredPermissions(o.rootNamespace)) {
+    const r = await k.runner.run({ argv: ['kubectl', '--context', o.context, 'auth', 'can-i', verb, resource, ...(ns ? ['-n', ns] : ['--all-namespaces'])], dryRunStdout: 'yes' });
     if (r.exitCode === 0 && r.stdout.trim() === 'yes') continue;
     if (r.stdout.trim() === 'no') {
-      missing.push(`${verb} ${resource}`);
+      missing.push(`${verb} ${resource}${ns ? ` in ${ns}` : ''}`);
       continue;
     }
     throw new BackendError(`cannot ask the cluster of context ${o.context} what this user may do (kubectl auth can-i): ${tail(r)}. What to do: check that the cluster is reachable (kubectl --context ${o.context} get namespaces)`);
@@ -564,22 +786,41 @@ async function preflightCluster(k: Kube, o: ClusterBackendOptions): Promise<void
     { argv: ['kubectl', '--context', o.context, 'get', 'crd', 'peerauthentications.security.istio.io', '-o', 'name'], dryRunStdout: 'customresourcedefinition.apiextensions.k8s.io/peerauthentications.security.istio.io' },
     (r) => `context ${o.context} has no PeerAuthentication API (${tail(r, 2)}): is a mesh installed? What to do: install the mesh first; --backend cluster never installs one (--backend kind does)`,
   );
+  // istiod's image tag is its version (same-second tie rules differ by version); a vendor's mesh may have none.
+  const img = await k.runner.run({
+    argv: ['kubectl', '--context', o.context, '-n', o.rootNamespace, 'get', 'deployment', 'istiod', '--ignore-not-found', '-o', 'jsonpath={.spec.template.spec.containers[0].image}'],
+    dryRunStdout: 'docker.io/istio/pilot:1.x',
+  });
+  const tag = img.exitCode === 0 ? /:v?(\d+\.\d+(?:\.\d+)?)[^/]*$/.exec(img.stdout.trim())?.[1] : undefined;
+  k.log(tag ? `meshconform: istiod ${tag} in ${o.rootNamespace}` : `meshconform: no istiod version found in ${o.rootNamespace}: scenarios with same-second ties run as if on Istio 1.23 or later`);
+  return tag;
 }
+
+/** Every kind the harness applies: server-side apply is an HTTP PATCH, which needs `patch` besides `create`. */
+const APPLIED_KINDS = ['namespaces', 'deployments.apps', 'services', 'serviceaccounts', 'configmaps', 'secrets', 'peerauthentications.security.istio.io'] as const;
 
 /** What the harness does in a cluster, checked with `kubectl auth can-i` before anything is created. */
 export const REQUIRED_PERMISSIONS: readonly (readonly [string, string])[] = [
-  ['create', 'namespaces'],
+  ...APPLIED_KINDS.flatMap((kind) => [['create', kind] as const, ['patch', kind] as const]),
+  ['get', 'namespaces'],
   ['delete', 'namespaces'],
-  ['create', 'deployments.apps'],
-  ['create', 'services'],
-  ['create', 'serviceaccounts'],
-  ['create', 'configmaps'],
-  ['create', 'secrets'],
+  // `kubectl wait --for=condition=Available` gets, then watches, the deployments.
+  ['get', 'deployments.apps'],
+  ['watch', 'deployments.apps'],
+  ['list', 'deployments.apps'],
   ['list', 'pods'],
   ['create', 'pods/exec'],
-  ['create', 'peerauthentications.security.istio.io'],
+  ['list', 'peerauthentications.security.istio.io'],
   ['delete', 'peerauthentications.security.istio.io'],
+  // Admission scenarios wait for istiod's validating webhook to fail closed.
+  ['get', 'validatingwebhookconfigurations.admissionregistration.k8s.io'],
+  ['list', 'validatingwebhookconfigurations.admissionregistration.k8s.io'],
 ];
+
+/** REQUIRED_PERMISSIONS, plus reading the mesh configuration (trust domain) in the Istio namespace. */
+function requiredPermissions(istioNamespace: string): (readonly [string, string, string?])[] {
+  return [...REQUIRED_PERMISSIONS, ['get', 'configmaps', istioNamespace]];
+}
 
 async function manifestContext(o: KubeBackendOptions, run: OpenOptions, image: string, pull: ManifestContext['imagePullPolicy'], injection: readonly [string, string]): Promise<ManifestContext> {
   const harnessFiles: HarnessFile[] = [];

@@ -249,7 +249,10 @@ export function probeAgentManifests(ctx: ManifestContext, o: ProbeAgentOptions):
   const annotations: Record<string, string> = inMesh
     ? {
         'proxy.istio.io/config': `proxyMetadata:\n  OUTPUT_CERTS: ${OUTPUT_CERTS_DIR}\n`,
-        'sidecar.istio.io/userVolumeMount': JSON.stringify([{ name: 'istio-certs', mountPath: OUTPUT_CERTS_DIR }]),
+        // Map form: Istio's injection template ranges over fromJSON of this annotation and writes `name: "{{ $index }}"`
+        // then the value (manifests/charts/istio-control/istio-discovery/files/injection-template.yaml), so the key is
+        // the volume name. The array form only worked because the duplicate `name` key the index 0 produces is parsed last-wins.
+        'sidecar.istio.io/userVolumeMount': JSON.stringify({ 'istio-certs': { mountPath: OUTPUT_CERTS_DIR } }),
         // The sidecar is there for its certificate only: the agent's own TLS must reach the targets untouched.
         'traffic.sidecar.istio.io/includeInboundPorts': '',
         'traffic.sidecar.istio.io/includeOutboundIPRanges': '',
@@ -301,16 +304,20 @@ export function probeAgentManifests(ctx: ManifestContext, o: ProbeAgentOptions):
  * times keep the scenario's order ("oldest wins", spec R3) at Kubernetes' one-second resolution; ties stay ties and
  * are decided by name on both sides.
  */
-export function policyGroups(runId: string, policies: readonly PeerAuthenticationManifest[]): PeerAuthenticationManifest[][] {
+export function policyGroups(runId: string, policies: readonly PeerAuthenticationManifest[], options: { readonly splitTies?: boolean } = {}): PeerAuthenticationManifest[][] {
   const stamp = (p: PeerAuthenticationManifest) => (p.metadata.creationTimestamp === undefined ? -Infinity : Date.parse(p.metadata.creationTimestamp));
-  const sorted = [...policies].sort((a, b) => stamp(a) - stamp(b) || (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0));
+  const cmp = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
+  const byStamp = (a: PeerAuthenticationManifest, b: PeerAuthenticationManifest) => (stamp(a) === stamp(b) ? 0 : stamp(a) < stamp(b) ? -1 : 1);
+  const sorted = [...policies].sort((a, b) => byStamp(a, b) || cmp(a.metadata.name, b.metadata.name) || cmp(a.metadata.namespace ?? '', b.metadata.namespace ?? ''));
   const groups: PeerAuthenticationManifest[][] = [];
   let last: number | undefined;
   for (const p of sorted) {
     const { creationTimestamp: _, ...metadata } = structuredClone(p.metadata);
     const applied: PeerAuthenticationManifest = { ...structuredClone(p), metadata: { ...metadata, labels: { ...(metadata.labels ?? {}), [RUN_LABEL]: runId } } };
     checkPolicy(applied);
-    if (groups.length === 0 || stamp(p) !== last) groups.push([]);
+    // Ambient (ztunnel) keeps informer order for same-second ties: each policy then gets its own second, in the
+    // order Istio's sidecar rule gives ties (name, then namespace), so creation times alone decide.
+    if (groups.length === 0 || stamp(p) !== last || options.splitTies === true) groups.push([]);
     groups.at(-1)!.push(applied);
     last = stamp(p);
   }
@@ -355,4 +362,19 @@ export function toYaml(manifests: readonly Manifest[], options: { readonly forPl
       return stringify(doc, { lineWidth: 0 });
     })
     .join('---\n');
+}
+
+/**
+ * Same-second ties that decide something: two policies of one namespace at the same level (both namespace-wide, or
+ * both with a selector) and the same creationTimestamp. Istio 1.22 orders such ties by `name + "." + namespace`,
+ * 1.23 and later by name then namespace (the oracle's rule), ambient by informer order.
+ */
+export function hasPolicyTies(policies: readonly PeerAuthenticationManifest[]): boolean {
+  const seen = new Set<string>();
+  for (const p of policies) {
+    const id = `${p.metadata.namespace ?? ''}|${p.spec?.selector ? 'selector' : 'namespace'}|${p.metadata.creationTimestamp ?? ''}`;
+    if (seen.has(id)) return true;
+    seen.add(id);
+  }
+  return false;
 }

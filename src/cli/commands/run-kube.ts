@@ -33,6 +33,7 @@ export interface KubeFlags {
   keep?: boolean;
   istioProfile?: 'default' | 'ambient';
   istioVersion?: string;
+  kindNodeImage?: string;
   context?: string;
   meshCa?: string;
   injectionLabel?: string;
@@ -57,6 +58,7 @@ export function addKubeFlags(cmd: Command): Command {
     .option('--keep', 'kind backend: leave the cluster the run created in place for debugging')
     .addOption(new Option('--istio-profile <profile>', 'kind backend: Istio profile to install (default: default)').choices(['default', 'ambient']))
     .option('--istio-version <version>', 'kind backend: require this istioctl version (checked against `istioctl version`)', argvValue('--istio-version'))
+    .option('--kind-node-image <image>', 'kind backend: kindest/node image to create the cluster with (default: the one pinned for the istioctl version, see docs/kubernetes.md)', argvValue('--kind-node-image'))
     .option('--context <name>', 'cluster backend: kubeconfig context of a cluster with a mesh installed', argvValue('--context'))
     .option('--mesh-ca <dir>', 'cluster backend: the mesh CA (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem) to issue the probe identities from; default: the probe pod\'s own sidecar certificate')
     .option('--injection-label <key=value>', 'cluster backend: namespace label that enables sidecar injection (default: istio-injection=enabled)', argvValue('--injection-label'))
@@ -72,10 +74,10 @@ export function addKubeFlags(cmd: Command): Command {
 }
 
 const KUBE_ONLY: readonly (keyof KubeFlags)[] = [
-  'kindCluster', 'keep', 'istioProfile', 'istioVersion', 'context', 'meshCa', 'injectionLabel', 'rootNamespace',
+  'kindCluster', 'keep', 'istioProfile', 'istioVersion', 'kindNodeImage', 'context', 'meshCa', 'injectionLabel', 'rootNamespace',
   'allowMeshPolicies', 'convergeSuccesses', 'convergeTimeout', 'convergeInterval', 'podReadyTimeout', 'installTimeout', 'dryRun',
 ];
-const KIND_ONLY: readonly (keyof KubeFlags)[] = ['kindCluster', 'keep', 'istioProfile', 'istioVersion', 'installTimeout'];
+const KIND_ONLY: readonly (keyof KubeFlags)[] = ['kindCluster', 'keep', 'istioProfile', 'istioVersion', 'kindNodeImage', 'installTimeout'];
 const CLUSTER_ONLY: readonly (keyof KubeFlags)[] = ['context', 'meshCa', 'injectionLabel', 'rootNamespace', 'meshModes', 'allowMeshPolicies'];
 
 const flagName = (k: string) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
@@ -144,6 +146,7 @@ export async function runKubeCommand(paths: string[], flags: RunFlagsForKube, ou
           keep: flags.keep === true,
           istioProfile: flags.istioProfile ?? 'default',
           ...(flags.istioVersion !== undefined ? { istioVersion: flags.istioVersion } : {}),
+          ...(flags.kindNodeImage !== undefined ? { kindNodeImage: flags.kindNodeImage } : {}),
           installTimeoutMs: flags.installTimeout ?? INSTALL_DEFAULT_MS,
           buildImage: async () => {
             if (flags.image !== undefined) return flags.image;
@@ -231,6 +234,7 @@ function reproduce(paths: readonly string[], f: RunFlagsForKube): string {
   if (f.backend === 'kind') {
     args.push('--istio-profile', f.istioProfile ?? 'default');
     if (f.istioVersion !== undefined) args.push('--istio-version', f.istioVersion);
+    if (f.kindNodeImage !== undefined) args.push('--kind-node-image', f.kindNodeImage);
   } else {
     args.push('--context', f.context ?? '', '--root-namespace', f.rootNamespace ?? 'istio-system', '--injection-label', f.injectionLabel ?? 'istio-injection=enabled', '--mesh-modes', f.meshModes ?? 'sidecar');
     if (f.meshCa !== undefined) args.push('--mesh-ca', f.meshCa);
