@@ -7,6 +7,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import type { RunResult } from '../../src/model/index.js';
 import { compareRuns, renderHtml } from '../../src/report/index.js';
+import { citedRuleIds, parseSpec, plainRuleText } from '../../src/report/spec-rules.js';
 import { requireCapability } from '../support/require.js';
 import { XSS, bigRun, hostileBaseline, hostileRun } from './html-fixtures.js';
 
@@ -266,6 +267,52 @@ const field = (o: Opened, name: string) => o.page.locator(`[data-testid=evidence
     expect(await field(o, 'required-outcomes')).to.equal('deny or allow');
     expect(await field(o, 'differs-from-istio')).to.contain('Istio gives deny here');
     expect(o.errors).to.deep.equal([]);
+    await page.close();
+  });
+
+  it('embeds the text of every cited docs/spec.md rule and links each cell\'s rule ids to it', async () => {
+    const tmp = mkdtempSync(join(work, 'tmp-'));
+    const out = join(work, 'rules');
+    // Run from another working directory: the reporter must find docs/spec.md from its own location.
+    const c = await execa(process.execPath, [bin, 'run', STRICT_AND_PERMISSIVE, '--reporter', 'json,html', '--out', out, '--local-subnet', '127.233', '--retries', '0'], {
+      cwd: tmp,
+      env: { TMPDIR: tmp, NO_COLOR: '1' },
+      reject: false,
+      timeout: 120_000,
+    });
+    expect(c.exitCode, c.stdout + c.stderr).to.equal(0);
+    const report = JSON.parse(readFileSync(join(out, 'latest', 'report.json'), 'utf8')) as RunResult;
+    const cells = report.scenarios.flatMap((s) => s.cells);
+    const spec = parseSpec(readFileSync(join(root, 'docs', 'spec.md'), 'utf8')).rules;
+    const cited = new Set(cells.flatMap((x) => [x.expected.rule, x.expected.requiredRule ?? ''].flatMap((r) => citedRuleIds(r))));
+    expect(cited.size).to.be.greaterThan(2);
+
+    const o = await open(join(out, 'latest', 'index.html'));
+    const { page } = o;
+    // One embedded section per cited rule, holding the rule's own text from docs/spec.md.
+    const embedded = await page.locator('[data-testid=spec-rules] section.rule').evaluateAll((els) => els.map((e) => [e.id, e.getAttribute('data-rule')]));
+    expect(new Set(embedded.map((e) => e[1]))).to.deep.equal(cited);
+    for (const [id, rule] of embedded) expect(id).to.equal(`rule-${rule}`);
+    const strict = spec.get('R5.3')!;
+    const section = page.locator('#spec-rules section.rule[data-rule="R5.3"]');
+    expect(await section.locator('h3').innerText()).to.equal(`R5.3 ${strict.title}`);
+    expect(await section.locator('.rule-body').innerText()).to.equal(plainRuleText(strict.text));
+
+    // A STRICT plaintext cell: its rule id links to that section, and the drill-down shows the rule's text.
+    const cell = cells.find((x) => x.workload === 'foo/finance' && x.port === 8080 && x.client === 'plaintext-tcp')!;
+    expect(cell.expected.rule).to.match(/^R5\.3 /);
+    await page.locator(cellSelector(cell.key)).click();
+    await page.getByTestId('evidence').waitFor({ state: 'visible' });
+    expect(await field(o, 'rule')).to.equal(cell.expected.rule);
+    const link = page.locator('[data-testid=evidence] [data-field=rule] a.rule-ref');
+    expect(await link.evaluateAll((els) => els.map((e) => [e.textContent, e.getAttribute('href')]))).to.deep.equal([['R5.3', '#rule-R5.3']]);
+    expect(await field(o, 'rule-text')).to.contain(plainRuleText(strict.text).split('\n')[0]!);
+    await link.click();
+    expect(await page.evaluate(() => (globalThis as unknown as { location: { hash: string } }).location.hash)).to.equal('#rule-R5.3');
+    expect(await page.locator('#spec-rules section.rule:target').getAttribute('data-rule')).to.equal('R5.3');
+    expect(await section.isVisible()).to.equal(true);
+    expect(o.errors).to.deep.equal([]);
+    expect(o.requests).to.deep.equal([pathToFileURL(join(out, 'latest', 'index.html')).href]);
     await page.close();
   });
 

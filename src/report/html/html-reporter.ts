@@ -10,7 +10,8 @@ import { featureResults, profileResults } from '../profile-results.js';
 import { defaultProfiles, type ConformanceProfile } from '../profiles.js';
 import type { Reporter, ReporterOptions } from '../reporter.js';
 import { writeFileAtomic } from '../write-file-atomic.js';
-import type { PageData } from './page-data.js';
+import { citedRuleIds, plainRuleText, specRules } from '../spec-rules.js';
+import type { PageData, RuleText } from './page-data.js';
 import { reportScript } from './report-script.js';
 
 export const HTML_REPORT_FILE = 'index.html';
@@ -67,7 +68,22 @@ function pageData(result: RunResult, input: HtmlReportInput): PageData {
     profiles: profileResults(result, input.profiles ?? defaultProfiles()),
     features: featureResults(result),
     comparison: input.baseline ? { file: input.baseline.file, ...compareRuns(input.baseline.result, result) } : null,
+    rules: citedRules(result),
   };
+}
+
+/** The text of every rule the run's cells cite, from the package's docs/spec.md, so the offline page can show it. */
+function citedRules(result: RunResult): Record<string, RuleText> {
+  const all = specRules();
+  const ids = new Set<string>();
+  for (const s of result.scenarios)
+    for (const c of s.cells) for (const t of [c.expected.rule, c.expected.requiredRule]) if (t) for (const id of citedRuleIds(t)) ids.add(id);
+  const out: Record<string, RuleText> = {};
+  for (const id of [...ids].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))) {
+    const r = all.get(id);
+    if (r) out[id] = { id, title: r.title, text: plainRuleText(r.text) };
+  }
+  return out;
 }
 
 /**

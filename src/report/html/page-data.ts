@@ -19,4 +19,13 @@ export interface PageData {
   readonly profiles: readonly (GroupResult & { readonly description: string })[];
   readonly features: readonly GroupResult[];
   readonly comparison: (RunComparison & { readonly file: string }) | null;
+  /** The text of every docs/spec.md rule a cell cites, by id (`R5.3`), as plain text: the page links rule ids here. */
+  readonly rules: Readonly<Record<string, RuleText>>;
+}
+
+/** One cited rule as the page shows it. */
+export interface RuleText {
+  readonly id: string;
+  readonly title: string;
+  readonly text: string;
 }

@@ -7,6 +7,7 @@ import type { CellResult, ExpectedOutcome, ScenarioResult, Summary, TimelineProb
 import { clientShortName } from '../../client-labels.js';
 import type { GroupResult } from '../../profile-results.js';
 import type { PageData } from '../page-data.js';
+import { citedRuleIds } from '../../rule-refs.js';
 
 // uPlot's IIFE build, inlined before this script, defines a global (absent if the library failed to load).
 declare const uPlot: typeof uPlotType | undefined;
@@ -80,7 +81,7 @@ function kv(rows: readonly (KvRow | null | undefined)[]): HTMLDListElement {
   const dl = h('dl', { class: 'kv' });
   for (const r of rows) {
     if (!r || r[1] === undefined || r[1] === null || r[1] === '') continue;
-    dl.append(h('dt', null, r[0]), h('dd', r[2] ? { 'data-field': r[2] } : null, String(r[1])));
+    dl.append(h('dt', null, r[0]), h('dd', r[2] ? { 'data-field': r[2] } : null, r[1] instanceof Node ? r[1] : String(r[1])));
   }
   return dl;
 }
@@ -546,6 +547,50 @@ function renderTimeline(s: ScenarioResult): HTMLElement {
   return wrap;
 }
 
+// ---- spec rules ------------------------------------------------------------------------------------------
+// The text of every cited rule of docs/spec.md is embedded (the page is offline); rule ids link to it.
+const RULE_ID = /\bR\d+\.\d+\b/g;
+
+/** A rule string with each rule id the page holds as a link to its embedded section. */
+function ruleLinks(text: string): HTMLSpanElement {
+  const span = h('span', null);
+  let at = 0;
+  for (const m of text.matchAll(RULE_ID)) {
+    if (!data.rules[m[0]]) continue;
+    span.append(text.slice(at, m.index), h('a', { href: '#rule-' + m[0], class: 'rule-ref', 'data-rule': m[0] }, m[0]));
+    at = m.index + m[0].length;
+  }
+  span.append(text.slice(at));
+  return span;
+}
+
+/** The full text of the rules the given strings cite, for the drill-down. */
+function ruleTexts(texts: readonly string[]): HTMLElement | null {
+  const ids = [...new Set(texts.flatMap((t) => citedRuleIds(t)))].filter((id) => data.rules[id]);
+  if (!ids.length) return null;
+  return h(
+    'div',
+    { class: 'rule-texts', 'data-field': 'rule-text' },
+    ids.map((id) => {
+      const r = data.rules[id]!;
+      return h('blockquote', { 'data-rule': id }, h('p', { class: 'rule-title' }, h('a', { href: '#rule-' + id }, r.id + ' ' + r.title)), h('p', { class: 'rule-body' }, r.text));
+    }),
+  );
+}
+
+const ruleList = Object.values(data.rules);
+if (ruleList.length) {
+  app.append(
+    h(
+      'section',
+      { id: 'spec-rules', 'data-testid': 'spec-rules' },
+      h('h2', null, 'Specification rules cited'),
+      h('p', { class: 'meta' }, 'From docs/spec.md of meshconform ' + run.harness.version + ': the rules behind every expected outcome above.'),
+      ruleList.map((r) => h('section', { id: 'rule-' + r.id, class: 'rule', 'data-rule': r.id }, h('h3', null, r.id + ' ' + r.title), h('p', { class: 'rule-body' }, r.text))),
+    ),
+  );
+}
+
 // ---- evidence panel ------------------------------------------------------------------------------------
 const panel = h('aside', { class: 'evidence', 'data-testid': 'evidence', hidden: true, 'aria-live': 'polite' });
 document.body.append(panel);
@@ -577,12 +622,14 @@ function openEvidence(key: string): void {
   const expected: KvRow[] = [
     ['outcome', c.expected.outcome, 'expected-outcome'],
     ['effective mode', c.expected.mode, 'expected-mode'],
-    ['rule', c.expected.rule, 'rule'],
+    ['rule', ruleLinks(c.expected.rule), 'rule'],
   ];
   if (c.expected.required) {
-    expected.push(['PeerAuthentication requires', c.expected.required.join(' or '), 'required-outcomes'], ['why', c.expected.requiredRule, 'required-rule']);
+    expected.push(['PeerAuthentication requires', c.expected.required.join(' or '), 'required-outcomes'], ['why', c.expected.requiredRule && ruleLinks(c.expected.requiredRule), 'required-rule']);
   }
   panel.append(h('h3', null, 'Expected'), kv(expected));
+  const texts = ruleTexts([c.expected.rule, c.expected.requiredRule ?? '']);
+  if (texts) panel.append(texts);
   if (c.differsFromIstio) {
     panel.append(h('p', { class: 'note', 'data-field': 'differs-from-istio' }, 'Conformant, but not what Istio answers: observed ' + c.observedOutcome + ', Istio gives ' + c.expected.outcome + ' here.'));
   }
