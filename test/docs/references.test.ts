@@ -162,6 +162,15 @@ describe('docs: every rule, section and docs/ reference resolves', function () {
     expect(problems, problems.join('\n')).to.deep.equal([]);
   });
 
+  it('README stays short, keeps the two commands first and links every file in docs/', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    expect(readme.split('\n').length, 'README.md lines').to.be.at.most(150);
+    expect(readme).to.match(/^# meshconform\n\n```\nnpm ci && npm start[^\n]*\nnpm test[^\n]*\n```/);
+    const linked = new Set([...readme.matchAll(/\]\(docs\/([\w.-]+\.md)\)/g)].map((m) => m[1]!));
+    const docs = readdirSync(join(ROOT, 'docs')).filter((n) => n.endsWith('.md'));
+    expect(docs.filter((d) => !linked.has(d)), 'docs/ files the README does not link').to.deep.equal([]);
+  });
+
   it('in every rule string the oracle can put into a report', async () => {
     const texts: string[] = [];
     const modes: MtlsMode[] = ['STRICT', 'PERMISSIVE', 'DISABLE'];
