@@ -1,5 +1,5 @@
 # Sourced by .ci/run (and by developers: `source .ci/docker-engine.sh; start_docker_engine`).
-# Starts a private dockerd (ENVIRONMENT.md §2 recipe): its own default bridge in 198.18.0.0/15 so nothing lands in
+# Starts a private dockerd: its own default bridge in 198.18.0.0/15 so nothing lands in
 # 172.17/16, --iptables=false, overlay2, data and exec roots under a temp folder. Stops it by PID after removing
 # the networks it created, so no br-* bridge or route stays on the host.
 # Exports DOCKER_HOST and TESTCONTAINERS_RYUK_DISABLED=true (clean-up is by label: meshconform.run=<run-id>).

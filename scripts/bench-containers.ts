@@ -1,6 +1,6 @@
 // `npm run bench`, optional sections (ISSUE 4): each runs only where its capability exists, and says so otherwise.
 //   5. docker backend: workload image build (cold) and cache hit; a 20-workload scenario from nothing to verdicts
-//      through the CLI (DESIGN §9 target ≤ 30 s on 2 cores); container start and stop time; probes/s against containers.
+//      through the CLI (target ≤ 30 s on 2 cores, docs/architecture.md#performance-targets); container start and stop time; probes/s against containers.
 //   6. HAProxy vs the reference sidecar: probe throughput of the same scenario on the local backend, same run.
 import { execa } from 'execa';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

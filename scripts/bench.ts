@@ -1,4 +1,4 @@
-// `npm run bench`: measures the DESIGN §9 targets and prints figures and ratios (never asserted in tests).
+// `npm run bench`: measures the performance targets of docs/architecture.md and prints figures and ratios (never asserted in tests).
 //   1. probes/s of a full `meshconform run` on the local backend vs a bare Node mTLS handshake loop, same machine;
 //   2. wall time of the built-in suite (`meshconform run scenarios/` as a user runs it);
 //   3. peak memory (harness + data planes + echo app) of that run;

@@ -1,4 +1,4 @@
-// Checks the one-direction import rules of DESIGN §2 over every source file; exits 1 naming each violation.
+// Checks the one-direction import rules of docs/architecture.md#folders-and-import-rules over every source file; exits 1 naming each violation.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 
@@ -52,7 +52,7 @@ for (const file of files) {
   }
 }
 if (violations.length > 0) {
-  console.error(`import rules violated (DESIGN §2):\n${violations.join('\n')}`);
+  console.error(`import rules violated (docs/architecture.md):\n${violations.join('\n')}`);
   process.exit(1);
 }
 console.log(`import rules: ${files.length} files checked, no violations`);

@@ -1,6 +1,6 @@
 // @ts-check
 /**
- * haproxy.cfg for one workload, from its effective mode per port (ENVIRONMENT.md §5 patterns):
+ * haproxy.cfg for one workload, from its effective mode per port (docs/data-plane.md#haproxy-data-plane):
  *   STRICT     `bind … ssl … verify required`: mTLS terminated, anything else fails the handshake.
  *   PERMISSIVE a tcp-mode sniffing frontend: a TLS ClientHello offering an Istio mTLS ALPN is looped (PROXY v2) into
  *              an internal abns@ TLS frontend that terminates mTLS; plaintext goes to the app; TLS without an Istio

@@ -2,7 +2,7 @@
 /**
  * Everything the sidecar needs to serve one workload, built once per start or SIGHUP reload: the effective mode
  * of every port, the TLS material in force, and the TLS terminators (unbound tls.Servers fed with
- * `emit('connection')`: ENVIRONMENT.md §4, a hand-made TLSSocket does not enforce rejectUnauthorized).
+ * `emit('connection')`: a hand-made TLSSocket does not enforce rejectUnauthorized).
  */
 import { X509Certificate } from 'node:crypto';
 import tls from 'node:tls';

@@ -1,6 +1,6 @@
 import type { MeshMode, PortProtocol, WorkloadKey } from './scenario.js';
 
-/** Clients that talk to the workload port directly (DESIGN §4): every one is fired in sidecar mode, and in ambient mode as uncaptured clients. */
+/** Clients that talk to the workload port directly (docs/clients.md): every one is fired in sidecar mode, and in ambient mode as uncaptured clients. */
 export const DIRECT_CLIENT_KINDS = [
   'plaintext-tcp',
   'plaintext-http',

@@ -28,7 +28,7 @@ export async function prepareKeyPairs(count: number): Promise<void> {
   pool.push(...made);
 }
 
-/** Native RSA-2048 keygen: forge's pure-JS keygen takes seconds (ENVIRONMENT.md §3). */
+/** Native RSA-2048 keygen: forge's pure-JS keygen takes seconds. */
 export function generateKeyPair(): KeyPair {
   const { privateKey, publicKey } = pool.pop() ?? generateKeyPairSync('rsa', { modulusLength: 2048 });
   const privateKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();

@@ -19,7 +19,7 @@ const ISSUER_CACHE_LIMIT = 4096;
 const MAX_CHAIN_DEPTH = 5;
 
 /**
- * Builds every `tls.SecureContext` once (a new one per connect costs 30–80 % of throughput, ENVIRONMENT.md §3) and
+ * Builds every `tls.SecureContext` once (a new one per connect costs 30–80 % of throughput) and
  * parses the CA bundles that tell a mesh-terminated connection from one the echo application answered itself.
  */
 export function createProbeContext(material: ProbeMaterial): ProbeContext {

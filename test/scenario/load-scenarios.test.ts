@@ -24,7 +24,7 @@ describe('loadScenarios', () => {
     ]);
   });
 
-  it('loads the DESIGN §3 example with every field, inline policies, a multi-document file and a kubectl List', async () => {
+  it('loads the docs/scenarios.md example with every field, inline policies, a multi-document file and a kubectl List', async () => {
     const s = await loadScenarioFile(FINANCE);
     expect(s).to.include({
       name: 'finance-strict-port-8080-disable',

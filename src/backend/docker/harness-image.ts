@@ -31,7 +31,7 @@ interface Entry {
 }
 
 /**
- * The workload image, built locally and never pulled (ENVIRONMENT.md §2): the host's node binary and the shared
+ * The workload image, built locally and never pulled (docs/backends.md#docker-backend): the host's node binary and the shared
  * libraries `ldd` lists for it, plus the harness folder, imported as a single-layer image. Tagged by a hash of
  * every file's content, so a changed harness file or node binary gives a new tag and an unchanged one is reused.
  */

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type Dockerode from 'dockerode';
 
-/** The test range of DESIGN §10: 198.18.0.0/15 (512 /24s). */
+/** The test range (docs/architecture.md#addresses): 198.18.0.0/15 (512 /24s). */
 const RANGE_BASE = ipToInt('198.18.0.0');
 const RANGE_SIZE = 512;
 /** 198.19.255.0/24 is the engine's own default bridge in the CI recipe (.ci/docker-engine.sh). */
@@ -13,7 +13,7 @@ interface Cidr {
 }
 
 /**
- * /24s of 198.18.0.0/15 that neither a host route (a stale `br-*` bridge keeps one: ENVIRONMENT.md §2 pitfall 3) nor
+ * /24s of 198.18.0.0/15 that neither a host route (a stale `br-*` bridge keeps one) nor
  * an existing Docker network uses, in random order so concurrent runs rarely race for the same one.
  */
 export async function freeSubnets(docker: Dockerode, random: () => number = Math.random): Promise<string[]> {

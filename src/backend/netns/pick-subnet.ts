@@ -1,6 +1,6 @@
 import { ip } from './ip.js';
 
-/** The test range of DESIGN §10: 198.18.0.0/15, 512 /24s. */
+/** The test range (docs/architecture.md#addresses): 198.18.0.0/15, 512 /24s. */
 const RANGE_BASE = ipToInt('198.18.0.0');
 const RANGE_SIZE = 512;
 /** 198.19.255.0/24 is the CI Docker engine's own default bridge (.ci/docker-engine.sh). */
