@@ -51,9 +51,11 @@ function ruleProblems(text: string, where: string): string[] {
 /** Anchors of a Markdown file, cached. */
 const anchorCache = new Map<string, Set<string>>();
 function anchorsOf(file: string): Set<string> {
-  let a = anchorCache.get(file);
-  if (!a) anchorCache.set(file, (a = headingAnchors(readFileSync(file, 'utf8'))));
-  return a;
+  const known = anchorCache.get(file);
+  if (known) return known;
+  const anchors = headingAnchors(readFileSync(file, 'utf8'));
+  anchorCache.set(file, anchors);
+  return anchors;
 }
 
 /** Section numbers of a Markdown file: headings `## 6. …` or `## §6 …`. */
