@@ -1,0 +1,9 @@
+// Loaded by .mocharc.yml: brings dist/ up to date before tests spawn bin/meshconform.js, so they run the compiled
+// CLI of the current source. If src/ does not compile (an edit in progress), the CLI runs src/ through tsx instead.
+import { buildDist } from '../../scripts/build.js';
+
+try {
+  await buildDist();
+} catch (err) {
+  process.stderr.write(`warning: dist/ not rebuilt (${(err as Error).message.split('\n')[0]}); the CLI runs from src/ through tsx\n`);
+}

@@ -1,0 +1,28 @@
+// Which test files belong to which tier. `npm test` runs the unit tier: every test file not listed below, needing
+// only Node (real processes, TLS and the local backend, no Docker, network namespaces, HAProxy, Chromium or kind).
+
+/** `npm run test:integration`: Docker, network namespaces, HAProxy, Chromium, and the packed tarball. */
+export const INTEGRATION: readonly string[] = [
+  'test/backend/docker/',
+  'test/backend/kube/probe-agent.test.ts',
+  'test/backend/netns/netns-backend.test.ts',
+  'test/backend/netns/hostile-data-planes.test.ts',
+  'test/chaos/netns-chaos.test.ts',
+  'test/haproxy/',
+  'test/report/html-browser.test.ts',
+  'test/package/',
+];
+
+/** `npm run test:live`: a kind cluster with real Istio. */
+export const LIVE: readonly string[] = ['test/backend/kube/live.test.ts'];
+
+export const TIERS = ['unit', 'integration', 'live'] as const;
+export type Tier = (typeof TIERS)[number];
+
+/** The tier of a test file (a path relative to the repository, with forward slashes). */
+export function tierOf(file: string): Tier {
+  const listed = (list: readonly string[]) => list.some((p) => (p.endsWith('/') ? file.startsWith(p) : file === p));
+  if (listed(LIVE)) return 'live';
+  if (listed(INTEGRATION)) return 'integration';
+  return 'unit';
+}
