@@ -191,7 +191,8 @@ export function createKubeBackend(o: KubeBackendOptions): KubeBackend {
     },
     meshTrustDomain(): Promise<string | undefined> {
       if (o.backend === 'kind') return Promise.resolve(undefined);
-      trustDomainRead ??= readMeshTrustDomain({ runner, log, context: () => context, own, interrupted: () => interrupted }, o.rootNamespace);
+      const k: Kube = { runner, log, context: () => context, own, interrupted: () => interrupted };
+      trustDomainRead ??= checkContext(k, o).then(() => readMeshTrustDomain(k, o.rootNamespace));
       return trustDomainRead;
     },
     unsupported(s, m) {
@@ -755,7 +756,19 @@ async function installIstio(k: Kube, o: KindBackendOptions, run: OpenOptions, ct
   );
 }
 
-async function preflightCluster(k: Kube, o: ClusterBackendOptions): Promise<string | undefined> {
+const contextChecked = new WeakMap<ClusterBackendOptions, Promise<void>>();
+
+/** kubectl runs and the kubeconfig has the context (once per backend: the trust domain read needs it first). */
+function checkContext(k: Kube, o: ClusterBackendOptions): Promise<void> {
+  let p = contextChecked.get(o);
+  if (!p) {
+    p = checkContextOnce(k, o);
+    contextChecked.set(o, p);
+  }
+  return p;
+}
+
+async function checkContextOnce(k: Kube, o: ClusterBackendOptions): Promise<void> {
   await must(k, { argv: ['kubectl', 'version', '--client', '-o', 'json'], dryRunStdout: '{}' }, (r) => `kubectl does not run: ${tail(r)}`);
   const ctx = await k.runner.run({ argv: ['kubectl', 'config', 'get-contexts', o.context, '-o', 'name'], dryRunStdout: o.context });
   if (ctx.notFound) throw new BackendError(notFound('kubectl'));
@@ -766,6 +779,10 @@ async function preflightCluster(k: Kube, o: ClusterBackendOptions): Promise<stri
       `kubeconfig has no context "${o.context}" (${names.length > 0 ? `it has: ${names.join(', ')}` : 'it has none'}). What to do: pass an existing one with --context (kubectl config get-contexts), or set KUBECONFIG to the file that has it`,
     );
   }
+}
+
+async function preflightCluster(k: Kube, o: ClusterBackendOptions): Promise<string | undefined> {
+  await checkContext(k, o);
   const missing: string[] = [];
   for (const [verb, resource, ns] of requiredPermissions(o.rootNamespace)) {
     const r = await k.runner.run({ argv: ['kubectl', '--context', o.context, 'auth', 'can-i', verb, resource, ...(ns ? ['-n', ns] : ['--all-namespaces'])], dryRunStdout: 'yes' });
@@ -778,7 +795,7 @@ async function preflightCluster(k: Kube, o: ClusterBackendOptions): Promise<stri
   }
   if (missing.length > 0) {
     throw new BackendError(
-      `the user of context ${o.context} lacks permissions the run needs: may not ${missing.join(', ')} (kubectl auth can-i). What to do: grant the RBAC in the README (section "Running against your cluster", Permissions), or use a context that has it`,
+      `the user of context ${o.context} lacks permissions the run needs: may not ${missing.join(', ')} (kubectl auth can-i). What to do: grant the RBAC in docs/kubernetes.md (section "Running against your cluster", Permissions), or use a context that has it`,
     );
   }
   await must(

@@ -146,7 +146,12 @@ describe('kind and cluster backends: plans, command sequences and failure paths'
       expect(timeline.events).to.deep.equal([{ atMs: 0, label: 'policies applied' }]);
       expect(timeline.timeToEnforceMs).to.be.a('number');
       expect(timeline.probes.length).to.be.at.least(36 * 2);
-      expect(cells.every((c) => /Enforced \d+ ms after the apply \(2 matching results in a row\)/.test(c.reason))).to.equal(true);
+      expect(cells.every((c) => /Enforced \d+ ms after the apply \(2 matching results in a row, and once more after every cell converged\)\. Evidence of the new configuration: /.test(c.reason))).to.equal(true);
+      // Cells the old configuration (no policy: PERMISSIVE) already satisfied counted only after a sibling changed.
+      expect(cells.find((c) => c.key.endsWith('foo/finance|9090|mtls-http'))!.reason).to.match(/Evidence of the new configuration: another cell of the same proxy changed from its baseline\.$/);
+      expect(cells.find((c) => c.key.endsWith('bar/web|8080|plaintext-tcp'))!.reason).to.match(/Evidence of the new configuration: it differs from what the cell showed before the apply\.$/);
+      // The node image pinned for the istioctl on PATH (1.24.2): the newest Kubernetes Istio 1.24 supports.
+      expect(r.environment.details).to.deep.include({ istioVersion: '1.24.2', kindNodeImage: 'kindest/node:v1.31.12@sha256:0f5cc49c5e73c0c2bb6e2df56e7df189240d83cf94edfa30946482eb08ec57d2' });
       expect(cells.find((c) => c.key.endsWith('foo/finance|8080|mtls-tcp'))!.observed!.attempts).to.be.at.least(2);
       // The report of a kube run is an ordinary RunResult: every reporter and `compare` read it.
       const valid = validateRunResult(JSON.parse(JSON.stringify(r)));
@@ -164,8 +169,14 @@ describe('kind and cluster backends: plans, command sequences and failure paths'
     const s = await scenario(fixture('kube-mix'));
     const out = new Sink();
     const dry = createDryRunRunner(out);
-    const result = await runKubeSuite(suite(kind(dry), [s], { log: (l) => void out.write(`# ${l}\n`) }));
+    // Planned for the istioctl the simulated run finds (1.24.2): the same pinned node image.
+    const log = (l: string) => void out.write(`# ${l}\n`);
+    const result = await runKubeSuite(suite(kind(dry, { istioVersion: '1.24', log }), [s], { log }));
     expect(result).to.equal(undefined);
+    // The plan shows the pinned image, the baseline round and (cluster test below) the preflight checks.
+    expect(out.text).to.match(/# meshconform: kind node image kindest\/node:v1\.31\.12@sha256:[0-9a-f]{64} \(Kubernetes 1\.31\.12, pinned for Istio 1\.24, which supports Kubernetes 1\.28 - 1\.31; built by kind v0\.30\.0\)/);
+    expect(out.text).to.match(/\$ kind create cluster --name meshconform-abc123 --image kindest\/node:v1\.31\.12@sha256:/);
+    expect(out.text).to.match(/# baseline: one round of 36 probes before the apply/);
     const planned = out.text.split('\n').filter((l) => l.startsWith('$ ')).map((l) => l.replace(/ <<'\w+'$/, ''));
     const real = mask(readFileSync(new URL('kind-run.txt', GOLDEN_DIR), 'utf8')).split('\n').filter((l) => l.startsWith('$ ')).map((l) => l.replace(/ <<'\w+'$/, ''));
     const image = (l: string) => l.replace("'<meshconform/node-harness image, built locally>'", 'meshconform/node-harness:0123456789abcdef');
@@ -240,23 +251,42 @@ describe('kind and cluster backends: plans, command sequences and failure paths'
     ]);
   });
 
-  it('the webhook rejects a policy: an error (with what to do) for an ordinary scenario, a scenario result for an admission scenario', async () => {
-    const denied = { exitCode: 1, stderr: 'Error from server (BadRequest): error when creating "STDIN": admission webhook "validation.istio.io" denied the request: configuration is invalid: portLevelMtls requires selector' };
-    const rejectPolicies: Responder = (argv, input) => (argv.includes('apply') && input?.includes('kind: PeerAuthentication') ? denied : undefined);
+  it('the API server (CRD rules, 422) or the webhook refuses a policy: an error for an ordinary scenario, a scenario result for an admission scenario', async () => {
+    // Istio 1.23+: the CRD's x-kubernetes-validations rule (istio/api security/v1beta1/peer_authentication.proto,
+    // XValidation message "portLevelMtls requires selector") fails in the API server: 422 Invalid, message
+    // `%s %q is invalid: %v` (k8s.io/apimachinery pkg/api/errors NewInvalid), printed by kubectl as
+    // "Error from server (%s): %s" (k8s.io/kubectl pkg/cmd/util/helpers.go).
+    const crd = { exitCode: 1, stderr: 'Error from server (Invalid): PeerAuthentication.security.istio.io "finance" is invalid: spec: Invalid value: "object": portLevelMtls requires selector' };
+    // Istio 1.22: istiod's webhook answers "configuration is invalid: %v" (pkg/webhooks/validation/server/server.go)
+    // with pkg/config/validation's "mesh/namespace peer authentication cannot have port level mTLS"; the API server
+    // wraps it as `admission webhook %q denied the request: %s`, code 400 (k8s.io/apiserver webhook/errors ToStatusErr).
+    const denied = { exitCode: 1, stderr: 'Error from server (BadRequest): admission webhook "validation.istio.io" denied the request: configuration is invalid: mesh/namespace peer authentication cannot have port level mTLS' };
+    const rejectWith = (answer: { exitCode: number; stderr: string }): Responder => (argv, input) => (argv.includes('apply') && input?.includes('kind: PeerAuthentication') ? answer : undefined);
+    const rejectPolicies = rejectWith(denied);
     const ordinary = await scenario(e2eScenario('port-level-disable'));
     const r1 = new ScriptedRunner(healthy(rejectPolicies), () => localAgentStream());
     const err = await rejects(runKubeSuite(suite(kind(r1), [ordinary])));
-    expect(err.message).to.match(/scenario port-level-disable: the admission webhook rejected its policies: .*portLevelMtls requires selector.*label it "admission: reject"/);
+    expect(err.message).to.match(/scenario port-level-disable: the admission webhook rejected its policies: .*cannot have port level mTLS.*label it "admission: reject"/);
     expect(r1.lines().at(-1)).to.equal('$ kind delete cluster --name meshconform-abc123');
 
     const admission = await scenario(fixture('admission-reject'));
     const r2 = new ScriptedRunner(healthy(rejectPolicies), () => localAgentStream());
     const result = (await runKubeSuite(suite(kind(r2), [admission])))!;
     const sr = result.scenarios[0]!;
-    expect(sr.skipped).to.match(/admission scenario: the webhook rejected the policy set, as the scenario expects/);
+    expect(sr.skipped).to.match(/admission scenario: the admission webhook rejected the policy set, as the scenario expects/);
     expect(sr.cells.every((c) => c.verdict === 'skipped')).to.equal(true);
     expect(result.summary.failed + result.summary.errors).to.equal(0);
     expect(r2.lines().at(-1)).to.equal('$ kind delete cluster --name meshconform-abc123');
+    // Before an admission scenario: istiod's validating webhook must fail closed.
+    expect(r2.lines()).to.include('$ kubectl --context kind-meshconform-abc123 get validatingwebhookconfigurations -l app=istiod -o json');
+
+    // The CRD layer: recognised and named, though "denied the request" never appears.
+    const r2b = new ScriptedRunner(healthy(rejectWith(crd)), () => localAgentStream());
+    const viaCrd = (await runKubeSuite(suite(kind(r2b), [admission])))!;
+    expect(viaCrd.scenarios[0]!.skipped).to.match(/the API server \(the CRD's validation rules, 422 Invalid\) rejected the policy set, as the scenario expects \(.*portLevelMtls requires selector\)/);
+    const r2c = new ScriptedRunner(healthy(rejectWith(crd)), () => localAgentStream());
+    const e2 = await rejects(runKubeSuite(suite(kind(r2c), [ordinary])));
+    expect(e2.message).to.match(/the API server \(the CRD's validation rules, 422 Invalid\) rejected its policies/);
 
     // Labelled as an admission test, but the webhook accepts: the scenario could not test what it says (error).
     const s3 = await scenario(fixture('admission-reject'));
@@ -265,7 +295,7 @@ describe('kind and cluster backends: plans, command sequences and failure paths'
     try {
       const r3 = new ScriptedRunner(healthy(podsResponder(s3, env)), () => localAgentStream());
       const res = (await runKubeSuite(suite(kind(r3), [s3], { pki })))!;
-      expect(res.scenarios[0]!.error).to.match(/expected to reject the policy set, but it accepted it/);
+      expect(res.scenarios[0]!.error).to.match(/expected to be refused \(CRD validation or the webhook\), but it was accepted/);
       expect(res.summary.errors).to.equal(res.summary.cells);
     } finally {
       await env.stop();
@@ -318,7 +348,7 @@ describe('kind and cluster backends: plans, command sequences and failure paths'
     }
     const denied = new ScriptedRunner((argv) => (argv.includes('can-i') && (argv.includes('namespaces') || argv.includes('pods/exec')) ? { exitCode: 1, stdout: 'no' } : undefined));
     const e2 = await rejects(runKubeSuite(suite(cluster(denied), [s], { identity: { kind: 'sidecar-certs' } })));
-    expect(e2.message).to.match(/the user of context vendor-prod lacks permissions the run needs: may not create namespaces, delete namespaces, create pods\/exec \(kubectl auth can-i\)\. What to do: grant the RBAC in the README/);
+    expect(e2.message).to.match(/the user of context vendor-prod lacks permissions the run needs: may not create namespaces, patch namespaces, get namespaces, delete namespaces, create pods\/exec \(kubectl auth can-i\)\. What to do: grant the RBAC/);
     expect(denied.lines().some((l) => /apply|create secret generic/.test(l))).to.equal(false);
   });
 
