@@ -20,7 +20,7 @@ import { runKubeSuite, type KubeSuiteOptions } from '../../../src/run/kube-suite
 import { createMeshPki } from '../../../src/pki/index.js';
 import { validateRunResult } from '../../../src/report/index.js';
 import { echoArgv, resolveDataPlane } from '../../../src/run/data-plane.js';
-import type { Scenario, WorkloadTls } from '../../../src/model/index.js';
+import type { PeerAuthenticationManifest, Scenario, WorkloadTls } from '../../../src/model/index.js';
 import { RUN_ID, ScriptedRunner, e2eScenario, fixture, harnessDir, localAgentStream, normalize, podsResponder, scenario, type Responder } from './support.js';
 
 const GOLDEN_DIR = new URL('./golden/', import.meta.url);
@@ -161,6 +161,38 @@ describe('kind and cluster backends: plans, command sequences and failure paths'
       expect(runner.calls.filter((c) => c.kind === 'stream').length).to.equal(1);
       expect(teardowns, 'every registered clean-up ran and was unregistered').to.deep.equal([]);
     } finally {
+      await env.stop();
+    }
+  });
+
+  it('simulated kind run: a mesh that applies the policy late and wrongly fails the cell its old configuration satisfied', async () => {
+    const s = await scenario(fixture('late-apply'));
+    const pki = createMeshPki({ trustDomain: s.trustDomain });
+    const identities = new Map<string, WorkloadTls>([['foo/finance', pki.issueWorkload({ namespace: 'foo', serviceAccount: 'finance' })]]);
+    const env = await createLocalBackend().start({ runId: 'kube-late', scenario: { ...s, policies: [] }, meshMode: 'sidecar', dataPlane: resolveDataPlane('reference'), echoArgv: echoArgv(), identities, appTls: pki.appIdentity(), readyTimeoutMs: 15_000 });
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      // The apply returns at once; the mesh changes 1.5 s later, and wrongly: the port exception is dropped.
+      const wrong = s.policies.map((p) => {
+        const { portLevelMtls: _, ...spec } = (p.manifest as PeerAuthenticationManifest).spec ?? {};
+        return { ...(p.manifest as PeerAuthenticationManifest), spec };
+      });
+      const lateApply: Responder = (argv, input) => {
+        if (!(argv.includes('apply') && input?.includes('kind: PeerAuthentication'))) return undefined;
+        timer = setTimeout(() => void env.applyPolicies(wrong), 1500);
+        return {};
+      };
+      const runner = new ScriptedRunner(healthy(podsResponder(s, env, lateApply)), () => localAgentStream());
+      const r = (await runKubeSuite(suite(kind(runner), [s], { pki, convergence: { successes: 2, deadlineMs: 6000, intervalMs: 100 } })))!;
+      const cell = (suffix: string) => r.scenarios[0]!.cells.find((c) => c.key.endsWith(suffix))!;
+      // Port 9090 plaintext: allowed before the apply and expected allowed; the wrong late policy denies it.
+      expect(cell('foo/finance|9090|plaintext-tcp').verdict, cell('foo/finance|9090|plaintext-tcp').reason).to.equal('fail');
+      expect(cell('foo/finance|9090|plaintext-tcp').reason).to.match(/Evidence of the new configuration: another cell of the same proxy changed from its baseline\.$/);
+      // The cell whose change revealed the new configuration passes (STRICT on 8080 is what the mesh did).
+      expect(cell('foo/finance|8080|plaintext-tcp').verdict).to.equal('pass');
+      expect(r.summary.failed).to.be.at.least(1);
+    } finally {
+      clearTimeout(timer);
       await env.stop();
     }
   });
