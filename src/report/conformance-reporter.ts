@@ -17,7 +17,7 @@ export interface ProfileReport extends GroupResult {
   readonly description: string;
 }
 
-/** The vendor-facing claim (schemas/conformance-report.schema.json), in the spirit of Gateway API's ConformanceReport. */
+/** The vendor-facing claim (src/report/schemas/conformance-report.schema.json), in the spirit of Gateway API's ConformanceReport. */
 export interface ConformanceReport {
   readonly apiVersion: typeof CONFORMANCE_REPORT_API_VERSION;
   readonly kind: 'ConformanceReport';

@@ -9,7 +9,7 @@ export function renderJson(result: RunResult): string {
   return JSON.stringify(result, null, 2) + '\n';
 }
 
-/** `report.json`: the RunResult itself (schema: schemas/run-result.schema.json). */
+/** `report.json`: the RunResult itself (schema: src/report/schemas/run-result.schema.json). */
 export function jsonReporter(): Reporter {
   return {
     name: 'json',
