@@ -28,7 +28,7 @@ export async function benchContainers(t: BenchTools): Promise<void> {
 async function benchDocker(t: BenchTools): Promise<void> {
   const { fmt } = t;
   console.log('5. docker backend (testcontainers, reference data plane in one container per workload)');
-  let docker;
+  let docker: Awaited<ReturnType<typeof connectDockerEngine>>['docker'];
   try {
     docker = (await connectDockerEngine()).docker;
   } catch (err) {

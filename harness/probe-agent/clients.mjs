@@ -156,7 +156,7 @@ function presentedChain(socket) {
   /** @type {tls.DetailedPeerCertificate | undefined} */
   let c = socket.getPeerCertificate(true);
   const seen = new Set();
-  while (c && c.raw && !seen.has(c.fingerprint256) && out.length <= MAX_CHAIN_DEPTH) {
+  while (c?.raw && !seen.has(c.fingerprint256) && out.length <= MAX_CHAIN_DEPTH) {
     seen.add(c.fingerprint256);
     out.push(new X509Certificate(c.raw));
     c = c.issuerCertificate;

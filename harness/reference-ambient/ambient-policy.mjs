@@ -91,7 +91,7 @@ function onDataPlane(own, inherited) {
  * @param {Record<string, string>} labels
  */
 function matches(selector, labels) {
-  return Object.entries(selector).every(([k, v]) => Object.prototype.hasOwnProperty.call(labels, k) && labels[k] === v);
+  return Object.entries(selector).every(([k, v]) => Object.hasOwn(labels, k) && labels[k] === v);
 }
 
 /**

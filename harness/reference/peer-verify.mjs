@@ -86,7 +86,7 @@ export function peerChain(detailed) {
   const presented = [];
   const seen = new Set([detailed.fingerprint256]);
   let next = detailed.issuerCertificate;
-  while (next && next.raw && !seen.has(next.fingerprint256) && presented.length < MAX_DEPTH) {
+  while (next?.raw && !seen.has(next.fingerprint256) && presented.length < MAX_DEPTH) {
     seen.add(next.fingerprint256);
     presented.push(new X509Certificate(next.raw));
     next = next.issuerCertificate;

@@ -89,7 +89,7 @@ export function appliesTo(p, workload, rootNamespace, defects) {
   if (otherNamespace && !defects.has('cross-namespace-policies')) return false;
   if (defects.has('ignore-selector') && p.namespace === workload.namespace) return true;
   if (defects.has('selector-matches-any-label') && p.selector !== null) {
-    return Object.entries(p.selector).some(([k, v]) => Object.prototype.hasOwnProperty.call(workload.labels, k) && workload.labels[k] === v);
+    return Object.entries(p.selector).some(([k, v]) => Object.hasOwn(workload.labels, k) && workload.labels[k] === v);
   }
   return selectorMatches(p.selector, workload.labels);
 }
@@ -101,7 +101,7 @@ export function appliesTo(p, workload, rootNamespace, defects) {
  */
 export function selectorMatches(selector, labels) {
   if (selector === null) return true;
-  return Object.entries(selector).every(([k, v]) => Object.prototype.hasOwnProperty.call(labels, k) && labels[k] === v);
+  return Object.entries(selector).every(([k, v]) => Object.hasOwn(labels, k) && labels[k] === v);
 }
 
 /**

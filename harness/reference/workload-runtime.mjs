@@ -177,7 +177,7 @@ function terminators(material, runtime, options) {
   const noAlpn = makeServer(undefined);
   return (protocol, alpn) => {
     const [list, server] = protocol === 'http' ? [SERVER_ALPN.http, httpAlpn] : [SERVER_ALPN.tcp, tcpAlpn];
-    return alpn && alpn.some((p) => list.includes(p)) ? server : noAlpn;
+    return alpn?.some((p) => list.includes(p)) ? server : noAlpn;
   };
 }
 

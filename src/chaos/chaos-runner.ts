@@ -21,7 +21,7 @@ export interface ChaosRunResult {
  * its moment and checks the invariants. Never stops the environment (the caller owns it).
  */
 export async function runChaos(input: ChaosRunInput): Promise<ChaosRunResult> {
-  const { spec, schedule, env } = input;
+  const { schedule, env } = input;
   const workloads: WorkloadKey[] = input.scenario.workloads.map((w) => `${w.namespace}/${w.name}`);
   const chaos = env.chaos ?? noChaos();
 

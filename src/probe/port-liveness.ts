@@ -31,7 +31,7 @@ export function timeoutsWithoutLife(jobs: readonly ProbeJob[], observed: Readonl
   const out = new Map(observed);
   for (const j of jobs) {
     const obs = observed.get(j.key);
-    if (!obs || obs.status !== 'denied' || obs.how !== 'timeout' || alive.has(portOf(j))) continue;
+    if (obs?.status !== 'denied' || obs.how !== 'timeout' || alive.has(portOf(j))) continue;
     out.set(j.key, {
       status: 'error',
       message: `${obs.detail}, and no other probe of ${j.workload}:${j.port} got an answer or a refusal in the same round: a data plane that does not respond is not evidence of a denial`,

@@ -95,7 +95,7 @@ function presentedChain(socket: tls.TLSSocket): X509Certificate[] {
   const out: X509Certificate[] = [];
   let c: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
   const seen = new Set<string>();
-  while (c && c.raw && !seen.has(c.fingerprint256) && out.length <= MAX_CHAIN_DEPTH) {
+  while (c?.raw && !seen.has(c.fingerprint256) && out.length <= MAX_CHAIN_DEPTH) {
     seen.add(c.fingerprint256);
     out.push(new X509Certificate(c.raw));
     c = c.issuerCertificate;

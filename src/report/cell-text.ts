@@ -1,4 +1,4 @@
-import type { CellResult, ClientKind, DecidingPolicy, DeniedObservation, Observation } from '../model/index.js';
+import type { CellResult, DecidingPolicy, DeniedObservation, Observation } from '../model/index.js';
 
 export { CLIENT_SHORT_NAMES } from './client-labels.js';
 

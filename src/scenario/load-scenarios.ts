@@ -1,3 +1,4 @@
+import type { Dirent } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Scenario } from '../model/index.js';
@@ -87,7 +88,7 @@ async function walk(dir: string, diags: Diagnostics): Promise<string[]> {
     const real = await realpath(d);
     if (visited.has(real) || depth > MAX_DEPTH) return; // a symlink cycle
     visited.add(real);
-    let entries;
+    let entries: Dirent[];
     try {
       entries = await readdir(d, { withFileTypes: true });
     } catch (err) {

@@ -1,6 +1,6 @@
 // Real loopback mTLS servers that negotiate `istio-peer-exchange` and then do (or botch) Istio's metadata exchange,
 // for the mtls-tcp client of the host prober and of the probe agent.
-import net from 'node:net';
+import type net from 'node:net';
 import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { MeshPki } from '../../src/pki/index.js';

@@ -25,7 +25,7 @@ const MACHINE_PATHS: readonly [RegExp, string][] = [
 ];
 
 /** The machine-path problems of one text. */
-export function machinePathProblems(text: string, where: string): string[] {
+function machinePathProblems(text: string, where: string): string[] {
   const out: string[] = [];
   text.split('\n').forEach((line, i) => {
     for (const [re, what] of MACHINE_PATHS) if (re.test(line)) out.push(`${where}:${i + 1}: ${what}: ${line.trim().slice(0, 160)}`);
@@ -37,7 +37,7 @@ export function machinePathProblems(text: string, where: string): string[] {
 const REPO_PATH = /(?<![\w./-])((?:src|test|harness|scripts|docs|schemas|scenarios|examples|bin|\.ci)\/[\w./-]*\w\.(?:ts|mjs|cjs|js|md|json|ya?ml|sh|css))(?![\w/-])/g;
 
 /** Repository paths mentioned in `text` that do not exist. */
-export function missingPathProblems(text: string, where: string, exists: (p: string) => boolean): string[] {
+function missingPathProblems(text: string, where: string, exists: (p: string) => boolean): string[] {
   const out: string[] = [];
   for (const m of text.matchAll(REPO_PATH)) {
     const p = m[1]!;

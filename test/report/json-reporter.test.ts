@@ -31,7 +31,7 @@ describe('report: json and its schema', () => {
     const run = sampleRun();
     await jsonReporter().onRunEnd(run, join(dir, 'nested', 'run-1'));
     const text = await readFile(join(dir, 'nested', 'run-1', 'report.json'), 'utf8');
-    expect(text).to.match(/^\{\n  "apiVersion": "meshconform.dev\/v1alpha1",\n  "kind": "RunResult"/);
+    expect(text).to.match(/^\{\n {2}"apiVersion": "meshconform.dev\/v1alpha1",\n {2}"kind": "RunResult"/);
     const parsed: unknown = JSON.parse(text);
     expect(parsed).to.deep.equal(run);
     const v = validateRunResult(parsed);

@@ -103,7 +103,7 @@ describe('netns backend (real network namespaces)', function () {
     expect(c.exitCode, c.stderr).to.equal(0);
     // The run's recorded process groups go first (host:), whatever else is still inside a namespace then (netns:).
     expect(c.stdout).to.match(/host: reaped \d+ run\(s\): [1-9]\d* process group\(s\)/);
-    expect(c.stdout).to.match(new RegExp(`netns: reaped \\d+ run\\(s\\): \\d+ namespace\\(s\\), \\d+ host interface\\(s\\), \\d+ process\\(es\\) killed`));
+    expect(c.stdout).to.match(/netns: reaped \d+ run\(s\): \d+ namespace\(s\), \d+ host interface\(s\), \d+ process\(es\) killed/);
     expect(c.stdout).to.contain(`namespace meshconform-${runId}-`);
     const left = await leftovers(runId, run.tmp);
     // Its key folder too: the run recorded it (run-state file), and reap removes it, keys first.
