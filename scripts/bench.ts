@@ -1,4 +1,5 @@
 // `npm run bench`: measures the performance targets of docs/architecture.md and prints figures and ratios (never asserted in tests).
+//   0. start-up of the compiled CLI: `meshconform --help` and `validate` of one scenario;
 //   1. probes/s of a full `meshconform run` on the local backend vs a bare Node mTLS handshake loop, same machine;
 //   2. wall time of the built-in suite (`meshconform run scenarios/` as a user runs it);
 //   3. peak memory (harness + data planes + echo app) of that run;
@@ -17,6 +18,7 @@ import type { RunResult } from '../src/model/index.js';
 import { benchContainers } from './bench-containers.js';
 import { benchChaos } from './bench-chaos.js';
 import { benchHbone } from './bench-hbone.js';
+import { buildDist } from './build.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = join(root, 'bin/meshconform.js');
@@ -148,6 +150,35 @@ async function bareHandshakeLoop(durationMs: number, concurrency: number): Promi
 
 async function main(): Promise<void> {
   console.log(`meshconform bench — node ${process.version}, ${(await import('node:os')).cpus().length} cores${quick ? ' (quick)' : ''}\n`);
+
+  // 0. start-up: the compiled CLI as a user starts it (median of 7 runs each)
+  await buildDist();
+  const startup = async (cliArgs: string[]): Promise<number> => {
+    const times: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const t0 = performance.now();
+      const r = await execa(process.execPath, [bin, ...cliArgs], { cwd: root, reject: false, env: { NO_COLOR: '1' } });
+      times.push(performance.now() - t0);
+      if (r.exitCode !== 0) throw new Error(`meshconform ${cliArgs.join(' ')} exited ${r.exitCode}: ${r.stderr.slice(-2000)}`);
+    }
+    return times.sort((a, b) => a - b)[3]! / 1000;
+  };
+  const bareNode = await (async () => {
+    const times: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const t0 = performance.now();
+      await execa(process.execPath, ['-e', '0']);
+      times.push(performance.now() - t0);
+    }
+    return times.sort((a, b) => a - b)[3]! / 1000;
+  })();
+  const help = await startup(['--help']);
+  const validate = await startup(['validate', join(root, 'scenarios/core/no-policy-permissive.yaml')]);
+  console.log('0. start-up (median of 7, compiled CLI)');
+  console.log(`   node -e 0                               ${fmt(bareNode, 2)} s`);
+  console.log(`   meshconform --help                      ${fmt(help, 2)} s   target ≤ 0.30 s  ${help <= 0.3 ? 'OK' : 'MISSED'}`);
+  console.log(`   meshconform validate <one scenario>     ${fmt(validate, 2)} s   target ≤ 0.50 s  ${validate <= 0.5 ? 'OK' : 'MISSED'}\n`);
+  if (args.has('--startup')) return; // `npm run bench -- --startup`: only these figures
 
   // 1. throughput
   const bare = await bareHandshakeLoop(quick ? 2000 : 5000, 8);
