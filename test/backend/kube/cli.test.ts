@@ -63,7 +63,7 @@ describe('kind and cluster backends through the CLI', function () {
       { PATH: tools.path },
     );
     expect(r.exitCode, r.stderr).to.equal(0);
-    expect(r.stdout).to.not.match(/istioctl|\$ kind /);
+    expect(r.stdout).to.not.match(/\$ istioctl|\$ kind /);
     expect(r.stdout).to.match(/istio\.io\/rev: stable/);
     expect(r.stdout).to.match(/# scenario mesh-strict-root-namespace \(sidecar\) skipped: it applies mesh-wide policies in istio-system/);
     expect(existsSync(tools.log)).to.equal(false);

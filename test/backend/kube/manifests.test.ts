@@ -135,7 +135,7 @@ describe('kube manifests', () => {
     expect(inMesh.find((m) => m.kind === 'Namespace')!.metadata!.labels).to.deep.include({ 'istio.io/rev': 'canary' });
     expect(dep2.spec!.template.metadata!.annotations).to.deep.equal({
       'proxy.istio.io/config': 'proxyMetadata:\n  OUTPUT_CERTS: /etc/istio-output-certs\n',
-      'sidecar.istio.io/userVolumeMount': '[{"name":"istio-certs","mountPath":"/etc/istio-output-certs"}]',
+      'sidecar.istio.io/userVolumeMount': '{"istio-certs":{"mountPath":"/etc/istio-output-certs"}}',
       'traffic.sidecar.istio.io/includeInboundPorts': '',
       'traffic.sidecar.istio.io/includeOutboundIPRanges': '',
     });
