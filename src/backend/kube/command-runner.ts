@@ -48,20 +48,31 @@ export interface CommandRunner {
 
 const STREAM_MAX_BUFFER = 256 * 1024 * 1024;
 
-/** The real runner: execa, no shell, output captured, the environment inherited (KUBECONFIG, PATH, DOCKER_HOST). */
-export function createExecaRunner(options: { readonly env?: Readonly<Record<string, string>> } = {}): CommandRunner {
+/**
+ * The real runner: execa, no shell, output captured, the environment inherited (KUBECONFIG, PATH, DOCKER_HOST).
+ * `interrupt`: when it aborts, commands already running (a `kind create cluster` can take minutes) are stopped so the
+ * clean-up can start at once; commands started afterwards (the clean-up's own deletes) run normally.
+ */
+export function createExecaRunner(options: { readonly env?: Readonly<Record<string, string>>; readonly interrupt?: AbortSignal } = {}): CommandRunner {
+  const running = new Set<{ kill(signal: NodeJS.Signals): boolean }>();
+  options.interrupt?.addEventListener('abort', () => {
+    for (const child of running) child.kill('SIGTERM');
+  }, { once: true });
   return {
     dryRun: false,
     async run(cmd) {
       const [file, ...args] = cmd.argv;
-      const r = await execa(file, args, {
+      const child = execa(file, args, {
         reject: false,
         ...(cmd.input !== undefined ? { input: cmd.input } : { stdin: 'ignore' as const }),
         ...(cmd.timeoutMs !== undefined ? { timeout: cmd.timeoutMs } : {}),
         ...(options.env ? { env: options.env } : {}),
         stripFinalNewline: true,
         maxBuffer: STREAM_MAX_BUFFER,
+        forceKillAfterDelay: 3000,
       });
+      running.add(child);
+      const r = await child.finally(() => running.delete(child));
       const notFound = (r as { code?: string }).code === 'ENOENT' || /ENOENT/.test(String((r as { originalMessage?: string }).originalMessage ?? ''));
       return {
         exitCode: r.exitCode ?? (notFound ? 127 : 1),

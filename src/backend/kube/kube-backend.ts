@@ -244,11 +244,14 @@ export function createKubeBackend(o: KubeBackendOptions): KubeBackend {
    * (newest first) on close or when a start fails. Returns a function that runs this one clean-up now.
    */
   function own(label: string, fn: () => Promise<void>): () => Promise<void> {
-    const entry = {
+    const entry: { label: string; fn: () => Promise<void>; unregister: () => void } = {
       label,
       fn,
       unregister: o.pushTeardown(label, async () => {
         interrupted = true;
+        // Run once: the backend's own unwind (the start failing because of the interrupt) must not repeat it.
+        const i = owned.indexOf(entry);
+        if (i >= 0) owned.splice(i, 1);
         await fn();
       }),
     };

@@ -134,7 +134,7 @@ export async function runKubeCommand(paths: string[], flags: RunFlagsForKube, ou
   if (flags.dryRun !== true) await prepareOutRoot(flags.out);
   const runId = newRunId();
   const dryRun = flags.dryRun === true;
-  const runner: CommandRunner = dryRun ? createDryRunRunner(out) : createExecaRunner();
+  const runner: CommandRunner = dryRun ? createDryRunRunner(out) : createExecaRunner({ interrupt });
   const log = dryRun ? (line: string) => void out.write(`# ${line}\n`) : (line: string) => void process.stderr.write(`${line}\n`);
   const common = { runner, harnessDir: harnessFile(''), podReadyTimeoutMs: flags.podReadyTimeout ?? POD_READY_DEFAULT_MS, pushTeardown, log };
   const backend: KubeBackend =
