@@ -1,8 +1,14 @@
 // Which test files belong to which tier. `npm test` runs the unit tier: every test file not listed below, needing
 // only Node (real processes, TLS and the local backend, no Docker, network namespaces, HAProxy, Chromium or kind).
 
-/** `npm run test:integration`: Docker, network namespaces, HAProxy, Chromium, and the packed tarball. */
+/**
+ * `npm run test:integration`: Docker, network namespaces, HAProxy, Chromium, the packed tarball, and the local runs
+ * that take minutes by design (the whole suite once per planted defect; chaos suites that probe for fixed durations).
+ */
 export const INTEGRATION: readonly string[] = [
+  'test/trust/mutate.test.ts',
+  'test/chaos/chaos-run.test.ts',
+  'test/chaos/canary-evidence.test.ts',
   'test/backend/docker/',
   'test/backend/kube/probe-agent.test.ts',
   'test/backend/netns/netns-backend.test.ts',
