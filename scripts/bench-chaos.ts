@@ -14,7 +14,19 @@ function scenario(dir: string, name: string, workloads: number, chaos: string[])
   const file = join(dir, `${name}.yaml`);
   writeFileSync(
     file,
-    ['apiVersion: meshconform.dev/v1alpha1', 'kind: Scenario', `metadata: { name: ${name}, labels: { feature: bench } }`, 'spec:', '  workloads:', ...ws, '  policies:', STRICT, '  chaos:', ...chaos, ''].join('\n'),
+    [
+      'apiVersion: meshconform.dev/v1alpha1',
+      'kind: Scenario',
+      `metadata: { name: ${name}, labels: { feature: bench } }`,
+      'spec:',
+      '  workloads:',
+      ...ws,
+      '  policies:',
+      STRICT,
+      '  chaos:',
+      ...chaos,
+      '',
+    ].join('\n'),
   );
   return file;
 }
@@ -68,5 +80,7 @@ export async function benchChaos(o: { work: string; quick: boolean; timedRun: Ti
     );
   }
   const target = smallest !== undefined && smallest <= 100;
-  console.log(`   smallest window caught in every trial: ${smallest === undefined ? 'none of the tried lengths' : `${smallest} ms`}   target: 100 ms in ${trials}/${trials}  ${target ? 'OK' : 'MISSED'}\n`);
+  console.log(
+    `   smallest window caught in every trial: ${smallest === undefined ? 'none of the tried lengths' : `${smallest} ms`}   target: 100 ms in ${trials}/${trials}  ${target ? 'OK' : 'MISSED'}\n`,
+  );
 }

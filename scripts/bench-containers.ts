@@ -49,25 +49,49 @@ async function benchDocker(t: BenchTools): Promise<void> {
   const file = t.writeScenario('bench-docker', 20, 4);
   const run = await t.timedRun(['run', file, '--backend', 'docker', '--retries', '0', '--parallel', '1', '--ready-timeout', '60000']);
   const s = run.result.summary;
-  console.log(`   20 workloads × 4 ports × 9 clients, nothing to verdicts (CLI wall time, image cached): ${fmt(run.wallMs / 1000, 1)} s` +
-    `   target ≤ 30 s  ${run.wallMs <= 30_000 ? 'OK' : 'MISSED'}  (${s.passed}/${s.cells} passed)`);
+  console.log(
+    `   20 workloads × 4 ports × 9 clients, nothing to verdicts (CLI wall time, image cached): ${fmt(run.wallMs / 1000, 1)} s` +
+      `   target ≤ 30 s  ${run.wallMs <= 30_000 ? 'OK' : 'MISSED'}  (${s.passed}/${s.cells} passed)`,
+  );
   console.log(`   same with the image built first: ${fmt((run.wallMs + cold.ms) / 1000, 1)} s`);
 
   // The same scenario through the backend API: container start, probes against container addresses, stop.
   const [scenario] = await loadScenarios([file]);
   const pki = createMeshPki({ trustDomain: scenario!.trustDomain });
-  const identities = new Map<string, WorkloadTls>(scenario!.workloads.map((w) => [`${w.namespace}/${w.name}`, pki.issueWorkload({ namespace: w.namespace, serviceAccount: w.serviceAccount })]));
+  const identities = new Map<string, WorkloadTls>(
+    scenario!.workloads.map((w) => [`${w.namespace}/${w.name}`, pki.issueWorkload({ namespace: w.namespace, serviceAccount: w.serviceAccount })]),
+  );
   const backend = createDockerBackend({ harnessDir: harnessFile('') });
   const runId = `bench-${Date.now()}`;
   const t0 = performance.now();
-  const env = await backend.start({ runId, scenario: scenario!, meshMode: 'sidecar', dataPlane: resolveDataPlane('reference'), echoArgv: echoArgv(), identities, appTls: pki.appIdentity(), readyTimeoutMs: 60_000 });
+  const env = await backend.start({
+    runId,
+    scenario: scenario!,
+    meshMode: 'sidecar',
+    dataPlane: resolveDataPlane('reference'),
+    echoArgv: echoArgv(),
+    identities,
+    appTls: pki.appIdentity(),
+    readyTimeoutMs: 60_000,
+  });
   const startMs = performance.now() - t0;
   let probeMs = 0;
   let jobs: ProbeJob[] = [];
   try {
     jobs = expectations(scenario!, 'sidecar').map((e) => {
       const target = env.targets.get(e.workload)!;
-      return { key: e.key, scenario: scenario!.name, meshMode: 'sidecar', workload: e.workload, port: e.port, protocol: e.protocol, client: e.client, address: target.address, targetPort: target.ports.get(e.port)!, expectedServerIdentity: identities.get(e.workload)!.spiffeId };
+      return {
+        key: e.key,
+        scenario: scenario!.name,
+        meshMode: 'sidecar',
+        workload: e.workload,
+        port: e.port,
+        protocol: e.protocol,
+        client: e.client,
+        address: target.address,
+        targetPort: target.ports.get(e.port)!,
+        expectedServerIdentity: identities.get(e.workload)!.spiffeId,
+      };
     });
     const ctx = createProbeContext(pki.probeMaterial());
     const p0 = performance.now();
@@ -77,7 +101,9 @@ async function benchDocker(t: BenchTools): Promise<void> {
     const s0 = performance.now();
     await env.stop();
     await backend.removeRun(runId);
-    console.log(`   container start: 20 containers ready (TCP on every port) in ${fmt(startMs)} ms (${fmt(startMs / 20)} ms each, 8 at a time); stop + network removal ${fmt(performance.now() - s0)} ms`);
+    console.log(
+      `   container start: 20 containers ready (TCP on every port) in ${fmt(startMs)} ms (${fmt(startMs / 20)} ms each, 8 at a time); stop + network removal ${fmt(performance.now() - s0)} ms`,
+    );
   }
   console.log(`   probes against container addresses: ${jobs.length} in ${fmt(probeMs)} ms → ${fmt(jobs.length / (probeMs / 1000))} probes/s (concurrency 32)\n`);
 }
@@ -92,12 +118,17 @@ async function benchHaproxy(t: BenchTools): Promise<void> {
   }
   const file = t.writeScenario('bench-haproxy', 16, 4);
   const rates: Record<string, number> = {};
-  for (const [plane, subnet] of [['reference', '127.246'], ['haproxy', '127.247']] as const) {
+  for (const [plane, subnet] of [
+    ['reference', '127.246'],
+    ['haproxy', '127.247'],
+  ] as const) {
     // HAProxy fails the other-trust-domain cells (README): a mismatch exit is expected there.
     const r = await t.timedRun(['run', file, '--data-plane', plane, '--local-subnet', subnet, '--retries', '0', '--parallel', '1'], plane === 'haproxy');
     const sc = r.result.scenarios[0]!;
     rates[plane] = r.result.summary.cells / (sc.durationMs / 1000);
-    console.log(`   ${plane.padEnd(9)} ${fmt(rates[plane]!)} probes/s inside the scenario (${r.result.summary.passed}/${r.result.summary.cells} passed, ${r.result.summary.failed} failed)`);
+    console.log(
+      `   ${plane.padEnd(9)} ${fmt(rates[plane]!)} probes/s inside the scenario (${r.result.summary.passed}/${r.result.summary.cells} passed, ${r.result.summary.failed} failed)`,
+    );
   }
   console.log(`   ratio haproxy ÷ reference ${fmt(rates.haproxy! / rates.reference!, 2)}\n`);
 }

@@ -47,7 +47,9 @@ export async function benchHbone(t: HboneBenchTools): Promise<void> {
   const [scenario] = await loadScenarios([file]);
   const s = scenario!;
   const pki = createMeshPki({ trustDomain: s.trustDomain });
-  const identities = new Map<string, WorkloadTls>(s.workloads.map((w) => [`${w.namespace}/${w.name}`, pki.issueWorkload({ namespace: w.namespace, serviceAccount: w.serviceAccount })]));
+  const identities = new Map<string, WorkloadTls>(
+    s.workloads.map((w) => [`${w.namespace}/${w.name}`, pki.issueWorkload({ namespace: w.namespace, serviceAccount: w.serviceAccount })]),
+  );
   const backend = createLocalBackend({ subnet: '127.245' });
   const env = await backend.start({
     runId: `bench-hbone-${Date.now()}`,

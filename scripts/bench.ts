@@ -65,7 +65,10 @@ function treeUsage(pid: number): { rssBytes: number; fds: number; procs: number 
 }
 
 /** Runs the CLI as a user would and samples its process tree every 50 ms. */
-async function timedRun(cliArgs: string[], allowMismatch = false): Promise<{ wallMs: number; peakRss: number; peakFds: number; peakProcs: number; result: RunResult; exitCode: number | undefined }> {
+async function timedRun(
+  cliArgs: string[],
+  allowMismatch = false,
+): Promise<{ wallMs: number; peakRss: number; peakFds: number; peakProcs: number; result: RunResult; exitCode: number | undefined }> {
   const out = mkdtempSync(join(work, 'out-'));
   const t0 = performance.now();
   const child = execa(process.execPath, [bin, ...cliArgs, '--out', out, '--reporter', 'json'], { cwd: root, reject: false, env: { NO_COLOR: '1', CI: 'true' } });
@@ -82,7 +85,8 @@ async function timedRun(cliArgs: string[], allowMismatch = false): Promise<{ wal
   const r = await child;
   clearInterval(timer);
   const wallMs = performance.now() - t0;
-  if (r.exitCode !== 0 && !(allowMismatch && r.exitCode === 1)) throw new Error(`meshconform ${cliArgs.join(' ')} exited ${r.exitCode}: ${r.stderr.slice(-2000)}\n${r.stdout.slice(-2000)}`);
+  if (r.exitCode !== 0 && !(allowMismatch && r.exitCode === 1))
+    throw new Error(`meshconform ${cliArgs.join(' ')} exited ${r.exitCode}: ${r.stderr.slice(-2000)}\n${r.stdout.slice(-2000)}`);
   const result = JSON.parse(readFileSync(join(out, 'latest', 'report.json'), 'utf8')) as RunResult;
   return { wallMs, peakRss, peakFds, peakProcs, result, exitCode: r.exitCode };
 }
@@ -139,9 +143,11 @@ async function bareHandshakeLoop(durationMs: number, concurrency: number): Promi
       s.once('error', () => resolve());
     });
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (performance.now() < until) await one();
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < until) await one();
+    }),
+  );
   const rate = done / ((performance.now() - t0) / 1000);
   srv.kill('SIGTERM');
   await srv;
@@ -219,7 +225,9 @@ async function main(): Promise<void> {
     const s = scale.result.summary;
     console.log('4. scale: 500 workloads × 4 ports × 9 clients (--workloads-per-process 100)');
     console.log(`   ${s.cells} cells: ${s.passed} passed, ${s.failed} failed, ${s.errors} errors in ${fmt(scale.wallMs / 1000, 1)} s`);
-    console.log(`   peak ${fmt(scale.peakRss / 2 ** 20)} MiB RSS over ${scale.peakProcs} processes, peak ${scale.peakFds} open fds (limit ${(await execa('sh', ['-c', 'ulimit -n'])).stdout})`);
+    console.log(
+      `   peak ${fmt(scale.peakRss / 2 ** 20)} MiB RSS over ${scale.peakProcs} processes, peak ${scale.peakFds} open fds (limit ${(await execa('sh', ['-c', 'ulimit -n'])).stdout})`,
+    );
   }
   console.log();
   await benchContainers({ timedRun, writeScenario, fmt });

@@ -53,11 +53,13 @@ function lenField(field, bytes) {
  * @returns {Buffer}
  */
 export function encodeStruct(fields) {
-  const entries = Object.keys(fields).sort().map((key) => {
-    const v = /** @type {string | StructFields} */ (fields[key]);
-    const value = typeof v === 'string' ? lenField(3, Buffer.from(v, 'utf8')) : lenField(5, encodeStruct(v));
-    return lenField(1, Buffer.concat([lenField(1, Buffer.from(key, 'utf8')), lenField(2, value)]));
-  });
+  const entries = Object.keys(fields)
+    .sort()
+    .map((key) => {
+      const v = /** @type {string | StructFields} */ (fields[key]);
+      const value = typeof v === 'string' ? lenField(3, Buffer.from(v, 'utf8')) : lenField(5, encodeStruct(v));
+      return lenField(1, Buffer.concat([lenField(1, Buffer.from(key, 'utf8')), lenField(2, value)]));
+    });
   return Buffer.concat(entries);
 }
 

@@ -54,15 +54,20 @@ async function main() {
   process.on('SIGINT', () => stop('SIGINT'));
 
   // The echo app first: the data plane's config needs the ports it got.
-  writeAtomic(`${RUN_DIR}/echo.json`, JSON.stringify({
-    listeners: declared.map((port) => ({ workload: workloadKey, port, address, appPort: 0 })),
-    tls: { certFile: `${CONFIG_DIR}/app-cert.pem`, keyFile: `${CONFIG_DIR}/app-key.pem` },
-  }));
+  writeAtomic(
+    `${RUN_DIR}/echo.json`,
+    JSON.stringify({
+      listeners: declared.map((port) => ({ workload: workloadKey, port, address, appPort: 0 })),
+      tls: { certFile: `${CONFIG_DIR}/app-cert.pem`, keyFile: `${CONFIG_DIR}/app-key.pem` },
+    }),
+  );
   const echo = await launch('echo application', echoArgv, { MESHCONFORM_ECHO_CONFIG: `${RUN_DIR}/echo.json` }, 'pipe');
   const appPorts = await echoPorts(echo, workloadKey, declared);
   const clash = declared.filter((p) => Object.values(appPorts).includes(p));
   if (clash.length > 0) {
-    throw new HarnessError(`port clash inside the container: the echo application was given port ${clash.join(', ')}, which the workload declares; run again (ephemeral port) or declare another port`);
+    throw new HarnessError(
+      `port clash inside the container: the echo application was given port ${clash.join(', ')}, which the workload declares; run again (ephemeral port) or declare another port`,
+    );
   }
 
   /** @param {WorkloadTemplate} t */

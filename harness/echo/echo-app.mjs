@@ -67,13 +67,15 @@ async function main() {
 
   /** @type {Record<string, number>} */
   const ports = {};
-  await Promise.all(config.listeners.map(async (l) => {
-    const actual = await listen(l, tlsServer);
-    ports[`${l.workload}|${l.port}`] = actual;
-    const list = byAppPort.get(actual) ?? [];
-    list.push({ address: l.address, listener: l });
-    byAppPort.set(actual, list);
-  }));
+  await Promise.all(
+    config.listeners.map(async (l) => {
+      const actual = await listen(l, tlsServer);
+      ports[`${l.workload}|${l.port}`] = actual;
+      const list = byAppPort.get(actual) ?? [];
+      list.push({ address: l.address, listener: l });
+      byAppPort.set(actual, list);
+    }),
+  );
   process.stdout.write(`${JSON.stringify({ ready: true, ports })}\n`);
 }
 

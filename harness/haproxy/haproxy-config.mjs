@@ -87,9 +87,26 @@ function portSection(plan, p) {
   const internal = [...mtlsFrontend, ...plainFrontend];
   switch (p.mode) {
     case 'STRICT':
-      return [`# port ${p.port} (${p.protocol}): STRICT`, `frontend ${name}`, `    mode ${p.protocol}`, `    bind ${listen} ${tls}`, ...xfcc, `    default_backend ${name}_app`, ...appBackend, ...internal];
+      return [
+        `# port ${p.port} (${p.protocol}): STRICT`,
+        `frontend ${name}`,
+        `    mode ${p.protocol}`,
+        `    bind ${listen} ${tls}`,
+        ...xfcc,
+        `    default_backend ${name}_app`,
+        ...appBackend,
+        ...internal,
+      ];
     case 'DISABLE':
-      return [`# port ${p.port} (${p.protocol}): DISABLE`, `frontend ${name}`, `    mode ${p.protocol}`, `    bind ${listen}`, `    default_backend ${name}_app`, ...appBackend, ...internal];
+      return [
+        `# port ${p.port} (${p.protocol}): DISABLE`,
+        `frontend ${name}`,
+        `    mode ${p.protocol}`,
+        `    bind ${listen}`,
+        `    default_backend ${name}_app`,
+        ...appBackend,
+        ...internal,
+      ];
     case 'PERMISSIVE': {
       const alpns = p.protocol === 'http' ? ISTIO_HTTP_ALPNS : ISTIO_ALPNS;
       const lines = [

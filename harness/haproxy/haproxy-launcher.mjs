@@ -107,7 +107,10 @@ function writeConfig(file) {
   const check = spawnSync(HAPROXY, ['-c', '-f', cfg], { encoding: 'utf8' });
   if (check.status !== 0) {
     const alerts = `${check.stderr ?? ''}${check.stdout ?? ''}`.split('\n').filter((l) => l.includes('[ALERT]'));
-    const why = alerts.slice(0, 2).map((l) => l.replace(/\s+\(\d+\) : /, ' ').trim()).join(' | ');
+    const why = alerts
+      .slice(0, 2)
+      .map((l) => l.replace(/\s+\(\d+\) : /, ' ').trim())
+      .join(' | ');
     throw new HarnessError(`haproxy rejected its configuration ${cfg}: ${why || `exit ${check.status}`}`);
   }
   return cfg;

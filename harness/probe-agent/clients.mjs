@@ -183,15 +183,40 @@ export function uriSan(cert) {
 
 /** @type {Record<number, string>} */
 const ALERT_NAMES = {
-  0: 'close_notify', 10: 'unexpected_message', 20: 'bad_record_mac', 21: 'decryption_failed', 22: 'record_overflow',
-  30: 'decompression_failure', 40: 'handshake_failure', 41: 'no_certificate', 42: 'bad_certificate',
-  43: 'unsupported_certificate', 44: 'certificate_revoked', 45: 'certificate_expired', 46: 'certificate_unknown',
-  47: 'illegal_parameter', 48: 'unknown_ca', 49: 'access_denied', 50: 'decode_error', 51: 'decrypt_error',
-  60: 'export_restriction', 70: 'protocol_version', 71: 'insufficient_security', 80: 'internal_error',
-  86: 'inappropriate_fallback', 90: 'user_canceled', 100: 'no_renegotiation', 109: 'missing_extension',
-  110: 'unsupported_extension', 111: 'certificate_unobtainable', 112: 'unrecognized_name',
-  113: 'bad_certificate_status_response', 114: 'bad_certificate_hash_value', 115: 'unknown_psk_identity',
-  116: 'certificate_required', 120: 'no_application_protocol',
+  0: 'close_notify',
+  10: 'unexpected_message',
+  20: 'bad_record_mac',
+  21: 'decryption_failed',
+  22: 'record_overflow',
+  30: 'decompression_failure',
+  40: 'handshake_failure',
+  41: 'no_certificate',
+  42: 'bad_certificate',
+  43: 'unsupported_certificate',
+  44: 'certificate_revoked',
+  45: 'certificate_expired',
+  46: 'certificate_unknown',
+  47: 'illegal_parameter',
+  48: 'unknown_ca',
+  49: 'access_denied',
+  50: 'decode_error',
+  51: 'decrypt_error',
+  60: 'export_restriction',
+  70: 'protocol_version',
+  71: 'insufficient_security',
+  80: 'internal_error',
+  86: 'inappropriate_fallback',
+  90: 'user_canceled',
+  100: 'no_renegotiation',
+  109: 'missing_extension',
+  110: 'unsupported_extension',
+  111: 'certificate_unobtainable',
+  112: 'unrecognized_name',
+  113: 'bad_certificate_status_response',
+  114: 'bad_certificate_hash_value',
+  115: 'unknown_psk_identity',
+  116: 'certificate_required',
+  120: 'no_application_protocol',
 };
 
 /**
@@ -215,8 +240,24 @@ export function receivedAlert(err) {
  */
 export const denied = (how, detail, extra = {}) => ({ kind: 'denied', how, detail, ...extra });
 
-const LOCAL_ERRORS = new Set(['EMFILE', 'ENFILE', 'EADDRNOTAVAIL', 'EADDRINUSE', 'ENOBUFS', 'ENOMEM', 'EINVAL', 'EACCES', 'EPERM',
-  'ENETUNREACH', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE', 'ERR_SOCKET_BAD_PORT']);
+const LOCAL_ERRORS = new Set([
+  'EMFILE',
+  'ENFILE',
+  'EADDRNOTAVAIL',
+  'EADDRINUSE',
+  'ENOBUFS',
+  'ENOMEM',
+  'EINVAL',
+  'EACCES',
+  'EPERM',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ERR_INVALID_ARG_TYPE',
+  'ERR_INVALID_ARG_VALUE',
+  'ERR_SOCKET_BAD_PORT',
+]);
 const NOT_TLS = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG', 'ERR_SSL_HTTP_REQUEST', 'ERR_SSL_RECORD_LAYER_FAILURE']);
 
 /**
@@ -520,7 +561,15 @@ function exchange(job, ctx, tlsOptions, payload, timeoutMs) {
       trace.eof = true;
       finish(judge(true) ?? denied('closed', 'connection closed without a reply'));
     });
-    socket.once('close', () => finish(trace.error ? outcomeOfError(trace.error) : size > 0 ? (judge(true) ?? denied('closed', 'connection closed without a reply')) : denied('closed', 'connection closed without a reply')));
+    socket.once('close', () =>
+      finish(
+        trace.error
+          ? outcomeOfError(trace.error)
+          : size > 0
+            ? (judge(true) ?? denied('closed', 'connection closed without a reply'))
+            : denied('closed', 'connection closed without a reply'),
+      ),
+    );
   });
 }
 

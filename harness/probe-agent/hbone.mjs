@@ -56,8 +56,22 @@ const FRAME_GOAWAY = 0x7;
 const SERVER_FIRST_GRACE_MS = 1000;
 
 /** @type {readonly string[]} */
-const ERROR_NAMES = ['NO_ERROR', 'PROTOCOL_ERROR', 'INTERNAL_ERROR', 'FLOW_CONTROL_ERROR', 'SETTINGS_TIMEOUT', 'STREAM_CLOSED', 'FRAME_SIZE_ERROR',
-  'REFUSED_STREAM', 'CANCEL', 'COMPRESSION_ERROR', 'CONNECT_ERROR', 'ENHANCE_YOUR_CALM', 'INADEQUATE_SECURITY', 'HTTP_1_1_REQUIRED'];
+const ERROR_NAMES = [
+  'NO_ERROR',
+  'PROTOCOL_ERROR',
+  'INTERNAL_ERROR',
+  'FLOW_CONTROL_ERROR',
+  'SETTINGS_TIMEOUT',
+  'STREAM_CLOSED',
+  'FRAME_SIZE_ERROR',
+  'REFUSED_STREAM',
+  'CANCEL',
+  'COMPRESSION_ERROR',
+  'CONNECT_ERROR',
+  'ENHANCE_YOUR_CALM',
+  'INADEQUATE_SECURITY',
+  'HTTP_1_1_REQUIRED',
+];
 /** @param {number} code */
 const errorName = (code) => ERROR_NAMES[code] ?? `error code ${code}`;
 
@@ -148,7 +162,13 @@ function hboneExchange(job, ctx, secureContext, payload, timeoutMs) {
       pendingFailure = setImmediate(() => finish(failureOutcome()));
     };
     const waitingFor = () =>
-      trace.phase === 'connect' ? 'TCP connect to the HBONE port' : trace.phase === 'handshake' ? 'the TLS handshake' : established ? 'a reply through the tunnel' : 'the CONNECT response';
+      trace.phase === 'connect'
+        ? 'TCP connect to the HBONE port'
+        : trace.phase === 'handshake'
+          ? 'the TLS handshake'
+          : established
+            ? 'a reply through the tunnel'
+            : 'the CONNECT response';
     const timer = setTimeout(() => finish(denied('timeout', `no reply within ${timeoutMs} ms (waiting for ${waitingFor()})`)), timeoutMs);
 
     /** @param {Error} err */
@@ -163,7 +183,8 @@ function hboneExchange(job, ctx, secureContext, payload, timeoutMs) {
       if (wire.clientGoaway !== undefined && wire.clientGoaway !== NO_ERROR) {
         return denied('protocol-error', `malformed HTTP/2 from the HBONE server: the client ended the session (GOAWAY ${errorName(wire.clientGoaway)})`);
       }
-      if (wire.clientRst !== undefined) return denied('protocol-error', `malformed HTTP/2 from the HBONE server: the client reset ${what} (RST_STREAM ${errorName(wire.clientRst)})`);
+      if (wire.clientRst !== undefined)
+        return denied('protocol-error', `malformed HTTP/2 from the HBONE server: the client reset ${what} (RST_STREAM ${errorName(wire.clientRst)})`);
       if (wire.serverRst !== undefined) return denied('reset', `the server reset ${what} (RST_STREAM ${errorName(wire.serverRst)})`);
       const socketError = trace.error && !isHttp2Error(trace.error) ? trace.error : wire.socketError;
       if (socketError) return outcomeOfError(socketError);
@@ -281,9 +302,7 @@ function hboneExchange(job, ctx, secureContext, payload, timeoutMs) {
         else fail();
       });
       stream.write(
-        payload === 'http'
-          ? `GET / HTTP/1.1\r\nhost: ${authority}\r\nx-meshconform-probe: ${job.key}\r\nconnection: close\r\n\r\n`
-          : `${PROBE_LINE_PREFIX}${job.key}\n`,
+        payload === 'http' ? `GET / HTTP/1.1\r\nhost: ${authority}\r\nx-meshconform-probe: ${job.key}\r\nconnection: close\r\n\r\n` : `${PROBE_LINE_PREFIX}${job.key}\n`,
       );
     };
   });

@@ -59,9 +59,7 @@ export function checkAmbientConfig(raw) {
   }
   const m = obj(c.mesh, 'mesh');
   if (m.mode !== 'ambient') {
-    throw new HarnessError(
-      `mesh.mode is ${JSON.stringify(m.mode)}; the reference ambient proxy implements ambient mode only (sidecar mode is served by the reference sidecar)`,
-    );
+    throw new HarnessError(`mesh.mode is ${JSON.stringify(m.mode)}; the reference ambient proxy implements ambient mode only (sidecar mode is served by the reference sidecar)`);
   }
   const w = obj(c.workload, 'workload');
   const address = str(w.address, 'workload.address');

@@ -216,9 +216,12 @@ function acceptedPeer(tlsSock, runtime) {
   const d = runtime.defects;
   const cert = tlsSock.getPeerCertificate(runtime.clockOffsetMs !== 0);
   if (!cert || Object.keys(cert).length === 0) return d.has('strict-accepts-no-client-cert') ? '' : null;
-  const code = runtime.clockOffsetMs === 0
-    ? (tlsSock.authorized ? null : String(tlsSock.authorizationError ?? 'UNSPECIFIED'))
-    : ownClockVerdict(/** @type {import('node:tls').DetailedPeerCertificate} */ (cert), runtime);
+  const code =
+    runtime.clockOffsetMs === 0
+      ? tlsSock.authorized
+        ? null
+        : String(tlsSock.authorizationError ?? 'UNSPECIFIED')
+      : ownClockVerdict(/** @type {import('node:tls').DetailedPeerCertificate} */ (cert), runtime);
   if (code !== null) {
     const acceptsExpired = d.has('accept-expired') || Date.now() < runtime.acceptExpiredUntil;
     const forgiven = (d.has('accept-any-ca') && ISSUER_ERRORS.has(code)) || (acceptsExpired && VALIDITY_ERRORS.has(code));
@@ -265,9 +268,7 @@ function httpGate(stream, initial, xfcc, binding, settings) {
       protocolError(stream);
       return true;
     }
-    const head = xfcc === null
-      ? buf
-      : Buffer.concat([buf.subarray(0, line.lineEnd), Buffer.from(`x-forwarded-client-cert: ${xfcc}\r\n`, 'latin1'), buf.subarray(line.lineEnd)]);
+    const head = xfcc === null ? buf : Buffer.concat([buf.subarray(0, line.lineEnd), Buffer.from(`x-forwarded-client-cert: ${xfcc}\r\n`, 'latin1'), buf.subarray(line.lineEnd)]);
     forward(stream, head, binding, settings);
     return true;
   };

@@ -53,64 +53,157 @@ const ISTIO_ONLY = /** @type {readonly Claim[]} */ (Object.freeze(['istio']));
 export const DEFECTS = Object.freeze([
   // connection handling (decide.mjs / connection.mjs)
   { name: 'strict-accepts-plaintext', layer: 'connection', kind: 'static', claims: BOTH, description: 'STRICT ports accept plaintext (fail open)' },
-  { name: 'strict-http-accepts-plaintext', layer: 'connection', kind: 'static', claims: BOTH, description: 'STRICT HTTP-declared ports accept plaintext (fail open on HTTP ports only; TCP ports still refuse it)' },
-  { name: 'strict-requires-istio-alpn', layer: 'connection', kind: 'static', claims: BOTH, description: 'STRICT ports refuse mTLS without an Istio ALPN (STRICT must not check ALPN, istio#40680)' },
+  {
+    name: 'strict-http-accepts-plaintext',
+    layer: 'connection',
+    kind: 'static',
+    claims: BOTH,
+    description: 'STRICT HTTP-declared ports accept plaintext (fail open on HTTP ports only; TCP ports still refuse it)',
+  },
+  {
+    name: 'strict-requires-istio-alpn',
+    layer: 'connection',
+    kind: 'static',
+    claims: BOTH,
+    description: 'STRICT ports refuse mTLS without an Istio ALPN (STRICT must not check ALPN, istio#40680)',
+  },
   { name: 'permissive-rejects-plaintext', layer: 'connection', kind: 'static', claims: BOTH, description: 'PERMISSIVE ports refuse plaintext' },
-  { name: 'permissive-passes-istio-alpn-through', layer: 'connection', kind: 'static', claims: BOTH, description: 'PERMISSIVE ports do not recognise Istio mTLS: the TLS is passed to the app (tcp) or closed (http)' },
-  { name: 'disable-terminates-tls', layer: 'connection', kind: 'static', claims: BOTH, description: 'DISABLE ports terminate TLS with the workload certificate instead of passing it through' },
-  { name: 'http-port-accepts-raw-tcp', layer: 'connection', kind: 'static', claims: ISTIO_ONLY, description: 'HTTP-declared ports forward non-HTTP plaintext bytes instead of answering a protocol error' },
-  { name: 'mx-drops-first-bytes', layer: 'connection', kind: 'static', claims: BOTH, description: "the server writes Istio's metadata-exchange preamble (ALPN istio-peer-exchange) but drops the client's first bytes" },
+  {
+    name: 'permissive-passes-istio-alpn-through',
+    layer: 'connection',
+    kind: 'static',
+    claims: BOTH,
+    description: 'PERMISSIVE ports do not recognise Istio mTLS: the TLS is passed to the app (tcp) or closed (http)',
+  },
+  {
+    name: 'disable-terminates-tls',
+    layer: 'connection',
+    kind: 'static',
+    claims: BOTH,
+    description: 'DISABLE ports terminate TLS with the workload certificate instead of passing it through',
+  },
+  {
+    name: 'http-port-accepts-raw-tcp',
+    layer: 'connection',
+    kind: 'static',
+    claims: ISTIO_ONLY,
+    description: 'HTTP-declared ports forward non-HTTP plaintext bytes instead of answering a protocol error',
+  },
+  {
+    name: 'mx-drops-first-bytes',
+    layer: 'connection',
+    kind: 'static',
+    claims: BOTH,
+    description: "the server writes Istio's metadata-exchange preamble (ALPN istio-peer-exchange) but drops the client's first bytes",
+  },
   // peer verification and server identity (workload-runtime.mjs / connection.mjs / sidecar.mjs)
-  { name: 'strict-accepts-no-client-cert', layer: 'tls', kind: 'static', claims: BOTH, description: 'the mTLS terminator does not require a client certificate (a presented one is still verified)' },
+  {
+    name: 'strict-accepts-no-client-cert',
+    layer: 'tls',
+    kind: 'static',
+    claims: BOTH,
+    description: 'the mTLS terminator does not require a client certificate (a presented one is still verified)',
+  },
   { name: 'accept-any-ca', layer: 'tls', kind: 'static', claims: BOTH, description: 'client certificates are not checked against the mesh trust bundle' },
   { name: 'accept-expired', layer: 'tls', kind: 'static', claims: BOTH, description: 'expired (or not yet valid) client certificates are accepted' },
   { name: 'ignore-trust-domain', layer: 'tls', kind: 'static', claims: BOTH, description: 'any spiffe:// client identity is accepted, whatever its trust domain' },
   {
     name: 'wrong-server-identity',
-    layer: 'tls', kind: 'static', claims: BOTH,
+    layer: 'tls',
+    kind: 'static',
+    claims: BOTH,
     description: "the proxy presents another workload's mesh certificate (a mixed-up SDS secret): the next workload config beside its own",
   },
   // policy resolution (policy.mjs)
   { name: 'ignore-port-level', layer: 'policy', kind: 'static', claims: BOTH, description: 'portLevelMtls is ignored: every port gets the workload mode' },
   {
     name: 'port-level-on-service-port',
-    layer: 'policy', kind: 'static', claims: BOTH,
+    layer: 'policy',
+    kind: 'static',
+    claims: BOTH,
     description: 'portLevelMtls keys are read as Service ports (httpbin layout: Service port = workload port - 80), so key K applies to workload port K+80 (istio#49098)',
   },
   { name: 'ignore-selector', layer: 'policy', kind: 'static', claims: BOTH, description: 'a workload policy applies to every workload of its namespace, whatever the selector' },
-  { name: 'selector-matches-any-label', layer: 'policy', kind: 'static', claims: BOTH, description: 'a selector matches a workload that has any one of its labels (OR instead of subset)' },
-  { name: 'cross-namespace-policies', layer: 'policy', kind: 'static', claims: BOTH, description: 'policies of every namespace are candidates, not only the workload and root namespaces' },
-  { name: 'root-selector-applied', layer: 'policy', kind: 'static', claims: BOTH, description: 'root-namespace selector policies are applied to matching workloads of every namespace (istio/api#3031 reading)' },
+  {
+    name: 'selector-matches-any-label',
+    layer: 'policy',
+    kind: 'static',
+    claims: BOTH,
+    description: 'a selector matches a workload that has any one of its labels (OR instead of subset)',
+  },
+  {
+    name: 'cross-namespace-policies',
+    layer: 'policy',
+    kind: 'static',
+    claims: BOTH,
+    description: 'policies of every namespace are candidates, not only the workload and root namespaces',
+  },
+  {
+    name: 'root-selector-applied',
+    layer: 'policy',
+    kind: 'static',
+    claims: BOTH,
+    description: 'root-namespace selector policies are applied to matching workloads of every namespace (istio/api#3031 reading)',
+  },
   { name: 'newest-wins', layer: 'policy', kind: 'static', claims: BOTH, description: 'the newest policy wins a conflict instead of the oldest' },
-  { name: 'namespace-overrides-workload', layer: 'policy', kind: 'static', claims: BOTH, description: 'a namespace policy overrides the workload policy (inheritance order swapped)' },
-  { name: 'merge-port-maps', layer: 'policy', kind: 'static', claims: BOTH, description: 'portLevelMtls of every matching workload policy is merged, not only the oldest one (istio#48036)' },
-  { name: 'unset-workload-no-inherit', layer: 'policy', kind: 'static', claims: BOTH, description: 'a workload policy with mode UNSET means PERMISSIVE instead of inheriting the namespace/mesh mode' },
-  { name: 'unset-port-no-inherit', layer: 'policy', kind: 'static', claims: BOTH, description: 'a port-level UNSET entry means PERMISSIVE instead of inheriting the workload mode' },
+  {
+    name: 'namespace-overrides-workload',
+    layer: 'policy',
+    kind: 'static',
+    claims: BOTH,
+    description: 'a namespace policy overrides the workload policy (inheritance order swapped)',
+  },
+  {
+    name: 'merge-port-maps',
+    layer: 'policy',
+    kind: 'static',
+    claims: BOTH,
+    description: 'portLevelMtls of every matching workload policy is merged, not only the oldest one (istio#48036)',
+  },
+  {
+    name: 'unset-workload-no-inherit',
+    layer: 'policy',
+    kind: 'static',
+    claims: BOTH,
+    description: 'a workload policy with mode UNSET means PERMISSIVE instead of inheriting the namespace/mesh mode',
+  },
+  {
+    name: 'unset-port-no-inherit',
+    layer: 'policy',
+    kind: 'static',
+    claims: BOTH,
+    description: 'a port-level UNSET entry means PERMISSIVE instead of inheriting the workload mode',
+  },
   // chaos: only visible while the proxy restarts, reloads or rotates certificates (sidecar.mjs, workload-runtime.mjs)
   {
     name: 'fail-open-on-restart',
     layer: 'connection',
-    kind: 'chaos', claims: BOTH,
-    description: 'after a restart, STRICT ports accept plaintext for the first <ms> of serving (a proxy that serves before its policy is loaded); the first start of a config is not a restart',
+    kind: 'chaos',
+    claims: BOTH,
+    description:
+      'after a restart, STRICT ports accept plaintext for the first <ms> of serving (a proxy that serves before its policy is loaded); the first start of a config is not a restart',
     parameter: { unit: 'ms', default: 1500, description: 'how long the restarted proxy fails open' },
   },
   {
     name: 'fail-open-window',
     layer: 'connection',
-    kind: 'chaos', claims: BOTH,
+    kind: 'chaos',
+    claims: BOTH,
     description: `STRICT ports accept plaintext for exactly <ms>, from the first SIGHUP (or from the epoch time in ${FAIL_OPEN_AT_ENV}): a fail-open window of known length`,
     parameter: { unit: 'ms', default: 1000, description: 'length of the window' },
   },
   {
     name: 'stale-policy-after-reload',
     layer: 'policy',
-    kind: 'chaos', claims: BOTH,
+    kind: 'chaos',
+    claims: BOTH,
     description: 'SIGHUP re-reads the config but keeps enforcing the policies the proxy started with (certificates still reload)',
   },
   {
     name: 'accept-expired-during-rotation',
     layer: 'tls',
-    kind: 'chaos', claims: BOTH,
+    kind: 'chaos',
+    claims: BOTH,
     description: 'after a SIGHUP that changed the TLS material (certificate, key or trust bundle), expired or not yet valid client certificates are accepted',
     parameter: { unit: 'ms', default: null, description: 'how long after the rotation (default: until the proxy exits)' },
   },
@@ -144,7 +237,10 @@ export function parseDefects(value) {
  * @returns {DefectSpec}
  */
 export function parseDefectSpec(value) {
-  const items = (value ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const items = (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   const named = items.map((item) => {
     const eq = item.indexOf('=');
     return eq < 0 ? { name: item, raw: undefined } : { name: item.slice(0, eq).trim(), raw: item.slice(eq + 1).trim() };

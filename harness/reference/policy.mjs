@@ -45,8 +45,14 @@ export const DEFAULT_NAMESPACE = 'default';
  */
 export function resolveModes(workload, policies, rootNamespace, defects = new Set()) {
   const candidates = policies.filter((p) => appliesTo(p, workload, rootNamespace, defects));
-  const mesh = pickOldest(candidates.filter((p) => scopeOf(p, rootNamespace, defects) === 'mesh'), defects);
-  const namespace = pickOldest(candidates.filter((p) => scopeOf(p, rootNamespace, defects) === 'namespace'), defects);
+  const mesh = pickOldest(
+    candidates.filter((p) => scopeOf(p, rootNamespace, defects) === 'mesh'),
+    defects,
+  );
+  const namespace = pickOldest(
+    candidates.filter((p) => scopeOf(p, rootNamespace, defects) === 'namespace'),
+    defects,
+  );
   const workloadLevel = candidates.filter((p) => scopeOf(p, rootNamespace, defects) === 'workload');
   const wl = pickOldest(workloadLevel, defects);
   /** @type {MtlsMode} */

@@ -81,7 +81,11 @@ async function main() {
   const clockOffsetMs = parseClockOffset(env.MESHCONFORM_CLOCK_OFFSET_MS);
   const failOpenAt = spec.defects.has('fail-open-window') ? parseFailOpenAt(env[FAIL_OPEN_AT_ENV]) : undefined;
   // In MESHCONFORM_TMPDIR (kept across restarts of this data plane, removed by the harness), else beside the config.
-  const marker = spec.defects.has('fail-open-on-restart') ? (env.MESHCONFORM_TMPDIR ? join(env.MESHCONFORM_TMPDIR, 'meshconform-started') : `${files[0]}.meshconform-started`) : undefined;
+  const marker = spec.defects.has('fail-open-on-restart')
+    ? env.MESHCONFORM_TMPDIR
+      ? join(env.MESHCONFORM_TMPDIR, 'meshconform-started')
+      : `${files[0]}.meshconform-started`
+    : undefined;
   const restarted = marker !== undefined && existsSync(marker);
   if (failOpenAt !== undefined) openFailWindow(spec, 'fail-open-window', failOpenAt);
   if (clockOffsetMs !== 0) settings.debug(`client certificates are checked against the system clock ${clockOffsetMs > 0 ? '+' : ''}${clockOffsetMs} ms`);
@@ -196,7 +200,9 @@ function buildBindings(files, spec, clockOffsetMs, previous) {
 function otherWorkloadTls(file, config) {
   const dir = dirname(file);
   const own = file.slice(dir.length + 1);
-  const names = readdirSync(dir).filter((n) => n.endsWith('.json')).sort();
+  const names = readdirSync(dir)
+    .filter((n) => n.endsWith('.json'))
+    .sort();
   const start = names.indexOf(own);
   const ownId = `${config.workload.namespace}/${config.workload.serviceAccount}`;
   for (let i = 1; i < names.length; i++) {

@@ -42,9 +42,15 @@ import { loadTlsMaterial } from './tls-material.mjs';
 
 /** R5.1: Istio's default TLS 1.2 suites (ECDHE/AES-GCM), plus the TLS 1.3 suites BoringSSL always offers. */
 const MESH_CIPHERS = [
-  'TLS_AES_256_GCM_SHA384', 'TLS_AES_128_GCM_SHA256', 'TLS_CHACHA20_POLY1305_SHA256',
-  'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256',
-  'AES256-GCM-SHA384', 'AES128-GCM-SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'AES256-GCM-SHA384',
+  'AES128-GCM-SHA256',
 ].join(':');
 
 /** Defects that admit peers the handshake would refuse: the terminator then lets every peer through and

@@ -45,7 +45,12 @@ function killGroup(p: GroupProc, signal: NodeJS.Signals): void {
  * Starts `argv` with `env` added to the harness's environment (an undefined value removes a variable), stdout and
  * stderr piped into bounded tails; `onStdout` also sees stdout as it arrives.
  */
-export function spawnGroup(label: string, argv: readonly string[], env: Record<string, string | undefined>, options: { readonly onStdout?: (chunk: string) => void } = {}): GroupProc {
+export function spawnGroup(
+  label: string,
+  argv: readonly string[],
+  env: Record<string, string | undefined>,
+  options: { readonly onStdout?: (chunk: string) => void } = {},
+): GroupProc {
   const [file, ...args] = argv;
   if (!file) throw new BackendError(`${label}: empty command`);
   if (!exitHook) {
@@ -137,7 +142,12 @@ export function describeExit(p: GroupProc): string {
 
 /** The last stderr lines, one line, control characters escaped: safe in an error message on a terminal. */
 export function tail(p: GroupProc): string {
-  const lines = p.stderr.text().trim().split('\n').slice(-3).map((l) => (l.length > 300 ? `…${l.slice(-300)}` : l));
+  const lines = p.stderr
+    .text()
+    .trim()
+    .split('\n')
+    .slice(-3)
+    .map((l) => (l.length > 300 ? `…${l.slice(-300)}` : l));
   const text = escapeControls(lines.join(' | ').trim());
   return text ? `: ${text}` : '';
 }

@@ -110,7 +110,11 @@ async function probeAndJudge(input: ChaosRunInput, workloads: WorkloadKey[], cha
     const running = schedule.map((f) => {
       const keys = f.fault === 'policy-change' ? ['policies'] : f.fault === 'distribution-pause' ? ['policies', f.workload!] : f.workload !== undefined ? [f.workload] : workloads;
       const task = Promise.all(keys.map((k) => lanes.get(k))).then(() => runFault(f, ctx));
-      for (const k of keys) lanes.set(k, task.catch(() => {}));
+      for (const k of keys)
+        lanes.set(
+          k,
+          task.catch(() => {}),
+        );
       return task;
     });
     await sleepUntil(spec.durationMs);
@@ -172,12 +176,19 @@ async function probeAndJudge(input: ChaosRunInput, workloads: WorkloadKey[], cha
   const recoveries = ctx.recoveries.map((r) => {
     // Cut off where the next fault on the workload (or the next stage of this one) begins.
     const nextFault = [
-      ...records.filter((x) => (x.fault.workload === r.workload || x.fault.workload === undefined) && x.fault.fault !== 'policy-change' && x.startMs > r.fromMs).map((x) => x.startMs),
+      ...records
+        .filter((x) => (x.fault.workload === r.workload || x.fault.workload === undefined) && x.fault.fault !== 'policy-change' && x.startMs > r.fromMs)
+        .map((x) => x.startMs),
       ...world.tolerances.filter((t) => t.workload === r.workload && t.fromMs > r.fromMs).map((t) => t.fromMs),
     ];
     const untilMs = Math.min(endMs, ...nextFault);
     const recoveryMs = measureRecovery({ ...r, untilMs }, judged);
-    return { ...r, untilMs, ...(recoveryMs !== undefined ? { recoveryMs: Math.round(recoveryMs) } : {}), observable: recoveryMs !== undefined || untilMs - r.fromMs >= spec.invariants.recoveryMs };
+    return {
+      ...r,
+      untilMs,
+      ...(recoveryMs !== undefined ? { recoveryMs: Math.round(recoveryMs) } : {}),
+      observable: recoveryMs !== undefined || untilMs - r.fromMs >= spec.invariants.recoveryMs,
+    };
   });
   for (const f of faults) {
     const r = recoveries.find((x) => x.fault === f.name);

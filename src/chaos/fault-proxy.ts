@@ -95,11 +95,14 @@ export async function startFaultProxy(upstream: { readonly address: string; read
       if (wait <= 0 && lane.pending === 0) send();
       else {
         lane.pending++;
-        const timer = setTimeout(() => {
-          c.timers.delete(timer);
-          lane.pending--;
-          send();
-        }, Math.max(0, wait));
+        const timer = setTimeout(
+          () => {
+            c.timers.delete(timer);
+            lane.pending--;
+            send();
+          },
+          Math.max(0, wait),
+        );
         c.timers.add(timer);
       }
     }
@@ -135,10 +138,42 @@ export async function startFaultProxy(upstream: { readonly address: string; read
         c.timers.add(timer);
       }
     });
-    client.on('data', (d: Buffer) => relay(c, c.up, () => c.upstream, d, (n) => (stats.bytesUp += n)));
-    client.on('end', () => relay(c, c.up, () => c.upstream, null, () => {}));
-    up.on('data', (d: Buffer) => relay(c, c.down, () => c.client, d, (n) => (stats.bytesDown += n)));
-    up.on('end', () => relay(c, c.down, () => c.client, null, () => {}));
+    client.on('data', (d: Buffer) =>
+      relay(
+        c,
+        c.up,
+        () => c.upstream,
+        d,
+        (n) => (stats.bytesUp += n),
+      ),
+    );
+    client.on('end', () =>
+      relay(
+        c,
+        c.up,
+        () => c.upstream,
+        null,
+        () => {},
+      ),
+    );
+    up.on('data', (d: Buffer) =>
+      relay(
+        c,
+        c.down,
+        () => c.client,
+        d,
+        (n) => (stats.bytesDown += n),
+      ),
+    );
+    up.on('end', () =>
+      relay(
+        c,
+        c.down,
+        () => c.client,
+        null,
+        () => {},
+      ),
+    );
   };
 
   const listen = (canary: boolean) =>

@@ -101,14 +101,27 @@ const FAULTS: Readonly<Record<ScheduledFault['fault'], FaultFn>> = {
 // ---- data-plane process -------------------------------------------------------------------------------------
 
 /** Stops the workload's data plane with `signal`, proves it is down, restarts it after `downMs`, proves it is back. */
-async function stopAndStart(f: ScheduledFault, c: FaultContext, rec: FaultRecord, signal: 'SIGKILL' | 'SIGTERM', downMs: number, clockOffsetMs?: number): Promise<{ restartFromMs: number; startedMs: number }> {
+async function stopAndStart(
+  f: ScheduledFault,
+  c: FaultContext,
+  rec: FaultRecord,
+  signal: 'SIGKILL' | 'SIGTERM',
+  downMs: number,
+  clockOffsetMs?: number,
+): Promise<{ restartFromMs: number; startedMs: number }> {
   const w = f.workload!;
   const before = c.chaos.dataPlane(w);
   const tolerance = { workload: w, fromMs: c.now(), toMs: Number.POSITIVE_INFINITY, fault: f.name };
   c.world.tolerances.push(tolerance);
   await c.chaos.killDataPlane(w, signal);
   const after = c.chaos.dataPlane(w);
-  check(rec, c, `data plane stopped (${signal})`, !after.running && !alive(before.pid), `pid ${before.pid ?? '?'} ${alive(before.pid) ? 'still alive' : 'gone'}; running=${after.running}`);
+  check(
+    rec,
+    c,
+    `data plane stopped (${signal})`,
+    !after.running && !alive(before.pid),
+    `pid ${before.pid ?? '?'} ${alive(before.pid) ? 'still alive' : 'gone'}; running=${after.running}`,
+  );
   const target = c.input.env.targets.get(w)!;
   const port = [...target.ports.values()][0]!;
   const refused = await connectResult(target.address, port);
@@ -121,7 +134,13 @@ async function stopAndStart(f: ScheduledFault, c: FaultContext, rec: FaultRecord
   const startedMs = c.now();
   tolerance.toMs = startedMs + c.input.spec.invariants.recoveryMs;
   const now = c.chaos.dataPlane(w);
-  check(rec, c, 'data plane started again', now.running && now.generation === before.generation + 1 && now.pid !== before.pid, `generation ${before.generation} → ${now.generation}, pid ${before.pid ?? '?'} → ${now.pid ?? '?'}, running=${now.running}`);
+  check(
+    rec,
+    c,
+    'data plane started again',
+    now.running && now.generation === before.generation + 1 && now.pid !== before.pid,
+    `generation ${before.generation} → ${now.generation}, pid ${before.pid ?? '?'} → ${now.pid ?? '?'}, running=${now.running}`,
+  );
   c.recoveries.push({ fault: f.name, workload: w, fromMs: restartFrom });
   return { restartFromMs: restartFrom, startedMs };
 }
@@ -130,7 +149,14 @@ async function clockSkew(f: ScheduledFault, c: FaultContext, rec: FaultRecord): 
   const w = f.workload!;
   const offset = f.offsetMs!;
   // Recorded before the restart: the new process may serve before its readiness is seen.
-  const skew: Skew = { workload: w, offsetMs: offset, fromMs: Number.POSITIVE_INFINITY, settledMs: Number.POSITIVE_INFINITY, toMs: Number.POSITIVE_INFINITY, backMs: Number.POSITIVE_INFINITY };
+  const skew: Skew = {
+    workload: w,
+    offsetMs: offset,
+    fromMs: Number.POSITIVE_INFINITY,
+    settledMs: Number.POSITIVE_INFINITY,
+    toMs: Number.POSITIVE_INFINITY,
+    backMs: Number.POSITIVE_INFINITY,
+  };
   c.world.skews.push(skew);
   skew.fromMs = c.now();
   const { startedMs } = await stopAndStart(f, c, rec, 'SIGTERM', 0, offset);
@@ -236,9 +262,23 @@ async function policyChange(f: ScheduledFault, c: FaultContext, rec: FaultRecord
     // only with positive evidence: a cell the change flipped, answered as the new set says (a new deny seen as a
     // timeout or reset proves nothing).
     rec.later = (judged) => {
-      const changed = judged.filter((j) => !j.record.special && reached.includes(j.record.cell.workload) && j.record.startMs >= at && c.world.expectation(from.get(j.record.cell.workload)!, j.record.cell).outcome !== c.world.expectation(to, j.record.cell).outcome);
+      const changed = judged.filter(
+        (j) =>
+          !j.record.special &&
+          reached.includes(j.record.cell.workload) &&
+          j.record.startMs >= at &&
+          c.world.expectation(from.get(j.record.cell.workload)!, j.record.cell).outcome !== c.world.expectation(to, j.record.cell).outcome,
+      );
       const ok = changed.some((j) => j.judged === 'match' && positiveEvidence(j.obs));
-      return [{ name: 'new policy enforced somewhere', ok, detail: ok ? `probes matched policy set ${to} with an answer or TLS alert only it explains` : `no probe matched policy set ${to} with positive evidence (an answer or TLS alert only the new set explains)` }];
+      return [
+        {
+          name: 'new policy enforced somewhere',
+          ok,
+          detail: ok
+            ? `probes matched policy set ${to} with an answer or TLS alert only it explains`
+            : `no probe matched policy set ${to} with positive evidence (an answer or TLS alert only the new set explains)`,
+        },
+      ];
     };
   }
 }
@@ -304,7 +344,11 @@ async function pollServerCert(c: FaultContext, w: WorkloadKey, credentials: Cred
   for (;;) {
     const obs = await c.input.probe(c.input.job(cell), { timeoutMs: c.input.timeoutMs, credentials });
     const tls = obs.tls as ChaosTlsEvidence | undefined;
-    if (tls && want(tls)) return { ok: true, detail: `${w}:${cell.port} presents serial ${tls.serverSerial ?? '?'} (issued by the ${tls.serverRoot ?? '?'} root, not after ${tls.serverNotAfter !== undefined ? new Date(tls.serverNotAfter).toISOString() : '?'})` };
+    if (tls && want(tls))
+      return {
+        ok: true,
+        detail: `${w}:${cell.port} presents serial ${tls.serverSerial ?? '?'} (issued by the ${tls.serverRoot ?? '?'} root, not after ${tls.serverNotAfter !== undefined ? new Date(tls.serverNotAfter).toISOString() : '?'})`,
+      };
     last = tls ? `serial ${tls.serverSerial ?? '?'} from the ${tls.serverRoot ?? '?'} root` : describeObs(obs);
     if (c.now() >= until) return { ok: false, detail: `${w}:${cell.port} still shows ${last} ${CANARY_DEADLINE_MS} ms after the new certificate was installed` };
     await sleep(POLL_MS);
@@ -368,12 +412,23 @@ async function certExpiry(f: ScheduledFault, c: FaultContext, rec: FaultRecord):
   rec.undo = () => c.world.expiries.splice(c.world.expiries.indexOf(expiry), 1);
   c.events.push({ atMs: round(expiry.notAfterMs), label: `certificate of ${w} expires` });
   rec.later = (judged) => {
-    const after = judged.filter((j) => !j.record.special && j.record.cell.workload === w && j.record.startMs >= expiry.notAfterMs && (expiry.renewedAtMs === undefined || j.record.startMs < expiry.renewedAtMs));
+    const after = judged.filter(
+      (j) =>
+        !j.record.special && j.record.cell.workload === w && j.record.startMs >= expiry.notAfterMs && (expiry.renewedAtMs === undefined || j.record.startMs < expiry.renewedAtMs),
+    );
     // Positive evidence only: a session in which the server presented the certificate after its notAfter (what a mesh
     // client refuses). A denied mTLS probe after the expiry proves nothing on its own: load times probes out too.
     const shown = after.filter((j) => j.obs.status === 'denied' && j.obs.how === 'tls-alert' && j.obs.alert?.name === 'certificate_expired' && j.record.obs.status === 'allowed');
     const ok = shown.length > 0;
-    return [{ name: 'probes saw the certificate expired', ok, detail: ok ? `${shown.length} mTLS probe(s) after ${secs(expiry.notAfterMs)} were shown the expired certificate` : `no mTLS probe after ${secs(expiry.notAfterMs)} saw the expired certificate` }];
+    return [
+      {
+        name: 'probes saw the certificate expired',
+        ok,
+        detail: ok
+          ? `${shown.length} mTLS probe(s) after ${secs(expiry.notAfterMs)} were shown the expired certificate`
+          : `no mTLS probe after ${secs(expiry.notAfterMs)} saw the expired certificate`,
+      },
+    ];
   };
   if (f.durationMs === undefined) return;
   await c.sleepUntil(f.atMs + f.durationMs);
@@ -404,7 +459,12 @@ async function caRotation(f: ScheduledFault, c: FaultContext, rec: FaultRecord):
     await install(c, w, s.material, `${old.trim()}\n${next.trim()}\n`);
   }
   c.events.push({ atMs: round(c.now()), label: 'CA rotation stage 1: next root trusted' });
-  for (const w of targets) await expectClient(c, rec, w, 'next', { outcome: 'allow', rule: 'R5.1 stage 1 of the CA rotation: the trust bundle holds the next root, so its client certificates are accepted', failOpenIfAllowed: false });
+  for (const w of targets)
+    await expectClient(c, rec, w, 'next', {
+      outcome: 'allow',
+      rule: 'R5.1 stage 1 of the CA rotation: the trust bundle holds the next root, so its client certificates are accepted',
+      failOpenIfAllowed: false,
+    });
 
   await c.sleepUntil(stage(1));
   c.events.push({ atMs: round(c.now()), label: 'CA rotation stage 2: certificates from the next root' });
@@ -423,7 +483,12 @@ async function caRotation(f: ScheduledFault, c: FaultContext, rec: FaultRecord):
     const s = c.tls.get(w)!;
     await install(c, w, s.material, `${next.trim()}\n`);
   }
-  for (const w of targets) await expectClient(c, rec, w, 'current', { outcome: 'deny', rule: 'R5.1 stage 3 of the CA rotation: the old root left the trust bundle, so a client certificate from it must be refused', failOpenIfAllowed: true });
+  for (const w of targets)
+    await expectClient(c, rec, w, 'current', {
+      outcome: 'deny',
+      rule: 'R5.1 stage 3 of the CA rotation: the old root left the trust bundle, so a client certificate from it must be refused',
+      failOpenIfAllowed: true,
+    });
   await c.sleepUntil(stage(3));
   rec.endMs = c.now();
 }
@@ -515,13 +580,18 @@ async function proxyFault(f: ScheduledFault, c: FaultContext, rec: FaultRecord):
     }
     const took = c.now() - t0;
     switch (toxic.kind) {
-      case 'latency':
-      {
+      case 'latency': {
         // The proxy's own record that it held the request and the answer back, each at least the delay: that is the
         // proof (a slow probe alone could be load, and a probe the starved harness lost does not undo the record).
         const s = proxy.lastCanary();
         const held = s !== undefined && s.acceptedAt >= startEpoch(c, t0) && s.toxicHeld.up > 0 && s.toxicHeld.down > 0;
-        check(rec, c, 'probe through the proxy delayed', held, `${cell.client} took ${Math.round(took)} ms (a request and its answer cross ${toxic.ms} ms twice); the proxy held ${s ? `${s.toxicHeld.up} chunk(s) up, ${s.toxicHeld.down} down` : 'no canary connection'}: ${describeObs(obs)}`);
+        check(
+          rec,
+          c,
+          'probe through the proxy delayed',
+          held,
+          `${cell.client} took ${Math.round(took)} ms (a request and its answer cross ${toxic.ms} ms twice); the proxy held ${s ? `${s.toxicHeld.up} chunk(s) up, ${s.toxicHeld.down} down` : 'no canary connection'}: ${describeObs(obs)}`,
+        );
         break;
       }
       case 'bandwidth': {
@@ -529,11 +599,23 @@ async function proxyFault(f: ScheduledFault, c: FaultContext, rec: FaultRecord):
         const bytes = Math.max(s?.bytesUp ?? 0, s?.bytesDown ?? 0);
         const least = (bytes / toxic.bytesPerSecond) * 1000 * 0.7;
         const paced = s !== undefined && s.acceptedAt >= startEpoch(c, t0) && s.toxicHeld.up + s.toxicHeld.down > 0;
-        check(rec, c, 'probe through the proxy throttled', paced && bytes > 0 && took >= least, `${cell.client} moved ${bytes} bytes in ${Math.round(took)} ms (at ${toxic.bytesPerSecond} B/s that takes at least ${Math.round(least / 0.7)} ms)`);
+        check(
+          rec,
+          c,
+          'probe through the proxy throttled',
+          paced && bytes > 0 && took >= least,
+          `${cell.client} moved ${bytes} bytes in ${Math.round(took)} ms (at ${toxic.bytesPerSecond} B/s that takes at least ${Math.round(least / 0.7)} ms)`,
+        );
         break;
       }
       case 'reset':
-        check(rec, c, 'probe through the proxy reset', obs.status === 'denied' && (obs.how === 'reset' || obs.how === 'closed') && proxy.lastCanary()?.fate === 'reset', `${cell.client}: ${describeObs(obs)}`);
+        check(
+          rec,
+          c,
+          'probe through the proxy reset',
+          obs.status === 'denied' && (obs.how === 'reset' || obs.how === 'closed') && proxy.lastCanary()?.fate === 'reset',
+          `${cell.client}: ${describeObs(obs)}`,
+        );
         break;
     }
     await c.sleepUntil(f.atMs + window);
@@ -610,4 +692,3 @@ function timedConnect(address: string, port: number, timeoutMs: number): Promise
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const round = (ms: number) => Math.round(ms * 10) / 10;
-

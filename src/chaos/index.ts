@@ -5,4 +5,14 @@ export { startFaultProxy, type FaultProxy, type Toxic, type ConnectionStats } fr
 export { startProber, type Prober, type ProberOptions } from './prober.js';
 export { World, expiredServer, type Acceptable, type Epoch, type Tolerance } from './world.js';
 export { asMeshClient, judgeProbes, judgeRun, measureEnforcement, measureRecovery, outcomeOf, percentiles, windows, type JudgedProbe } from './judge.js';
-export { cellId, type CertValidity, type ChaosCell, type ChaosRunInput, type ChaosTlsEvidence, type Credentials, type IssuedTls, type PolicySetView, type ProbeRecord } from './types.js';
+export {
+  cellId,
+  type CertValidity,
+  type ChaosCell,
+  type ChaosRunInput,
+  type ChaosTlsEvidence,
+  type Credentials,
+  type IssuedTls,
+  type PolicySetView,
+  type ProbeRecord,
+} from './types.js';

@@ -76,11 +76,24 @@ function judgeProbe(r: ProbeRecord, world: World, input: Pick<ChaosRunInput, 'ma
   let mismatch: string | undefined;
   for (const a of accs) {
     const m = input.matches(a.exp, obs);
-    if (m.kind === 'match') return { record: r, obs, expected: current, judged: a.tag === 'current' ? 'match' : 'transition', ...(a.tag === 'previous' ? { detail: `matched the previous expectation (${a.exp.rule})` } : {}) };
+    if (m.kind === 'match')
+      return {
+        record: r,
+        obs,
+        expected: current,
+        judged: a.tag === 'current' ? 'match' : 'transition',
+        ...(a.tag === 'previous' ? { detail: `matched the previous expectation (${a.exp.rule})` } : {}),
+      };
     mismatch ??= m.why;
   }
   if ((outcome === 'allow' || outcome === 'passthrough') && failsOpen(accs, r.cell.client, outcome)) {
-    return { record: r, obs, expected: current, judged: 'fail-open', detail: `${current.mode} port ${outcome === 'allow' ? 'accepted' : 'passed through'} ${clientText(r.cell.client)} (expected deny: ${current.rule})` };
+    return {
+      record: r,
+      obs,
+      expected: current,
+      judged: 'fail-open',
+      detail: `${current.mode} port ${outcome === 'allow' ? 'accepted' : 'passed through'} ${clientText(r.cell.client)} (expected deny: ${current.rule})`,
+    };
   }
   const tolerance = world.tolerance(r.cell, r.startMs, r.endMs);
   if (tolerance && (outcome === 'deny' || outcome === undefined)) {
@@ -160,7 +173,13 @@ export interface EnforcementDetail extends EnforcementMeasure {
  * tolerated probes do not match; errors are no evidence and are skipped); a cell whose last probe did not match was
  * never enforced. The port's figure is the latest of its cells'.
  */
-export function measureEnforcement(changes: readonly ChangeToMeasure[], judged: readonly JudgedProbe[], world: World, cells: readonly ChaosCell[], boundMs: number): EnforcementDetail[] {
+export function measureEnforcement(
+  changes: readonly ChangeToMeasure[],
+  judged: readonly JudgedProbe[],
+  world: World,
+  cells: readonly ChaosCell[],
+  boundMs: number,
+): EnforcementDetail[] {
   const out: EnforcementDetail[] = [];
   for (const ch of changes) {
     const ports = [...new Set(cells.filter((c) => c.workload === ch.workload).map((c) => c.port))];
@@ -296,12 +315,16 @@ export function judgeRun(args: {
       name: 'no-fail-open',
       ok: failOpen.length === 0,
       value: failOpen.length,
-      violations: [...groupByCell(failOpen).values()].flatMap((list) => windows(list).map((w) => `${cellText(list[0]!.record.cell)} failed open at ${windowText(w)}: ${list[0]!.detail}`)),
+      violations: [...groupByCell(failOpen).values()].flatMap((list) =>
+        windows(list).map((w) => `${cellText(list[0]!.record.cell)} failed open at ${windowText(w)}: ${list[0]!.detail}`),
+      ),
     },
     {
       name: 'time-to-enforce',
       ok: lateEnforcement.length === 0,
-      ...(args.enforcement.some((m) => m.timeToEnforceMs !== undefined) ? { value: Math.max(...args.enforcement.filter((m) => m.timeToEnforceMs !== undefined).map((m) => m.timeToEnforceMs!)) } : {}),
+      ...(args.enforcement.some((m) => m.timeToEnforceMs !== undefined)
+        ? { value: Math.max(...args.enforcement.filter((m) => m.timeToEnforceMs !== undefined).map((m) => m.timeToEnforceMs!)) }
+        : {}),
       bound: invariants.timeToEnforceMs,
       violations: lateEnforcement.map((m) =>
         m.timeToEnforceMs === undefined
@@ -314,12 +337,18 @@ export function judgeRun(args: {
       ok: availabilityOk,
       ...(availability !== undefined ? { value: Number(availability.toFixed(6)) } : {}),
       bound: invariants.availability,
-      violations: availabilityOk ? [] : [...groupByCell(unavailable).values()].flatMap((list) => windows(list).map((w) => `${cellText(list[0]!.record.cell)} unavailable at ${windowText(w)}: ${list[0]!.detail ?? ''}`)),
+      violations: availabilityOk
+        ? []
+        : [...groupByCell(unavailable).values()].flatMap((list) =>
+            windows(list).map((w) => `${cellText(list[0]!.record.cell)} unavailable at ${windowText(w)}: ${list[0]!.detail ?? ''}`),
+          ),
     },
     {
       name: 'recovery',
       ok: lateRecovery.length === 0,
-      ...(args.recoveries.some((r) => r.recoveryMs !== undefined) ? { value: Math.max(...args.recoveries.filter((r) => r.recoveryMs !== undefined).map((r) => r.recoveryMs!)) } : {}),
+      ...(args.recoveries.some((r) => r.recoveryMs !== undefined)
+        ? { value: Math.max(...args.recoveries.filter((r) => r.recoveryMs !== undefined).map((r) => r.recoveryMs!)) }
+        : {}),
       bound: invariants.recoveryMs,
       violations: lateRecovery.map((r) =>
         r.recoveryMs === undefined
@@ -338,9 +367,15 @@ export function judgeRun(args: {
     const wrong = list.filter((j) => j.judged === 'mismatch');
     for (const w of windows(wrong)) problems.push(`mismatch at ${windowText(w)}: ${wrong.find((j) => j.record.startMs >= w.fromMs)?.detail ?? wrong[0]!.detail}`);
     const down = list.filter((j) => j.judged === 'unavailable');
-    if (!availabilityOk && down.length > 0) for (const w of windows(down)) problems.push(`unavailable at ${windowText(w)} (availability ${pct(availability)} < ${pct(invariants.availability)}): ${down[0]!.detail}`);
+    if (!availabilityOk && down.length > 0)
+      for (const w of windows(down)) problems.push(`unavailable at ${windowText(w)} (availability ${pct(availability)} < ${pct(invariants.availability)}): ${down[0]!.detail}`);
     const cellChanges = args.enforcement.filter((m) => m.changedCells.includes(cell.key) && !m.ok);
-    for (const m of cellChanges) problems.push(m.timeToEnforceMs === undefined ? `${m.change} at ${secs(m.atMs)} was never enforced for good on this port` : `${m.change} took ${m.timeToEnforceMs} ms to be enforced on this port (bound ${m.boundMs} ms)`);
+    for (const m of cellChanges)
+      problems.push(
+        m.timeToEnforceMs === undefined
+          ? `${m.change} at ${secs(m.atMs)} was never enforced for good on this port`
+          : `${m.change} took ${m.timeToEnforceMs} ms to be enforced on this port (bound ${m.boundMs} ms)`,
+      );
     for (const r of lateRecovery.filter((x) => x.workload === cell.workload && (!x.ports || x.ports.has(cell.port)))) {
       if (!list.some((j) => j.record.startMs >= r.fromMs && j.judged !== 'match')) continue;
       problems.push(r.recoveryMs === undefined ? `did not recover after ${r.fault}` : `recovered only ${r.recoveryMs} ms after ${r.fault} (bound ${invariants.recoveryMs} ms)`);
@@ -373,16 +408,19 @@ export function judgeRun(args: {
     // A policy never enforced within a run that moved on before its bound shows only transitions: the last is the proof.
     const offending =
       verdict === 'fail'
-        ? (sorted.find((j) => j.judged === 'fail-open') ?? sorted.find((j) => j.judged === 'mismatch' || j.judged === 'unavailable') ?? sorted.findLast((j) => j.judged === 'transition'))
+        ? (sorted.find((j) => j.judged === 'fail-open') ??
+          sorted.find((j) => j.judged === 'mismatch' || j.judged === 'unavailable') ??
+          sorted.findLast((j) => j.judged === 'transition'))
         : undefined;
     const shown = offending ?? sorted.filter((j) => !j.record.special).at(-1);
     const observed = shown ? stripChaosEvidence(shown.obs) : undefined;
     const lastOutcome = observed ? outcomeOf(observed) : undefined;
-    const expected = offending && 'mode' in offending.expected
-      ? offending.expected
-      : offending
-        ? { ...exp, outcome: offending.expected.outcome, rule: offending.expected.rule, required: [offending.expected.outcome], requiredRule: offending.expected.rule }
-        : exp;
+    const expected =
+      offending && 'mode' in offending.expected
+        ? offending.expected
+        : offending
+          ? { ...exp, outcome: offending.expected.outcome, rule: offending.expected.rule, required: [offending.expected.outcome], requiredRule: offending.expected.rule }
+          : exp;
     return {
       key: cell.key,
       scenario: args.scenario.name,

@@ -46,8 +46,7 @@ export function vacuousFaults(args: {
   const current = new Map(keys.map((w) => [w, INITIAL_SET]));
   const paused = new Map<WorkloadKey, string>();
   let delivered = INITIAL_SET;
-  const changes = (w: WorkloadKey, from: string, to: string) =>
-    args.cells.some((c) => c.workload === w && world.expectation(from, c).outcome !== world.expectation(to, c).outcome);
+  const changes = (w: WorkloadKey, from: string, to: string) => args.cells.some((c) => c.workload === w && world.expectation(from, c).outcome !== world.expectation(to, c).outcome);
   const events: { atMs: number; run: () => void }[] = [];
   for (const f of args.schedule) {
     const w = f.workload;
@@ -59,7 +58,10 @@ export function vacuousFaults(args: {
             const to = f.policySet!;
             const reached = keys.filter((x) => !paused.has(x));
             if (!reached.some((x) => changes(x, current.get(x)!, to))) {
-              out.push({ source: f.source, message: `policy-change to ${to} changes no probed cell (every probed cell has the same expected outcome under the policy set in force): it would prove nothing; probe more clients or change another policy` });
+              out.push({
+                source: f.source,
+                message: `policy-change to ${to} changes no probed cell (every probed cell has the same expected outcome under the policy set in force): it would prove nothing; probe more clients or change another policy`,
+              });
             }
             for (const x of reached) current.set(x, to);
             delivered = to;
@@ -72,7 +74,10 @@ export function vacuousFaults(args: {
           run: () => {
             const to = f.policySet!;
             if (!changes(w!, current.get(w!)!, to)) {
-              out.push({ source: f.source, message: `distribution-pause of ${w}: policy set ${to} changes no probed cell of ${w}, so enforcing the old policy (fail-static) could not be told from taking the new one` });
+              out.push({
+                source: f.source,
+                message: `distribution-pause of ${w}: policy set ${to} changes no probed cell of ${w}, so enforcing the old policy (fail-static) could not be told from taking the new one`,
+              });
             }
             paused.set(w!, current.get(w!)!);
             for (const x of keys.filter((x) => !paused.has(x))) current.set(x, to);
@@ -95,10 +100,21 @@ export function vacuousFaults(args: {
           run: () => {
             for (const x of w !== undefined ? [w] : keys) {
               if (terminatingCell(world, args.workloads, x, current.get(x)!)) continue;
-              out.push({ source: f.source, message: `${f.fault} on ${x}: no port of ${x} terminates mTLS under the policy in force at ${f.atMs} ms (every port is DISABLE or refuses the mesh client), so the certificate the server presents cannot be observed` });
+              out.push({
+                source: f.source,
+                message: `${f.fault} on ${x}: no port of ${x} terminates mTLS under the policy in force at ${f.atMs} ms (every port is DISABLE or refuses the mesh client), so the certificate the server presents cannot be observed`,
+              });
             }
-            if (f.fault === 'cert-expiry' && !args.cells.some((c) => c.workload === w && c.client !== 'tls-no-client-cert' && !c.client.startsWith('plaintext-') && world.expectation(current.get(w!)!, c).outcome === 'allow')) {
-              out.push({ source: f.source, message: `cert-expiry on ${w}: no probed cell of ${w} has mTLS terminated by the data plane, so no probe would see the certificate expire; add the mtls client` });
+            if (
+              f.fault === 'cert-expiry' &&
+              !args.cells.some(
+                (c) => c.workload === w && c.client !== 'tls-no-client-cert' && !c.client.startsWith('plaintext-') && world.expectation(current.get(w!)!, c).outcome === 'allow',
+              )
+            ) {
+              out.push({
+                source: f.source,
+                message: `cert-expiry on ${w}: no probed cell of ${w} has mTLS terminated by the data plane, so no probe would see the certificate expire; add the mtls client`,
+              });
             }
           },
         });

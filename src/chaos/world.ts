@@ -131,9 +131,17 @@ export class World {
     const skew = this.skews.find((s) => s.workload === cell.workload && atMs >= s.fromMs && atMs < s.backMs);
     if (skew) {
       const skewed = this.skewed(exp, set, cell, this.startedAt + atMs + skew.offsetMs, skew.offsetMs);
-      if (atMs < skew.settledMs) out = [{ exp: skewed, final: true, serverSide: false }, { exp, final: false, serverSide: false }];
+      if (atMs < skew.settledMs)
+        out = [
+          { exp: skewed, final: true, serverSide: false },
+          { exp, final: false, serverSide: false },
+        ];
       else if (atMs < skew.toMs) out = [{ exp: skewed, final: true, serverSide: false }];
-      else out = [{ exp, final: true, serverSide: false }, { exp: skewed, final: false, serverSide: false }];
+      else
+        out = [
+          { exp, final: true, serverSide: false },
+          { exp: skewed, final: false, serverSide: false },
+        ];
     }
     const renewalEnd = (x: Expiry) => Math.max(x.renewedAtMs! + this.timeToEnforceMs, x.renewedServedMs ?? Number.POSITIVE_INFINITY);
     const expiry = this.expiries.find((x) => x.workload === cell.workload && atMs >= x.notAfterMs - EXPIRY_SLACK_MS && (x.renewedAtMs === undefined || atMs < renewalEnd(x)));

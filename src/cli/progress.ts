@@ -38,7 +38,9 @@ export function createProgress(out: NodeJS.WritableStream): { hooks: RunHooks; s
       onScenarioEnd(r) {
         finished++;
         const s = r.summary;
-        const state = r.skipped ? `skipped (${r.skipped})` : `${s.passed}/${s.cells} passed${s.failed ? `, ${s.failed} failed` : ''}${s.flaky ? `, ${s.flaky} flaky` : ''}${s.errors ? `, ${s.errors} errors` : ''}`;
+        const state = r.skipped
+          ? `skipped (${r.skipped})`
+          : `${s.passed}/${s.cells} passed${s.failed ? `, ${s.failed} failed` : ''}${s.flaky ? `, ${s.flaky} flaky` : ''}${s.errors ? `, ${s.errors} errors` : ''}`;
         out.write(`[${finished}/${scenarios}] ${r.feature}/${r.name} (${r.meshMode}): ${state} in ${r.durationMs} ms\n`);
       },
     },

@@ -1,13 +1,5 @@
 import type { Command } from 'commander';
-import {
-  loadImplementationInfo,
-  loadProfiles,
-  mergeImplementationInfo,
-  readRunResultFile,
-  shellQuote,
-  type ImplementationInfo,
-  type ReporterOptions,
-} from '../report/index.js';
+import { loadImplementationInfo, loadProfiles, mergeImplementationInfo, readRunResultFile, shellQuote, type ImplementationInfo, type ReporterOptions } from '../report/index.js';
 import { HARNESS_VERSION } from '../run/version.js';
 
 /** Flags of `run` that feed the HTML and conformance reports. */

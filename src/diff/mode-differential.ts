@@ -6,7 +6,7 @@ function side(c: CellResult): ModeSide {
     key: c.key,
     mode: c.expected.mode,
     expected: c.expected.outcome,
-    ...(c.observedOutcome !== undefined && (c.verdict !== 'error' && c.verdict !== 'skipped') ? { observed: c.observedOutcome } : {}),
+    ...(c.observedOutcome !== undefined && c.verdict !== 'error' && c.verdict !== 'skipped' ? { observed: c.observedOutcome } : {}),
     verdict: c.verdict,
     rule: c.expected.rule,
   };
@@ -34,9 +34,7 @@ export function modeDifferential(sidecar: ScenarioResult, ambient: ScenarioResul
     differences.push({ workload: s.workload, port: s.port, protocol: s.protocol, client: s.client, expectedDiffers, observedDiffers, sidecar: ss, ambient: as });
   }
   const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-  differences.sort(
-    (x, y) => cmp(x.workload, y.workload) || x.port - y.port || CLIENT_KINDS.indexOf(x.client) - CLIENT_KINDS.indexOf(y.client),
-  );
+  differences.sort((x, y) => cmp(x.workload, y.workload) || x.port - y.port || CLIENT_KINDS.indexOf(x.client) - CLIENT_KINDS.indexOf(y.client));
   return {
     scenario: sidecar.name,
     file: sidecar.file,

@@ -65,7 +65,10 @@ export async function meshconformSuites(paths: readonly string[], options: Meshc
           });
           it('scenario expectations agree with the oracle (lint)', function () {
             const lint = result?.scenarios.find((r) => r.name === s.name && r.meshMode === m)?.lint ?? [];
-            expect(lint.map((l) => `${l.file}:${l.line}:${l.column}: ${l.message}`), 'scenario lint errors').to.deep.equal([]);
+            expect(
+              lint.map((l) => `${l.file}:${l.line}:${l.column}: ${l.message}`),
+              'scenario lint errors',
+            ).to.deep.equal([]);
           });
           for (const e of expectations(s, m)) {
             it(`${e.workload}:${e.port} › ${e.client} → ${e.outcome} (${e.mode})`, function () {

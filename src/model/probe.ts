@@ -19,14 +19,7 @@ export type DirectClientKind = (typeof DIRECT_CLIENT_KINDS)[number];
  * proxy, authority `address:port` of the target (spec R6.2, R6.7). `hbone-unserved-port` asks for a port the workload
  * does not serve.
  */
-export const HBONE_CLIENT_KINDS = [
-  'hbone',
-  'hbone-no-client-cert',
-  'hbone-foreign-ca',
-  'hbone-expired',
-  'hbone-other-trust-domain',
-  'hbone-unserved-port',
-] as const;
+export const HBONE_CLIENT_KINDS = ['hbone', 'hbone-no-client-cert', 'hbone-foreign-ca', 'hbone-expired', 'hbone-other-trust-domain', 'hbone-unserved-port'] as const;
 export type HboneClientKind = (typeof HBONE_CLIENT_KINDS)[number];
 
 /** Every client kind, in report column order. */

@@ -44,7 +44,7 @@ export function ambientOutcome(mode: MtlsMode, client: ClientKind): OutcomeRule 
         : r('passthrough', `${permissiveTag(mode)}: the node proxy never terminates non-HBONE TLS, so no certificate is checked; the TLS reaches the application untouched`);
     case 'hbone':
       return enf === 'STRICT'
-        ? r('allow', 'R6.3 STRICT: HBONE carries the client\'s mesh identity, so it is allowed; the node proxy terminates the mTLS and forwards to the application')
+        ? r('allow', "R6.3 STRICT: HBONE carries the client's mesh identity, so it is allowed; the node proxy terminates the mTLS and forwards to the application")
         : r('allow', `${permissiveTag(mode)}: HBONE with a valid mesh identity is allowed, and is still mTLS (R6.5)`);
     case 'hbone-no-client-cert':
       return r('deny', 'R6.7: the HBONE listener requires a client certificate, in every mode; the handshake fails');
@@ -55,7 +55,10 @@ export function ambientOutcome(mode: MtlsMode, client: ClientKind): OutcomeRule 
     case 'hbone-other-trust-domain':
       return r('deny', "R6.7: the client's SPIFFE trust domain must equal the node proxy's own (TrustDomainVerifier), in every mode; another trust domain is rejected");
     case 'hbone-unserved-port':
-      return r('deny', 'R6.6: the CONNECT authority names a port the workload does not serve, so the node proxy answers the CONNECT with an error status and reaches no application');
+      return r(
+        'deny',
+        'R6.6: the CONNECT authority names a port the workload does not serve, so the node proxy answers the CONNECT with an error status and reaches no application',
+      );
     default:
       return assertNever(client, 'client kind');
   }

@@ -21,9 +21,7 @@ interface ChosenPolicies {
  */
 function choosePolicies(scenario: Scenario, workload: Workload): ChosenPolicies {
   const root = scenario.rootNamespace;
-  const candidates = scenario.policies.filter(
-    (p) => (p.namespace === workload.namespace || p.namespace === root) && selectorMatches(p.selector, workload.labels),
-  );
+  const candidates = scenario.policies.filter((p) => (p.namespace === workload.namespace || p.namespace === root) && selectorMatches(p.selector, workload.labels));
   const meshLevel: Policy[] = [];
   const rootEmptySelector: Policy[] = [];
   const namespaceLevel: Policy[] = [];
@@ -106,14 +104,16 @@ export const ambientResolver: MeshModeResolver = {
     const wl = chosen.workload;
     const ns = chosen.namespace;
     if (ns?.selectorWritten && wl !== undefined && wl.portLevelMtls.size > 0 && wl.mode === 'UNSET') {
-      baseNotes.push(
-        `${ns.namespace}/${ns.name} is written with selector: {}: Istio's ambient port-level merge does not see it (R2.5), so a real mesh may differ here`,
-      );
+      baseNotes.push(`${ns.namespace}/${ns.name} is written with selector: {}: Istio's ambient port-level merge does not see it (R2.5), so a real mesh may differ here`);
     }
 
     const decidedBy: DecidingPolicy[] = [];
     let decision: Decision = { mode: HARD_DEFAULT };
-    for (const [level, p] of [['mesh', chosen.mesh], ['namespace', ns], ['workload', wl]] as const) {
+    for (const [level, p] of [
+      ['mesh', chosen.mesh],
+      ['namespace', ns],
+      ['workload', wl],
+    ] as const) {
       if (p === undefined) continue;
       decidedBy.push(link(level, p));
       decision = inherit(decision, p.mode, level, p);

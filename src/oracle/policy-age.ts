@@ -11,10 +11,7 @@ function createdAtMs(p: Policy): number {
   if (p.creationTimestamp === undefined) return MISSING_TIMESTAMP_MS;
   const ms = Date.parse(p.creationTimestamp);
   if (Number.isNaN(ms)) {
-    throw new ScenarioError(
-      `PeerAuthentication ${p.namespace}/${p.name}: creationTimestamp "${p.creationTimestamp}" is not an RFC 3339 timestamp`,
-      p.source,
-    );
+    throw new ScenarioError(`PeerAuthentication ${p.namespace}/${p.name}: creationTimestamp "${p.creationTimestamp}" is not an RFC 3339 timestamp`, p.source);
   }
   return ms;
 }

@@ -30,7 +30,10 @@ export function requiredOutcomes(meshMode: MeshMode, mode: MtlsMode, protocol: P
       if (mode === 'DISABLE') {
         return set(['deny', 'passthrough'], `R5.5 DISABLE: TLS is never terminated; it may pass through to the application untouched or be refused as non-HTTP (${CODEC})`);
       }
-      return set(['allow', 'deny'], `R5.3/R5.4 ${mode}: valid mesh mTLS is accepted and must be terminated with the workload's identity; the non-HTTP bytes inside may then reach the application or be refused (${CODEC})`);
+      return set(
+        ['allow', 'deny'],
+        `R5.3/R5.4 ${mode}: valid mesh mTLS is accepted and must be terminated with the workload's identity; the non-HTTP bytes inside may then reach the application or be refused (${CODEC})`,
+      );
     case 'mtls-http':
     case 'tls-no-client-cert':
     case 'mtls-foreign-ca':

@@ -16,9 +16,7 @@ interface ChosenPolicies {
 function choosePolicies(scenario: Scenario, workload: Workload): ChosenPolicies {
   const root = scenario.rootNamespace;
   // Candidates: the workload's namespace and the root namespace only, selector ⊆ labels (R2.4).
-  const candidates = scenario.policies.filter(
-    (p) => (p.namespace === workload.namespace || p.namespace === root) && selectorMatches(p.selector, workload.labels),
-  );
+  const candidates = scenario.policies.filter((p) => (p.namespace === workload.namespace || p.namespace === root) && selectorMatches(p.selector, workload.labels));
   const meshLevel: Policy[] = [];
   const namespaceLevel: Policy[] = [];
   const workloadLevel: Policy[] = [];
@@ -45,7 +43,11 @@ export const sidecarResolver: MeshModeResolver = {
     const decidedBy: DecidingPolicy[] = [];
     let mode: MtlsMode = HARD_DEFAULT;
     // A chosen policy is listed even when UNSET: it was consulted and passed the inherited mode on.
-    for (const [level, p] of [['mesh', chosen.mesh], ['namespace', chosen.namespace], ['workload', chosen.workload]] as const) {
+    for (const [level, p] of [
+      ['mesh', chosen.mesh],
+      ['namespace', chosen.namespace],
+      ['workload', chosen.workload],
+    ] as const) {
       if (p === undefined) continue;
       decidedBy.push(link(level, p));
       mode = inherit(mode, p.mode);

@@ -41,9 +41,7 @@ export function buildCertificate(spec: CertificateSpec): string {
   cert.setIssuer([...issuer.subject]);
   const extensions: object[] = [
     { name: 'basicConstraints', cA: spec.ca, critical: true },
-    spec.ca
-      ? { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true }
-      : { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    spec.ca ? { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true } : { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
     { name: 'subjectKeyIdentifier' },
     // forge's `keyIdentifier: true` would hash the subject's key, which is wrong for every non-self-signed cert.
     { name: 'authorityKeyIdentifier', keyIdentifier: issuer.keys.keyIdentifier },

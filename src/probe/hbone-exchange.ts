@@ -92,7 +92,13 @@ export function hboneExchange(job: ProbeJob, ctx: ProbeContext, options: HboneOp
       pendingFailure = setImmediate(() => finish(failureOutcome()));
     };
     const waitingFor = () =>
-      trace.phase === 'connect' ? 'TCP connect to the HBONE port' : trace.phase === 'handshake' ? 'the TLS handshake' : established ? 'a reply through the tunnel' : 'the CONNECT response';
+      trace.phase === 'connect'
+        ? 'TCP connect to the HBONE port'
+        : trace.phase === 'handshake'
+          ? 'the TLS handshake'
+          : established
+            ? 'a reply through the tunnel'
+            : 'the CONNECT response';
     const onAbort = () => {
       const reason = signal.reason instanceof Error ? signal.reason.message : 'probe deadline passed';
       finish(denied('timeout', `${reason} (waiting for ${waitingFor()})`));
@@ -127,19 +133,29 @@ export function hboneExchange(job: ProbeJob, ctx: ProbeContext, options: HboneOp
       }
       // HTTP/2 writes several small frames in a row: without this, Nagle and delayed ACKs add ~40 ms per exchange.
       tlsSocket.setNoDelay(true);
-      const inbound = new FrameScanner((f) => {
-        if (f.type === FRAME_RST_STREAM && f.streamId !== 0) wire.serverRst ??= f.errorCode ?? 0;
-        if (f.type === FRAME_GOAWAY) wire.serverGoaway ??= f.errorCode ?? 0;
-      }, { clientPreface: false });
+      const inbound = new FrameScanner(
+        (f) => {
+          if (f.type === FRAME_RST_STREAM && f.streamId !== 0) wire.serverRst ??= f.errorCode ?? 0;
+          if (f.type === FRAME_GOAWAY) wire.serverGoaway ??= f.errorCode ?? 0;
+        },
+        { clientPreface: false },
+      );
       // node:http2 does not report a GOAWAY it sends itself over malformed frames: the session just goes quiet.
-      const outbound = new FrameScanner((f) => {
-        if (settled) return;
-        if (f.type === FRAME_RST_STREAM && f.errorCode !== undefined && f.errorCode !== NO_ERROR && f.errorCode !== CANCEL) wire.clientRst ??= f.errorCode;
-        if (f.type !== FRAME_GOAWAY) return;
-        wire.clientGoaway ??= f.errorCode ?? 0;
-        if (wire.clientGoaway !== NO_ERROR) fail();
-      }, { clientPreface: true });
-      const tapped = new TappedSocket(tlsSocket, (c) => inbound.push(c), (c) => outbound.push(c));
+      const outbound = new FrameScanner(
+        (f) => {
+          if (settled) return;
+          if (f.type === FRAME_RST_STREAM && f.errorCode !== undefined && f.errorCode !== NO_ERROR && f.errorCode !== CANCEL) wire.clientRst ??= f.errorCode;
+          if (f.type !== FRAME_GOAWAY) return;
+          wire.clientGoaway ??= f.errorCode ?? 0;
+          if (wire.clientGoaway !== NO_ERROR) fail();
+        },
+        { clientPreface: true },
+      );
+      const tapped = new TappedSocket(
+        tlsSocket,
+        (c) => inbound.push(c),
+        (c) => outbound.push(c),
+      );
       // In TLS 1.3 a server refuses the client certificate only after the client's handshake finished: a preface
       // written at once would meet the closed connection (EPIPE, reset) before the alert is read. So the client
       // speaks once the server has (its session ticket or its SETTINGS, which servers send unasked), or after a

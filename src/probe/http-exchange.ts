@@ -17,12 +17,7 @@ const NO_CONNECTION: ConnectionTrace = Object.freeze({ t0: 0, phase: 'connect', 
  * own `tls.connect` keeps the ALPN we ask for (undici would replace `ALPNProtocols`) and we see the raw socket:
  * its TLS evidence, its first error, EOF, and the first bytes the peer sent (a raw echo line is still an echo).
  */
-export async function httpExchange(
-  job: ProbeJob,
-  ctx: ProbeContext,
-  tlsOptions: TlsOptions | null,
-  signal: AbortSignal,
-): Promise<{ outcome: Outcome; trace: ConnectionTrace }> {
+export async function httpExchange(job: ProbeJob, ctx: ProbeContext, tlsOptions: TlsOptions | null, signal: AbortSignal): Promise<{ outcome: Outcome; trace: ConnectionTrace }> {
   let conn: { socket: net.Socket; trace: ConnectionTrace } | undefined;
   let failConnect: ((err: Error) => void) | undefined;
   const tapped: Buffer[] = [];

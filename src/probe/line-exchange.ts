@@ -20,12 +20,7 @@ const mxError = (why: string): Outcome => ({ kind: 'error', message: `istio-peer
  * `istio-peer-exchange` was negotiated it first sends its own metadata header (as an Istio sidecar client does) and
  * reads the server's preamble before the reply (peer-exchange.ts); bytes without the magic are judged as usual.
  */
-export function lineExchange(
-  job: ProbeJob,
-  ctx: ProbeContext,
-  tlsOptions: TlsOptions | null,
-  signal: AbortSignal,
-): Promise<{ outcome: Outcome; trace: ConnectionTrace }> {
+export function lineExchange(job: ProbeJob, ctx: ProbeContext, tlsOptions: TlsOptions | null, signal: AbortSignal): Promise<{ outcome: Outcome; trace: ConnectionTrace }> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;

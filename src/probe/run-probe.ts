@@ -64,7 +64,11 @@ export async function runProbe(job: ProbeJob, ctx: ProbeContext, options: ProbeO
   try {
     const result = await exchange(controller.signal);
     const tunnelMs = 'tunnelMs' in result && typeof result.tunnelMs === 'number' ? result.tunnelMs : undefined;
-    return observation(result.outcome, result.trace, tlsClient, isHboneClient(job.client), { startedAt, totalMs: performance.now() - t0, ...(tunnelMs !== undefined ? { tunnelMs } : {}) });
+    return observation(result.outcome, result.trace, tlsClient, isHboneClient(job.client), {
+      startedAt,
+      totalMs: performance.now() - t0,
+      ...(tunnelMs !== undefined ? { tunnelMs } : {}),
+    });
   } catch (err) {
     return fail(`probe failed: ${err instanceof Error ? err.message : String(err)}`);
   } finally {
@@ -88,15 +92,7 @@ function observation(outcome: Outcome, trace: ConnectionTrace, tlsClient: boolea
       // neither CA is judged by what the app says it received (serverIdentityOk stays false either way).
       // Through an HBONE tunnel the node proxy terminated the mTLS, whoever issued its certificate (the diff judges
       // serverIdentityOk).
-      const path = hbone
-        ? 'mtls'
-        : !tlsClient
-        ? 'plaintext'
-        : issuer === 'mesh'
-          ? 'mtls'
-          : issuer === 'app' || outcome.echo.received === 'tls'
-            ? 'passthrough'
-            : 'mtls';
+      const path = hbone ? 'mtls' : !tlsClient ? 'plaintext' : issuer === 'mesh' ? 'mtls' : issuer === 'app' || outcome.echo.received === 'tls' ? 'passthrough' : 'mtls';
       return { ...base, status: 'allowed', path, echo: outcome.echo, ...(outcome.httpStatus !== undefined ? { httpStatus: outcome.httpStatus } : {}) };
     }
     case 'denied':

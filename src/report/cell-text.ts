@@ -43,9 +43,7 @@ export function decidedByText(decidedBy: readonly DecidingPolicy[]): string {
 
 /** "expected deny in STRICT mode, observed allow: answered via plaintext …; rule …; decided by …". */
 export function mismatchText(c: CellResult): string {
-  const observed = c.observed
-    ? `observed ${c.observedOutcome ?? 'no outcome'}: ${observationText(c.observed)}`
-    : 'nothing observed';
+  const observed = c.observed ? `observed ${c.observedOutcome ?? 'no outcome'}: ${observationText(c.observed)}` : 'nothing observed';
   const attempts = c.observed && c.observed.attempts > 1 ? ` after ${c.observed.attempts} attempts` : '';
   return `expected ${c.expected.outcome} in ${c.expected.mode} mode, ${observed}${attempts}; rule ${c.expected.rule}; ${decidedByText(c.decidedBy)}`;
 }

@@ -38,7 +38,8 @@ export function renderComparisonText(c: RunComparison, options: { readonly color
   section('New cells', '2', c.added, lone);
   section('Removed cells', '2', c.removed, lone);
   section('Time to enforce changed', '33', c.timeToEnforce, tte);
-  const total = `${c.regressions.length} regressions, ${c.fixes.length} fixes, ${c.otherChanges.length} other changes, ` +
+  const total =
+    `${c.regressions.length} regressions, ${c.fixes.length} fixes, ${c.otherChanges.length} other changes, ` +
     `${c.added.length} new, ${c.removed.length} removed, ${c.unchanged} unchanged`;
   out.push(paint(c.regressions.length > 0 ? '31' : '32', total));
   return out.join('\n') + '\n';

@@ -88,12 +88,7 @@ export function renderConsoleReport(result: RunResult, outDir: string, style: Co
     const columns = clientColumns(s.cells);
     const sorted = truthRows(s.cells, columns).map((r) => ({ label: t(`${r.workload}:${r.port}`), proto: r.protocol, mode: r.mode, cells: r.cells.map((c) => c ?? undefined) }));
     const header = ['workload:port', 'proto', 'mode', ...columns.map((k) => CLIENT_SHORT_NAMES[k])];
-    const body = sorted.map((r) => [
-      { text: truncate(r.label, MAX_LABEL, sym.ell) },
-      { text: r.proto },
-      { text: r.mode },
-      ...r.cells.map(cellText),
-    ]);
+    const body = sorted.map((r) => [{ text: truncate(r.label, MAX_LABEL, sym.ell) }, { text: r.proto }, { text: r.mode }, ...r.cells.map(cellText)]);
     const widths = header.map((h, i) => Math.max(width(h), ...body.map((cols) => width(cols[i]!.text))));
     const line = (cols: readonly { text: string; tone?: Tone }[]): string =>
       '  ' +
@@ -108,8 +103,7 @@ export function renderConsoleReport(result: RunResult, outDir: string, style: Co
   };
 
   const scenarioTitle = (s: ScenarioResult): string => t(`${s.name} [${s.meshMode}]`);
-  const hasTrouble = (s: ScenarioResult): boolean =>
-    s.summary.failed + s.summary.flaky + s.summary.errors > 0 || s.lint.length > 0 || s.error !== undefined;
+  const hasTrouble = (s: ScenarioResult): boolean => s.summary.failed + s.summary.flaky + s.summary.errors > 0 || s.lint.length > 0 || s.error !== undefined;
 
   if (style.tables !== 'none') {
     const shown = result.scenarios.filter((s) => style.tables === 'all' || hasTrouble(s));
@@ -157,8 +151,16 @@ export function renderConsoleReport(result: RunResult, outDir: string, style: Co
   };
 
   const where = (c: CellResult): string => `${c.scenario} [${c.meshMode}] ${cellLabel(c)}`;
-  listSection('Failures', 'red', cells.filter((c) => c.verdict === 'fail').map((c) => `${sym.fail} ${where(c)}: ${c.reason}`));
-  listSection('Flaky', 'yellow', cells.filter((c) => c.verdict === 'flaky').map((c) => `${sym.flaky} ${where(c)}: ${c.reason}`));
+  listSection(
+    'Failures',
+    'red',
+    cells.filter((c) => c.verdict === 'fail').map((c) => `${sym.fail} ${where(c)}: ${c.reason}`),
+  );
+  listSection(
+    'Flaky',
+    'yellow',
+    cells.filter((c) => c.verdict === 'flaky').map((c) => `${sym.flaky} ${where(c)}: ${c.reason}`),
+  );
 
   const lint = result.scenarios.flatMap((s) => s.lint.map((l) => `${l.file}:${l.line}:${l.column} ${l.scenario}: ${l.message}`));
   listSection('Scenario lint errors: author expectations contradicting the oracle, not mesh failures', 'yellow', lint);
@@ -193,7 +195,10 @@ export function renderConsoleReport(result: RunResult, outDir: string, style: Co
   const tone: Tone = s.failed + s.errors > 0 || result.lintErrors > 0 || result.interrupted ? 'red' : s.flaky > 0 ? 'yellow' : 'green';
   if (result.interrupted) {
     out.push(
-      paint('red', `INTERRUPTED by ${result.interrupted.signal} at ${result.interrupted.at}: cells of scenarios still running are errors, scenarios not started are missing; latest was not replaced`),
+      paint(
+        'red',
+        `INTERRUPTED by ${result.interrupted.signal} at ${result.interrupted.at}: cells of scenarios still running are errors, scenarios not started are missing; latest was not replaced`,
+      ),
     );
   }
   out.push(paint(tone, `${summaryText(s)}; judged under --claim ${result.claim}`));
@@ -213,9 +218,7 @@ function ruleId(rule: string): string {
 function differentialLines(result: RunResult, ne: string): string[] {
   const lines: string[] = [];
   for (const d of result.differentials ?? []) {
-    lines.push(
-      `${d.scenario}: ${d.compared} cells in both modes; expected to differ: ${d.expectedDifferences}, observed to differ: ${d.observedDifferences}`,
-    );
+    lines.push(`${d.scenario}: ${d.compared} cells in both modes; expected to differ: ${d.expectedDifferences}, observed to differ: ${d.observedDifferences}`);
     for (const x of d.differences) {
       const sideText = (m: 'sidecar' | 'ambient'): string => {
         const v = x[m];

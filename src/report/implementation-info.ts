@@ -21,7 +21,12 @@ const schema = {
     version: { type: 'string', minLength: 1 },
     organization: { type: 'string', minLength: 1 },
     url: { type: 'string', minLength: 1 },
-    contact: { anyOf: [{ type: 'string', minLength: 1 }, { type: 'array', items: { type: 'string', minLength: 1 } }] },
+    contact: {
+      anyOf: [
+        { type: 'string', minLength: 1 },
+        { type: 'array', items: { type: 'string', minLength: 1 } },
+      ],
+    },
   },
 } as const;
 

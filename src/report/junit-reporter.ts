@@ -9,7 +9,7 @@ import { writeFileAtomic } from './write-file-atomic.js';
 export const JUNIT_REPORT_FILE = 'junit.xml';
 
 // The package is CommonJS whose module.exports is the builder itself, while its types declare a default export.
-const junitRoot = ((junitModule as unknown as { default?: Builder }).default ?? (junitModule as unknown as Builder));
+const junitRoot = (junitModule as unknown as { default?: Builder }).default ?? (junitModule as unknown as Builder);
 
 // Characters XML 1.0 cannot carry, plus C1 controls and DEL; lone surrogates fall outside the allowed ranges too.
 const NOT_XML = /[^\t\n\r\x20-\x7E\xA0-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
@@ -92,7 +92,12 @@ function addScenario(builder: Builder, s: ScenarioResult, result: RunResult): vo
     suite.testCase().className(classname).name('scenario setup').error(xmlSafe(s.error), 'harness-error');
   }
   if (s.skipped !== undefined && s.cells.length === 0) {
-    suite.testCase().className(classname).name('scenario').skipped().standardOutput(xmlSafe(`skipped: ${s.skipped}`));
+    suite
+      .testCase()
+      .className(classname)
+      .name('scenario')
+      .skipped()
+      .standardOutput(xmlSafe(`skipped: ${s.skipped}`));
   }
   // A lint finding means the scenario (the test itself) is wrong: an <error>, not a mesh <failure>.
   for (const l of s.lint) {
@@ -118,7 +123,10 @@ export function renderJunit(result: RunResult): string {
       .testCase()
       .className('meshconform')
       .name('run completed')
-      .error(`run interrupted by ${result.interrupted.signal} at ${result.interrupted.at}: scenarios not finished by then are errors, scenarios not started are missing`, 'interrupted');
+      .error(
+        `run interrupted by ${result.interrupted.signal} at ${result.interrupted.at}: scenarios not finished by then are errors, scenarios not started are missing`,
+        'interrupted',
+      );
   }
   return builder.build() + '\n';
 }

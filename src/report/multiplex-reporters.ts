@@ -15,10 +15,7 @@ const defaultWarn = (message: string): void => {
  * One reporter that calls every reporter in `list` for each event. A reporter that throws or rejects is contained:
  * the failure becomes a warning and the other reporters (and the run) carry on. The returned promises never reject.
  */
-export function multiplexReporters(
-  list: readonly Reporter[],
-  options: { readonly onWarning?: (message: string) => void } = {},
-): MultiplexedReporter {
+export function multiplexReporters(list: readonly Reporter[], options: { readonly onWarning?: (message: string) => void } = {}): MultiplexedReporter {
   const warnings: string[] = [];
   const warn = options.onWarning ?? defaultWarn;
 

@@ -63,9 +63,9 @@ export function groupResult(name: string, scenarios: readonly ScenarioResult[]):
     const { outcome, reason } = testOutcome(s);
     const ref = { scenario: s.name, meshMode: s.meshMode, file: s.file, reason };
     if (outcome === 'passed') stats.passed++;
-    else if (outcome === 'skipped') (stats.skipped++, skippedTests.push(ref));
-    else if (outcome === 'failed') (stats.failed++, failedTests.push(ref));
-    else (stats.errors++, failedTests.push(ref));
+    else if (outcome === 'skipped') stats.skipped++, skippedTests.push(ref);
+    else if (outcome === 'failed') stats.failed++, failedTests.push(ref);
+    else stats.errors++, failedTests.push(ref);
   }
   const result: GroupOutcome = stats.failed + stats.errors > 0 ? 'failure' : stats.skipped > 0 || stats.tests === 0 ? 'partial' : 'success';
   return { name, result, statistics: stats, cells, failedTests, skippedTests };
@@ -73,7 +73,13 @@ export function groupResult(name: string, scenarios: readonly ScenarioResult[]):
 
 /** Per profile, in the order defined. */
 export function profileResults(run: RunResult, profiles: readonly ConformanceProfile[]): (GroupResult & { readonly description: string })[] {
-  return profiles.map((p) => ({ ...groupResult(p.name, run.scenarios.filter((s) => inProfile(p, s))), description: p.description }));
+  return profiles.map((p) => ({
+    ...groupResult(
+      p.name,
+      run.scenarios.filter((s) => inProfile(p, s)),
+    ),
+    description: p.description,
+  }));
 }
 
 /** Per scenario feature, in first-seen order. */

@@ -31,12 +31,21 @@ export function timelineLines(tl: ScenarioTimeline): string[] {
   const failOpen = tl.probes.filter((p) => p.judged === 'fail-open').length;
   out.push(
     `timeline: ${s3(tl.durationMs)} s${tl.seed !== undefined ? `, seed ${tl.seed}` : ''}, ${probing?.probes ?? tl.probes.length} probes` +
-      (probing ? ` (${probing.perSecond}/s${tl.probeIntervalMs !== undefined ? `, every ${tl.probeIntervalMs} ms per cell` : ''}${probing.skippedBusy + probing.skippedSaturated > 0 ? `, ${probing.skippedBusy + probing.skippedSaturated} ticks skipped` : ''})` : '') +
+      (probing
+        ? ` (${probing.perSecond}/s${tl.probeIntervalMs !== undefined ? `, every ${tl.probeIntervalMs} ms per cell` : ''}${probing.skippedBusy + probing.skippedSaturated > 0 ? `, ${probing.skippedBusy + probing.skippedSaturated} ticks skipped` : ''})`
+        : '') +
       `, ${failOpen} fail-open`,
   );
   for (const f of tl.faults) {
     const when = f.endMs !== undefined && f.endMs > f.startMs ? `${s3(f.startMs)}–${s3(f.endMs)} s` : `${s3(f.startMs)} s`;
-    const canary = f.canary ? (f.canary.ok ? 'canary ok' : `CANARY FAILED: ${f.canary.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`).join('; ')}`) : '';
+    const canary = f.canary
+      ? f.canary.ok
+        ? 'canary ok'
+        : `CANARY FAILED: ${f.canary.checks
+            .filter((c) => !c.ok)
+            .map((c) => `${c.name}: ${c.detail}`)
+            .join('; ')}`
+      : '';
     const tte = tl.timeToEnforceStats?.perFault.find((x) => x.change === f.name);
     const extra = [
       f.recoveryMs !== undefined ? `recovered in ${f.recoveryMs} ms` : '',

@@ -16,7 +16,13 @@ export function echoArgv(): string[] {
 
 /** The reference ambient data plane: a ztunnel-like node proxy per workload (harness/reference-ambient), HBONE on 15008. */
 function referenceAmbient(workloadsPerProcess: number): DataPlaneSpec {
-  return { name: 'reference-ambient', argv: [process.execPath, harnessFile('reference-ambient/ambient-proxy.mjs')], workloadsPerProcess, meshModes: ['ambient'], capabilities: ['tls-reload', 'policy-reload', 'multi-workload'] };
+  return {
+    name: 'reference-ambient',
+    argv: [process.execPath, harnessFile('reference-ambient/ambient-proxy.mjs')],
+    workloadsPerProcess,
+    meshModes: ['ambient'],
+    capabilities: ['tls-reload', 'policy-reload', 'multi-workload'],
+  };
 }
 
 /**
@@ -25,7 +31,13 @@ function referenceAmbient(workloadsPerProcess: number): DataPlaneSpec {
  * `haproxy` (Debian's HAProxy configured per workload from the policy set by harness/haproxy) or `exec:<command>`.
  * The command is split like a shell would split plain words, but no shell runs it.
  */
-export function resolveDataPlane(value: string, workloadsPerProcess = 1, defects: readonly string[] = [], execMeshModes?: readonly MeshMode[], execCapabilities?: readonly DataPlaneCapability[]): DataPlaneSpec {
+export function resolveDataPlane(
+  value: string,
+  workloadsPerProcess = 1,
+  defects: readonly string[] = [],
+  execMeshModes?: readonly MeshMode[],
+  execCapabilities?: readonly DataPlaneCapability[],
+): DataPlaneSpec {
   if (execMeshModes !== undefined && !value.startsWith('exec:')) {
     throw new UsageError(`--mesh-modes declares what an exec: data plane implements; ${JSON.stringify(value)} knows its own modes`);
   }
@@ -42,7 +54,14 @@ export function resolveDataPlane(value: string, workloadsPerProcess = 1, defects
     // Always set, so a MESHCONFORM_DEFECTS inherited from the user's shell never plants a defect unasked.
     const env = { MESHCONFORM_DEFECTS: defects.join(',') };
     const name = defects.length > 0 ? `reference (defects: ${defects.join(', ')})` : 'reference';
-    const sidecar = { name, argv: [process.execPath, harnessFile('reference/sidecar.mjs')], workloadsPerProcess, env, meshModes: ['sidecar'], capabilities: DATA_PLANE_CAPABILITIES } as const;
+    const sidecar = {
+      name,
+      argv: [process.execPath, harnessFile('reference/sidecar.mjs')],
+      workloadsPerProcess,
+      env,
+      meshModes: ['sidecar'],
+      capabilities: DATA_PLANE_CAPABILITIES,
+    } as const;
     // Defects live in the sidecar only: a defect run probes nothing the defect cannot touch (ambient halves skip).
     return defects.length > 0 ? sidecar : { ...sidecar, companion: referenceAmbient(workloadsPerProcess) };
   }
@@ -60,7 +79,7 @@ export function resolveDataPlane(value: string, workloadsPerProcess = 1, defects
         {
           client: 'mtls-other-trust-domain',
           modes: ['STRICT', 'PERMISSIVE'],
-          reason: 'HAProxy 2.6 cannot read a certificate\'s URI SAN, so it cannot check the SPIFFE trust domain (spec R5.1)',
+          reason: "HAProxy 2.6 cannot read a certificate's URI SAN, so it cannot check the SPIFFE trust domain (spec R5.1)",
         },
       ],
     };
@@ -72,7 +91,9 @@ export function resolveDataPlane(value: string, workloadsPerProcess = 1, defects
     // By default only what the contract requires; the optional parts are declared with --capabilities.
     const capabilities = execCapabilities ?? [];
     if (workloadsPerProcess > 1 && !capabilities.includes('multi-workload')) {
-      throw new UsageError(`--workloads-per-process ${workloadsPerProcess} needs a data plane that serves several workloads (MESHCONFORM_WORKLOAD_CONFIGS): declare it with --capabilities multi-workload`);
+      throw new UsageError(
+        `--workloads-per-process ${workloadsPerProcess} needs a data plane that serves several workloads (MESHCONFORM_WORKLOAD_CONFIGS): declare it with --capabilities multi-workload`,
+      );
     }
     return { name: `exec:${command}`, argv, workloadsPerProcess, meshModes: execMeshModes ?? ['sidecar'], capabilities };
   }
@@ -81,7 +102,10 @@ export function resolveDataPlane(value: string, workloadsPerProcess = 1, defects
 
 /** `--capabilities clock-offset,tls-reload,…`: the optional contract parts an exec: data plane implements. */
 export function parseCapabilities(list: string): DataPlaneCapability[] {
-  const names = list.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  const names = list
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
   for (const n of names) {
     if (!(DATA_PLANE_CAPABILITIES as readonly string[]).includes(n)) throw new UsageError(`--capabilities: unknown capability "${n}" (${DATA_PLANE_CAPABILITIES.join(', ')})`);
   }

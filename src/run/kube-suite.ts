@@ -188,7 +188,11 @@ function agentMaterial(o: KubeSuiteOptions, pki: MeshPki, trustDomain: string): 
     case 'run-pki':
       return own;
     case 'user-ca': {
-      const issued = issueFromUserCa(o.identity.ca, { trustDomain, otherTrustDomain: OTHER_TRUST_DOMAIN, identity: { namespace: PROBE_NAMESPACE, serviceAccount: PROBE_SERVICE_ACCOUNT } });
+      const issued = issueFromUserCa(o.identity.ca, {
+        trustDomain,
+        otherTrustDomain: OTHER_TRUST_DOMAIN,
+        identity: { namespace: PROBE_NAMESPACE, serviceAccount: PROBE_SERVICE_ACCOUNT },
+      });
       return { meshCaPem: issued.meshCaPem!, appCaPem: own.appCaPem, clients: { ...issued.clients, foreignCa: own.clients.foreignCa } };
     }
     case 'sidecar-certs':
@@ -263,7 +267,7 @@ async function runUnit(o: KubeSuiteOptions, kube: KubeRun, u: Unit, trustDomain:
     const applied = await env.applyPolicies(s.policies.map((p) => p.manifest));
     const appliedAt = Date.now();
     if (applied.kind === 'rejected') {
-      const by = applied.layer === 'crd-validation' ? 'the API server (the CRD\'s validation rules, 422 Invalid)' : 'the admission webhook';
+      const by = applied.layer === 'crd-validation' ? "the API server (the CRD's validation rules, 422 Invalid)" : 'the admission webhook';
       if (admission !== 'reject') {
         throw new BackendError(
           `scenario ${s.name}: ${by} rejected its policies: ${applied.message}. What to do: the scenario loader accepted them, so this mesh's admission is stricter than the spec; if that is what the scenario tests, label it "${ADMISSION_LABEL}: reject"`,
@@ -341,7 +345,13 @@ function convergedCell(e: Expectation, c: CellConvergence, o: ConvergenceOptions
   }
   if (c.converged && !c.flapped) {
     const cell = judgeCell(e, [observations.at(-1)!], ctx);
-    return withAttempts({ ...cell, reason: `${cell.reason} Enforced ${Math.round(c.enforcedAtMs!)} ms after the apply (${o.successes} matching results in a row, and once more after every cell converged).${evidence}` }, n);
+    return withAttempts(
+      {
+        ...cell,
+        reason: `${cell.reason} Enforced ${Math.round(c.enforcedAtMs!)} ms after the apply (${o.successes} matching results in a row, and once more after every cell converged).${evidence}`,
+      },
+      n,
+    );
   }
   if (c.converged) {
     const firstMatch = h.findIndex((x) => x.judgement === 'match');
@@ -349,7 +359,11 @@ function convergedCell(e: Expectation, c: CellConvergence, o: ConvergenceOptions
     const cell = judgeCell(e, [h[flip]!.observation, observations.at(-1)!], ctx);
     const flipText = judgeCell(e, [h[flip]!.observation], ctx).reason.replace(/\.$/, '');
     return withAttempts(
-      { ...cell, verdict: 'flaky', reason: `matched at ${Math.round(h[firstMatch]!.atMs)} ms, then disagreed at ${Math.round(h[flip]!.atMs)} ms (${flipText}), then settled at ${Math.round(c.enforcedAtMs!)} ms after the apply.${evidence}` },
+      {
+        ...cell,
+        verdict: 'flaky',
+        reason: `matched at ${Math.round(h[firstMatch]!.atMs)} ms, then disagreed at ${Math.round(h[flip]!.atMs)} ms (${flipText}), then settled at ${Math.round(c.enforcedAtMs!)} ms after the apply.${evidence}`,
+      },
       n,
     );
   }

@@ -9,7 +9,10 @@ import { UsageError } from '../util/errors.js';
 import { pushTeardown } from './teardown.js';
 
 export function parseReporters(list: string): ReporterName[] {
-  const names = list.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (names.length === 0) throw new UsageError(`--reporter needs at least one of: ${REPORTER_NAMES.join(', ')}`);
   for (const n of names) {
     if (!isReporterName(n)) throw new UsageError(`unknown reporter "${n}": choose from ${REPORTER_NAMES.join(', ')}`);

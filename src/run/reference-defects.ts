@@ -41,10 +41,18 @@ export function referenceDefects(): Promise<readonly DefectInfo[]> {
 
 function isDefectInfo(v: unknown): v is DefectInfo {
   const o = v as Record<string, unknown> | null;
-  return typeof o === 'object' && o !== null && typeof o['name'] === 'string' && /^[a-z0-9-]+$/.test(o['name'])
-    && ['policy', 'connection', 'tls'].includes(o['layer'] as string) && ['static', 'chaos'].includes(o['kind'] as string)
-    && typeof o['description'] === 'string'
-    && Array.isArray(o['claims']) && o['claims'].length > 0 && o['claims'].every((c) => c === 'spec' || c === 'istio');
+  return (
+    typeof o === 'object' &&
+    o !== null &&
+    typeof o['name'] === 'string' &&
+    /^[a-z0-9-]+$/.test(o['name']) &&
+    ['policy', 'connection', 'tls'].includes(o['layer'] as string) &&
+    ['static', 'chaos'].includes(o['kind'] as string) &&
+    typeof o['description'] === 'string' &&
+    Array.isArray(o['claims']) &&
+    o['claims'].length > 0 &&
+    o['claims'].every((c) => c === 'spec' || c === 'istio')
+  );
 }
 
 /** The defect name of a `--defect` value (`name` or `name=<value>`). */

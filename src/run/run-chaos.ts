@@ -1,16 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import type tls from 'node:tls';
-import type {
-  ChaosClient,
-  ClientKind,
-  DataPlaneSpec,
-  Expectation,
-  MeshMode,
-  ProbeJob,
-  Scenario,
-  ScenarioResult,
-  WorkloadKey,
-} from '../model/index.js';
+import type { ChaosClient, ClientKind, DataPlaneSpec, Expectation, MeshMode, ProbeJob, Scenario, ScenarioResult, WorkloadKey } from '../model/index.js';
 import { FAULT_DATA_PLANE_NEEDS } from '../model/index.js';
 import { expectations, lintExpectations } from '../oracle/index.js';
 import { judgeCell, summarize } from '../diff/index.js';
@@ -50,7 +40,10 @@ export type ChaosPreparation =
  * Checks every chaos scenario before anything starts: the schedule (generated from the seed), what the backend can
  * do, faults that could prove nothing. Problems are a ScenarioError naming each fault's file:line:column (exit 2).
  */
-export function prepareChaos(units: readonly { readonly s: Scenario; readonly m: MeshMode }[], o: Pick<RunOptions, 'backend' | 'seed' | 'dataPlane'>): Map<Scenario, ChaosPreparation> {
+export function prepareChaos(
+  units: readonly { readonly s: Scenario; readonly m: MeshMode }[],
+  o: Pick<RunOptions, 'backend' | 'seed' | 'dataPlane'>,
+): Map<Scenario, ChaosPreparation> {
   const out = new Map<Scenario, ChaosPreparation>();
   const problems: { message: string; source: { file: string; line: number; column: number } }[] = [];
   for (const { s, m } of units) {
@@ -127,7 +120,11 @@ function chaosCells(s: Scenario, clients: readonly ChaosClient[], initial: Polic
   for (const w of s.workloads) {
     const wk = `${w.namespace}/${w.name}`;
     for (const p of w.ports) {
-      const kinds = new Set<ClientKind>(clients.map((c) => (c === 'plaintext' ? (p.protocol === 'http' ? 'plaintext-http' : 'plaintext-tcp') : c === 'mtls' ? (p.protocol === 'http' ? 'mtls-http' : 'mtls-tcp') : c)));
+      const kinds = new Set<ClientKind>(
+        clients.map((c) =>
+          c === 'plaintext' ? (p.protocol === 'http' ? 'plaintext-http' : 'plaintext-tcp') : c === 'mtls' ? (p.protocol === 'http' ? 'mtls-http' : 'mtls-tcp') : c,
+        ),
+      );
       for (const client of kinds) {
         const e = initial.expectations.get(cellId(wk, p.port, client))!;
         out.push({ key: e.key, workload: wk, port: p.port, protocol: p.protocol, client });

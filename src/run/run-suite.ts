@@ -73,7 +73,10 @@ export interface RunOptions {
 }
 
 export function newRunId(now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return `${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
@@ -239,8 +242,7 @@ async function runOne(o: RunOptions, runId: string, p: Plan, pki: Pki, ctx: Prob
   let cells: CellResult[];
   try {
     // Cells the data plane cannot express are reported skipped with the reason, never probed.
-    const skipReason = (e: Expectation) =>
-      p.dataPlane.inexpressible?.find((x) => x.client === e.client && (!x.modes || x.modes.includes(e.mode)))?.reason;
+    const skipReason = (e: Expectation) => p.dataPlane.inexpressible?.find((x) => x.client === e.client && (!x.modes || x.modes.includes(e.mode)))?.reason;
     const probed = exps.filter((e) => skipReason(e) === undefined);
     const jobs = new Map<string, ProbeJob>();
     for (const e of probed) {
@@ -257,7 +259,7 @@ async function runOne(o: RunOptions, runId: string, p: Plan, pki: Pki, ctx: Prob
         client: e.client,
         address: target.address,
         // HBONE: address:targetPort is the CONNECT authority; hbone-unserved-port names a port the workload lacks.
-        targetPort: e.client === 'hbone-unserved-port' ? unservedPort(s, e.workload) : target.ports.get(e.port) ?? e.port,
+        targetPort: e.client === 'hbone-unserved-port' ? unservedPort(s, e.workload) : (target.ports.get(e.port) ?? e.port),
         expectedServerIdentity: id.spiffeId,
       });
     }
@@ -302,7 +304,9 @@ async function runOne(o: RunOptions, runId: string, p: Plan, pki: Pki, ctx: Prob
     let problems = env.health();
     for (let r = 0; r < o.retries && problems.length === 0 && !o.interrupt?.aborted; r++) {
       // A fail that shows an answer of the application is settled: retries only give a denied or erred cell a chance.
-      const again = judgeAll().filter((c) => (c.verdict === 'fail' && c.observed?.status !== 'allowed') || c.verdict === 'error').map((c) => c.key);
+      const again = judgeAll()
+        .filter((c) => (c.verdict === 'fail' && c.observed?.status !== 'allowed') || c.verdict === 'error')
+        .map((c) => c.key);
       if (again.length === 0) break;
       await probe(again);
       problems = env.health();
@@ -311,8 +315,14 @@ async function runOne(o: RunOptions, runId: string, p: Plan, pki: Pki, ctx: Prob
     // After an interrupt nothing is judged: the teardown it began can reset connections a deny cell would count.
     // Observations made while a data plane was down cannot be trusted either way.
     cells = by
-      ? exps.map((e) => (skipReason(e) !== undefined ? skippedCell(e, `${p.dataPlane.name} cannot express this cell: ${skipReason(e)!}`, s.feature) : interruptedError(e, attempts.get(e.key)!, by, s.feature)))
-      : problems.length > 0 ? exps.map((e) => errorCell(e, `data plane unhealthy: ${problems.join('; ')}`, s.feature)) : judgeAll();
+      ? exps.map((e) =>
+          skipReason(e) !== undefined
+            ? skippedCell(e, `${p.dataPlane.name} cannot express this cell: ${skipReason(e)!}`, s.feature)
+            : interruptedError(e, attempts.get(e.key)!, by, s.feature),
+        )
+      : problems.length > 0
+        ? exps.map((e) => errorCell(e, `data plane unhealthy: ${problems.join('; ')}`, s.feature))
+        : judgeAll();
   } finally {
     await runTeardown(remove, () => env.stop());
   }

@@ -50,10 +50,7 @@ export class Diagnostics {
     const fileOrder = new Map<string, number>();
     for (const d of this.#items) if (!fileOrder.has(d.file)) fileOrder.set(d.file, fileOrder.size);
     const sorted = [...this.#items].sort(
-      (a, b) =>
-        (fileOrder.get(a.file) ?? 0) - (fileOrder.get(b.file) ?? 0) ||
-        (a.pos?.line ?? 0) - (b.pos?.line ?? 0) ||
-        (a.pos?.column ?? 0) - (b.pos?.column ?? 0),
+      (a, b) => (fileOrder.get(a.file) ?? 0) - (fileOrder.get(b.file) ?? 0) || (a.pos?.line ?? 0) - (b.pos?.line ?? 0) || (a.pos?.column ?? 0) - (b.pos?.column ?? 0),
     );
     return [...new Set(sorted.map(formatDiagnostic))];
   }

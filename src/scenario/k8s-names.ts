@@ -5,8 +5,7 @@ export const k8sNames = {
   labelName: /^(?=.{1,63}$)[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/,
 
   labelDescription: 'a DNS-1123 label: at most 63 lowercase letters, digits and "-", starting and ending with a letter or digit',
-  subdomainDescription:
-    'a DNS-1123 subdomain: at most 253 lowercase letters, digits, "-" and ".", starting and ending with a letter or digit',
+  subdomainDescription: 'a DNS-1123 subdomain: at most 253 lowercase letters, digits, "-" and ".", starting and ending with a letter or digit',
 
   /** Why `key` is not a valid label key, or undefined. */
   labelKeyProblem(key: string): string | undefined {

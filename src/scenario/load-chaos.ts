@@ -91,7 +91,8 @@ export async function loadChaos(value: unknown, c: ChaosLoadContext): Promise<{ 
   if (r.invariants?.timeToEnforce !== undefined && invariants.timeToEnforceMs <= 0) report(['invariants', 'timeToEnforce'], 'must be longer than 0');
   if (r.invariants?.recovery !== undefined && invariants.recoveryMs <= 0) report(['invariants', 'recovery'], 'must be longer than 0');
 
-  if (r.steps !== undefined && r.random !== undefined) report(['random'], 'give either steps or random, not both (a random schedule is generated to fit the run on its own)', 'key');
+  if (r.steps !== undefined && r.random !== undefined)
+    report(['random'], 'give either steps or random, not both (a random schedule is generated to fit the run on its own)', 'key');
 
   const steps: ChaosStep[] = [];
   for (const [i, item] of (r.steps ?? []).entries()) {
@@ -107,10 +108,14 @@ export async function loadChaos(value: unknown, c: ChaosLoadContext): Promise<{ 
     const slot = (runMs - RANDOM_LEAD_MS) / r.random.count;
     if (runMs > 0 && slot < RANDOM_MIN_SLOT_MS) {
       const need = RANDOM_LEAD_MS + r.random.count * RANDOM_MIN_SLOT_MS;
-      report(['random', 'count'], `${r.random.count} random faults need a run of at least ${need} ms (a ${RANDOM_MIN_SLOT_MS} ms slot each after the first ${RANDOM_LEAD_MS} ms); the run lasts ${runMs} ms`);
+      report(
+        ['random', 'count'],
+        `${r.random.count} random faults need a run of at least ${need} ms (a ${RANDOM_MIN_SLOT_MS} ms slot each after the first ${RANDOM_LEAD_MS} ms); the run lasts ${runMs} ms`,
+      );
     }
     const needsSet = r.random.faults.filter((f) => f === 'policy-change' || f === 'distribution-pause');
-    if (needsSet.length > 0 && sets.size === 0) report(['random', 'faults'], `${needsSet.join(' and ')} need${needsSet.length === 1 ? 's' : ''} at least one named policy set in chaos.policySets`);
+    if (needsSet.length > 0 && sets.size === 0)
+      report(['random', 'faults'], `${needsSet.join(' and ')} need${needsSet.length === 1 ? 's' : ''} at least one named policy set in chaos.policySets`);
   }
 
   if (c.diags.count > before) return undefined;
@@ -147,7 +152,8 @@ function checkStep(item: unknown, path: PathSeg[], c: StepContext): ChaosStep | 
   for (const f of rule.required) if (s[f] === undefined) c.report(path, `fault ${fault} needs ${JSON.stringify(f)}`);
   const allowed = new Set<string>(['at', 'fault', ...rule.required, ...rule.optional]);
   for (const k of Object.keys(s)) {
-    if (!allowed.has(k)) c.report(at(k), `fault ${fault} does not take ${JSON.stringify(k)}; it takes: ${[...rule.required, ...rule.optional].join(', ') || 'nothing besides at'}`, 'key');
+    if (!allowed.has(k))
+      c.report(at(k), `fault ${fault} does not take ${JSON.stringify(k)}; it takes: ${[...rule.required, ...rule.optional].join(', ') || 'nothing besides at'}`, 'key');
   }
 
   const workload = s.workload !== undefined ? c.workloads.get(s.workload) : undefined;
@@ -169,14 +175,18 @@ function checkStep(item: unknown, path: PathSeg[], c: StepContext): ChaosStep | 
   const needsDuration = PROXY_FAULTS.includes(fault) || fault === 'packet-loss' || fault === 'distribution-pause' || fault === 'ca-rotation' || fault === 'kill';
   const effective = dur ?? (needsDuration ? defaultDuration(fault) : undefined);
   if (c.runMs > 0 && atMs < c.runMs && effective !== undefined && atMs + effective > c.runMs) {
-    c.report(dur !== undefined ? at('duration') : at('at'), `the ${fault} fault lasts until ${atMs + effective} ms${dur === undefined ? ` (default duration ${effective} ms)` : ''}, past the end of the run (${c.runMs} ms): the schedule is longer than the run`);
+    c.report(
+      dur !== undefined ? at('duration') : at('at'),
+      `the ${fault} fault lasts until ${atMs + effective} ms${dur === undefined ? ` (default duration ${effective} ms)` : ''}, past the end of the run (${c.runMs} ms): the schedule is longer than the run`,
+    );
   }
   const latencyMs = s.latency !== undefined ? durationMs(s.latency) : undefined;
   if (latencyMs !== undefined && latencyMs <= 0) c.report(at('latency'), 'must be longer than 0');
   const validForMs = s.validFor !== undefined ? durationMs(s.validFor) : undefined;
   if (validForMs !== undefined) {
     if (validForMs <= 0) c.report(at('validFor'), 'must be longer than 0');
-    else if (atMs + validForMs >= c.runMs) c.report(at('validFor'), `the certificate would expire at ${atMs + validForMs} ms, after the end of the run (${c.runMs} ms): its expiry could not be observed`);
+    else if (atMs + validForMs >= c.runMs)
+      c.report(at('validFor'), `the certificate would expire at ${atMs + validForMs} ms, after the end of the run (${c.runMs} ms): its expiry could not be observed`);
     else if (dur !== undefined && dur <= validForMs) c.report(at('duration'), `must be longer than validFor (${validForMs} ms): the fresh certificate comes after the expiry`);
   }
   const offsetMs = s.offset !== undefined ? durationMs(s.offset) : undefined;
@@ -212,7 +222,8 @@ export function defaultDuration(fault: FaultKind): number {
 export function occupancy(step: ChaosStep, runMs: number): { from: number; to: number } {
   // A restart or a reload takes a moment to settle after the step's own time.
   const settles = step.fault === 'cert-rotation' || step.fault === 'restart' || step.fault === 'kill' || step.fault === 'clock-skew';
-  const end = step.fault === 'cert-expiry' || step.fault === 'clock-skew' ? (step.durationMs !== undefined ? step.atMs + step.durationMs : runMs) : step.atMs + (step.durationMs ?? 0);
+  const end =
+    step.fault === 'cert-expiry' || step.fault === 'clock-skew' ? (step.durationMs !== undefined ? step.atMs + step.durationMs : runMs) : step.atMs + (step.durationMs ?? 0);
   return { from: step.atMs, to: Math.min(end + (settles ? SETTLE_MS : 0), runMs) };
 }
 
@@ -242,4 +253,3 @@ function checkOverlaps(steps: readonly ChaosStep[], c: ChaosLoadContext, runMs: 
     }
   }
 }
-

@@ -29,12 +29,7 @@ export async function loadScenarioFile(path: string, refs: { readonly root?: str
  * Load `file` into a Scenario, adding every problem to `diags` (then the result is undefined).
  * Not `explicit` (found by a directory walk): a file whose first document is not `kind: Scenario` is 'skipped'.
  */
-export async function loadScenarioSource(
-  file: string,
-  explicit: boolean,
-  diags: Diagnostics,
-  refs: { readonly root?: string } = {},
-): Promise<Scenario | 'skipped' | undefined> {
+export async function loadScenarioSource(file: string, explicit: boolean, diags: Diagnostics, refs: { readonly root?: string } = {}): Promise<Scenario | 'skipped' | undefined> {
   const before = diags.count;
   const src = await readYamlSource(file);
   if (!src.ok) {
@@ -82,8 +77,7 @@ export async function loadScenarioSource(
 /** Checks every part that is well-formed enough to check, so one run reports all problems of the file. */
 async function buildScenario(file: string, doc: YamlDoc, value: unknown, diags: Diagnostics, refs: { readonly root?: string }): Promise<Scenario | undefined> {
   const before = diags.count;
-  const report = (path: readonly PathSeg[], message: string, at: 'key' | 'value' = 'value'): void =>
-    diags.add(doc.diagnostic({ path, at, message }));
+  const report = (path: readonly PathSeg[], message: string, at: 'key' | 'value' = 'value'): void => diags.add(doc.diagnostic({ path, at, message }));
 
   for (const issue of scenarioCheck.issues(value)) diags.add(doc.diagnostic(issue));
   const top = isRecord(value) ? value : {};
@@ -119,7 +113,8 @@ async function buildScenario(file: string, doc: YamlDoc, value: unknown, diags: 
     : { policies: [], warnings: [] };
   const expect = checkExpect(doc, spec['expect'], workloads, spec['mode'], diags);
 
-  const chaos = spec['chaos'] !== undefined ? await loadChaos(spec['chaos'], { doc, workloads: workloads.built, declared: workloads.declared, mode: spec['mode'], diags }) : undefined;
+  const chaos =
+    spec['chaos'] !== undefined ? await loadChaos(spec['chaos'], { doc, workloads: workloads.built, declared: workloads.declared, mode: spec['mode'], diags }) : undefined;
 
   if (diags.count > before || !scenarioCheck.is(value)) return undefined;
   const s = value.spec;

@@ -65,14 +65,8 @@ function toIssue(e: ErrorObject, path: PathSeg[]): Issue | undefined {
     case 'required':
       return { path, at: 'value', message: `missing required field ${JSON.stringify(String(p['missingProperty']))}` };
     case 'type': {
-      const want = String(p['type'])
-        .split(',')
-        .map(typeName)
-        .join(' or ');
-      const quote =
-        want === 'a string' && (typeof e.data === 'number' || typeof e.data === 'boolean')
-          ? ` (quote it: "${String(e.data)}")`
-          : '';
+      const want = String(p['type']).split(',').map(typeName).join(' or ');
+      const quote = want === 'a string' && (typeof e.data === 'number' || typeof e.data === 'boolean') ? ` (quote it: "${String(e.data)}")` : '';
       return { path, at: 'value', message: `must be ${want}, not ${describe(e.data)}${quote}${allowed}` };
     }
     case 'const':

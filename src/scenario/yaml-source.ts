@@ -107,9 +107,7 @@ function keyString(key: unknown): string {
 }
 
 /** A YAML file read and parsed, every document with positions; or why it could not be. */
-export type YamlSource =
-  | { ok: true; file: string; docs: YamlDoc[]; diagnostics: Diagnostic[] }
-  | { ok: false; file: string; diagnostics: Diagnostic[] };
+export type YamlSource = { ok: true; file: string; docs: YamlDoc[]; diagnostics: Diagnostic[] } | { ok: false; file: string; diagnostics: Diagnostic[] };
 
 /**
  * Read and parse a YAML file. `file` is kept exactly as given so messages show the user's own path.

@@ -11,7 +11,12 @@ const SIDECAR = join(ROOT, 'harness/reference/sidecar.mjs');
 const IGNORES_OFFSET = `exec:env -u MESHCONFORM_CLOCK_OFFSET_MS ${process.execPath} ${SIDECAR}`;
 
 async function run(paths: string[], out: string, ...args: string[]) {
-  const r = await execa(process.execPath, [BIN, 'run', ...paths, '--out', out, '--reporter', 'json', ...args], { cwd: ROOT, reject: false, env: { NO_COLOR: '1' }, timeout: 240_000 });
+  const r = await execa(process.execPath, [BIN, 'run', ...paths, '--out', out, '--reporter', 'json', ...args], {
+    cwd: ROOT,
+    reject: false,
+    env: { NO_COLOR: '1' },
+    timeout: 240_000,
+  });
   let report: RunResult | undefined;
   try {
     report = JSON.parse(readFileSync(join(out, 'latest', 'report.json'), 'utf8')) as RunResult;
@@ -24,7 +29,12 @@ async function run(paths: string[], out: string, ...args: string[]) {
 /** A tiny clock-skew scenario: one STRICT port, the mesh and the "expired" client, a skew of 36 h back. */
 function skewScenario(dir: string, name: string): string {
   return writeScenario(dir, name, {
-    chaos: ['    duration: 1800ms', '    clients: [mtls, mtls-expired]', '    steps:', '      - { at: 300ms, fault: clock-skew, workload: foo/finance, offset: -36h, duration: 900ms }'].join('\n'),
+    chaos: [
+      '    duration: 1800ms',
+      '    clients: [mtls, mtls-expired]',
+      '    steps:',
+      '      - { at: 300ms, fault: clock-skew, workload: foo/finance, offset: -36h, duration: 900ms }',
+    ].join('\n'),
   });
 }
 

@@ -33,7 +33,13 @@ describe('the built-in chaos suite on the local backend (real processes)', funct
     expect(r.exitCode, r.stdout + r.stderr).to.equal(0);
     for (const s of r.report!.scenarios.filter((x) => x.skipped === undefined)) {
       expect(s.error, s.name).to.equal(undefined);
-      expect(s.summary.failed + s.summary.errors, `${s.name}: ${s.cells.filter((c) => c.verdict !== 'pass').map((c) => c.reason).join('; ')}`).to.equal(0);
+      expect(
+        s.summary.failed + s.summary.errors,
+        `${s.name}: ${s.cells
+          .filter((c) => c.verdict !== 'pass')
+          .map((c) => c.reason)
+          .join('; ')}`,
+      ).to.equal(0);
       expect(s.summary.passed, s.name).to.be.greaterThan(0);
     }
     expect(scenario('packet-loss').skipped).to.equal('chaos scenario for the netns backend only (this run uses local)');
@@ -54,11 +60,24 @@ describe('the built-in chaos suite on the local backend (real processes)', funct
 
   it('the canaries say what proved each fault', () => {
     const checks = (s: string) => scenario(s).timeline!.faults.flatMap((f) => f.canary!.checks.map((c) => `${c.name}: ${c.ok}`));
-    expect(checks('kill-and-restart')).to.include.members(['data plane stopped (SIGKILL): true', 'probe refused while down: true', 'data plane started again: true', 'data plane stopped (SIGTERM): true']);
+    expect(checks('kill-and-restart')).to.include.members([
+      'data plane stopped (SIGKILL): true',
+      'probe refused while down: true',
+      'data plane started again: true',
+      'data plane stopped (SIGTERM): true',
+    ]);
     expect(checks('cert-rotation')).to.include('server presents the new certificate: true');
-    expect(checks('cert-expiry')).to.include.members(['server presents the short-lived certificate: true', 'probes saw the certificate expired: true', 'server presents the fresh certificate: true']);
+    expect(checks('cert-expiry')).to.include.members([
+      'server presents the short-lived certificate: true',
+      'probes saw the certificate expired: true',
+      'server presents the fresh certificate: true',
+    ]);
     expect(checks('ca-rotation')).to.include.members(['foo/finance presents a certificate from the next root: true', 'bar/web presents a certificate from the next root: true']);
-    expect(checks('distribution-pause')).to.include.members(['update withheld from foo/finance: true', 'update delivered to foo/web: true', 'update delivered to foo/finance after the pause: true']);
+    expect(checks('distribution-pause')).to.include.members([
+      'update withheld from foo/finance: true',
+      'update delivered to foo/web: true',
+      'update delivered to foo/finance after the pause: true',
+    ]);
     expect(checks('clock-skew')).to.include('certificate validity judged at the skewed clock: true');
     expect(checks('network-slow')).to.include.members(['probe through the proxy delayed: true', 'probe through the proxy throttled: true']);
     expect(checks('network-cut')).to.include.members(['probe through the proxy reset: true', 'probe through the proxy unanswered: true']);
@@ -118,10 +137,19 @@ describe('a canary that fails makes the scenario an error, never a pass', functi
     // The reference sidecar started through exec: with the clock offset variable removed from its environment.
     const sidecar = join(ROOT, 'harness/reference/sidecar.mjs');
     // It claims the clock offset (--capabilities) but ignores it.
-    const r = await run([join(CHAOS_SUITE, 'clock-skew.yaml')], tmp.path, '--data-plane', `exec:env -u MESHCONFORM_CLOCK_OFFSET_MS ${process.execPath} ${sidecar}`, '--capabilities', 'clock-offset');
+    const r = await run(
+      [join(CHAOS_SUITE, 'clock-skew.yaml')],
+      tmp.path,
+      '--data-plane',
+      `exec:env -u MESHCONFORM_CLOCK_OFFSET_MS ${process.execPath} ${sidecar}`,
+      '--capabilities',
+      'clock-offset',
+    );
     expect(r.exitCode, r.stdout + r.stderr).to.equal(2);
     const s = r.report!.scenarios[0]!;
-    expect(s.error).to.match(/the canary of fault "clock-skew -129600000 ms on foo\/finance" failed \(certificate validity judged at the skewed clock: none of \d+ probes whose outcome the offset changes showed it with positive evidence \(an answer or a TLS alert only the offset explains\): the data plane ignores MESHCONFORM_CLOCK_OFFSET_MS\)/);
+    expect(s.error).to.match(
+      /the canary of fault "clock-skew -129600000 ms on foo\/finance" failed \(certificate validity judged at the skewed clock: none of \d+ probes whose outcome the offset changes showed it with positive evidence \(an answer or a TLS alert only the offset explains\): the data plane ignores MESHCONFORM_CLOCK_OFFSET_MS\)/,
+    );
     expect(s.summary.passed).to.equal(0);
     expect(s.summary.failed).to.equal(0);
     expect(s.timeline!.faults[0]!.canary!.ok).to.equal(false);
@@ -218,7 +246,10 @@ describe('interrupting a chaos run leaves nothing behind', function () {
       expect(r.exitCode, r.stderr).to.equal(130);
       for (let k = 0; k < 100 && mine().length > 0; k++) await new Promise((res) => setTimeout(res, 50));
       expect(mine(), 'processes left running').to.deep.equal([]);
-      expect(readdirSync(tmp).filter((n) => !n.startsWith('tsx-')), 'temp files left').to.deep.equal([]);
+      expect(
+        readdirSync(tmp).filter((n) => !n.startsWith('tsx-')),
+        'temp files left',
+      ).to.deep.equal([]);
       expect(r.stderr).to.not.include('clean-up of');
       expect(r.stderr).to.not.match(/\n\s+at /);
     } finally {

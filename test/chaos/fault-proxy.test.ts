@@ -17,10 +17,11 @@ async function echoServer(): Promise<{ port: number; connections: () => number; 
   return {
     port: (server.address() as net.AddressInfo).port,
     connections: () => n,
-    close: () => new Promise<void>((r) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => r());
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
   };
 }
 

@@ -21,20 +21,39 @@ function set(mode: MtlsMode): PolicySetView {
   const expectations = new Map<string, Expectation>();
   for (const c of CELLS) {
     expectations.set(cellId(W, 8080, c.client), {
-      key: c.key, scenario: 's', meshMode: 'sidecar', workload: W, port: 8080, protocol: 'tcp', client: c.client, mode,
-      outcome: OUTCOMES[mode][c.client]!, rule: `R-${mode}-${c.client}`, required: [OUTCOMES[mode][c.client]!], requiredRule: `R-${mode}-${c.client}`, decidedBy: [],
+      key: c.key,
+      scenario: 's',
+      meshMode: 'sidecar',
+      workload: W,
+      port: 8080,
+      protocol: 'tcp',
+      client: c.client,
+      mode,
+      outcome: OUTCOMES[mode][c.client]!,
+      rule: `R-${mode}-${c.client}`,
+      required: [OUTCOMES[mode][c.client]!],
+      requiredRule: `R-${mode}-${c.client}`,
+      decidedBy: [],
     });
   }
   return { manifests: [], expectations };
 }
-const SETS = new Map([['initial', set('STRICT')], ['permissive', set('PERMISSIVE')]]);
+const SETS = new Map([
+  ['initial', set('STRICT')],
+  ['permissive', set('PERMISSIVE')],
+]);
 const T0 = Date.parse('2026-11-27T12:00:00Z');
 const VALIDITY = { mesh: { notBefore: T0 - 3_600_000, notAfter: T0 + 86_400_000 }, expired: { notBefore: T0 - 2 * 86_400_000, notAfter: T0 - 86_400_000 } };
 const INVARIANTS: ChaosInvariants = { timeToEnforceMs: 500, recoveryMs: 1000, availability: 1 };
 const SCENARIO = { name: 's', feature: 'chaos' } as Scenario;
 
 const allowed = (path: 'plaintext' | 'mtls' = 'plaintext', tls?: object): Observation => ({
-  status: 'allowed', path, echo: { workload: W, port: 8080, received: 'plaintext', protocol: 'tcp' }, timings: { startedAt: 0, totalMs: 1 }, attempts: 1, ...(tls ? { tls: tls as never } : {}),
+  status: 'allowed',
+  path,
+  echo: { workload: W, port: 8080, received: 'plaintext', protocol: 'tcp' },
+  timings: { startedAt: 0, totalMs: 1 },
+  attempts: 1,
+  ...(tls ? { tls: tls as never } : {}),
 });
 const denied = (how: 'closed' | 'refused' | 'tls-alert' = 'closed'): Observation => ({ status: 'denied', how, detail: how, timings: { startedAt: 0, totalMs: 1 }, attempts: 1 });
 const error: Observation = { status: 'error', message: 'starved', timings: { startedAt: 0, totalMs: 1 }, attempts: 1 };
@@ -51,9 +70,20 @@ const every = (from: number, to: number, step: number, f: (t: number) => ProbeRe
 
 function run(w: World, records: ProbeRecord[], extra: { harnessError?: string; invariants?: ChaosInvariants; changes?: { atMs: number; from: string; to: string }[] } = {}) {
   const judged = judgeProbes(records, w, input, T0);
-  const enforcement = measureEnforcement((extra.changes ?? []).map((c) => ({ change: `policy-change to ${c.to}`, workload: W, untilMs: 10_000, ...c })), judged, w, CELLS, INVARIANTS.timeToEnforceMs);
+  const enforcement = measureEnforcement(
+    (extra.changes ?? []).map((c) => ({ change: `policy-change to ${c.to}`, workload: W, untilMs: 10_000, ...c })),
+    judged,
+    w,
+    CELLS,
+    INVARIANTS.timeToEnforceMs,
+  );
   const result = judgeRun({
-    scenario: SCENARIO, cells: CELLS, judged, enforcement, recoveries: [], invariants: extra.invariants ?? INVARIANTS,
+    scenario: SCENARIO,
+    cells: CELLS,
+    judged,
+    enforcement,
+    recoveries: [],
+    invariants: extra.invariants ?? INVARIANTS,
     finalExpectation: (c) => w.expectation(w.setOf(c.workload, 10_000), c),
     ...(extra.harnessError ? { harnessError: extra.harnessError } : {}),
   });
@@ -63,15 +93,14 @@ function run(w: World, records: ProbeRecord[], extra: { harnessError?: string; i
 describe('chaos judgement and invariants', () => {
   it('a STRICT port accepting plaintext fails open: the cell fails naming the time window, the invariant names the cell', () => {
     const w = world();
-    const records = [
-      ...every(0, 2000, 50, (t) => probe(MTLS, t, allowed('mtls'))),
-      ...every(0, 2000, 50, (t) => probe(PT, t, t >= 1000 && t <= 1100 ? allowed() : denied())),
-    ];
+    const records = [...every(0, 2000, 50, (t) => probe(MTLS, t, allowed('mtls'))), ...every(0, 2000, 50, (t) => probe(PT, t, t >= 1000 && t <= 1100 ? allowed() : denied()))];
     const r = run(w, records);
     expect(r.judged.filter((j) => j.judged === 'fail-open').map((j) => j.record.startMs)).to.deep.equal([1000, 1050, 1100]);
     const inv = r.invariants.find((i) => i.name === 'no-fail-open')!;
     expect(inv.ok).to.equal(false);
-    expect(inv.violations).to.deep.equal([`${W}:8080 plaintext-tcp failed open at 1.000 s–1.102 s (3 probes): STRICT port accepted plaintext (expected deny: R-STRICT-plaintext-tcp)`]);
+    expect(inv.violations).to.deep.equal([
+      `${W}:8080 plaintext-tcp failed open at 1.000 s–1.102 s (3 probes): STRICT port accepted plaintext (expected deny: R-STRICT-plaintext-tcp)`,
+    ]);
     expect(r.verdict(PT).verdict).to.equal('fail');
     expect(r.verdict(PT).reason).to.match(/^FAIL-OPEN at 1\.000 s–1\.102 s \(3 probes\)/);
     expect(r.verdict(PT).observedOutcome).to.equal('allow');
@@ -158,7 +187,11 @@ describe('chaos judgement and invariants', () => {
   it('with an expired workload certificate mTLS expects deny, and accepting it is a mismatch, not a fail-open', () => {
     const w = world();
     w.expiries.push({ workload: W, notAfterMs: 1000, installedMs: 500, servedMs: 600, fault: 'cert-expiry' });
-    const r = run(w, [probe(MTLS, 2000, allowed('mtls', { serverNotAfter: T0 + 1000 })), probe(MTLS, 2100, allowed('mtls', { serverNotAfter: T0 + 5000 })), probe(PT, 2000, denied())]);
+    const r = run(w, [
+      probe(MTLS, 2000, allowed('mtls', { serverNotAfter: T0 + 1000 })),
+      probe(MTLS, 2100, allowed('mtls', { serverNotAfter: T0 + 5000 })),
+      probe(PT, 2000, denied()),
+    ]);
     expect(r.judged.map((j) => j.judged)).to.deep.equal(['match', 'mismatch', 'match']);
   });
 

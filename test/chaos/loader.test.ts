@@ -64,14 +64,25 @@ describe('chaos scenario loader', () => {
       ].join('\n'),
     });
     const lines = await errorLines(file);
-    expect(lines[0]).to.equal(`${at(file, 12, 70)}: spec.chaos.steps[0].duration: the blackhole fault lasts until 4000 ms, past the end of the run (3000 ms): the schedule is longer than the run`);
-    expect(lines[1]).to.equal(`${at(file, 13, 15)}: spec.chaos.steps[1].at: the step starts at 3000 ms, at or after the end of the run (3000 ms): the schedule is longer than the run`);
-    expect(lines[2]).to.equal(`${at(file, 14, 15)}: spec.chaos.steps[2].at: the kill fault lasts until 3500 ms (default duration 1000 ms), past the end of the run (3000 ms): the schedule is longer than the run`);
+    expect(lines[0]).to.equal(
+      `${at(file, 12, 70)}: spec.chaos.steps[0].duration: the blackhole fault lasts until 4000 ms, past the end of the run (3000 ms): the schedule is longer than the run`,
+    );
+    expect(lines[1]).to.equal(
+      `${at(file, 13, 15)}: spec.chaos.steps[1].at: the step starts at 3000 ms, at or after the end of the run (3000 ms): the schedule is longer than the run`,
+    );
+    expect(lines[2]).to.equal(
+      `${at(file, 14, 15)}: spec.chaos.steps[2].at: the kill fault lasts until 3500 ms (default duration 1000 ms), past the end of the run (3000 ms): the schedule is longer than the run`,
+    );
   });
 
   it('faults that overlap on one workload are refused', async () => {
     const file = writeScenario(tmp.path, 'overlap', {
-      chaos: ['    duration: 6s', '    steps:', '      - { at: 1s, fault: kill, workload: foo/finance }', '      - { at: 2500ms, fault: cert-rotation, workload: foo/finance }'].join('\n'),
+      chaos: [
+        '    duration: 6s',
+        '    steps:',
+        '      - { at: 1s, fault: kill, workload: foo/finance }',
+        '      - { at: 2500ms, fault: cert-rotation, workload: foo/finance }',
+      ].join('\n'),
     });
     expect(await errorLines(file)).to.deep.equal([
       `${at(file, 13, 9)}: cert-rotation at 2500 ms overlaps kill at 1000 ms (${at(file, 12, 9)}) on foo/finance, which lasts until 3000 ms; faults on one workload must not overlap`,
@@ -93,17 +104,27 @@ describe('chaos scenario loader', () => {
 
   it('policy sets are validated like spec.policies (admission rules)', async () => {
     const file = writeScenario(tmp.path, 'bad-set', {
-      chaos: ['    duration: 3s', '    policySets:', '      broken:', '        - { apiVersion: security.istio.io/v1, kind: PeerAuthentication, metadata: { name: x, namespace: foo }, spec: { mtls: { mode: STRIKT } } }'].join('\n'),
+      chaos: [
+        '    duration: 3s',
+        '    policySets:',
+        '      broken:',
+        '        - { apiVersion: security.istio.io/v1, kind: PeerAuthentication, metadata: { name: x, namespace: foo }, spec: { mtls: { mode: STRIKT } } }',
+      ].join('\n'),
     });
     const [line] = await errorLines(file);
-    expect(line).to.match(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:13:134: spec\\.chaos\\.policySets\\.broken\\[0\\]\\.spec\\.mtls\\.mode: Unsupported value: "STRIKT"`));
+    expect(line).to.match(
+      new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:13:134: spec\\.chaos\\.policySets\\.broken\\[0\\]\\.spec\\.mtls\\.mode: Unsupported value: "STRIKT"`),
+    );
   });
 
   describe('checked by run before anything starts (exit 2)', () => {
-    const run = (file: string, ...args: string[]) => execa(process.execPath, [BIN, 'run', file, '--reporter', 'json', '--out', tmp.path, ...args], { cwd: ROOT, reject: false, env: { NO_COLOR: '1' } });
+    const run = (file: string, ...args: string[]) =>
+      execa(process.execPath, [BIN, 'run', file, '--reporter', 'json', '--out', tmp.path, ...args], { cwd: ROOT, reject: false, env: { NO_COLOR: '1' } });
 
     it('a fault the backend cannot do (packet loss on local)', async () => {
-      const file = writeScenario(tmp.path, 'loss-local', { chaos: ['    duration: 3s', '    steps:', '      - { at: 1s, fault: packet-loss, workload: foo/finance, percent: 20 }'].join('\n') });
+      const file = writeScenario(tmp.path, 'loss-local', {
+        chaos: ['    duration: 3s', '    steps:', '      - { at: 1s, fault: packet-loss, workload: foo/finance, percent: 20 }'].join('\n'),
+      });
       const r = await run(file);
       expect(r.exitCode).to.equal(2);
       expect(r.stderr).to.include(`${file}:12:9: fault packet-loss needs packet-loss, which the local backend cannot do`);
@@ -112,7 +133,9 @@ describe('chaos scenario loader', () => {
     });
 
     it('the same fault restricted to the netns backend is skipped on local with the reason; a run of only that probes nothing (exit 2)', async () => {
-      const file = writeScenario(tmp.path, 'loss-netns', { chaos: ['    duration: 3s', '    backends: [netns]', '    steps:', '      - { at: 1s, fault: packet-loss, workload: foo/finance, percent: 20 }'].join('\n') });
+      const file = writeScenario(tmp.path, 'loss-netns', {
+        chaos: ['    duration: 3s', '    backends: [netns]', '    steps:', '      - { at: 1s, fault: packet-loss, workload: foo/finance, percent: 20 }'].join('\n'),
+      });
       const r = await run(file);
       expect(r.exitCode).to.equal(2);
       expect(r.stderr).to.include('nothing was probed');
@@ -123,7 +146,15 @@ describe('chaos scenario loader', () => {
     it('a policy change that changes no probed cell proves nothing: an error', async () => {
       const file = writeScenario(tmp.path, 'vacuous', {
         policies: PERMISSIVE_FOO,
-        chaos: ['    duration: 3s', '    clients: [mtls]', '    policySets:', '      strict:', `        - { apiVersion: security.istio.io/v1, kind: PeerAuthentication, metadata: { name: default, namespace: foo }, spec: { mtls: { mode: STRICT } } }`, '    steps:', '      - { at: 1s, fault: policy-change, policySet: strict }'].join('\n'),
+        chaos: [
+          '    duration: 3s',
+          '    clients: [mtls]',
+          '    policySets:',
+          '      strict:',
+          `        - { apiVersion: security.istio.io/v1, kind: PeerAuthentication, metadata: { name: default, namespace: foo }, spec: { mtls: { mode: STRICT } } }`,
+          '    steps:',
+          '      - { at: 1s, fault: policy-change, policySet: strict }',
+        ].join('\n'),
       });
       const r = await run(file);
       expect(r.exitCode).to.equal(2);
@@ -132,9 +163,20 @@ describe('chaos scenario loader', () => {
 
     it('a clock skew that changes no certificate validity, and a rotation on a workload that terminates no mTLS, are errors', async () => {
       const file = writeScenario(tmp.path, 'vacuous-tls', {
-        workloads: ['    - { name: finance, namespace: foo, labels: { app: finance }, ports: [8080] }', '    - { name: web, namespace: foo, labels: { app: web }, ports: [80] }'].join('\n'),
-        policies: [`    - { apiVersion: security.istio.io/v1, kind: PeerAuthentication, metadata: { name: default, namespace: foo }, spec: { mtls: { mode: STRICT } } }`, `    - { apiVersion: security.istio.io/v1, kind: PeerAuthentication, metadata: { name: web, namespace: foo }, spec: { selector: { matchLabels: { app: web } }, mtls: { mode: DISABLE } } }`].join('\n'),
-        chaos: ['    duration: 5s', '    steps:', '      - { at: 1s, fault: clock-skew, workload: foo/finance, offset: 5s, duration: 1s }', '      - { at: 1s, fault: cert-rotation, workload: foo/web }'].join('\n'),
+        workloads: [
+          '    - { name: finance, namespace: foo, labels: { app: finance }, ports: [8080] }',
+          '    - { name: web, namespace: foo, labels: { app: web }, ports: [80] }',
+        ].join('\n'),
+        policies: [
+          `    - { apiVersion: security.istio.io/v1, kind: PeerAuthentication, metadata: { name: default, namespace: foo }, spec: { mtls: { mode: STRICT } } }`,
+          `    - { apiVersion: security.istio.io/v1, kind: PeerAuthentication, metadata: { name: web, namespace: foo }, spec: { selector: { matchLabels: { app: web } }, mtls: { mode: DISABLE } } }`,
+        ].join('\n'),
+        chaos: [
+          '    duration: 5s',
+          '    steps:',
+          '      - { at: 1s, fault: clock-skew, workload: foo/finance, offset: 5s, duration: 1s }',
+          '      - { at: 1s, fault: cert-rotation, workload: foo/web }',
+        ].join('\n'),
       });
       const r = await run(file);
       expect(r.exitCode).to.equal(2);

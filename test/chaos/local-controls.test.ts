@@ -32,7 +32,16 @@ describe('local backend chaos controls (real processes)', function () {
     const identities = new Map(scenario.workloads.map((w) => [`${w.namespace}/${w.name}`, pki.issueWorkload({ namespace: w.namespace, serviceAccount: w.serviceAccount })]));
     const backend = createLocalBackend();
     expect(backend.chaosCapabilities).to.deep.equal(['data-plane-process', 'workload-tls', 'distribution-pause', 'clock-skew']);
-    env = await backend.start({ runId: 'chaos-controls', scenario, meshMode: 'sidecar', dataPlane: resolveDataPlane('reference'), echoArgv: echoArgv(), identities, appTls: pki.appIdentity(), readyTimeoutMs: 30_000 });
+    env = await backend.start({
+      runId: 'chaos-controls',
+      scenario,
+      meshMode: 'sidecar',
+      dataPlane: resolveDataPlane('reference'),
+      echoArgv: echoArgv(),
+      identities,
+      appTls: pki.appIdentity(),
+      readyTimeoutMs: 30_000,
+    });
   });
 
   it('kill, restart with a clock offset, generation and health', async () => {
@@ -53,14 +62,19 @@ describe('local backend chaos controls (real processes)', function () {
     await chaos.startDataPlane('foo/a');
     expect(environ(chaos.dataPlane('foo/a').pid!).some((e) => e.startsWith('MESHCONFORM_CLOCK_OFFSET_MS='))).to.equal(false);
     expect(chaos.dataPlane('foo/a').generation).to.equal(3);
-    const started = await chaos.startDataPlane('foo/a').then(() => 'started', (err: Error) => err.message);
+    const started = await chaos.startDataPlane('foo/a').then(
+      () => 'started',
+      (err: Error) => err.message,
+    );
     expect(started).to.match(/the data plane of foo\/a is still running/);
   });
 
   it('a paused workload keeps its config while the others get the update; resuming delivers it', async () => {
     const chaos = env.chaos!;
     // The scenario starts STRICT; the update turns it PERMISSIVE.
-    const update = [{ apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication' as const, metadata: { name: 'default', namespace: 'foo' }, spec: { mtls: { mode: 'PERMISSIVE' as const } } }];
+    const update = [
+      { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication' as const, metadata: { name: 'default', namespace: 'foo' }, spec: { mtls: { mode: 'PERMISSIVE' as const } } },
+    ];
     const before = await chaos.deliveredPolicies!('foo/a');
     expect(before).to.not.deep.equal(update);
     chaos.pauseDistribution('foo/a', true);
@@ -77,7 +91,9 @@ describe('local backend chaos controls (real processes)', function () {
     const pki = createMeshPki({ trustDomain: 'cluster.local' });
     const id = pki.issueWorkload({ namespace: 'foo', serviceAccount: 'a' });
     const pid = chaos.dataPlane('foo/a').pid!;
-    const configFile = environ(pid).find((e) => e.startsWith('MESHCONFORM_WORKLOAD_CONFIG='))!.split('=')[1]!;
+    const configFile = environ(pid)
+      .find((e) => e.startsWith('MESHCONFORM_WORKLOAD_CONFIG='))!
+      .split('=')[1]!;
     const config = JSON.parse(readFileSync(configFile, 'utf8')) as { tls: { certFile: string; caFile: string } };
     await chaos.installTls('foo/a', { ...id, caPem: `${id.caPem}` });
     expect(readFileSync(config.tls.certFile, 'utf8')).to.equal(id.certPem);

@@ -16,7 +16,11 @@ describe('packet loss on the netns backend (root, iproute2, iptables)', function
   it('the packet-loss scenario runs, its canary sees dropped packets, and nothing fails open', async function () {
     const problem = await netnsHostProblem();
     requireCapability(this, problem === undefined && hasIptables(), `network namespaces with iptables (${problem ?? 'iptables missing'})`);
-    const r = await execa(process.execPath, [BIN, 'run', join(CHAOS_SUITE, 'packet-loss.yaml'), '--backend', 'netns', '--out', tmp.path, '--reporter', 'json'], { cwd: ROOT, reject: false, env: { NO_COLOR: '1' } });
+    const r = await execa(process.execPath, [BIN, 'run', join(CHAOS_SUITE, 'packet-loss.yaml'), '--backend', 'netns', '--out', tmp.path, '--reporter', 'json'], {
+      cwd: ROOT,
+      reject: false,
+      env: { NO_COLOR: '1' },
+    });
     expect(r.exitCode, r.stdout + r.stderr).to.equal(0);
     const report = JSON.parse(readFileSync(join(tmp.path, 'latest', 'report.json'), 'utf8')) as RunResult;
     const tl = report.scenarios[0]!.timeline!;

@@ -19,14 +19,7 @@ describe('chaos schedule', () => {
           '    - { name: finance, namespace: foo, labels: { app: finance }, ports: [8080, { port: 9090, protocol: http }] }',
           '    - { name: web, namespace: foo, labels: { app: web }, ports: [80] }',
         ].join('\n'),
-        chaos: [
-          '    duration: 20s',
-          seedLine,
-          '    policySets:',
-          '      permissive:',
-          `  ${PERMISSIVE_FOO}`,
-          `    random: { count: ${count}, faults: [${faults.join(', ')}] }`,
-        ]
+        chaos: ['    duration: 20s', seedLine, '    policySets:', '      permissive:', `  ${PERMISSIVE_FOO}`, `    random: { count: ${count}, faults: [${faults.join(', ')}] }`]
           .filter(Boolean)
           .join('\n'),
       }),

@@ -43,7 +43,12 @@ describe('diff: judgeCell verdicts', () => {
     });
 
     it('passes a denial of any kind other than refused', () => {
-      for (const d of [denied(), denied({ how: 'reset', detail: 'ECONNRESET' }), denied({ how: 'closed', detail: '' }), denied({ how: 'protocol-error', httpStatus: 400, detail: '' })]) {
+      for (const d of [
+        denied(),
+        denied({ how: 'reset', detail: 'ECONNRESET' }),
+        denied({ how: 'closed', detail: '' }),
+        denied({ how: 'protocol-error', httpStatus: 400, detail: '' }),
+      ]) {
         const c = judgeCell(expectation({ client: 'plaintext-tcp', outcome: 'deny' }), [d], ctx);
         expect(c.verdict, d.how).to.equal('pass');
         expect(c.observedOutcome).to.equal('deny');
@@ -228,7 +233,9 @@ describe('diff: judgeCell verdicts', () => {
     });
 
     it('a wrong server identity, then the right one', () => {
-      const wrong = mtlsAllowed({ tls: { version: 'TLSv1.3', alpn: 'istio', serverIdentity: 'spiffe://cluster.local/ns/foo/sa/other', serverIssuer: 'mesh', serverIdentityOk: false } });
+      const wrong = mtlsAllowed({
+        tls: { version: 'TLSv1.3', alpn: 'istio', serverIdentity: 'spiffe://cluster.local/ns/foo/sa/other', serverIssuer: 'mesh', serverIdentityOk: false },
+      });
       const c = judgeCell(expectation(), [wrong, mtlsAllowed()], ctx);
       expect(c.verdict).to.equal('fail');
       expect(c.reason).to.contain('spiffe://cluster.local/ns/foo/sa/other');

@@ -47,7 +47,7 @@ describe('diff: judgeCell under a claim', function () {
     }
   });
 
-  it('spec: Istio\'s own outcome passes without the flag', function () {
+  it("spec: Istio's own outcome passes without the flag", function () {
     const c = judgeCell(rawTcpIntoHttp, [denied({ how: 'protocol-error', detail: 'HTTP/1.1 400' })], { feature: 'f', claim: 'spec' });
     expect(c.verdict).to.equal('pass');
     expect(c.differsFromIstio).to.equal(undefined);
@@ -62,7 +62,10 @@ describe('diff: judgeCell under a claim', function () {
   });
 
   it('spec: an outcome outside the set fails, naming the whole set and its rule', function () {
-    const c = judgeCell(tlsIntoDisabledHttp, [mtlsAllowed({ echo: { workload: 'foo/finance', port: 8080, received: 'plaintext', protocol: 'http' } })], { feature: 'f', claim: 'spec' });
+    const c = judgeCell(tlsIntoDisabledHttp, [mtlsAllowed({ echo: { workload: 'foo/finance', port: 8080, received: 'plaintext', protocol: 'http' } })], {
+      feature: 'f',
+      claim: 'spec',
+    });
     expect(c.verdict).to.equal('fail');
     expect(c.reason).to.match(/^expected deny or passthrough \(DISABLE, R5\.5 DISABLE: TLS is never terminated\)/);
   });
@@ -71,15 +74,20 @@ describe('diff: judgeCell under a claim', function () {
     const ok = judgeCell(tlsIntoDisabledHttp, [passthroughAllowed()], { feature: 'f', claim: 'spec' });
     expect(ok.verdict).to.equal('pass');
     expect(ok.differsFromIstio).to.equal(true);
-    const bad = judgeCell(tlsIntoDisabledHttp, [passthroughAllowed({ echo: { workload: 'foo/finance', port: 8080, received: 'plaintext', protocol: 'http' } })], { feature: 'f', claim: 'spec' });
+    const bad = judgeCell(tlsIntoDisabledHttp, [passthroughAllowed({ echo: { workload: 'foo/finance', port: 8080, received: 'plaintext', protocol: 'http' } })], {
+      feature: 'f',
+      claim: 'spec',
+    });
     expect(bad.verdict).to.equal('fail');
     expect(bad.reason).to.contain("received plaintext, not the client's TLS bytes");
   });
 
-  it('spec: an allow in the set must still be mTLS terminated with the target workload\'s identity', function () {
+  it("spec: an allow in the set must still be mTLS terminated with the target workload's identity", function () {
     const ok = judgeCell(mtlsTcpIntoStrictHttp, [mtlsAllowed()], { feature: 'f', claim: 'spec' });
     expect(ok.verdict).to.equal('pass');
-    const wrongId = mtlsAllowed({ tls: { version: 'TLSv1.3', alpn: null, serverIdentity: 'spiffe://cluster.local/ns/foo/sa/other', serverIssuer: 'mesh', serverIdentityOk: false } });
+    const wrongId = mtlsAllowed({
+      tls: { version: 'TLSv1.3', alpn: null, serverIdentity: 'spiffe://cluster.local/ns/foo/sa/other', serverIssuer: 'mesh', serverIdentityOk: false },
+    });
     const bad = judgeCell(mtlsTcpIntoStrictHttp, [wrongId], { feature: 'f', claim: 'spec' });
     expect(bad.verdict).to.equal('fail');
     expect(bad.reason).to.contain('spiffe://cluster.local/ns/foo/sa/other');

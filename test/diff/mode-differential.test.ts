@@ -56,7 +56,9 @@ describe('diff: sidecar versus ambient (mode: both)', () => {
 
   it('lists an observed difference where the oracle expects the same outcome in both modes', () => {
     // Ambient data plane fails open on 9090 plaintext (expected deny in both modes).
-    const ambient = result('ambient', (e) => (e.port === 9090 && e.client === 'plaintext-http' ? plaintextAllowed({ echo: { workload: e.workload, port: 9090, received: 'plaintext', protocol: 'http' } }) : conforming(e)));
+    const ambient = result('ambient', (e) =>
+      e.port === 9090 && e.client === 'plaintext-http' ? plaintextAllowed({ echo: { workload: e.workload, port: 9090, received: 'plaintext', protocol: 'http' } }) : conforming(e),
+    );
     const d = modeDifferential(result('sidecar'), ambient);
     const row = d.differences.find((x) => x.client === 'plaintext-http' && x.port === 9090);
     expect(row).to.deep.include({ expectedDiffers: false, observedDiffers: true });

@@ -55,7 +55,12 @@ describe('diff: summaries', () => {
   });
 
   it('groups by client in DIRECT_CLIENT_KINDS order, not alphabetically', () => {
-    const cells = [cell('pass', { client: 'tls-no-istio-alpn' }), cell('pass', { client: 'mtls-tcp' }), cell('fail', { client: 'plaintext-tcp' }), cell('pass', { client: 'mtls-expired' })];
+    const cells = [
+      cell('pass', { client: 'tls-no-istio-alpn' }),
+      cell('pass', { client: 'mtls-tcp' }),
+      cell('fail', { client: 'plaintext-tcp' }),
+      cell('pass', { client: 'mtls-expired' }),
+    ];
     expect(Object.keys(summarizeBy(cells, 'client'))).to.deep.equal(['plaintext-tcp', 'mtls-tcp', 'mtls-expired', 'tls-no-istio-alpn']);
   });
 
@@ -107,4 +112,3 @@ describe('diff: truthTable', () => {
     expect(t.rows.map((r) => r.meshMode)).to.deep.equal(['ambient', 'sidecar']);
   });
 });
-

@@ -171,7 +171,10 @@ describe('docs: every rule, section and docs/ reference resolves', function () {
     expect(readme).to.match(/^# meshconform\n\n```\nnpm ci && npm start[^\n]*\nnpm test[^\n]*\n```/);
     const linked = new Set([...readme.matchAll(/\]\(docs\/([\w.-]+\.md)\)/g)].map((m) => m[1]!));
     const docs = readdirSync(join(ROOT, 'docs')).filter((n) => n.endsWith('.md'));
-    expect(docs.filter((d) => !linked.has(d)), 'docs/ files the README does not link').to.deep.equal([]);
+    expect(
+      docs.filter((d) => !linked.has(d)),
+      'docs/ files the README does not link',
+    ).to.deep.equal([]);
   });
 
   it('in every rule string the oracle can put into a report', async () => {
@@ -187,9 +190,7 @@ describe('docs: every rule, section and docs/ reference resolves', function () {
           }
     // The built-in suite adds the notes the resolvers attach (ambient DISABLE, R6.10's gap, selector: {}).
     const scenarios = await loadScenarios([join(ROOT, 'scenarios')]);
-    for (const s of scenarios)
-      for (const meshMode of ['sidecar', 'ambient'] as MeshMode[])
-        for (const e of expectations(s, meshMode)) texts.push(e.rule, e.requiredRule);
+    for (const s of scenarios) for (const meshMode of ['sidecar', 'ambient'] as MeshMode[]) for (const e of expectations(s, meshMode)) texts.push(e.rule, e.requiredRule);
     expect(texts.length).to.be.greaterThan(100);
     const unresolved = [...new Set(texts)].flatMap((t) => {
       const cited = citedRuleIds(t);

@@ -61,7 +61,10 @@ describe('ambient mode through the CLI', function () {
   this.timeout(300_000);
 
   it('explain --json gives ambient modes with meshMode on every entry, both modes for a both scenario', async () => {
-    const r = await execa(process.execPath, [bin, 'explain', '--json', join(AMBIENT, 'ambient-mesh-disable.yaml'), join(AMBIENT, 'both-root-empty-selector.yaml')], { cwd: root, reject: false });
+    const r = await execa(process.execPath, [bin, 'explain', '--json', join(AMBIENT, 'ambient-mesh-disable.yaml'), join(AMBIENT, 'both-root-empty-selector.yaml')], {
+      cwd: root,
+      reject: false,
+    });
     expect(r.exitCode, r.stderr).to.equal(0);
     const entries = JSON.parse(r.stdout) as { scenario: string; meshMode: string; workload: string; port: number | null; mode: string; decidedBy: unknown[] }[];
     for (const e of entries) expect(Object.keys(e)).to.deep.equal(['scenario', 'meshMode', 'workload', 'port', 'mode', 'decidedBy']);
@@ -96,7 +99,9 @@ describe('ambient mode through the CLI', function () {
       writeFileSync(file, readFileSync(join(AMBIENT, 'ambient-namespace-strict.yaml'), 'utf8').replace('mtls-tcp: deny', 'mtls-tcp: allow'));
       const bad = await execa(process.execPath, [bin, 'validate', file], { cwd: root, reject: false });
       expect(bad.exitCode).to.equal(1);
-      expect(bad.stderr).to.match(/ambient-namespace-strict\.yaml:\d+:\d+: lint: foo\/app port 8080 \(tcp, ambient\): the author expects mtls-tcp: allow, but the oracle derives deny under mode STRICT \(R6\.3 STRICT/);
+      expect(bad.stderr).to.match(
+        /ambient-namespace-strict\.yaml:\d+:\d+: lint: foo\/app port 8080 \(tcp, ambient\): the author expects mtls-tcp: allow, but the oracle derives deny under mode STRICT \(R6\.3 STRICT/,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -104,7 +109,15 @@ describe('ambient mode through the CLI', function () {
 
   it('a data plane that implements sidecar mode only runs the sidecar half of a both scenario and skips the ambient half with the reason', async () => {
     const sidecarOnly = `exec:${process.execPath} ${join(root, 'harness/reference/sidecar.mjs')}`;
-    const c = await cli(['run', join(AMBIENT, 'both-namespace-strict.yaml'), join(AMBIENT, 'ambient-namespace-strict.yaml'), '--data-plane', sidecarOnly, '--reporter', 'console,json']);
+    const c = await cli([
+      'run',
+      join(AMBIENT, 'both-namespace-strict.yaml'),
+      join(AMBIENT, 'ambient-namespace-strict.yaml'),
+      '--data-plane',
+      sidecarOnly,
+      '--reporter',
+      'console,json',
+    ]);
     expect(c.exitCode, c.stdout + c.stderr).to.equal(0);
     const r = c.report();
     const units = r.scenarios.map((s) => [s.name, s.meshMode, s.skipped === undefined ? s.summary.passed : 'skipped']);

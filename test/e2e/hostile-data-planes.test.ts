@@ -83,7 +83,7 @@ describe('hostile data planes (local backend, real CLI)', function () {
     for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true });
   });
 
-  it('a grandchild holding the data plane\'s stdout/stderr does not hang the run; the whole tree is stopped', async () => {
+  it("a grandchild holding the data plane's stdout/stderr does not hang the run; the whole tree is stopped", async () => {
     const s = start(['run', scenario, '--data-plane', hostile('pipe-holder'), '--local-subnet', '127.241', '--retries', '0']);
     const r = await s.child;
     expect(r.timedOut, 'the run hung').to.equal(false);
@@ -103,14 +103,14 @@ describe('hostile data planes (local backend, real CLI)', function () {
     expect(await leftovers(s)).to.deep.equal({ processes: [], files: [] });
   });
 
-  it('a data plane\'s own children (a forked `sleep 3600`) are stopped with it', async () => {
+  it("a data plane's own children (a forked `sleep 3600`) are stopped with it", async () => {
     const s = start(['run', scenario, '--data-plane', hostile('forker'), '--local-subnet', '127.243', '--retries', '0']);
     const r = await s.child;
     expect(r.exitCode, r.stderr).to.equal(1);
     expect(await leftovers(s)).to.deep.equal({ processes: [], files: [] });
   });
 
-  it('SIGINT while a scenario\'s teardown waits for data planes that ignore SIGTERM: the CLI waits for the SIGKILL, nothing runs on', async () => {
+  it("SIGINT while a scenario's teardown waits for data planes that ignore SIGTERM: the CLI waits for the SIGKILL, nothing runs on", async () => {
     const s = start(['run', scenario, '--data-plane', hostile('sigterm-ignorer'), '--local-subnet', '127.244', '--retries', '0']);
     // The data planes mark the SIGTERM of the teardown: interrupt exactly then.
     const inTeardown = await until(() => readdirSync(s.marks).some((n) => n.startsWith('sigterm-')), 60_000);
@@ -147,13 +147,16 @@ describe('hostile data planes (local backend, real CLI)', function () {
     }, 100);
     const r = await s.child.finally(() => clearInterval(sampler));
     expect(r.exitCode, r.stderr).to.equal(1);
-    expect(readdirSync(s.marks).some((n) => n.startsWith('flooded-')), 'the flood did not complete').to.equal(true);
+    expect(
+      readdirSync(s.marks).some((n) => n.startsWith('flooded-')),
+      'the flood did not complete',
+    ).to.equal(true);
     // 600 MB went through the pipes; a bounded harness stays far below that.
     expect(peakKb, 'peak resident memory of the CLI (kB)').to.be.below(350_000);
     expect(await leftovers(s)).to.deep.equal({ processes: [], files: [] });
   });
 
-  it('escape sequences in a data plane\'s stderr are printed escaped, never raw, in the start-failure message', async () => {
+  it("escape sequences in a data plane's stderr are printed escaped, never raw, in the start-failure message", async () => {
     const s = start(['run', scenario, '--data-plane', hostile('ansi-at-start'), '--local-subnet', '127.246']);
     const r = await s.child;
     expect(r.exitCode).to.equal(2);
@@ -162,7 +165,7 @@ describe('hostile data planes (local backend, real CLI)', function () {
     expect(r.stderr).to.include('\\u001b]0;pwned\\u0007');
   });
 
-  it('reap after kill -9 of the CLI removes the local run\'s echo app, data planes and key folder', async () => {
+  it("reap after kill -9 of the CLI removes the local run's echo app, data planes and key folder", async () => {
     const s = start(['run', scenario, '--data-plane', hostile('never-ready'), '--local-subnet', '127.247', '--ready-timeout', '120000']);
     const up = await until(() => readdirSync(s.marks).filter((n) => n.startsWith('started-')).length === 2, 60_000);
     expect(up, 'the data planes never started').to.equal(true);

@@ -78,7 +78,9 @@ describe('determinism: the same suite twice gives the same verdicts', function (
   // sees inside a fault window depends on timing.
   it('identical cell keys, verdicts and observed outcomes; the random subnet is in the report', async () => {
     const runs: RunResult[] = [];
-    const folders = readdirSync(join(root, 'scenarios'), { withFileTypes: true }).filter((d) => d.isDirectory() && d.name !== 'chaos').map((d) => join(root, 'scenarios', d.name));
+    const folders = readdirSync(join(root, 'scenarios'), { withFileTypes: true })
+      .filter((d) => d.isDirectory() && d.name !== 'chaos')
+      .map((d) => join(root, 'scenarios', d.name));
     for (const subnet of ['127.228', '127.229']) {
       const out = mkdtempSync(join(tmpdir(), 'mc-det-out-'));
       try {

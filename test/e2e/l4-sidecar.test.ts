@@ -33,7 +33,10 @@ async function run(args: string[], env: Record<string, string> = {}): Promise<{ 
 }
 
 const cells = (r: RunResult): CellResult[] => r.scenarios.flatMap((s) => s.cells);
-const failing = (r: RunResult) => cells(r).filter((c) => c.verdict !== 'pass').map((c) => `${c.key} ${c.verdict}: ${c.reason}`);
+const failing = (r: RunResult) =>
+  cells(r)
+    .filter((c) => c.verdict !== 'pass')
+    .map((c) => `${c.key} ${c.verdict}: ${c.reason}`);
 
 describe('independent L4 sidecar (exec: fixture) and the claims', function () {
   this.timeout(600_000);

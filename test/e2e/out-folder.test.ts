@@ -9,7 +9,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const bin = join(root, 'bin/meshconform.js');
 const scenario = join(root, 'test/e2e/fixtures/scenarios/strict-and-permissive.yaml');
 
-describe('run --out: checked before any work, and latest is only ever meshconform\'s', function () {
+describe("run --out: checked before any work, and latest is only ever meshconform's", function () {
   this.timeout(120_000);
   const made: string[] = [];
   const temp = () => {

@@ -75,7 +75,10 @@ describe('haproxy data plane: its keys live in the harness-owned MESHCONFORM_TMP
       readyTimeoutMs: 30_000,
     });
     const launcher = env.chaos!.dataPlane('foo/a').pid!;
-    const tmpDir = readFileSync(`/proc/${launcher}/environ`, 'latin1').split('\0').find((e) => e.startsWith('MESHCONFORM_TMPDIR='))?.slice('MESHCONFORM_TMPDIR='.length);
+    const tmpDir = readFileSync(`/proc/${launcher}/environ`, 'latin1')
+      .split('\0')
+      .find((e) => e.startsWith('MESHCONFORM_TMPDIR='))
+      ?.slice('MESHCONFORM_TMPDIR='.length);
     expect(tmpDir, 'the harness gives the data plane MESHCONFORM_TMPDIR').to.be.a('string');
     // haproxy's config (and the certificate-and-key file beside it) are inside that folder.
     const [argv] = haproxyChildren(launcher);

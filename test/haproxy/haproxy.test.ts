@@ -43,7 +43,19 @@ describe('haproxy data plane (Debian HAProxy, OpenSSL, configured from the polic
 
   it('the probes and verdicts hold against a foreign TLS stack: every cell passes; the trust-domain check HAProxy cannot make is skipped with the reason', async function () {
     requireCapability(this, available, HAPROXY);
-    const r = await run(['run', scenario('strict-and-permissive'), scenario('port-level-disable'), '--data-plane', 'haproxy', '--local-subnet', '127.243', '--parallel', '1', '--retries', '0']);
+    const r = await run([
+      'run',
+      scenario('strict-and-permissive'),
+      scenario('port-level-disable'),
+      '--data-plane',
+      'haproxy',
+      '--local-subnet',
+      '127.243',
+      '--parallel',
+      '1',
+      '--retries',
+      '0',
+    ]);
     expect(r.report, r.stderr).to.not.equal(undefined);
     const report = r.report!;
     expect(report.environment.dataPlane).to.equal('haproxy');
@@ -74,7 +86,13 @@ describe('haproxy data plane (Debian HAProxy, OpenSSL, configured from the polic
 
     // DISABLE (port-level, foo/finance:8080 of the second scenario): every TLS client passes through.
     const disable = report.scenarios.find((s) => s.name === 'port-level-disable')!.cells.filter((c) => c.port === 8080);
-    expect(disable.every((c) => c.verdict === 'pass'), disable.filter((c) => c.verdict !== 'pass').map((c) => c.reason).join('\n')).to.equal(true);
+    expect(
+      disable.every((c) => c.verdict === 'pass'),
+      disable
+        .filter((c) => c.verdict !== 'pass')
+        .map((c) => c.reason)
+        .join('\n'),
+    ).to.equal(true);
 
     // HAProxy 2.6 cannot read the URI SAN, so it cannot refuse a mesh-CA certificate of another trust domain: those
     // cells (STRICT and PERMISSIVE) are skipped with the reason, never probed, never counted as passing.
@@ -93,7 +111,9 @@ describe('haproxy data plane (Debian HAProxy, OpenSSL, configured from the polic
   // invariant reports as a real finding, on some runs and not others.
   it('the built-in static suite passes on HAProxy, with only the inexpressible trust-domain cells skipped', async function () {
     requireCapability(this, available, HAPROXY);
-    const folders = readdirSync(join(root, 'scenarios'), { withFileTypes: true }).filter((d) => d.isDirectory() && d.name !== 'chaos').map((d) => join(root, 'scenarios', d.name));
+    const folders = readdirSync(join(root, 'scenarios'), { withFileTypes: true })
+      .filter((d) => d.isDirectory() && d.name !== 'chaos')
+      .map((d) => join(root, 'scenarios', d.name));
     const r = await run(['run', ...folders, '--data-plane', 'haproxy', '--local-subnet', '127.248']);
     const cells = r.report!.scenarios.flatMap((s) => s.cells);
     const notPassing = cells.filter((c) => c.verdict !== 'pass' && !(c.verdict === 'skipped' && c.client === 'mtls-other-trust-domain'));

@@ -32,7 +32,11 @@ interface Workload {
   readonly labels: Record<string, string>;
 }
 const resolve = (manifests: Manifest[], workload: Workload = { namespace: 'foo', labels: { app: 'a' } }, root = 'istio-system') =>
-  resolveAmbient(workload, manifests.map((m, i) => normalizeAmbientPolicy(m, i)), root);
+  resolveAmbient(
+    workload,
+    manifests.map((m, i) => normalizeAmbientPolicy(m, i)),
+    root,
+  );
 const port = (manifests: Manifest[], p: number, workload?: Workload) => ambientModeForPort(resolve(manifests, workload), p);
 
 describe('reference ambient: effective modes', function () {
@@ -66,7 +70,9 @@ describe('reference ambient: effective modes', function () {
     }
 
     it('a port UNSET under a DISABLE workload inherits PERMISSIVE, never DISABLE', function () {
-      const res = resolve([pa('foo', 'w', { selector: { matchLabels: { app: 'a' } }, mtls: { mode: 'DISABLE' }, portLevelMtls: { 8080: { mode: 'UNSET' }, 9090: { mode: 'STRICT' } } })]);
+      const res = resolve([
+        pa('foo', 'w', { selector: { matchLabels: { app: 'a' } }, mtls: { mode: 'DISABLE' }, portLevelMtls: { 8080: { mode: 'UNSET' }, 9090: { mode: 'STRICT' } } }),
+      ]);
       expect([ambientModeForPort(res, 8080), ambientModeForPort(res, 9090), ambientModeForPort(res, 7070)]).to.deep.equal(['PERMISSIVE', 'STRICT', 'PERMISSIVE']);
     });
 
@@ -95,8 +101,18 @@ describe('reference ambient: effective modes', function () {
     });
 
     it('the oldest workload policy wins, port maps are not merged; ties go by name', function () {
-      const old = pa('foo', 'z-old', { selector: { matchLabels: { app: 'a' } }, mtls: { mode: 'PERMISSIVE' }, portLevelMtls: { 8080: { mode: 'STRICT' } } }, '2024-01-01T00:00:00Z');
-      const young = pa('foo', 'a-young', { selector: { matchLabels: { app: 'a' } }, mtls: { mode: 'STRICT' }, portLevelMtls: { 9090: { mode: 'PERMISSIVE' } } }, '2024-02-01T00:00:00Z');
+      const old = pa(
+        'foo',
+        'z-old',
+        { selector: { matchLabels: { app: 'a' } }, mtls: { mode: 'PERMISSIVE' }, portLevelMtls: { 8080: { mode: 'STRICT' } } },
+        '2024-01-01T00:00:00Z',
+      );
+      const young = pa(
+        'foo',
+        'a-young',
+        { selector: { matchLabels: { app: 'a' } }, mtls: { mode: 'STRICT' }, portLevelMtls: { 9090: { mode: 'PERMISSIVE' } } },
+        '2024-02-01T00:00:00Z',
+      );
       const res = resolve([young, old]);
       expect([res.mode, ambientModeForPort(res, 8080), ambientModeForPort(res, 9090)]).to.deep.equal(['PERMISSIVE', 'STRICT', 'PERMISSIVE']);
       const tieA = pa('foo', 'a', { selector: { matchLabels: { app: 'a' } }, mtls: { mode: 'STRICT' } }, '2024-01-01T00:00:00Z');
@@ -118,7 +134,9 @@ describe('reference ambient: effective modes', function () {
       expect(() => normalizeAmbientPolicy(pa('foo', 'x', { mtls: { mode: 'STRIKT' } }), 3)).to.throw(/policies\[3\] \(x\): spec\.mtls\.mode "STRIKT"/);
     });
     it('a bad port key', function () {
-      expect(() => normalizeAmbientPolicy(pa('foo', 'x', { selector: { matchLabels: { a: 'b' } }, portLevelMtls: { '0': { mode: 'STRICT' } } }), 0)).to.throw(/portLevelMtls key "0"/);
+      expect(() => normalizeAmbientPolicy(pa('foo', 'x', { selector: { matchLabels: { a: 'b' } }, portLevelMtls: { '0': { mode: 'STRICT' } } }), 0)).to.throw(
+        /portLevelMtls key "0"/,
+      );
     });
     it('a sidecar-mode config is refused, naming the data plane that serves it', function () {
       const config = {
@@ -130,9 +148,9 @@ describe('reference ambient: effective modes', function () {
         policies: [],
       };
       expect(() => checkAmbientConfig(config)).to.throw(/mesh\.mode is "sidecar"; the reference ambient proxy implements ambient mode only/);
-      expect(() => checkAmbientConfig({ ...config, mesh: { ...config.mesh, mode: 'ambient' }, workload: { ...config.workload, ports: [{ port: 15008, protocol: 'tcp' }] } })).to.throw(
-        /port 15008 is the node proxy's HBONE port/,
-      );
+      expect(() =>
+        checkAmbientConfig({ ...config, mesh: { ...config.mesh, mode: 'ambient' }, workload: { ...config.workload, ports: [{ port: 15008, protocol: 'tcp' }] } }),
+      ).to.throw(/port 15008 is the node proxy's HBONE port/);
       expect(checkAmbientConfig({ ...config, mesh: { ...config.mesh, mode: 'ambient' } }).mesh.mode).to.equal('ambient');
     });
   });

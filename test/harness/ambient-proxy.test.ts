@@ -25,7 +25,9 @@ import { policy, randomLoopback, writeJsonAtomic } from './support/fixture.js';
 
 const AMBIENT_PROXY = fileURLToPath(new URL('../../harness/reference-ambient/ambient-proxy.mjs', import.meta.url));
 const TIMEOUT_MS = 5000;
-const A = 'allow', P = 'passthrough', D = 'deny';
+const A = 'allow',
+  P = 'passthrough',
+  D = 'deny';
 
 /**
  * Spec §6 per client kind: [STRICT, PERMISSIVE] (DISABLE behaves as PERMISSIVE, R6.5). Direct clients have no peer
@@ -116,7 +118,12 @@ describe('harness: reference ambient proxy (real processes, real mTLS, real HTTP
 
   const spiffe = (w: Workload, sa = w.name) => `spiffe://cluster.local/ns/${w.namespace}/sa/${sa}`;
 
-  function configFor(w: Workload, appPorts: Record<string, number>, policies: PeerAuthenticationManifest[], opts: { serviceAccount?: string; mode?: 'ambient' | 'sidecar' } = {}): WorkloadConfig {
+  function configFor(
+    w: Workload,
+    appPorts: Record<string, number>,
+    policies: PeerAuthenticationManifest[],
+    opts: { serviceAccount?: string; mode?: 'ambient' | 'sidecar' } = {},
+  ): WorkloadConfig {
     const sa = opts.serviceAccount ?? w.name;
     const id = pki.issueWorkload({ namespace: w.namespace, serviceAccount: sa, address: w.address });
     const tag = `${w.namespace}-${w.name}-${sa}-${seq++}`;
@@ -146,8 +153,7 @@ describe('harness: reference ambient proxy (real processes, real mTLS, real HTTP
   }
 
   async function startProxy(configFiles: string[]): Promise<Child> {
-    const env: Record<string, string> =
-      configFiles.length === 1 ? { MESHCONFORM_WORKLOAD_CONFIG: configFiles[0]! } : { MESHCONFORM_WORKLOAD_CONFIGS: configFiles.join(':') };
+    const env: Record<string, string> = configFiles.length === 1 ? { MESHCONFORM_WORKLOAD_CONFIG: configFiles[0]! } : { MESHCONFORM_WORKLOAD_CONFIGS: configFiles.join(':') };
     const proxy = startChild(AMBIENT_PROXY, env);
     children.push(proxy);
     await proxy.waitForLine((l) => l === 'ready');
@@ -255,7 +261,10 @@ describe('harness: reference ambient proxy (real processes, real mTLS, real HTTP
     }
 
     it('each workload of a multi-workload process presents its own identity on its own :15008', async function () {
-      for (const [w, protocol] of [[a, 'tcp'], [b, 'http']] as const) {
+      for (const [w, protocol] of [
+        [a, 'tcp'],
+        [b, 'http'],
+      ] as const) {
         const o = await probe('hbone', w, w.ports[0]!.port, protocol);
         expect(o.status, JSON.stringify(o)).to.equal('allowed');
         expect(o.tls).to.include({ serverIdentity: spiffe(w), serverIdentityOk: true });

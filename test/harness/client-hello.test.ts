@@ -109,7 +109,7 @@ describe('harness: ClientHello parsing', function () {
     // and on random mutations of a real hello
     for (let i = 0; i < 2000; i++) {
       const m = Buffer.from(withAlpn);
-      m[5 + (rand() * 256 + rand()) % (m.length - 5)] = rand();
+      m[5 + ((rand() * 256 + rand()) % (m.length - 5))] = rand();
       expect(() => parseClientHello(m)).to.not.throw();
     }
   });

@@ -28,7 +28,16 @@ describe('harness: echo application', function () {
   let ports: Record<string, number>;
   const extra: Child[] = [];
   const workloads: WorkloadSpec[] = [
-    { namespace: 'foo', name: 'finance', labels: {}, address: '127.0.0.1', ports: [{ port: 8080, protocol: 'tcp' }, { port: 9090, protocol: 'http' }] },
+    {
+      namespace: 'foo',
+      name: 'finance',
+      labels: {},
+      address: '127.0.0.1',
+      ports: [
+        { port: 8080, protocol: 'tcp' },
+        { port: 9090, protocol: 'http' },
+      ],
+    },
     { namespace: 'bar', name: 'web', labels: {}, address: '127.0.0.1', ports: [{ port: 8080, protocol: 'http' }] },
   ];
   const port = (key: string) => ports[key] ?? 0;

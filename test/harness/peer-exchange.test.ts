@@ -45,7 +45,13 @@ async function startRecordingApp(): Promise<{ port: number; close: () => Promise
  * One mTLS connection with ALPN istio-peer-exchange: writes `writes` in turn, each after the bytes so far satisfy
  * `waitBefore` (when given), and resolves with everything the server sent once it closes (or at the deadline).
  */
-function exchange(pki: TestPki, host: string, port: number, writes: readonly Buffer[], waitBefore?: (received: Buffer, i: number) => boolean): Promise<{ alpn: string | false | null; bytes: Buffer }> {
+function exchange(
+  pki: TestPki,
+  host: string,
+  port: number,
+  writes: readonly Buffer[],
+  waitBefore?: (received: Buffer, i: number) => boolean,
+): Promise<{ alpn: string | false | null; bytes: Buffer }> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let next = 0;
@@ -81,7 +87,16 @@ describe('harness: reference sidecar, Istio metadata exchange (real processes, r
   const children: Child[] = [];
   let app: Awaited<ReturnType<typeof startRecordingApp>>;
   const address = randomLoopback();
-  const w: WorkloadSpec = { namespace: 'foo', name: 'finance', labels: { app: 'finance' }, address, ports: [{ port: 9100, protocol: 'tcp' }, { port: 9101, protocol: 'http' }] };
+  const w: WorkloadSpec = {
+    namespace: 'foo',
+    name: 'finance',
+    labels: { app: 'finance' },
+    address,
+    ports: [
+      { port: 9100, protocol: 'tcp' },
+      { port: 9101, protocol: 'http' },
+    ],
+  };
 
   async function sidecarFor(spec: WorkloadSpec, appPorts: Record<string, number>, env: Record<string, string> = {}): Promise<void> {
     const configFile = join(dir, `${spec.name}-${spec.address}.json`);
@@ -136,7 +151,18 @@ describe('harness: reference sidecar, Istio metadata exchange (real processes, r
     await sidecarFor(spec, echo.ports);
     const ctx = createProbeContext({ meshCaPem: pki.meshCa.certPem, appCaPem: pki.appCa.certPem, clients: { mesh: { certPem: pki.client.certPem, keyPem: pki.client.keyPem } } });
     const o = await runProbe(
-      { key: 'mx|sidecar|bar/ledger|9200|mtls-tcp', scenario: 'mx', meshMode: 'sidecar', workload: 'bar/ledger', port: 9200, protocol: 'tcp', client: 'mtls-tcp', address: spec.address, targetPort: 9200, expectedServerIdentity: 'spiffe://cluster.local/ns/bar/sa/ledger' },
+      {
+        key: 'mx|sidecar|bar/ledger|9200|mtls-tcp',
+        scenario: 'mx',
+        meshMode: 'sidecar',
+        workload: 'bar/ledger',
+        port: 9200,
+        protocol: 'tcp',
+        client: 'mtls-tcp',
+        address: spec.address,
+        targetPort: 9200,
+        expectedServerIdentity: 'spiffe://cluster.local/ns/bar/sa/ledger',
+      },
       ctx,
       { timeoutMs: DEADLINE_MS },
     );
@@ -148,7 +174,13 @@ describe('harness: reference sidecar, Istio metadata exchange (real processes, r
   it('defect mx-drops-first-bytes: the preamble goes out, the first bytes never reach the app', async function () {
     const spec: WorkloadSpec = { ...w, address: randomLoopback(), ports: [{ port: 9100, protocol: 'tcp' }] };
     await sidecarFor(spec, { 'foo/finance|9100': app.port }, { MESHCONFORM_DEFECTS: 'mx-drops-first-bytes' });
-    const got = await exchange(pki, spec.address, 9100, [Buffer.concat([PROBE_MX_HEADER, Buffer.from('first\n')]), Buffer.from('second\n')], (received) => readPreamble(received).state === 'ok');
+    const got = await exchange(
+      pki,
+      spec.address,
+      9100,
+      [Buffer.concat([PROBE_MX_HEADER, Buffer.from('first\n')]), Buffer.from('second\n')],
+      (received) => readPreamble(received).state === 'ok',
+    );
     expect(split(got.bytes)).to.deep.equal({ peer: { workload: 'finance', namespace: 'foo' }, app: 'second\n' });
   });
 });

@@ -7,12 +7,15 @@ const ROOT = 'istio-system';
 const finance: { namespace: string; labels: Record<string, string> } = { namespace: 'foo', labels: { app: 'finance', version: 'v1' } };
 
 function pa(namespace: string, name: string, spec: PeerAuthenticationManifest['spec'], creationTimestamp?: string): PeerAuthentication {
-  return normalizePolicy({
-    apiVersion: 'security.istio.io/v1',
-    kind: 'PeerAuthentication',
-    metadata: { name, namespace, ...(creationTimestamp ? { creationTimestamp } : {}) },
-    ...(spec ? { spec } : {}),
-  }, 0);
+  return normalizePolicy(
+    {
+      apiVersion: 'security.istio.io/v1',
+      kind: 'PeerAuthentication',
+      metadata: { name, namespace, ...(creationTimestamp ? { creationTimestamp } : {}) },
+      ...(spec ? { spec } : {}),
+    },
+    0,
+  );
 }
 
 function modes(policies: PeerAuthentication[], port?: number, workload = finance, root = ROOT) {
@@ -38,7 +41,9 @@ describe('harness: reference policy resolution', function () {
 
   it('UNSET chains up to the parent, and to PERMISSIVE at the top (R4.1)', function () {
     expect(modes([pa(ROOT, 'm', { mtls: { mode: 'UNSET' } })])).to.equal('PERMISSIVE');
-    expect(modes([pa(ROOT, 'm', { mtls: { mode: 'STRICT' } }), pa('foo', 'n', {}), pa('foo', 'w', { selector: { matchLabels: { app: 'finance' } }, mtls: {} })])).to.equal('STRICT');
+    expect(modes([pa(ROOT, 'm', { mtls: { mode: 'STRICT' } }), pa('foo', 'n', {}), pa('foo', 'w', { selector: { matchLabels: { app: 'finance' } }, mtls: {} })])).to.equal(
+      'STRICT',
+    );
     expect(modes([pa(ROOT, 'm', undefined), pa('foo', 'n', { mtls: { mode: 'DISABLE' } }), pa('foo', 'w', { selector: { matchLabels: { app: 'finance' } } })])).to.equal('DISABLE');
   });
 
@@ -54,12 +59,27 @@ describe('harness: reference policy resolution', function () {
   it('equal timestamps are broken by name (R3.3)', function () {
     const t = '2026-01-01T00:00:00Z';
     expect(modes([pa(ROOT, 'b', { mtls: { mode: 'STRICT' } }, t), pa(ROOT, 'a', { mtls: { mode: 'DISABLE' } }, t)])).to.equal('DISABLE');
-    expect(modes([pa('foo', 'b', { selector: { matchLabels: { app: 'finance' } }, mtls: { mode: 'STRICT' } }), pa('foo', 'a', { selector: { matchLabels: { version: 'v1' } }, mtls: { mode: 'DISABLE' } })])).to.equal('DISABLE');
+    expect(
+      modes([
+        pa('foo', 'b', { selector: { matchLabels: { app: 'finance' } }, mtls: { mode: 'STRICT' } }),
+        pa('foo', 'a', { selector: { matchLabels: { version: 'v1' } }, mtls: { mode: 'DISABLE' } }),
+      ]),
+    ).to.equal('DISABLE');
   });
 
   it('several workload policies: only the oldest applies, port maps are not merged (R3.2)', function () {
-    const old = pa('foo', 'old', { selector: { matchLabels: { app: 'finance' } }, mtls: { mode: 'STRICT' }, portLevelMtls: { '8080': { mode: 'DISABLE' } } }, '2026-01-01T00:00:00Z');
-    const young = pa('foo', 'young', { selector: { matchLabels: { version: 'v1' } }, mtls: { mode: 'PERMISSIVE' }, portLevelMtls: { '9090': { mode: 'DISABLE' } } }, '2026-01-01T00:00:01Z');
+    const old = pa(
+      'foo',
+      'old',
+      { selector: { matchLabels: { app: 'finance' } }, mtls: { mode: 'STRICT' }, portLevelMtls: { '8080': { mode: 'DISABLE' } } },
+      '2026-01-01T00:00:00Z',
+    );
+    const young = pa(
+      'foo',
+      'young',
+      { selector: { matchLabels: { version: 'v1' } }, mtls: { mode: 'PERMISSIVE' }, portLevelMtls: { '9090': { mode: 'DISABLE' } } },
+      '2026-01-01T00:00:01Z',
+    );
     expect(modes([young, old], 8080)).to.equal('DISABLE');
     expect(modes([young, old], 9090)).to.equal('STRICT');
     expect(modes([young, old], 1)).to.equal('STRICT');
@@ -77,12 +97,16 @@ describe('harness: reference policy resolution', function () {
     expect(modes([pa('foo', 'w', { selector: { matchLabels: { app: 'finance' } }, mtls: { mode: 'STRICT' } })])).to.equal('STRICT');
     expect(modes([pa('foo', 'w', { selector: { matchLabels: { app: 'finance', tier: 'db' } }, mtls: { mode: 'STRICT' } })])).to.equal('PERMISSIVE');
     expect(modes([pa('foo', 'w', { selector: { matchLabels: { app: 'Finance' } }, mtls: { mode: 'STRICT' } })])).to.equal('PERMISSIVE');
-    expect(modes([pa('foo', 'empty', { selector: { matchLabels: {} }, mtls: { mode: 'STRICT' } }), pa('foo', 'w', { selector: { matchLabels: { app: 'finance' } } })])).to.equal('STRICT');
+    expect(modes([pa('foo', 'empty', { selector: { matchLabels: {} }, mtls: { mode: 'STRICT' } }), pa('foo', 'w', { selector: { matchLabels: { app: 'finance' } } })])).to.equal(
+      'STRICT',
+    );
     expect(modes([pa(ROOT, 'empty-root', { selector: {}, mtls: { mode: 'STRICT' } })])).to.equal('STRICT');
   });
 
   it('policies of other namespaces never apply', function () {
-    expect(modes([pa('bar', 'default', { mtls: { mode: 'STRICT' } }), pa('bar', 'w', { selector: { matchLabels: { app: 'finance' } }, mtls: { mode: 'DISABLE' } })])).to.equal('PERMISSIVE');
+    expect(modes([pa('bar', 'default', { mtls: { mode: 'STRICT' } }), pa('bar', 'w', { selector: { matchLabels: { app: 'finance' } }, mtls: { mode: 'DISABLE' } })])).to.equal(
+      'PERMISSIVE',
+    );
   });
 
   it('an UNSET port inherits the already-inherited workload mode (R4.1 port level)', function () {

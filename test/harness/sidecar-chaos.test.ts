@@ -32,7 +32,14 @@ function mtls(target: ProbeTarget, client: { certPem: string; keyPem: string }):
     const chunks: Buffer[] = [];
     let serial: string | undefined;
     let settled = false;
-    const c = tls.connect({ host: target.host, port: target.port, rejectUnauthorized: false, cert: client.certPem, key: client.keyPem, ALPNProtocols: ['istio-peer-exchange', 'istio'] });
+    const c = tls.connect({
+      host: target.host,
+      port: target.port,
+      rejectUnauthorized: false,
+      cert: client.certPem,
+      key: client.keyPem,
+      ALPNProtocols: ['istio-peer-exchange', 'istio'],
+    });
     const finish = (detail: string, timedOut = false) => {
       if (settled) return;
       settled = true;
@@ -179,9 +186,17 @@ describe('harness: reference sidecar under chaos (real processes, real TLS)', fu
 
     const badFiles: [string, (up: Up) => void, RegExp][] = [
       ['a truncated certificate', (up) => replaceFile(up.files.certFile, readFileSync(up.files.certFile, 'utf8').slice(0, 400)), /\.crt: holds a PEM block without its END line/],
-      ['a key of another certificate', (up) => replaceFile(up.files.keyFile, issueLeaf({ issuer: rootA, uri: spiffe('foo', 'x') }).keyPem), /\.key: the key does not belong to the certificate/],
+      [
+        'a key of another certificate',
+        (up) => replaceFile(up.files.keyFile, issueLeaf({ issuer: rootA, uri: spiffe('foo', 'x') }).keyPem),
+        /\.key: the key does not belong to the certificate/,
+      ],
       ['an empty trust bundle', (up) => replaceFile(up.files.caFile, ''), /-ca\.pem: holds no PEM certificate/],
-      ['a trust bundle with a corrupt root', (up) => replaceFile(up.files.caFile, `${rootA.certPem}${rootA.certPem.replace(/^(.{80})./s, '$1!')}`), /-ca\.pem: certificate 2 of the bundle cannot be parsed/],
+      [
+        'a trust bundle with a corrupt root',
+        (up) => replaceFile(up.files.caFile, `${rootA.certPem}${rootA.certPem.replace(/^(.{80})./s, '$1!')}`),
+        /-ca\.pem: certificate 2 of the bundle cannot be parsed/,
+      ],
       ['a missing certificate file', (up) => unlinkSync(up.files.certFile), /cannot read TLS certificate file .*\.crt .*no such file/],
     ];
     for (const [what, breakIt, reason] of badFiles) {
@@ -251,8 +266,12 @@ describe('harness: reference sidecar under chaos (real processes, real TLS)', fu
 
     it('verifying with the proxy clock gives the same outcome as OpenSSL for every client kind, mode and protocol', async function () {
       const ports = [
-        { port: 8001, protocol: 'tcp' as const }, { port: 8002, protocol: 'tcp' as const }, { port: 8003, protocol: 'tcp' as const },
-        { port: 8004, protocol: 'http' as const }, { port: 8005, protocol: 'http' as const }, { port: 8006, protocol: 'http' as const },
+        { port: 8001, protocol: 'tcp' as const },
+        { port: 8002, protocol: 'tcp' as const },
+        { port: 8003, protocol: 'tcp' as const },
+        { port: 8004, protocol: 'http' as const },
+        { port: 8005, protocol: 'http' as const },
+        { port: 8006, protocol: 'http' as const },
       ];
       const policies = (name: string) => [
         policy('foo', 'ns', { mtls: { mode: 'PERMISSIVE' } }),
@@ -281,7 +300,9 @@ describe('harness: reference sidecar under chaos (real processes, real TLS)', fu
         const child = startChild(SIDECAR, { MESHCONFORM_WORKLOAD_CONFIG: f, MESHCONFORM_CLOCK_OFFSET_MS: bad });
         children.push(child);
         expect((await child.exited).code).to.equal(2);
-        expect(child.stderr()).to.equal(`reference-sidecar: MESHCONFORM_CLOCK_OFFSET_MS must be an integer number of milliseconds (negative for a clock behind), got ${JSON.stringify(bad)}\n`);
+        expect(child.stderr()).to.equal(
+          `reference-sidecar: MESHCONFORM_CLOCK_OFFSET_MS must be an integer number of milliseconds (negative for a clock behind), got ${JSON.stringify(bad)}\n`,
+        );
       });
     }
   });
@@ -312,7 +333,10 @@ describe('harness: reference sidecar under chaos (real processes, real TLS)', fu
     });
 
     describe('fail-open-window', function () {
-      const PORTS = [{ port: 8001, protocol: 'tcp' as const }, { port: 8004, protocol: 'http' as const }];
+      const PORTS = [
+        { port: 8001, protocol: 'tcp' as const },
+        { port: 8004, protocol: 'http' as const },
+      ];
 
       it('opens at the first SIGHUP: STRICT ports accept plaintext (mTLS still works)', async function () {
         const up = await bringUp(PORTS, STRICT_NS, { MESHCONFORM_DEFECTS: `fail-open-window=${LONG_MS}` });
@@ -390,7 +414,11 @@ describe('harness: reference sidecar under chaos (real processes, real TLS)', fu
     const badStarts: [string, Record<string, string>, RegExp][] = [
       ['a zero window', { MESHCONFORM_DEFECTS: 'fail-open-window=0' }, /'fail-open-window=0': the parameter is a duration in milliseconds, an integer from 1 to 86400000/],
       ['a parameter on a defect without one', { MESHCONFORM_DEFECTS: 'stale-policy-after-reload=5' }, /defect 'stale-policy-after-reload' takes no parameter/],
-      ['a bad MESHCONFORM_FAIL_OPEN_AT', { MESHCONFORM_DEFECTS: 'fail-open-window', MESHCONFORM_FAIL_OPEN_AT: 'soon' }, /MESHCONFORM_FAIL_OPEN_AT must be a time in epoch milliseconds/],
+      [
+        'a bad MESHCONFORM_FAIL_OPEN_AT',
+        { MESHCONFORM_DEFECTS: 'fail-open-window', MESHCONFORM_FAIL_OPEN_AT: 'soon' },
+        /MESHCONFORM_FAIL_OPEN_AT must be a time in epoch milliseconds/,
+      ],
     ];
     for (const [what, env, message] of badStarts) {
       it(`refuses ${what} at start: exit 2, one clear line`, async function () {

@@ -12,7 +12,9 @@ import { policy, randomLoopback, startEcho, startSidecar, workloadConfig, writeJ
 import { parseEcho, probe } from './support/probe-client.js';
 import { createTestPki, type TestPki } from './support/test-pki.js';
 
-const A = 'allow', P = 'passthrough', D = 'deny';
+const A = 'allow',
+  P = 'passthrough',
+  D = 'deny';
 // [DISABLE, PERMISSIVE, STRICT]
 const TCP_TABLE: Record<DirectClientKind, [ExpectedOutcome, ExpectedOutcome, ExpectedOutcome]> = {
   'plaintext-tcp': [A, A, D],
@@ -159,7 +161,8 @@ describe('harness: reference sidecar (real processes, real TLS)', function () {
       const raw = await new Promise<string>((resolve, reject) => {
         const chunks: Buffer[] = [];
         const c = tls.connect({ host: address, port: 8001, rejectUnauthorized: false, cert: pki.client.certPem, key: pki.client.keyPem, ALPNProtocols: ['istio'] }, () =>
-          c.end('MESHCONFORM-PROBE half-close\n'));
+          c.end('MESHCONFORM-PROBE half-close\n'),
+        );
         c.on('data', (d: Buffer) => chunks.push(d));
         c.on('error', reject);
         c.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
@@ -315,12 +318,21 @@ describe('harness: reference sidecar (real processes, real TLS)', function () {
       ['no config variable', () => ({}), /set exactly one of MESHCONFORM_WORKLOAD_CONFIG .* or MESHCONFORM_WORKLOAD_CONFIGS/],
       ['both config variables', () => ({ MESHCONFORM_WORKLOAD_CONFIG: 'a', MESHCONFORM_WORKLOAD_CONFIGS: 'b' }), /set exactly one of/],
       ['a missing config file', () => ({ MESHCONFORM_WORKLOAD_CONFIG: join(dir, 'nope.json') }), /cannot read workload config .*nope\.json: no such file/],
-      ['a missing certificate file', () => ({ MESHCONFORM_WORKLOAD_CONFIG: config(spec(6003), { tls: { certFile: join(dir, 'missing.crt'), keyFile: pki.client.keyFile, caFile: pki.meshCa.certFile } }) }),
-        /cannot read TLS certificate file .*missing\.crt for foo\/life: no such file/],
-      ['a certificate that does not match its key', () => ({ MESHCONFORM_WORKLOAD_CONFIG: config(spec(6004), { tls: { certFile: pki.meshCa.certFile, keyFile: pki.client.keyFile, caFile: pki.meshCa.certFile } }) }),
-        /invalid TLS material for foo\/life/],
-      ['an unknown policy mode', () => ({ MESHCONFORM_WORKLOAD_CONFIG: config(spec(6005), { policies: [policy('foo', 'x', { mtls: { mode: 'STRIKT' as never } })] }) }),
-        /policies\[0\] \(x\): spec\.mtls\.mode "STRIKT" is not one of/],
+      [
+        'a missing certificate file',
+        () => ({ MESHCONFORM_WORKLOAD_CONFIG: config(spec(6003), { tls: { certFile: join(dir, 'missing.crt'), keyFile: pki.client.keyFile, caFile: pki.meshCa.certFile } }) }),
+        /cannot read TLS certificate file .*missing\.crt for foo\/life: no such file/,
+      ],
+      [
+        'a certificate that does not match its key',
+        () => ({ MESHCONFORM_WORKLOAD_CONFIG: config(spec(6004), { tls: { certFile: pki.meshCa.certFile, keyFile: pki.client.keyFile, caFile: pki.meshCa.certFile } }) }),
+        /invalid TLS material for foo\/life/,
+      ],
+      [
+        'an unknown policy mode',
+        () => ({ MESHCONFORM_WORKLOAD_CONFIG: config(spec(6005), { policies: [policy('foo', 'x', { mtls: { mode: 'STRIKT' as never } })] }) }),
+        /policies\[0\] \(x\): spec\.mtls\.mode "STRIKT" is not one of/,
+      ],
       ['an unknown defect', () => ({ MESHCONFORM_WORKLOAD_CONFIG: config(spec(6006)), MESHCONFORM_DEFECTS: 'fail-open' }), /unknown defect 'fail-open'/],
     ];
     for (const [name, env, message] of badStarts) {

@@ -40,6 +40,8 @@ describe('meshconform/mocha: scenarios as mocha suites', function () {
     expect(r.stats.failures).to.be.greaterThan(0);
     const plain = r.failures.find((f) => f.fullTitle.includes('foo/finance:8080 › plaintext-tcp'));
     expect(plain, r.failures.map((f) => f.fullTitle).join('\n')).to.not.equal(undefined);
-    expect(plain!.err.message).to.match(/expected deny in STRICT/).and.match(/decided by foo\/default \(namespace\)/);
+    expect(plain!.err.message)
+      .to.match(/expected deny in STRICT/)
+      .and.match(/decided by foo\/default \(namespace\)/);
   });
 });

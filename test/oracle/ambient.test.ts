@@ -16,7 +16,12 @@ const modeAt = (modes: ReturnType<typeof ambientModes>, port: number | null) => 
 describe('oracle: ambient effective modes', () => {
   it('no PeerAuthentication at all: every port PERMISSIVE, decided by no policy, noting R6.9', () => {
     const modes = ambientModes();
-    expect(modes.map((m) => [m.port, m.mode])).to.deep.equal([[null, 'PERMISSIVE'], [8080, 'PERMISSIVE'], [9090, 'PERMISSIVE'], [7070, 'PERMISSIVE']]);
+    expect(modes.map((m) => [m.port, m.mode])).to.deep.equal([
+      [null, 'PERMISSIVE'],
+      [8080, 'PERMISSIVE'],
+      [9090, 'PERMISSIVE'],
+      [7070, 'PERMISSIVE'],
+    ]);
     for (const m of modes) {
       expect(m.decidedBy).to.deep.equal([]);
       expect(m.meshMode).to.equal('ambient');
@@ -36,9 +41,7 @@ describe('oracle: ambient effective modes', () => {
       const m = modeAt(modes, 8080)!;
       expect(m.mode).to.equal('PERMISSIVE');
       const p = policies.at(-1)!;
-      expect(m.notes).to.include(
-        `${level === 'port' ? 'portLevelMtls DISABLE' : 'DISABLE'} of ${p.namespace}/${p.name} (${level}) is treated as PERMISSIVE in ambient (R6.5)`,
-      );
+      expect(m.notes).to.include(`${level === 'port' ? 'portLevelMtls DISABLE' : 'DISABLE'} of ${p.namespace}/${p.name} (${level}) is treated as PERMISSIVE in ambient (R6.5)`);
       // The same set in sidecar mode keeps DISABLE: the mapping is ambient's alone.
       const sidecar = effectiveModes(scenario({ workloads: [app], policies }), 'sidecar');
       expect(sidecar.find((x) => x.port === 8080)?.mode).to.equal('DISABLE');
@@ -58,7 +61,12 @@ describe('oracle: ambient effective modes', () => {
       pa('foo', 'n', { mtls: { mode: 'UNSET' } }),
       pa('foo', 'w', { selector: { matchLabels: { app: 'a' } }, portLevelMtls: { 8080: { mode: 'PERMISSIVE' }, 9090: { mode: 'UNSET' } } }),
     );
-    expect(modes.map((m) => [m.port, m.mode])).to.deep.equal([[null, 'STRICT'], [8080, 'PERMISSIVE'], [9090, 'STRICT'], [7070, 'STRICT']]);
+    expect(modes.map((m) => [m.port, m.mode])).to.deep.equal([
+      [null, 'STRICT'],
+      [8080, 'PERMISSIVE'],
+      [9090, 'STRICT'],
+      [7070, 'STRICT'],
+    ]);
     expect(modeAt(modes, 8080)?.decidedBy).to.deep.equal([
       { level: 'mesh', namespace: 'istio-system', name: 'm' },
       { level: 'namespace', namespace: 'foo', name: 'n' },
@@ -69,8 +77,15 @@ describe('oracle: ambient effective modes', () => {
   });
 
   it('several STRICT ports under a PERMISSIVE workload are each STRICT (the OR fix, #49131)', () => {
-    const modes = ambientModes(pa('foo', 'w', { selector: { matchLabels: { app: 'a' } }, mtls: { mode: 'PERMISSIVE' }, portLevelMtls: { 8080: { mode: 'STRICT' }, 9090: { mode: 'STRICT' } } }));
-    expect(modes.map((m) => [m.port, m.mode])).to.deep.equal([[null, 'PERMISSIVE'], [8080, 'STRICT'], [9090, 'STRICT'], [7070, 'PERMISSIVE']]);
+    const modes = ambientModes(
+      pa('foo', 'w', { selector: { matchLabels: { app: 'a' } }, mtls: { mode: 'PERMISSIVE' }, portLevelMtls: { 8080: { mode: 'STRICT' }, 9090: { mode: 'STRICT' } } }),
+    );
+    expect(modes.map((m) => [m.port, m.mode])).to.deep.equal([
+      [null, 'PERMISSIVE'],
+      [8080, 'STRICT'],
+      [9090, 'STRICT'],
+      [7070, 'PERMISSIVE'],
+    ]);
   });
 
   it('a root-namespace selector: {} policy is no mesh policy in ambient (R2.5), but is in sidecar mode', () => {
@@ -101,7 +116,12 @@ describe('oracle: ambient effective modes', () => {
     expect(ambientModes(ns).map((m) => m.mode)).to.deep.equal(['STRICT', 'STRICT', 'STRICT', 'STRICT']);
     expect(modeAt(ambientModes(ns), 8080)).to.not.have.property('notes');
     const modes = ambientModes(ns, pa('foo', 'w', { selector: { matchLabels: { app: 'a' } }, portLevelMtls: { 8080: { mode: 'PERMISSIVE' } } }));
-    expect(modes.map((m) => [m.port, m.mode])).to.deep.equal([[null, 'STRICT'], [8080, 'PERMISSIVE'], [9090, 'STRICT'], [7070, 'STRICT']]);
+    expect(modes.map((m) => [m.port, m.mode])).to.deep.equal([
+      [null, 'STRICT'],
+      [8080, 'PERMISSIVE'],
+      [9090, 'STRICT'],
+      [7070, 'STRICT'],
+    ]);
     for (const m of modes) expect(m.notes?.join(' ')).to.include('foo/ns-empty').and.include('R2.5');
   });
 
@@ -110,7 +130,12 @@ describe('oracle: ambient effective modes', () => {
       pa('istio-system', 'm', { mtls: { mode: 'STRICT' } }),
       pa('foo', 'w', { selector: { matchLabels: { app: 'a' } }, mtls: { mode: 'PERMISSIVE' }, portLevelMtls: { 8080: { mode: 'STRICT' } } }),
     );
-    expect(modes.map((m) => [m.port, m.mode])).to.deep.equal([[null, 'PERMISSIVE'], [8080, 'STRICT'], [9090, 'PERMISSIVE'], [7070, 'PERMISSIVE']]);
+    expect(modes.map((m) => [m.port, m.mode])).to.deep.equal([
+      [null, 'PERMISSIVE'],
+      [8080, 'STRICT'],
+      [9090, 'PERMISSIVE'],
+      [7070, 'PERMISSIVE'],
+    ]);
     expect(modeAt(modes, 8080)?.notes?.join(' ')).to.include('R6.10');
     expect(modeAt(modes, 9090)).to.not.have.property('notes');
     // With a STRICT namespace policy the guard does not matter, so there is no note.
@@ -122,13 +147,18 @@ describe('oracle: ambient effective modes', () => {
     expect(modeAt(withNs, 8080)).to.deep.include({ mode: 'STRICT' }).and.not.have.property('notes');
   });
 
-  it('keeps sidecar semantics for selection: oldest wins, other namespaces never apply, the winner\'s port map only', () => {
+  it("keeps sidecar semantics for selection: oldest wins, other namespaces never apply, the winner's port map only", () => {
     const modes = ambientModes(
       pa('foo', 'old', { selector: { matchLabels: { app: 'a' } }, mtls: { mode: 'STRICT' }, portLevelMtls: { 8080: { mode: 'PERMISSIVE' } } }, '2024-01-01T00:00:00Z'),
       pa('foo', 'new', { selector: { matchLabels: { app: 'a' } }, mtls: { mode: 'PERMISSIVE' }, portLevelMtls: { 9090: { mode: 'PERMISSIVE' } } }, '2024-02-01T00:00:00Z'),
       pa('bar', 'other-ns', { mtls: { mode: 'PERMISSIVE' } }),
     );
-    expect(modes.map((m) => [m.port, m.mode])).to.deep.equal([[null, 'STRICT'], [8080, 'PERMISSIVE'], [9090, 'STRICT'], [7070, 'STRICT']]);
+    expect(modes.map((m) => [m.port, m.mode])).to.deep.equal([
+      [null, 'STRICT'],
+      [8080, 'PERMISSIVE'],
+      [9090, 'STRICT'],
+      [7070, 'STRICT'],
+    ]);
   });
 
   it('never derives DISABLE, for any combination of modes at every level', () => {
@@ -144,11 +174,21 @@ describe('oracle: ambient effective modes', () => {
               pa('foo', 'w', { selector: { matchLabels: { app: 'a' } }, mtls: { mode: w }, portLevelMtls: { 8080: { mode: p } } }),
             );
             const sidecar = effectiveModes(
-              scenario({ workloads: [app], policies: [pa('istio-system', 'm', { mtls: { mode: m } }), pa('foo', 'n', { mtls: { mode: n } }), pa('foo', 'w', { selector: { matchLabels: { app: 'a' } }, mtls: { mode: w }, portLevelMtls: { 8080: { mode: p } } })] }),
+              scenario({
+                workloads: [app],
+                policies: [
+                  pa('istio-system', 'm', { mtls: { mode: m } }),
+                  pa('foo', 'n', { mtls: { mode: n } }),
+                  pa('foo', 'w', { selector: { matchLabels: { app: 'a' } }, mtls: { mode: w }, portLevelMtls: { 8080: { mode: p } } }),
+                ],
+              }),
               'sidecar',
             );
             // R6.10: ambient inheritance equals sidecar's once DISABLE reads PERMISSIVE.
-            expect(modes.map((x) => x.mode)).to.deep.equal(sidecar.map((x) => (x.mode === 'DISABLE' ? 'PERMISSIVE' : x.mode)), `${m}/${n}/${w}/${p}`);
+            expect(modes.map((x) => x.mode)).to.deep.equal(
+              sidecar.map((x) => (x.mode === 'DISABLE' ? 'PERMISSIVE' : x.mode)),
+              `${m}/${n}/${w}/${p}`,
+            );
             checked++;
           }
         }
@@ -199,7 +239,9 @@ describe('oracle: ambient outcome table', () => {
     for (const k of ['hbone-no-client-cert', 'hbone-foreign-ca', 'hbone-expired', 'hbone-other-trust-domain'] as const) {
       expect(ambientOutcome('PERMISSIVE', k).rule).to.match(/^R6\.7/);
     }
-    expect(ambientOutcome('STRICT', 'hbone-unserved-port').rule).to.match(/^R6\.6/).and.include('error status');
+    expect(ambientOutcome('STRICT', 'hbone-unserved-port').rule)
+      .to.match(/^R6\.6/)
+      .and.include('error status');
   });
 
   it('has no sidecar outcome for HBONE clients (they are never fired in sidecar mode)', () => {
@@ -224,7 +266,9 @@ describe('oracle: ambient expectations', () => {
   it('puts the ambient mapping into the rule: DISABLE read as PERMISSIVE names R6.5 and the policy', () => {
     const c = cells.find((x) => x.port === 8080 && x.client === 'plaintext-tcp')!;
     expect(c).to.deep.include({ mode: 'PERMISSIVE', outcome: 'allow' });
-    expect(c.rule).to.match(/^R6\.4 PERMISSIVE/).and.include('portLevelMtls DISABLE of foo/w (port) is treated as PERMISSIVE in ambient (R6.5)');
+    expect(c.rule)
+      .to.match(/^R6\.4 PERMISSIVE/)
+      .and.include('portLevelMtls DISABLE of foo/w (port) is treated as PERMISSIVE in ambient (R6.5)');
     const strict = cells.find((x) => x.port === 9090 && x.client === 'mtls-http')!;
     expect(strict).to.deep.include({ mode: 'STRICT', outcome: 'deny', protocol: 'http' });
     expect(strict.rule).to.not.include('R6.5');
@@ -244,7 +288,11 @@ describe('oracle: ambient lint', () => {
 
   it('checks HBONE keys in ambient, and `mtls` means the HBONE client there', () => {
     expect(
-      lint('ambient', 'ambient', expectEntry('foo/app', { port: 9090, outcomes: { plaintext: 'deny', mtls: 'allow', hbone: 'allow', 'hbone-expired': 'deny', 'mtls-http': 'deny' } })),
+      lint(
+        'ambient',
+        'ambient',
+        expectEntry('foo/app', { port: 9090, outcomes: { plaintext: 'deny', mtls: 'allow', hbone: 'allow', 'hbone-expired': 'deny', 'mtls-http': 'deny' } }),
+      ),
     ).to.deep.equal([]);
     const [f] = lint('ambient', 'ambient', expectEntry('foo/app', { port: 9090, outcomes: { 'hbone-foreign-ca': 'allow' } }, 9));
     expect(f).to.deep.include({ line: 9 });
@@ -260,7 +308,9 @@ describe('oracle: ambient lint', () => {
   it('rejects HBONE keys in a sidecar-only scenario with a clear message', () => {
     const findings = lint('sidecar', 'sidecar', expectEntry('foo/app', { port: 8080, outcomes: { hbone: 'allow' } }));
     expect(findings).to.have.length(1);
-    expect(findings[0]?.message).to.equal('foo/app: hbone is an HBONE client of ambient mode, never fired in sidecar mode; this scenario runs in sidecar mode only (spec.mode: sidecar)');
+    expect(findings[0]?.message).to.equal(
+      'foo/app: hbone is an HBONE client of ambient mode, never fired in sidecar mode; this scenario runs in sidecar mode only (spec.mode: sidecar)',
+    );
   });
 
   it('in a both scenario, HBONE keys are checked in the ambient pass only; meshMode scopes an entry to one pass', () => {

@@ -13,9 +13,7 @@ const SUITE = join(ROOT, 'scenarios');
 const FEATURES = ['core', 'port-level', 'precedence', 'selectors', 'protocols'];
 
 function yamlFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? yamlFiles(join(dir, e.name)) : /\.ya?ml$/.test(e.name) ? [join(dir, e.name)] : [],
-  );
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? yamlFiles(join(dir, e.name)) : /\.ya?ml$/.test(e.name) ? [join(dir, e.name)] : []));
 }
 
 const files = FEATURES.flatMap((f) => yamlFiles(join(SUITE, f))).sort();
@@ -32,7 +30,11 @@ describe('built-in suite: scenarios/', () => {
 
   it('has at least 28 scenarios spread over the feature folders', () => {
     expect(files.length).to.be.at.least(28);
-    for (const f of FEATURES) expect(files.some((x) => x.includes(`/scenarios/${f}/`)), f).to.equal(true);
+    for (const f of FEATURES)
+      expect(
+        files.some((x) => x.includes(`/scenarios/${f}/`)),
+        f,
+      ).to.equal(true);
   });
 
   for (const file of files) {
@@ -111,7 +113,11 @@ describe('built-in suite: scenarios/ambient/', () => {
         const isDisable = p.mode === 'DISABLE';
         if (isDisable) levels.add(p.namespace === s.rootNamespace ? 'mesh' : p.selector && Object.keys(p.selector).length > 0 ? 'workload' : 'namespace');
         if ([...p.portLevelMtls.values()].includes('DISABLE')) levels.add('port');
-        if (isDisable) expect(s.warnings.some((w) => w.message.includes(`${p.namespace}/${p.name}: mtls.mode DISABLE`)), `${s.name}: ${p.name}`).to.equal(true);
+        if (isDisable)
+          expect(
+            s.warnings.some((w) => w.message.includes(`${p.namespace}/${p.name}: mtls.mode DISABLE`)),
+            `${s.name}: ${p.name}`,
+          ).to.equal(true);
       }
     }
     expect([...levels].sort()).to.deep.equal(['mesh', 'namespace', 'port', 'workload']);
@@ -144,13 +150,20 @@ describe('built-in suite: scenarios/ambient/', () => {
         expect(s.description.length).to.be.greaterThan(40);
         expect(s.workloads.length).to.be.within(1, 4);
         for (const w of s.workloads) for (const { port } of w.ports) expect(port < 15000 || port > 15090, `port ${port}`).to.equal(true);
-        for (const w of s.workloads) expect(s.expect.map((e) => e.workload), w.name).to.include(workloadKey(w));
+        for (const w of s.workloads)
+          expect(
+            s.expect.map((e) => e.workload),
+            w.name,
+          ).to.include(workloadKey(w));
       });
 
       it('has author expectations that agree with the oracle in every mode it runs in', () => {
         const s = byName.get(stem)!;
         for (const m of s.mode === 'both' ? (['sidecar', 'ambient'] as const) : (['ambient'] as const)) {
-          expect(lintExpectations(s, m).map((f) => `${f.file}:${f.line}:${f.column}: ${f.message}`), m).to.deep.equal([]);
+          expect(
+            lintExpectations(s, m).map((f) => `${f.file}:${f.line}:${f.column}: ${f.message}`),
+            m,
+          ).to.deep.equal([]);
         }
       });
     });

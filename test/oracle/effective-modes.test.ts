@@ -14,8 +14,12 @@ describe('oracle: effectiveModes (sidecar)', () => {
     const s = scenario({ name: 'sc', workloads: [finance, workload('bar', 'web', {}, [8000])] });
     const modes = effectiveModes(s, 'sidecar');
     expect(modes.map((m) => [m.workload, m.port])).to.deep.equal([
-      ['foo/finance', null], ['foo/finance', 8080], ['foo/finance', 9090], ['foo/finance', 7070],
-      ['bar/web', null], ['bar/web', 8000],
+      ['foo/finance', null],
+      ['foo/finance', 8080],
+      ['foo/finance', 9090],
+      ['foo/finance', 7070],
+      ['bar/web', null],
+      ['bar/web', 8000],
     ]);
     for (const m of modes) {
       expect(m.scenario).to.equal('sc');
@@ -129,7 +133,10 @@ describe('oracle: effectiveModes (sidecar)', () => {
       ],
     });
     expect(modesOf(s)).to.deep.equal([
-      ['foo/finance', null, 'STRICT'], ['foo/finance', 8080, 'DISABLE'], ['foo/finance', 9090, 'STRICT'], ['foo/finance', 7070, 'STRICT'],
+      ['foo/finance', null, 'STRICT'],
+      ['foo/finance', 8080, 'DISABLE'],
+      ['foo/finance', 9090, 'STRICT'],
+      ['foo/finance', 7070, 'STRICT'],
     ]);
   });
 
@@ -145,10 +152,7 @@ describe('oracle: effectiveModes (sidecar)', () => {
   it('treats selector {} as namespace level, and as mesh level in the root namespace (R2.5)', () => {
     const s = scenario({
       workloads: [finance],
-      policies: [
-        pa('istio-system', 'mesh', { selector: { matchLabels: {} }, mtls: { mode: 'STRICT' } }),
-        pa('foo', 'ns', { selector: {}, mtls: { mode: 'DISABLE' } }),
-      ],
+      policies: [pa('istio-system', 'mesh', { selector: { matchLabels: {} }, mtls: { mode: 'STRICT' } }), pa('foo', 'ns', { selector: {}, mtls: { mode: 'DISABLE' } })],
     });
     expect(effectiveModes(s, 'sidecar')[0]?.decidedBy).to.deep.equal([
       { level: 'mesh', namespace: 'istio-system', name: 'mesh' },
@@ -167,20 +171,27 @@ describe('oracle: effectiveModes (sidecar)', () => {
       ],
       policies: [pa('foo', 'sel', { selector: { matchLabels: { app: 'finance', version: 'v1' } }, mtls: { mode: 'STRICT' } })],
     });
-    expect(effectiveModes(s, 'sidecar').filter((m) => m.port === null).map((m) => [m.workload, m.mode])).to.deep.equal([
-      ['foo/full', 'STRICT'], ['foo/partial', 'PERMISSIVE'], ['foo/case', 'PERMISSIVE'], ['bar/other-ns', 'PERMISSIVE'],
+    expect(
+      effectiveModes(s, 'sidecar')
+        .filter((m) => m.port === null)
+        .map((m) => [m.workload, m.mode]),
+    ).to.deep.equal([
+      ['foo/full', 'STRICT'],
+      ['foo/partial', 'PERMISSIVE'],
+      ['foo/case', 'PERMISSIVE'],
+      ['bar/other-ns', 'PERMISSIVE'],
     ]);
   });
 
   it('gives a workload in the root namespace only the mesh policy', () => {
     const s = scenario({
       workloads: [workload('istio-system', 'gw', { app: 'gw' }, [8443])],
-      policies: [
-        pa('istio-system', 'mesh', { mtls: { mode: 'STRICT' } }),
-        pa('istio-system', 'gw', { selector: { matchLabels: { app: 'gw' } }, mtls: { mode: 'DISABLE' } }),
-      ],
+      policies: [pa('istio-system', 'mesh', { mtls: { mode: 'STRICT' } }), pa('istio-system', 'gw', { selector: { matchLabels: { app: 'gw' } }, mtls: { mode: 'DISABLE' } })],
     });
-    expect(modesOf(s)).to.deep.equal([['istio-system/gw', null, 'STRICT'], ['istio-system/gw', 8443, 'STRICT']]);
+    expect(modesOf(s)).to.deep.equal([
+      ['istio-system/gw', null, 'STRICT'],
+      ['istio-system/gw', 8443, 'STRICT'],
+    ]);
   });
 
   it('honours a custom root namespace; istio-system is then an ordinary namespace', () => {
@@ -206,5 +217,4 @@ describe('oracle: effectiveModes (sidecar)', () => {
     const s = scenario({ workloads: [finance], policies: [pa('foo', 'a', {}, 'yesterday'), pa('foo', 'b', {})] });
     expect(() => effectiveModes(s, 'sidecar')).to.throw(ScenarioError, /foo\/a.*yesterday/);
   });
-
 });

@@ -25,14 +25,11 @@ describe('oracle: expectations', () => {
     expect(cells).to.have.length(3 * DIRECT_CLIENT_KINDS.length);
     expect(new Set(cells.map((c) => c.key)).size).to.equal(cells.length);
     expect(cells.slice(0, DIRECT_CLIENT_KINDS.length).map((c) => c.client)).to.deep.equal([...DIRECT_CLIENT_KINDS]);
-    expect(cells.map((c) => `${c.workload}:${c.port}`).filter((v, i, a) => a.indexOf(v) === i)).to.deep.equal([
-      'foo/finance:8080', 'foo/finance:9090', 'bar/web:8000',
-    ]);
+    expect(cells.map((c) => `${c.workload}:${c.port}`).filter((v, i, a) => a.indexOf(v) === i)).to.deep.equal(['foo/finance:8080', 'foo/finance:9090', 'bar/web:8000']);
   });
 
   it('fills every cell from the effective mode, the port protocol and the outcome table', () => {
-    const cell = (w: string, port: number, client: (typeof DIRECT_CLIENT_KINDS)[number]) =>
-      cells.find((c) => c.key === cellKey('exp', 'sidecar', w, port, client));
+    const cell = (w: string, port: number, client: (typeof DIRECT_CLIENT_KINDS)[number]) => cells.find((c) => c.key === cellKey('exp', 'sidecar', w, port, client));
     expect(cell('foo/finance', 8080, 'mtls-tcp')).to.deep.include({ mode: 'DISABLE', protocol: 'tcp', outcome: 'passthrough', scenario: 'exp', meshMode: 'sidecar' });
     expect(cell('foo/finance', 9090, 'plaintext-http')).to.deep.include({ mode: 'STRICT', protocol: 'http', outcome: 'deny' });
     expect(cell('foo/finance', 9090, 'plaintext-http')?.rule).to.match(/^R5\.3 STRICT/);
@@ -43,8 +40,7 @@ describe('oracle: expectations', () => {
 });
 
 describe('oracle: lintExpectations', () => {
-  const lint = (...expect_: ReturnType<typeof expectEntry>[]) =>
-    lintExpectations(scenario({ name: 'lint', workloads: [finance, web], policies, expect: expect_ }), 'sidecar');
+  const lint = (...expect_: ReturnType<typeof expectEntry>[]) => lintExpectations(scenario({ name: 'lint', workloads: [finance, web], policies, expect: expect_ }), 'sidecar');
 
   it('accepts expectations that agree with the oracle, shorthands included', () => {
     expect(
@@ -82,10 +78,7 @@ describe('oracle: lintExpectations', () => {
   });
 
   it('says when no policy applies', () => {
-    const findings = lintExpectations(
-      scenario({ workloads: [web], expect: [expectEntry('bar/web', { mode: 'STRICT' })] }),
-      'sidecar',
-    );
+    const findings = lintExpectations(scenario({ workloads: [web], expect: [expectEntry('bar/web', { mode: 'STRICT' })] }), 'sidecar');
     expect(findings[0]?.message).to.include('no policy applies (hard default PERMISSIVE)');
   });
 
@@ -108,19 +101,40 @@ describe('oracle: explain', () => {
     const b = scenario({ name: 'b', mode: 'both', workloads: [web] });
     const entries = explain([a, b]);
     expect(JSON.parse(JSON.stringify(entries))).to.deep.equal([
-      { scenario: 'a', meshMode: 'sidecar', workload: 'foo/finance', port: null, mode: 'STRICT', decidedBy: [
-        { level: 'mesh', namespace: 'istio-system', name: 'mesh' },
-        { level: 'workload', namespace: 'foo', name: 'finance-strict' },
-      ] },
-      { scenario: 'a', meshMode: 'sidecar', workload: 'foo/finance', port: 8080, mode: 'DISABLE', decidedBy: [
-        { level: 'mesh', namespace: 'istio-system', name: 'mesh' },
-        { level: 'workload', namespace: 'foo', name: 'finance-strict' },
-        { level: 'port', namespace: 'foo', name: 'finance-strict' },
-      ] },
-      { scenario: 'a', meshMode: 'sidecar', workload: 'foo/finance', port: 9090, mode: 'STRICT', decidedBy: [
-        { level: 'mesh', namespace: 'istio-system', name: 'mesh' },
-        { level: 'workload', namespace: 'foo', name: 'finance-strict' },
-      ] },
+      {
+        scenario: 'a',
+        meshMode: 'sidecar',
+        workload: 'foo/finance',
+        port: null,
+        mode: 'STRICT',
+        decidedBy: [
+          { level: 'mesh', namespace: 'istio-system', name: 'mesh' },
+          { level: 'workload', namespace: 'foo', name: 'finance-strict' },
+        ],
+      },
+      {
+        scenario: 'a',
+        meshMode: 'sidecar',
+        workload: 'foo/finance',
+        port: 8080,
+        mode: 'DISABLE',
+        decidedBy: [
+          { level: 'mesh', namespace: 'istio-system', name: 'mesh' },
+          { level: 'workload', namespace: 'foo', name: 'finance-strict' },
+          { level: 'port', namespace: 'foo', name: 'finance-strict' },
+        ],
+      },
+      {
+        scenario: 'a',
+        meshMode: 'sidecar',
+        workload: 'foo/finance',
+        port: 9090,
+        mode: 'STRICT',
+        decidedBy: [
+          { level: 'mesh', namespace: 'istio-system', name: 'mesh' },
+          { level: 'workload', namespace: 'foo', name: 'finance-strict' },
+        ],
+      },
       { scenario: 'b', meshMode: 'sidecar', workload: 'bar/web', port: null, mode: 'PERMISSIVE', decidedBy: [] },
       { scenario: 'b', meshMode: 'sidecar', workload: 'bar/web', port: 8000, mode: 'PERMISSIVE', decidedBy: [] },
       { scenario: 'b', meshMode: 'ambient', workload: 'bar/web', port: null, mode: 'PERMISSIVE', decidedBy: [] },

@@ -1,17 +1,6 @@
 // Test-side builders: model objects straight from manifests, so oracle tests do not depend on the loader.
 import { POLICY_MODES } from '../../src/model/index.js';
-import type {
-  ExpectEntry,
-  MtlsMode,
-  PeerAuthenticationManifest,
-  Policy,
-  PolicyMode,
-  PortProtocol,
-  Scenario,
-  ScenarioMode,
-  SourcePos,
-  Workload,
-} from '../../src/model/index.js';
+import type { ExpectEntry, MtlsMode, PeerAuthenticationManifest, Policy, PolicyMode, PortProtocol, Scenario, ScenarioMode, SourcePos, Workload } from '../../src/model/index.js';
 
 const TEST_POS: SourcePos = { file: 'test', line: 1, column: 1 };
 
@@ -52,12 +41,7 @@ export function policyFromManifest(manifest: PeerAuthenticationManifest, opts: P
 }
 
 /** Short manifest builder for unit tests. */
-export function pa(
-  namespace: string,
-  name: string,
-  spec: PeerAuthenticationManifest['spec'] & object,
-  creationTimestamp?: string,
-): Policy {
+export function pa(namespace: string, name: string, spec: PeerAuthenticationManifest['spec'] & object, creationTimestamp?: string): Policy {
   return policyFromManifest({
     apiVersion: 'security.istio.io/v1',
     kind: 'PeerAuthentication',
@@ -104,11 +88,7 @@ export function scenario(parts: {
   };
 }
 
-export function expectEntry(
-  workloadKey: string,
-  fields: { port?: number; mode?: MtlsMode; outcomes?: Record<string, 'allow' | 'passthrough' | 'deny'> },
-  line = 1,
-): ExpectEntry {
+export function expectEntry(workloadKey: string, fields: { port?: number; mode?: MtlsMode; outcomes?: Record<string, 'allow' | 'passthrough' | 'deny'> }, line = 1): ExpectEntry {
   return {
     workload: workloadKey,
     ...(fields.port === undefined ? {} : { port: fields.port }),

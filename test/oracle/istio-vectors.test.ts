@@ -75,9 +75,7 @@ describe('oracle: Istio sidecar vectors', () => {
         name: v.id,
         rootNamespace: v.root_namespace,
         workloads: [workload(ns, 'under-test', v.workload.labels, v.port === null ? [] : [v.port])],
-        policies: v.policies.map((m) =>
-          policyFromManifest(m, { defaultNamespace: DEFAULT_NAMESPACE, timestamp: vectorTimestamp }),
-        ),
+        policies: v.policies.map((m) => policyFromManifest(m, { defaultNamespace: DEFAULT_NAMESPACE, timestamp: vectorTimestamp })),
       });
       const modes = effectiveModes(s, 'sidecar');
       const entry = modes.find((m) => m.port === v.port);

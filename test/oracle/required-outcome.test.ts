@@ -45,14 +45,17 @@ const SIDECAR_HTTP_SETS: Readonly<Record<string, readonly ExpectedOutcome[]>> = 
   'tls-no-client-cert PERMISSIVE': ['deny', 'passthrough'],
   'tls-no-istio-alpn PERMISSIVE': ['deny', 'passthrough'],
   ...Object.fromEntries(
-    (['mtls-tcp', 'mtls-http', 'tls-no-client-cert', 'mtls-foreign-ca', 'mtls-expired', 'mtls-other-trust-domain', 'tls-no-istio-alpn'] as const).map((c) => [`${c} DISABLE`, ['deny', 'passthrough']]),
+    (['mtls-tcp', 'mtls-http', 'tls-no-client-cert', 'mtls-foreign-ca', 'mtls-expired', 'mtls-other-trust-domain', 'tls-no-istio-alpn'] as const).map((c) => [
+      `${c} DISABLE`,
+      ['deny', 'passthrough'],
+    ]),
   ),
 };
 
 describe('oracle: required outcomes vs Istio reference', function () {
   const cells = everyCell();
 
-  it('every required set holds Istio\'s reference outcome, has no duplicates and a rule', function () {
+  it("every required set holds Istio's reference outcome, has no duplicates and a rule", function () {
     for (const c of cells) {
       expect(c.required, name(c)).to.include(c.reference);
       expect(new Set(c.required).size, name(c)).to.equal(c.required.length);
@@ -77,7 +80,7 @@ describe('oracle: required outcomes vs Istio reference', function () {
 
   it('STRICT never admits plaintext, no certificate, a foreign CA, an expired certificate or another trust domain', function () {
     for (const c of cells.filter((x) => x.mode === 'STRICT' && BAD_IDENTITY.includes(x.client))) expect(c.required, name(c)).to.deep.equal(['deny']);
-    for (const c of cells.filter((x) => x.meshMode === 'ambient' && x.client.startsWith('hbone-') )) expect(c.required, name(c)).to.deep.equal(['deny']);
+    for (const c of cells.filter((x) => x.meshMode === 'ambient' && x.client.startsWith('hbone-'))) expect(c.required, name(c)).to.deep.equal(['deny']);
   });
 
   it('a bad certificate is never admitted where the mesh terminates (sidecar PERMISSIVE and STRICT)', function () {
@@ -88,13 +91,15 @@ describe('oracle: required outcomes vs Istio reference', function () {
 
   it('a valid mesh identity is admitted where mTLS is accepted', function () {
     for (const c of cells.filter((x) => x.meshMode === 'sidecar' && x.mode !== 'DISABLE' && x.client === 'mtls-http')) expect(c.required, name(c)).to.deep.equal(['allow']);
-    for (const c of cells.filter((x) => x.meshMode === 'sidecar' && x.mode !== 'DISABLE' && x.protocol === 'tcp' && x.client === 'mtls-tcp')) expect(c.required, name(c)).to.deep.equal(['allow']);
+    for (const c of cells.filter((x) => x.meshMode === 'sidecar' && x.mode !== 'DISABLE' && x.protocol === 'tcp' && x.client === 'mtls-tcp'))
+      expect(c.required, name(c)).to.deep.equal(['allow']);
     for (const c of cells.filter((x) => x.meshMode === 'sidecar' && x.mode === 'STRICT' && x.client === 'tls-no-istio-alpn')) expect(c.required, name(c)).to.deep.equal(['allow']);
     for (const c of cells.filter((x) => x.meshMode === 'ambient' && x.client === 'hbone')) expect(c.required, name(c)).to.deep.equal(['allow']);
   });
 
   it('DISABLE never terminates: no TLS client may be allowed on a sidecar DISABLE port', function () {
-    for (const c of cells.filter((x) => x.meshMode === 'sidecar' && x.mode === 'DISABLE' && !x.client.startsWith('plaintext-'))) expect(c.required, name(c)).to.not.include('allow');
+    for (const c of cells.filter((x) => x.meshMode === 'sidecar' && x.mode === 'DISABLE' && !x.client.startsWith('plaintext-')))
+      expect(c.required, name(c)).to.not.include('allow');
   });
 
   it('PERMISSIVE and DISABLE accept plaintext on TCP ports, and plaintext HTTP on HTTP ports', function () {

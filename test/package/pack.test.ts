@@ -23,14 +23,31 @@ describe('npm pack: the installed package runs the built-in suite', function () 
     const [info] = JSON.parse(r.stdout.slice(r.stdout.indexOf('['))) as { filename: string; files: { path: string }[]; size: number; unpackedSize: number }[];
     tarball = join(work, info!.filename);
     files = info!.files.map((f) => f.path);
-    process.stdout.write(`      (${info!.filename}: ${files.length} files, ${(info!.size / 1024).toFixed(0)} KiB packed, ${(info!.unpackedSize / 1024).toFixed(0)} KiB unpacked)\n`);
+    process.stdout.write(
+      `      (${info!.filename}: ${files.length} files, ${(info!.size / 1024).toFixed(0)} KiB packed, ${(info!.unpackedSize / 1024).toFixed(0)} KiB unpacked)\n`,
+    );
   });
 
   it('holds the compiled CLI, the harness, the built-in scenarios, the schemas and the docs, and no sources or tests', () => {
-    for (const f of ['bin/meshconform.js', 'dist/cli/main.js', 'dist/report/html/assets/report.js', 'dist/report/schemas/run-result.schema.json', 'harness/reference/sidecar.mjs', 'scenarios/profiles.yaml', 'scenarios/core/no-policy-permissive.yaml', 'schemas/scenario.schema.json', 'mocha.js', 'package.json', 'README.md']) {
+    for (const f of [
+      'bin/meshconform.js',
+      'dist/cli/main.js',
+      'dist/report/html/assets/report.js',
+      'dist/report/schemas/run-result.schema.json',
+      'harness/reference/sidecar.mjs',
+      'scenarios/profiles.yaml',
+      'scenarios/core/no-policy-permissive.yaml',
+      'schemas/scenario.schema.json',
+      'mocha.js',
+      'package.json',
+      'README.md',
+    ]) {
       expect(files, f).to.include(f);
     }
-    expect(files.some((f) => f.startsWith('docs/')), 'docs/').to.equal(true);
+    expect(
+      files.some((f) => f.startsWith('docs/')),
+      'docs/',
+    ).to.equal(true);
     const strays = files.filter((f) => /^(src|test|scripts|\.ci|reports|node_modules)\//.test(f) || f.endsWith('.ts') || f === 'tsconfig.json');
     expect(strays).to.deep.equal([]);
   });
@@ -47,7 +64,11 @@ describe('npm pack: the installed package runs the built-in suite', function () 
     expect(help.exitCode, help.stderr).to.equal(0);
     expect(help.stdout).to.include('Usage: meshconform');
     const out = join(work, 'out');
-    const run = await execa('npx', ['--no-install', 'meshconform', 'run', join(pkg, 'scenarios'), '--out', out, '--reporter', 'json'], { cwd: app, reject: false, env: { CI: 'true', NO_COLOR: '1' } });
+    const run = await execa('npx', ['--no-install', 'meshconform', 'run', join(pkg, 'scenarios'), '--out', out, '--reporter', 'json'], {
+      cwd: app,
+      reject: false,
+      env: { CI: 'true', NO_COLOR: '1' },
+    });
     expect(run.exitCode, `${run.stdout.slice(-3000)}\n${run.stderr.slice(-3000)}`).to.equal(0);
     const report = JSON.parse(readFileSync(join(out, 'latest', 'report.json'), 'utf8')) as RunResult;
     expect(report.summary.cells).to.be.greaterThan(100);

@@ -20,9 +20,8 @@ const chainsTo = (leafPem: string, caPem: string) => {
 /** Result of one mTLS connection to a real node:tls server that requires a mesh client certificate. */
 async function connectToStrictServer(pki: MeshPki, client?: { certPem: string; keyPem: string }): Promise<'accepted' | 'rejected'> {
   const serverId = pki.issueWorkload({ namespace: 'foo', serviceAccount: 'server', address: '127.0.0.1' });
-  const server = tls.createServer(
-    { cert: serverId.certPem, key: serverId.keyPem, ca: pki.meshCaPem, requestCert: true, rejectUnauthorized: true },
-    (sock) => sock.end('accepted\n'),
+  const server = tls.createServer({ cert: serverId.certPem, key: serverId.keyPem, ca: pki.meshCaPem, requestCert: true, rejectUnauthorized: true }, (sock) =>
+    sock.end('accepted\n'),
   );
   server.on('tlsClientError', () => {});
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -102,9 +101,7 @@ describe('pki: createMeshPki', function () {
     expect(x509(pki.clients.mesh.certPem).subjectAltName).to.equal(`URI:${probeId}`);
     expect(x509(pki.clients.foreignCa.certPem).subjectAltName).to.equal(`URI:${probeId}`);
     expect(x509(pki.clients.expired.certPem).subjectAltName).to.equal(`URI:${probeId}`);
-    expect(x509(pki.clients.otherTrustDomain.certPem).subjectAltName).to.equal(
-      'URI:spiffe://other-trust-domain.example/ns/meshconform-probe/sa/probe-client',
-    );
+    expect(x509(pki.clients.otherTrustDomain.certPem).subjectAltName).to.equal('URI:spiffe://other-trust-domain.example/ns/meshconform-probe/sa/probe-client');
     const expired = x509(pki.clients.expired.certPem);
     expect(new Date(expired.validFrom).getTime()).to.equal(NOW.getTime() - 2 * DAY);
     expect(new Date(expired.validTo).getTime()).to.equal(NOW.getTime() - DAY);
@@ -140,7 +137,12 @@ describe('pki: createMeshPki', function () {
     } finally {
       await dir.remove();
     }
-    expect(await stat(dir.path).then(() => true, () => false)).to.equal(false);
+    expect(
+      await stat(dir.path).then(
+        () => true,
+        () => false,
+      ),
+    ).to.equal(false);
   });
 
   describe('against a real node:tls server (requestCert, rejectUnauthorized, mesh CA)', function () {

@@ -26,8 +26,7 @@ describe('probe: classification against real servers', function () {
     servers.push(server);
     return server;
   };
-  const probe = (client: ClientKind, protocol: PortProtocol, port: number, timeoutMs = TIMEOUT_MS) =>
-    runProbe(fx.job(client, protocol, port, FINANCE), ctx, { timeoutMs });
+  const probe = (client: ClientKind, protocol: PortProtocol, port: number, timeoutMs = TIMEOUT_MS) => runProbe(fx.job(client, protocol, port, FINANCE), ctx, { timeoutMs });
 
   before(function () {
     pki = createMeshPki({ trustDomain: 'cluster.local' });
@@ -114,7 +113,10 @@ describe('probe: classification against real servers', function () {
     });
 
     it('tls-no-client-cert: a tls-alert certificate_required (116) although secureConnect fired first', async function () {
-      for (const [protocol, srv] of [['tcp', tcp], ['http', http]] as const) {
+      for (const [protocol, srv] of [
+        ['tcp', tcp],
+        ['http', http],
+      ] as const) {
         const o = denied(await probe('tls-no-client-cert', protocol, srv.port));
         expect(o.how).to.equal('tls-alert');
         expect(o.alert).to.deep.equal({ code: 116, name: 'certificate_required' });
@@ -124,7 +126,10 @@ describe('probe: classification against real servers', function () {
 
     it('foreign CA, expired and other-trust-domain certificates: denied (closed after the TLS 1.3 handshake)', async function () {
       for (const client of ['mtls-foreign-ca', 'mtls-expired', 'mtls-other-trust-domain'] as const) {
-        for (const [protocol, srv] of [['tcp', tcp], ['http', http]] as const) {
+        for (const [protocol, srv] of [
+          ['tcp', tcp],
+          ['http', http],
+        ] as const) {
           const o = denied(await probe(client, protocol, srv.port));
           expect(o.how, `${client} on ${protocol}`).to.equal('closed');
         }

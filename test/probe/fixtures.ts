@@ -79,7 +79,8 @@ export function startMeshProxy(
 ): Promise<TestServer> {
   const [namespace, name] = id.workload.split('/') as [string, string];
   const cert = pki.issueWorkload({ namespace, serviceAccount: opts.serviceAccount ?? name, address: HOST });
-  const inner = protocol === 'http' ? echoHttp((req) => ({ ...id, received: 'plaintext', protocol: 'http', xfcc: String(req.headers['x-forwarded-client-cert'] ?? 'none') })) : undefined;
+  const inner =
+    protocol === 'http' ? echoHttp((req) => ({ ...id, received: 'plaintext', protocol: 'http', xfcc: String(req.headers['x-forwarded-client-cert'] ?? 'none') })) : undefined;
   const server = tls.createServer(
     {
       cert: cert.certPem,

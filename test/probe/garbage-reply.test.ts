@@ -16,10 +16,11 @@ async function garbageServer(reply: string | Buffer, then: 'close' | 'hold'): Pr
   await new Promise<void>((resolve) => server.listen(0, fx.HOST, resolve));
   return {
     port: (server.address() as net.AddressInfo).port,
-    close: () => new Promise((resolve) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -30,7 +31,11 @@ describe('probe: a garbage reply is classified the same for every plaintext clie
     ctx = createProbeContext(createMeshPki({ trustDomain: 'cluster.local' }).probeMaterial());
   });
 
-  const clients: [ClientKind, PortProtocol][] = [['plaintext-tcp', 'tcp'], ['plaintext-http', 'http'], ['plaintext-http', 'tcp']];
+  const clients: [ClientKind, PortProtocol][] = [
+    ['plaintext-tcp', 'tcp'],
+    ['plaintext-http', 'http'],
+    ['plaintext-http', 'tcp'],
+  ];
   const replies: [string, string | Buffer, 'close' | 'hold'][] = [
     ['a text line, then close', 'garbage garbage\n', 'close'],
     ['a text line, connection held', 'garbage garbage\n', 'hold'],

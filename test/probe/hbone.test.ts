@@ -118,7 +118,10 @@ describe('probe: HBONE clients', function () {
   });
 
   describe('the CONNECT is refused', function () {
-    const respond = (status: number): Parameters<typeof startHboneServer>[1] => (stream) => stream.respond({ ':status': status }, { endStream: true });
+    const respond =
+      (status: number): Parameters<typeof startHboneServer>[1] =>
+      (stream) =>
+        stream.respond({ ':status': status }, { endStream: true });
 
     it('401 (RBAC deny, spec R6.3): http-status 401', async function () {
       const srv = await start(startHboneServer(pki, respond(401)));
@@ -273,7 +276,11 @@ describe('probe: HBONE clients', function () {
       return { job: hboneJob(k.client, 'tcp', k.srv.address), want: k.want };
     });
     const baseline = readdirSync('/proc/self/fd').length;
-    const results = await runProbes(jobs.map((j) => j.job), ctx, { concurrency: 16, timeoutMs: 10_000 });
+    const results = await runProbes(
+      jobs.map((j) => j.job),
+      ctx,
+      { concurrency: 16, timeoutMs: 10_000 },
+    );
     for (const { job, want } of jobs) expect(results.get(job.key)?.status, `${job.client} → ${JSON.stringify(results.get(job.key))}`).to.equal(want);
     await eventually(() => [good, refusing, resetting].every((s) => s.openSockets() === 0), 'server-side sockets to close');
     expect(readdirSync('/proc/self/fd').length).to.be.at.most(baseline);

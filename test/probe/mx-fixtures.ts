@@ -44,7 +44,12 @@ export async function startMxServer(pki: MeshPki, id: EchoIdentity, behaviour: M
           first = false;
           switch (behaviour) {
             case 'envoy':
-              socket.write(encodePreamble({ NAME: `${name}-7d9f`, NAMESPACE: namespace, WORKLOAD_NAME: name, CLUSTER_ID: 'Kubernetes' }, `sidecar~${HOST}~${name}-7d9f.${namespace}~${namespace}.svc.cluster.local`));
+              socket.write(
+                encodePreamble(
+                  { NAME: `${name}-7d9f`, NAMESPACE: namespace, WORKLOAD_NAME: name, CLUSTER_ID: 'Kubernetes' },
+                  `sidecar~${HOST}~${name}-7d9f.${namespace}~${namespace}.svc.cluster.local`,
+                ),
+              );
               break;
             case 'absurd':
               socket.write(header(0x7fffffff));

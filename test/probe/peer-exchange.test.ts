@@ -45,7 +45,10 @@ describe('probe: Istio metadata exchange (istio-peer-exchange)', function () {
       expect(ts.readPreamble(other)).to.deep.equal({ state: 'ok', consumed: other.length, peer: {} });
     });
 
-    for (const [name, read] of [['ts', ts.readPreamble], ['mjs', mjs.readPreamble]] as const) {
+    for (const [name, read] of [
+      ['ts', ts.readPreamble],
+      ['mjs', mjs.readPreamble],
+    ] as const) {
       it(`${name} readPreamble: no magic, magic prefixes, absurd length, truncated and garbage payloads`, function () {
         const good = ts.encodePreamble({ WORKLOAD_NAME: 'w', NAMESPACE: 'n' });
         expect(read(Buffer.from('MESHCONFORM-ECHO {}\n'))).to.deep.equal({ state: 'none' });
@@ -99,7 +102,8 @@ describe('probe: Istio metadata exchange (istio-peer-exchange)', function () {
 
     const clients = {
       'host prober': (port: number, timeoutMs = TIMEOUT_MS) => runProbe(fx.job('mtls-tcp', 'tcp', port, FINANCE), ctx, { timeoutMs }),
-      'probe agent': async (port: number, timeoutMs = TIMEOUT_MS) => (await agent.runProbe(fx.job('mtls-tcp', 'tcp', port, FINANCE), agentCtx, timeoutMs)) as unknown as Observation,
+      'probe agent': async (port: number, timeoutMs = TIMEOUT_MS) =>
+        (await agent.runProbe(fx.job('mtls-tcp', 'tcp', port, FINANCE), agentCtx, timeoutMs)) as unknown as Observation,
     };
 
     for (const [who, probe] of Object.entries(clients)) {

@@ -15,18 +15,37 @@ describe('probe: a timeout is a denial only when its port showed life in the sam
   const hbone = { ...job('hbone-expired', 'tcp', 8080), key: 'h' };
 
   it('keeps the timeout when another cell of the same port was refused actively', () => {
-    const out = timeoutsWithoutLife([a, b], new Map([['a', timeout], ['b', closed]]));
+    const out = timeoutsWithoutLife(
+      [a, b],
+      new Map([
+        ['a', timeout],
+        ['b', closed],
+      ]),
+    );
     expect(out.get('a')).to.deep.equal(timeout);
   });
 
   it('turns it into an error when nothing on the port answered (another port answering does not count)', () => {
-    const out = timeoutsWithoutLife([a, b, other], new Map([['a', timeout], ['b', refused], ['c', closed]]));
+    const out = timeoutsWithoutLife(
+      [a, b, other],
+      new Map([
+        ['a', timeout],
+        ['b', refused],
+        ['c', closed],
+      ]),
+    );
     expect(out.get('a')?.status).to.equal('error');
     expect((out.get('a') as { message: string }).message).to.contain('no other probe of foo/finance:8080');
   });
 
   it('HBONE cells prove the node proxy alive, not the workload port', () => {
-    const out = timeoutsWithoutLife([a, hbone], new Map([['a', timeout], ['h', closed]]));
+    const out = timeoutsWithoutLife(
+      [a, hbone],
+      new Map([
+        ['a', timeout],
+        ['h', closed],
+      ]),
+    );
     expect(out.get('a')?.status).to.equal('error');
   });
 });

@@ -90,9 +90,7 @@ describe('probe: createProbeContext', function () {
     expect(() => createProbeContext({ ...pki.probeMaterial(), meshCaPem: 'not a pem' })).to.throw(ProbeError, /meshCaPem/);
     const mismatched = { mesh: { certPem: pki.clients.mesh.certPem, keyPem: pki.appIdentity().keyPem } };
     expect(() => createProbeContext({ ...pki.probeMaterial(), clients: mismatched })).to.throw(ProbeError, /unusable/);
-    expect(uriSan(new X509Certificate(pki.clients.otherTrustDomain.certPem))).to.equal(
-      'spiffe://other-trust-domain.example/ns/meshconform-probe/sa/probe-client',
-    );
+    expect(uriSan(new X509Certificate(pki.clients.otherTrustDomain.certPem))).to.equal('spiffe://other-trust-domain.example/ns/meshconform-probe/sa/probe-client');
     expect(uriSan(new X509Certificate(pki.appIdentity().certPem))).to.equal(null);
   });
 });

@@ -11,7 +11,9 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 /** Tracked and new (not ignored) files: what a fresh clone would hold once committed. */
 function repoFiles(): string[] {
   const out = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], { cwd: root, encoding: 'utf8' });
-  return out.split('\0').filter((f) => f !== '' && f !== 'package-lock.json' && existsSync(join(root, f)) && /\.(ts|mts|cts|js|mjs|cjs|md|ya?ml|json|sh|txt|css)$|^\.ci\/|^\.[a-z]+rc/.test(f));
+  return out
+    .split('\0')
+    .filter((f) => f !== '' && f !== 'package-lock.json' && existsSync(join(root, f)) && /\.(ts|mts|cts|js|mjs|cjs|md|ya?ml|json|sh|txt|css)$|^\.ci\/|^\.[a-z]+rc/.test(f));
 }
 
 // Built from pieces so that this file does not match itself.

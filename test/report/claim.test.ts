@@ -82,7 +82,7 @@ describe('reports: the claim', function () {
     }
   });
 
-  it('JUnit names the claim in every suite\'s properties and notes a pass that differs from Istio', function () {
+  it("JUnit names the claim in every suite's properties and notes a pass that differs from Istio", function () {
     const xml = renderJunit(withDifferingPass({ ...sampleRun(), claim: 'spec' }));
     const suites = xml.match(/<testsuite /g)!.length;
     expect(xml.match(/<property name="claim" value="spec"\/>/g)).to.have.length(suites);

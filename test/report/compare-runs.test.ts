@@ -107,7 +107,11 @@ describe('readRunResultFile and meshconform compare (real CLI)', () => {
     const cases: [string, string, RegExp][] = [
       ['truncated.json', full.slice(0, full.length / 2), /truncated\.json: not valid JSON \(truncated or not a report\.json\?\)/],
       ['empty.json', '', /empty\.json: the file is empty/],
-      ['other-version.json', JSON.stringify({ ...hostileRun(), apiVersion: 'meshconform.dev/v2' }), /other-version\.json: written by another version of meshconform: apiVersion "meshconform\.dev\/v2", this version reads "meshconform\.dev\/v1alpha1"/],
+      [
+        'other-version.json',
+        JSON.stringify({ ...hostileRun(), apiVersion: 'meshconform.dev/v2' }),
+        /other-version\.json: written by another version of meshconform: apiVersion "meshconform\.dev\/v2", this version reads "meshconform\.dev\/v1alpha1"/,
+      ],
       ['junit.json', JSON.stringify({ testsuites: [] }), /junit\.json: not a meshconform report\.json: expected kind "RunResult", found none/],
       ['off-schema.json', JSON.stringify({ ...hostileRun(), summary: { cells: -1 } }), /off-schema\.json: does not match the report\.json schema: \/summary/],
     ];

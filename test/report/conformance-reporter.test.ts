@@ -38,7 +38,11 @@ describe('conformance profiles (scenarios/profiles.yaml)', () => {
     const features = new Set(scenarios.map((s) => s.feature));
     expect([...features].sort()).to.deep.equal(['ambient', 'chaos', 'core', 'port-level', 'precedence', 'protocols', 'selectors']);
     // Every built-in feature is claimed by a profile.
-    for (const f of features) expect(profiles.some((p) => p.features?.includes(f)), f).to.equal(true);
+    for (const f of features)
+      expect(
+        profiles.some((p) => p.features?.includes(f)),
+        f,
+      ).to.equal(true);
   });
 
   it('is skipped by the scenario loader when it walks scenarios/', async () => {
@@ -49,8 +53,14 @@ describe('conformance profiles (scenarios/profiles.yaml)', () => {
 
   it('rejects a malformed profiles file naming it', () => {
     const bad = (text: string) => () => parseProfiles(text, 'my-profiles.yaml');
-    expect(bad('apiVersion: meshconform.dev/v1alpha1\nkind: ConformanceProfiles\nprofiles: [{ name: a }, { name: a }]')).to.throw(ReportInputError, 'my-profiles.yaml: profile "a" is defined twice');
-    expect(bad('apiVersion: meshconform.dev/v1alpha1\nkind: ConformanceProfiles\nprofiles: [{ name: a, feature: [x] }]')).to.throw(ReportInputError, /my-profiles\.yaml: not a ConformanceProfiles file: \/profiles\/0 must NOT have additional properties/);
+    expect(bad('apiVersion: meshconform.dev/v1alpha1\nkind: ConformanceProfiles\nprofiles: [{ name: a }, { name: a }]')).to.throw(
+      ReportInputError,
+      'my-profiles.yaml: profile "a" is defined twice',
+    );
+    expect(bad('apiVersion: meshconform.dev/v1alpha1\nkind: ConformanceProfiles\nprofiles: [{ name: a, feature: [x] }]')).to.throw(
+      ReportInputError,
+      /my-profiles\.yaml: not a ConformanceProfiles file: \/profiles\/0 must NOT have additional properties/,
+    );
     expect(bad('profiles: [')).to.throw(ReportInputError, /my-profiles\.yaml: not valid YAML/);
   });
 });
@@ -58,7 +68,12 @@ describe('conformance profiles (scenarios/profiles.yaml)', () => {
 describe('conformance report', () => {
   it('judges each profile: success, partial (skipped) and failure (failed or could not run)', () => {
     const base = hostileRun();
-    const pass = (name: string, feature: string): ScenarioResult => ({ ...base.scenarios[0]!, name, feature, cells: strictRow({ scenario: name, feature, workload: 'a/b', port: 1, policy: 'p' }) });
+    const pass = (name: string, feature: string): ScenarioResult => ({
+      ...base.scenarios[0]!,
+      name,
+      feature,
+      cells: strictRow({ scenario: name, feature, workload: 'a/b', port: 1, policy: 'p' }),
+    });
     const flaky: { -readonly [K in keyof ScenarioResult]: ScenarioResult[K] } = pass('flaky-one', 'core');
     const flakyCells = flaky.cells.map((c, i): CellResult => (i === 0 ? { ...c, verdict: 'flaky' } : c));
     flaky.summary = { ...flaky.summary, passed: flaky.summary.passed - 1, flaky: 1 };
@@ -85,13 +100,27 @@ describe('conformance report', () => {
       const b = join(dir, 'b.yaml');
       copyFileSync(join(root, 'scenarios/core/ref-namespace-foo-strict.yaml'), a);
       copyFileSync(join(root, 'scenarios/core/no-policy-permissive.yaml'), b);
-      const one = await suiteDigest([{ name: 'a', file: a, policies: [] }, { name: 'b', file: b, policies: [] }]);
-      const two = await suiteDigest([{ name: 'b', file: join(dir, '.', 'b.yaml'), policies: [] }, { name: 'a', file: `${dir}//a.yaml`, policies: [] }, { name: 'a', file: a, policies: [] }]);
+      const one = await suiteDigest([
+        { name: 'a', file: a, policies: [] },
+        { name: 'b', file: b, policies: [] },
+      ]);
+      const two = await suiteDigest([
+        { name: 'b', file: join(dir, '.', 'b.yaml'), policies: [] },
+        { name: 'a', file: `${dir}//a.yaml`, policies: [] },
+        { name: 'a', file: a, policies: [] },
+      ]);
       expect(one).to.deep.equal(two);
       expect(one.scenarios).to.equal(2);
       expect(one.digest).to.match(/^sha256:[0-9a-f]{64}$/);
       writeFileSync(b, readFileSync(b, 'utf8') + '\n# edited\n');
-      expect((await suiteDigest([{ name: 'a', file: a, policies: [] }, { name: 'b', file: b, policies: [] }])).digest).to.not.equal(one.digest);
+      expect(
+        (
+          await suiteDigest([
+            { name: 'a', file: a, policies: [] },
+            { name: 'b', file: b, policies: [] },
+          ])
+        ).digest,
+      ).to.not.equal(one.digest);
       // A referenced policy file changes what was loaded, not the scenario file: it counts too.
       expect((await suiteDigest([{ name: 'a', file: a, policies: [{ x: 1 }] }])).digest).to.not.equal((await suiteDigest([{ name: 'a', file: a, policies: [] }])).digest);
     } finally {
@@ -108,14 +137,43 @@ describe('conformance report', () => {
       const paths = ['scenarios/core/ref-namespace-foo-strict.yaml', 'scenarios/port-level/ref-finance-strict-port-8080-disable.yaml'];
       const out = join(dir, 'out');
       const env = { TMPDIR: dir, NO_COLOR: '1' };
-      const r = await execa(process.execPath, [bin, 'run', ...paths, '--reporter', 'json,conformance', '--out', out, '--local-subnet', '127.233', '--retries', '0',
-        '--impl-options', impl, '--impl-version', '1.2.4', '--impl-contact', '@acme/mesh', '--impl-contact', 'https://example.com/issues'], { cwd: root, env, reject: false });
+      const r = await execa(
+        process.execPath,
+        [
+          bin,
+          'run',
+          ...paths,
+          '--reporter',
+          'json,conformance',
+          '--out',
+          out,
+          '--local-subnet',
+          '127.233',
+          '--retries',
+          '0',
+          '--impl-options',
+          impl,
+          '--impl-version',
+          '1.2.4',
+          '--impl-contact',
+          '@acme/mesh',
+          '--impl-contact',
+          'https://example.com/issues',
+        ],
+        { cwd: root, env, reject: false },
+      );
       expect(r.exitCode, r.stdout + r.stderr).to.equal(0);
       const text = readFileSync(join(out, 'latest', CONFORMANCE_REPORT_FILE), 'utf8');
       expect(text).to.match(/^# meshconform conformance report/);
       const report = parse(text) as ConformanceReport;
       expect(validateConformanceReport(report)).to.deep.equal([]);
-      expect(report.implementation).to.deep.equal({ name: 'acme-mesh', version: '1.2.4', organization: 'ACME', url: 'https://example.com/acme-mesh', contact: ['@acme/mesh', 'https://example.com/issues'] });
+      expect(report.implementation).to.deep.equal({
+        name: 'acme-mesh',
+        version: '1.2.4',
+        organization: 'ACME',
+        url: 'https://example.com/acme-mesh',
+        contact: ['@acme/mesh', 'https://example.com/issues'],
+      });
       expect(report.meshModes).to.deep.equal(['sidecar']);
       expect(report.profiles.map((p) => [p.name, p.result, p.statistics.tests, p.statistics.passed])).to.deep.equal([
         ['core', 'success', 1, 1],
@@ -126,7 +184,9 @@ describe('conformance report', () => {
       expect(report.suite).to.deep.equal(await suiteDigest(loaded.map((s) => ({ name: s.name, file: s.file, policies: s.policies.map((p) => p.manifest) }))));
       // Every option that changes what is probed is spelled out, defaults included.
       expect(report.reproduce.command).to.match(
-        new RegExp(`^npx meshconform@0\\.1\\.0 run ${paths.join(' ')} --backend local --data-plane reference --retries 0 --concurrency \\d+ --timeout \\d+ --ready-timeout \\d+ --parallel \\d+$`),
+        new RegExp(
+          `^npx meshconform@0\\.1\\.0 run ${paths.join(' ')} --backend local --data-plane reference --retries 0 --concurrency \\d+ --timeout \\d+ --ready-timeout \\d+ --parallel \\d+$`,
+        ),
       );
       // The reproduce command (with this clone's bin instead of npx) gives the same results.
       const again = report.reproduce.command.replace('npx meshconform@0.1.0', `${process.execPath} ${bin}`) + ` --out ${join(dir, 'again')} --local-subnet 127.234 --reporter json`;
@@ -153,7 +213,11 @@ describe('conformance report', () => {
         ['--profiles', bad, /bad\.yaml: not valid YAML/],
         ['--baseline', truncated, /report\.json: not valid JSON \(truncated or not a report\.json\?\)/],
       ] as const) {
-        const r = await execa(process.execPath, [bin, 'run', 'scenarios/core/ref-namespace-foo-strict.yaml', flag, file, '--out', join(dir, 'out'), '--local-subnet', '127.235'], { cwd: root, reject: false, env: { NO_COLOR: '1' } });
+        const r = await execa(process.execPath, [bin, 'run', 'scenarios/core/ref-namespace-foo-strict.yaml', flag, file, '--out', join(dir, 'out'), '--local-subnet', '127.235'], {
+          cwd: root,
+          reject: false,
+          env: { NO_COLOR: '1' },
+        });
         expect(r.exitCode, flag).to.equal(2);
         expect(r.stderr, flag).to.match(message);
         expect(r.stdout, flag).to.not.contain('scenario run(s)');
@@ -170,9 +234,11 @@ describe('conformance report', () => {
       // suiteDigest reads each scenario's file: point the fixtures at real ones.
       const file = join(dir, 's.yaml');
       writeFileSync(file, 'x: 1\n');
-      const report = await buildConformanceReport({ ...run, options: { ...run.options, grep: 'it\'s' }, scenarios: run.scenarios.map((s) => ({ ...s, file })) });
+      const report = await buildConformanceReport({ ...run, options: { ...run.options, grep: "it's" }, scenarios: run.scenarios.map((s) => ({ ...s, file })) });
       expect(report.implementation).to.deep.equal({ name: 'exec:./vendor-proxy', contact: [] });
-      expect(report.reproduce.command).to.equal(`npx meshconform@0.1.0 run scenarios/ --backend local --data-plane exec:./vendor-proxy --claim spec --retries 1 --concurrency 32 --timeout 3000 --grep 'it'\\''s'`);
+      expect(report.reproduce.command).to.equal(
+        `npx meshconform@0.1.0 run scenarios/ --backend local --data-plane exec:./vendor-proxy --claim spec --retries 1 --concurrency 32 --timeout 3000 --grep 'it'\\''s'`,
+      );
       expect(reproduceFromResult(run)).to.not.contain('--grep');
       expect(validateConformanceReport(parse(renderConformanceYaml(report)))).to.deep.equal([]);
       expect(validateConformanceReport({ ...report, profiles: [{ name: 'x' }] })).to.not.deep.equal([]);

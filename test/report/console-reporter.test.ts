@@ -20,9 +20,27 @@ describe('report: console', () => {
     const lines = out.split('\n');
     const r8080 = lines.find((l) => l.trim().startsWith('foo/finance:8080'))!;
     const r9090 = lines.find((l) => l.trim().startsWith('foo/finance:9090'))!;
-    expect(r8080.trim().split(/\s+/)).to.deep.equal(
-      ['foo/finance:8080', 'tcp', 'STRICT', 'X', 'allow!=deny', '+', 'deny', 'X', 'allow*', '~', 'allow', '+', 'deny', '+', 'deny', 'E', '+', 'deny', '-'],
-    );
+    expect(r8080.trim().split(/\s+/)).to.deep.equal([
+      'foo/finance:8080',
+      'tcp',
+      'STRICT',
+      'X',
+      'allow!=deny',
+      '+',
+      'deny',
+      'X',
+      'allow*',
+      '~',
+      'allow',
+      '+',
+      'deny',
+      '+',
+      'deny',
+      'E',
+      '+',
+      'deny',
+      '-',
+    ]);
     expect(r9090).to.contain('+ allow').and.contain('+ deny');
     // Rows sorted by port, tables in scenario order.
     expect(lines.indexOf(r8080)).to.be.lessThan(lines.indexOf(r9090));

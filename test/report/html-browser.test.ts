@@ -84,13 +84,15 @@ describe('HTML report in a real browser (Debian Chromium + playwright-core)', fu
   }
 
   /** A CSS attribute selector for a cell key, which may hold any character (JSON string escapes are valid CSS). */
-const cellSelector = (key: string): string => `[data-testid=cell][data-cell-key=${JSON.stringify(key)}]`;
+  const cellSelector = (key: string): string => `[data-testid=cell][data-cell-key=${JSON.stringify(key)}]`;
 
-const scrollTop = (page: Page) => page.evaluate(() => (globalThis as unknown as { scrollTo(x: number, y: number): void }).scrollTo(0, 0));
+  const scrollTop = (page: Page) => page.evaluate(() => (globalThis as unknown as { scrollTo(x: number, y: number): void }).scrollTo(0, 0));
 
-const field = (o: Opened, name: string) => o.page.locator(`[data-testid=evidence] [data-field="${name}"]`).innerText();
+  const field = (o: Opened, name: string) => o.page.locator(`[data-testid=evidence] [data-field="${name}"]`).innerText();
   const visibleCells = (o: Opened) =>
-    o.page.locator('[data-testid=cell]').evaluateAll((els) => els.filter((e) => (e as unknown as { offsetParent: unknown }).offsetParent !== null).map((e) => e.getAttribute('data-cell-key')!));
+    o.page
+      .locator('[data-testid=cell]')
+      .evaluateAll((els) => els.filter((e) => (e as unknown as { offsetParent: unknown }).offsetParent !== null).map((e) => e.getAttribute('data-cell-key')!));
 
   it('renders a real run: one cell per probe cell, evidence on click, filters, baseline comparison, hostile names inert', async () => {
     const tmp = mkdtempSync(join(work, 'tmp-'));
@@ -102,7 +104,23 @@ const field = (o: Opened, name: string) => o.page.locator(`[data-testid=evidence
     // Tonight: a data plane that fails open, compared with last night.
     const out = join(work, 'out');
     const c = await cli(
-      ['run', STRICT_AND_PERMISSIVE, HOSTILE_DIR, '--data-plane', OPEN_PROXY, '--reporter', 'json,html', '--out', out, '--local-subnet', '127.232', '--retries', '0', '--baseline', baselineFile],
+      [
+        'run',
+        STRICT_AND_PERMISSIVE,
+        HOSTILE_DIR,
+        '--data-plane',
+        OPEN_PROXY,
+        '--reporter',
+        'json,html',
+        '--out',
+        out,
+        '--local-subnet',
+        '127.232',
+        '--retries',
+        '0',
+        '--baseline',
+        baselineFile,
+      ],
       tmp,
     );
     expect(c.exitCode, c.stdout + c.stderr).to.equal(1);
@@ -156,7 +174,9 @@ const field = (o: Opened, name: string) => o.page.locator(`[data-testid=evidence
 
     // Filters: feature, then client, then failures only within one workload.
     await page.getByTestId('filter-feature').selectOption('e2e');
-    const scenarios = await page.locator('[data-testid=scenario]').evaluateAll((els) => els.filter((e) => !(e as unknown as { hidden: boolean }).hidden).map((e) => e.getAttribute('data-scenario')));
+    const scenarios = await page
+      .locator('[data-testid=scenario]')
+      .evaluateAll((els) => els.filter((e) => !(e as unknown as { hidden: boolean }).hidden).map((e) => e.getAttribute('data-scenario')));
     expect(scenarios).to.deep.equal(['strict-and-permissive']);
     await page.getByTestId('filter-client').selectOption('mtls-tcp');
     const mtlsOnly = await visibleCells(o);
@@ -180,7 +200,7 @@ const field = (o: Opened, name: string) => o.page.locator(`[data-testid=evidence
     expect(await section.getByTestId('scenario-description').evaluate((e) => e.textContent)).to.equal(hostile.description);
     expect(await section.locator('.meta').first().innerText()).to.contain('feature hostile');
     await section.getByTestId('policies').locator('summary').click();
-    expect(await section.getByTestId('policies-yaml').innerText()).to.contain('window.__xss=\'annotation\'');
+    expect(await section.getByTestId('policies-yaml').innerText()).to.contain("window.__xss='annotation'");
     expect(await page.getByTestId('filter-feature').locator('option').allTextContents()).to.include('hostile');
     await expectInert(o, file);
 
@@ -215,7 +235,11 @@ const field = (o: Opened, name: string) => o.page.locator(`[data-testid=evidence
     expect(await timeline.locator('.uplot canvas').count()).to.equal(1);
     const pixels = await timeline.locator('.uplot canvas').evaluate((canvas) => {
       // No DOM lib in this project's tsconfig: the canvas API is typed by hand.
-      const c = canvas as unknown as { width: number; height: number; getContext(k: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } };
+      const c = canvas as unknown as {
+        width: number;
+        height: number;
+        getContext(k: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } };
+      };
       const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
       let red = 0;
       let band = 0;
@@ -250,7 +274,12 @@ const field = (o: Opened, name: string) => o.page.locator(`[data-testid=evidence
       cells: sc.cells.map((c) => {
         if (key !== '' || c.verdict !== 'pass' || c.expected.outcome !== 'deny' || c.observed?.status !== 'denied') return c;
         key = c.key;
-        return { ...c, expected: { ...c.expected, required: ['deny', 'allow'] as const, requiredRule: 'R5.9 relayed at L4' }, differsFromIstio: true as const, observedOutcome: 'allow' as const };
+        return {
+          ...c,
+          expected: { ...c.expected, required: ['deny', 'allow'] as const, requiredRule: 'R5.9 relayed at L4' },
+          differsFromIstio: true as const,
+          observedOutcome: 'allow' as const,
+        };
       }),
     }));
     expect(key).to.not.equal('');
@@ -270,7 +299,7 @@ const field = (o: Opened, name: string) => o.page.locator(`[data-testid=evidence
     await page.close();
   });
 
-  it('embeds the text of every cited docs/spec.md rule and links each cell\'s rule ids to it', async () => {
+  it("embeds the text of every cited docs/spec.md rule and links each cell's rule ids to it", async () => {
     const tmp = mkdtempSync(join(work, 'tmp-'));
     const out = join(work, 'rules');
     // Run from another working directory: the reporter must find docs/spec.md from its own location.
@@ -327,14 +356,19 @@ const field = (o: Opened, name: string) => o.page.locator(`[data-testid=evidence
     expect(await o.page.locator('[data-testid=cell]').count()).to.equal(10_008);
     const f0 = Date.now();
     await o.page.getByTestId('filter-failures').check();
-    await o.page.getByTestId('filter-status').filter({ hasText: `${139 * 9} cells` }).waitFor();
+    await o.page
+      .getByTestId('filter-status')
+      .filter({ hasText: `${139 * 9} cells` })
+      .waitFor();
     const filter = Date.now() - f0;
     const f1 = Date.now();
     await o.page.locator('[data-testid=cell][data-verdict=fail]').first().click();
     await o.page.getByTestId('evidence').waitFor({ state: 'visible' });
     const click = Date.now() - f1;
     const mb = (statSync(file).size / 1e6).toFixed(1);
-    console.log(`      10 008 cells: ${mb} MB file; ready ${ready.toFixed(0)} ms after navigation start; goto→ready ${wall} ms; failures filter ${filter} ms; open evidence ${click} ms`);
+    console.log(
+      `      10 008 cells: ${mb} MB file; ready ${ready.toFixed(0)} ms after navigation start; goto→ready ${wall} ms; failures filter ${filter} ms; open evidence ${click} ms`,
+    );
     await o.page.close();
   });
 });

@@ -126,7 +126,10 @@ export function chaosTimeline(): ScenarioTimeline {
   return {
     startedAt: 1_780_000_000_000,
     durationMs: 8000,
-    faults: [{ name: 'kill data plane of foo/finance', startMs: 2000, endMs: 4000 }, { name: 'drop 30% packets', startMs: 7500 }],
+    faults: [
+      { name: 'kill data plane of foo/finance', startMs: 2000, endMs: 4000 },
+      { name: 'drop 30% packets', startMs: 7500 },
+    ],
     events: [{ atMs: 5000, label: 'apply finance-strict' }],
     probes,
     timeToEnforceMs: 1200,
@@ -183,7 +186,16 @@ export function bigRun(scenarios: number, rowsPer: number): RunResult {
     const name = `scale-${String(s).padStart(3, '0')}`;
     const cells: CellResult[] = [];
     for (let r = 0; r < rowsPer; r++) {
-      cells.push(...strictRow({ scenario: name, feature: `f${s % 5}`, workload: `ns${s}/w${r}`, port: 8000 + r, policy: 'p', ...(r % 10 === 0 ? { failing: ['plaintext-tcp'] as ClientKind[] } : {}) }));
+      cells.push(
+        ...strictRow({
+          scenario: name,
+          feature: `f${s % 5}`,
+          workload: `ns${s}/w${r}`,
+          port: 8000 + r,
+          policy: 'p',
+          ...(r % 10 === 0 ? { failing: ['plaintext-tcp'] as ClientKind[] } : {}),
+        }),
+      );
     }
     list.push(scenario(name, `f${s % 5}`, cells));
   }

@@ -32,8 +32,16 @@ describe('report: multiplexReporters', () => {
     await m.onScenarioEnd!(run.scenarios[0]!);
     await m.onRunEnd(run, '/nonexistent');
     expect(log).to.deep.equal([
-      'a:start:r1', 'b:start:r1', 'a:scenario:s', 'b:scenario:s', 'a:cell:plaintext-tcp', 'b:cell:plaintext-tcp',
-      'a:end:strict-basic', 'b:end:strict-basic', 'a:run-end', 'b:run-end',
+      'a:start:r1',
+      'b:start:r1',
+      'a:scenario:s',
+      'b:scenario:s',
+      'a:cell:plaintext-tcp',
+      'b:cell:plaintext-tcp',
+      'a:end:strict-basic',
+      'b:end:strict-basic',
+      'a:run-end',
+      'b:run-end',
     ]);
     expect(m.warnings).to.deep.equal([]);
   });
@@ -74,8 +82,19 @@ describe('report: multiplexReporters', () => {
 
   it('contains a throwing warning sink and non-Error throws', async () => {
     const m = multiplexReporters(
-      [{ name: 'odd', onRunEnd: () => { throw 'a string'; } }],
-      { onWarning: () => { throw new Error('sink broken'); } },
+      [
+        {
+          name: 'odd',
+          onRunEnd: () => {
+            throw 'a string';
+          },
+        },
+      ],
+      {
+        onWarning: () => {
+          throw new Error('sink broken');
+        },
+      },
     );
     await m.onRunEnd(sampleRun(), '/tmp/x');
     expect(m.warnings).to.deep.equal(['reporter odd failed: a string (in onRunEnd)']);

@@ -30,7 +30,13 @@ describe('report: istio-peer-exchange evidence', () => {
 
   it('the cell text names the proxy that wrote the preamble', () => {
     const base = { timings: { startedAt: 0, totalMs: 1 }, attempts: 1 };
-    const allowed: Observation = { ...base, status: 'allowed', path: 'mtls', echo: { workload: 'foo/finance', port: 9000, received: 'plaintext', protocol: 'tcp' }, mx: { seen: true, workload: 'finance', namespace: 'foo' } };
+    const allowed: Observation = {
+      ...base,
+      status: 'allowed',
+      path: 'mtls',
+      echo: { workload: 'foo/finance', port: 9000, received: 'plaintext', protocol: 'tcp' },
+      mx: { seen: true, workload: 'finance', namespace: 'foo' },
+    };
     expect(observationText(allowed)).to.match(/; istio-peer-exchange preamble from foo\/finance$/);
     const denied: Observation = { ...base, status: 'denied', how: 'timeout', detail: 'no reply', mx: { seen: true } };
     expect(observationText(denied)).to.match(/; istio-peer-exchange preamble from an unnamed proxy$/);

@@ -40,7 +40,21 @@ describe('run: evidence from misbehaving data planes (real processes)', function
 
   it('a data plane that lets the first connection of a port through, then enforces STRICT: the admission is a fail, never flaky', async () => {
     // --concurrency 1: the first probe of the port (plaintext-tcp) is the one the fixture lets through.
-    const c = await run([STRICT, '--data-plane', dataPlane('first-connection-open'), '--concurrency', '1', '--retries', '2', '--reporter', 'console,json,junit,conformance', '--impl-name', 'first-open', '--impl-version', '1']);
+    const c = await run([
+      STRICT,
+      '--data-plane',
+      dataPlane('first-connection-open'),
+      '--concurrency',
+      '1',
+      '--retries',
+      '2',
+      '--reporter',
+      'console,json,junit,conformance',
+      '--impl-name',
+      'first-open',
+      '--impl-version',
+      '1',
+    ]);
     expect(c.exitCode, c.stdout + c.stderr).to.equal(1);
     const r = c.report();
     expect(r.summary).to.deep.include({ cells: 9, passed: 8, failed: 1, flaky: 0, errors: 0 });
@@ -49,7 +63,9 @@ describe('run: evidence from misbehaving data planes (real processes)', function
     expect(cell.observed?.status).to.equal('allowed');
     expect(cell.reason).to.contain('expected deny').and.contain('the application answered over plaintext');
     expect(c.file('junit.xml')).to.match(/<testsuites[^>]*failures="1"/);
-    expect(c.file('conformance.yaml')).to.match(/^\s+result: failure$/m).and.not.match(/^\s+result: success$/m);
+    expect(c.file('conformance.yaml'))
+      .to.match(/^\s+result: failure$/m)
+      .and.not.match(/^\s+result: success$/m);
   });
 
   it('a data plane that accepts TCP and never answers: every cell is an error (exit 2), no deny cell passes on a timeout', async () => {

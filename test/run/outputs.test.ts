@@ -67,7 +67,9 @@ describe('--out: checked before the run, latest replaced only when meshconform m
       expected = 'not writable';
     }
     try {
-      expect((await usageError(prepareOutRoot(dir))).message).to.include(dir).and.include(expected);
+      expect((await usageError(prepareOutRoot(dir))).message)
+        .to.include(dir)
+        .and.include(expected);
       expect((await usageError(prepareOutRoot(join(dir, 'reports')))).message).to.include(expected);
     } finally {
       if (process.getuid?.() === 0) await execa('umount', [dir], { reject: false });

@@ -76,7 +76,11 @@ describe('scenario loader: ambient mode', () => {
       ),
     );
     const s = await loadScenarioFile(file);
-    expect(s.expect.map((e) => [e.meshMode, e.mode])).to.deep.equal([['sidecar', 'DISABLE'], ['ambient', 'PERMISSIVE'], [undefined, 'STRICT']]);
+    expect(s.expect.map((e) => [e.meshMode, e.mode])).to.deep.equal([
+      ['sidecar', 'DISABLE'],
+      ['ambient', 'PERMISSIVE'],
+      [undefined, 'STRICT'],
+    ]);
     expect(s.expect[2]).to.not.have.property('meshMode');
   });
 

@@ -48,7 +48,9 @@ describe('scenario loader: { file: … } references never leak file contents', f
     expect(lines).to.have.length(4);
     for (const l of lines) expect(l).to.contain('is outside the scenario folder').and.contain('--allow-files-outside');
     expect(r.err).to.contain(`${dir}/shadow`).and.contain('/proc/self/environ').and.contain('link.yaml');
-    expect(r.err + r.out).to.not.contain(SECRET).and.not.contain('root:');
+    expect(r.err + r.out)
+      .to.not.contain(SECRET)
+      .and.not.contain('root:');
   });
 
   it('names a file inside the tree that is not a policy file, without quoting it', async () => {
@@ -63,6 +65,8 @@ describe('scenario loader: { file: … } references never leak file contents', f
     expect(r.code).to.equal(2);
     expect(r.err).to.not.contain('is outside the scenario folder');
     expect(r.err).to.contain(`${dir}/shadow`);
-    expect(r.err + r.out).to.not.contain(SECRET).and.not.contain('PATH=');
+    expect(r.err + r.out)
+      .to.not.contain(SECRET)
+      .and.not.contain('PATH=');
   });
 });

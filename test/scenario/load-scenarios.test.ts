@@ -17,11 +17,7 @@ describe('loadScenarios', () => {
   it('walks a folder recursively in sorted order, skipping YAML files that are not scenarios', async () => {
     const scenarios = await loadScenarios([SUITE]);
     // core/profiles.yaml, core/other-kind.yml, core/README.md and port-level/policies/*.yaml are not scenarios.
-    expect(scenarios.map((s) => s.file)).to.deep.equal([
-      `${SUITE}/core/defaults.yaml`,
-      `${SUITE}/nested/deeper/mesh-strict.yml`,
-      FINANCE,
-    ]);
+    expect(scenarios.map((s) => s.file)).to.deep.equal([`${SUITE}/core/defaults.yaml`, `${SUITE}/nested/deeper/mesh-strict.yml`, FINANCE]);
   });
 
   it('loads the docs/scenarios.md example with every field, inline policies, a multi-document file and a kubectl List', async () => {
@@ -169,10 +165,7 @@ describe('loadScenarios', () => {
   it('grep selects by name or by feature', async () => {
     expect((await loadScenarios([SUITE], { grep: 'finance' })).map((s) => s.name)).to.deep.equal(['finance-strict-port-8080-disable']);
     expect((await loadScenarios([SUITE], { grep: '^core$' })).map((s) => s.name)).to.deep.equal(['defaults']);
-    expect((await loadScenarios([SUITE], { grep: 'prec|port-level' })).map((s) => s.name)).to.deep.equal([
-      'mesh-strict',
-      'finance-strict-port-8080-disable',
-    ]);
+    expect((await loadScenarios([SUITE], { grep: 'prec|port-level' })).map((s) => s.name)).to.deep.equal(['mesh-strict', 'finance-strict-port-8080-disable']);
     expect(await loadScenarios([SUITE], { grep: 'nothing-matches' })).to.deep.equal([]);
   });
 

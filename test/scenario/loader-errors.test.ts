@@ -68,9 +68,7 @@ describe('scenario loader errors (file:line:column)', () => {
   });
 
   it('a duplicate YAML key is an error at the second key', async () => {
-    expect(await errorLines('duplicate-key.yaml')).to.deep.equal([
-      `${E}/duplicate-key.yaml:6:3: duplicate key "mode": a key may appear only once in a mapping`,
-    ]);
+    expect(await errorLines('duplicate-key.yaml')).to.deep.equal([`${E}/duplicate-key.yaml:6:3: duplicate key "mode": a key may appear only once in a mapping`]);
   });
 
   it('expect entries must name a workload and port of the scenario, and known client kinds and outcomes', async () => {
@@ -79,7 +77,9 @@ describe('scenario loader errors (file:line:column)', () => {
     expect(out).to.have.length(4);
     expect(out[0]).to.equal(`${f}:7:19: spec.expect[1].workload: unknown workload "foo/nope"; workloads of this scenario: foo/a`);
     expect(out[1]).to.equal(`${f}:8:32: spec.expect[2].port: 81 is not a port of workload foo/a; its ports: 80`);
-    expect(out[2]).to.match(new RegExp(`^${f}:9:26: spec\\.expect\\[3\\]: unknown field "telnet"; allowed fields: workload, port, meshMode, mode, plaintext, mtls, plaintext-tcp,`));
+    expect(out[2]).to.match(
+      new RegExp(`^${f}:9:26: spec\\.expect\\[3\\]: unknown field "telnet"; allowed fields: workload, port, meshMode, mode, plaintext, mtls, plaintext-tcp,`),
+    );
     expect(out[3]).to.equal(`${f}:9:52: spec.expect[3].plaintext: "maybe" is not allowed; allowed: allow, deny, passthrough`);
   });
 

@@ -22,7 +22,7 @@ function yamlFiles(dir: string): string[] {
 const errorsOf = (doc: unknown): string[] => (validate(doc) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`));
 
 describe(`published scenario schema (${PUBLISHED_SCENARIO_SCHEMA_PATH})`, () => {
-  it('equals what the generator makes from the loader\'s schemas now (run `npm run schema` after changing them)', () => {
+  it("equals what the generator makes from the loader's schemas now (run `npm run schema` after changing them)", () => {
     expect(text === publishedScenarioSchemaText(), 'the published schema is out of date: run `npm run schema`').to.equal(true);
   });
 
@@ -58,7 +58,13 @@ describe(`published scenario schema (${PUBLISHED_SCENARIO_SCHEMA_PATH})`, () => 
     expect(errorsOf(outcome).join('\n')).to.include('/spec/expect/0/plaintext');
     const chaos = { ...base(), spec: { ...base().spec, chaos: { duration: '2s', steps: [{ at: '1s', fault: 'meteor' }] } } };
     expect(errorsOf(chaos).join('\n')).to.include('/spec/chaos/steps/0/fault');
-    const policy = { ...base(), spec: { ...base().spec, policies: [{ apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'p' }, spec: { mtls: { mode: 'STRICT' }, bogus: 1 } }] } };
+    const policy = {
+      ...base(),
+      spec: {
+        ...base().spec,
+        policies: [{ apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'p' }, spec: { mtls: { mode: 'STRICT' }, bogus: 1 } }],
+      },
+    };
     expect(errorsOf(policy).join('\n')).to.include('/spec/policies/0/spec');
   });
 });

@@ -39,9 +39,7 @@ describe('validateAdmission', () => {
   it('words the rejections the way Istio does, where Istio has a phrase', () => {
     const msgs = (o: unknown): string[] => validateAdmission(o).errors.map((e) => issueText(e));
     const base = { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'x' } };
-    expect(msgs({ ...base, spec: { mtls: { mode: 'BLAH' } } })).to.deep.equal([
-      'spec.mtls.mode: Unsupported value: "BLAH"; allowed modes: UNSET, DISABLE, PERMISSIVE, STRICT',
-    ]);
+    expect(msgs({ ...base, spec: { mtls: { mode: 'BLAH' } } })).to.deep.equal(['spec.mtls.mode: Unsupported value: "BLAH"; allowed modes: UNSET, DISABLE, PERMISSIVE, STRICT']);
     expect(msgs({ ...base, spec: { portLevelMtls: { 80: { mode: 'STRICT' } } } })[0]).to.match(/^spec: portLevelMtls requires selector/);
     expect(msgs({ ...base, spec: { selector: { matchLabels: { a: 'b' } }, portLevelMtls: { 42949672: {} } } })).to.deep.equal([
       'spec.portLevelMtls: port must be between 1-65535, got 42949672',

@@ -15,7 +15,11 @@ async function usageError(specs: string[]): Promise<string> {
 describe('trust: --defect values', () => {
   it('the catalogue marks every defect static or chaos, and chaos ones exist', async () => {
     const catalogue = await referenceDefects();
-    expect(catalogue.filter((d) => d.kind === 'chaos').map((d) => d.name)).to.include.members(['fail-open-on-restart', 'stale-policy-after-reload', 'accept-expired-during-rotation']);
+    expect(catalogue.filter((d) => d.kind === 'chaos').map((d) => d.name)).to.include.members([
+      'fail-open-on-restart',
+      'stale-policy-after-reload',
+      'accept-expired-during-rotation',
+    ]);
     expect(catalogue.every((d) => d.kind === 'static' || d.kind === 'chaos')).to.equal(true);
   });
 

@@ -9,9 +9,20 @@ import { cli, inProcess, root } from './support/cli.js';
 
 /** The defects issue 8 names; the catalogue may hold more. */
 const REQUIRED = [
-  'strict-accepts-plaintext', 'strict-accepts-no-client-cert', 'accept-any-ca', 'accept-expired', 'ignore-trust-domain',
-  'ignore-port-level', 'port-level-on-service-port', 'ignore-selector', 'newest-wins', 'root-selector-applied',
-  'namespace-overrides-workload', 'unset-port-no-inherit', 'permissive-rejects-plaintext', 'disable-terminates-tls',
+  'strict-accepts-plaintext',
+  'strict-accepts-no-client-cert',
+  'accept-any-ca',
+  'accept-expired',
+  'ignore-trust-domain',
+  'ignore-port-level',
+  'port-level-on-service-port',
+  'ignore-selector',
+  'newest-wins',
+  'root-selector-applied',
+  'namespace-overrides-workload',
+  'unset-port-no-inherit',
+  'permissive-rejects-plaintext',
+  'disable-terminates-tls',
   'wrong-server-identity',
 ];
 
@@ -92,7 +103,7 @@ describe('trust: meshconform run --defect', function () {
     expect(inherited.exitCode, inherited.stdout).to.equal(0);
   });
 
-  it('wrong-server-identity presents another workload\'s mesh certificate, caught by the server identity check', async function () {
+  it("wrong-server-identity presents another workload's mesh certificate, caught by the server identity check", async function () {
     const r = await cli(['run', scenario, '--defect', 'wrong-server-identity', '--reporter', 'console', '--out', '$OUT', '--local-subnet', '127.252', '--retries', '0']);
     expect(r.exitCode, r.stderr).to.equal(1);
     expect(r.stdout).to.match(/server presented spiffe:\/\/cluster\.local\/ns\/bar\/sa\/web issued by the mesh CA, not the target workload's mesh identity/);

@@ -81,7 +81,12 @@ describe('trust: scenario generator', function () {
         return new Set(wl.map((p) => p.metadata.namespace)).size < wl.length;
       }),
     };
-    expect(Object.entries(seen).filter(([, v]) => !v).map(([k]) => k), 'never generated').to.deep.equal([]);
+    expect(
+      Object.entries(seen)
+        .filter(([, v]) => !v)
+        .map(([k]) => k),
+      'never generated',
+    ).to.deep.equal([]);
     // Distinct timestamps are whole seconds, so distinct ones are at least 1 s apart (R3.3).
     for (const { p } of policies) if (p.metadata.creationTimestamp) expect(p.metadata.creationTimestamp).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
   });
@@ -105,7 +110,9 @@ describe('trust: scenario generator', function () {
     ]) {
       const r = await inProcess(argv);
       expect(r.code, argv.join(' ')).to.equal(2);
-      expect(r.err, argv.join(' ')).to.match(/\S/).and.not.to.match(/internal error|\n\s+at /);
+      expect(r.err, argv.join(' '))
+        .to.match(/\S/)
+        .and.not.to.match(/internal error|\n\s+at /);
     }
   });
 

@@ -44,9 +44,38 @@ async function loadOutcome(file: string): Promise<'loaded' | 'rejected'> {
 /** Values to put where the schema wants something else: wrong types, ports as strings, unicode, controls, path tricks. */
 const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
   fc.constantFrom(
-    '8080', ' 8080', '0x1F90', '8080.0', '-1', '0', '65536', '1e3', 'NaN', 'Infinity', '', ' ', '*', 'STRICT ', 'strict',
-    '../../etc/passwd', '/dev/zero', 'a/b', '\u0000', '\u001b[2J\u001b[31mred', '\u0007bell', 'line\nbreak', 'cr\rreturn',
-    'ñame', '名前', 'emoji-🙂', '\u202eevil', '\ud800', 'x'.repeat(300), 'UNSET', 'PERMISSIVE', 'DISABLE',
+    '8080',
+    ' 8080',
+    '0x1F90',
+    '8080.0',
+    '-1',
+    '0',
+    '65536',
+    '1e3',
+    'NaN',
+    'Infinity',
+    '',
+    ' ',
+    '*',
+    'STRICT ',
+    'strict',
+    '../../etc/passwd',
+    '/dev/zero',
+    'a/b',
+    '\u0000',
+    '\u001b[2J\u001b[31mred',
+    '\u0007bell',
+    'line\nbreak',
+    'cr\rreturn',
+    'ñame',
+    '名前',
+    'emoji-🙂',
+    '\u202eevil',
+    '\ud800',
+    'x'.repeat(300),
+    'UNSET',
+    'PERMISSIVE',
+    'DISABLE',
   ),
   fc.string({ unit: 'binary', maxLength: 40 }),
   fc.integer(),
@@ -117,18 +146,25 @@ describe('trust: hostile input to the scenario loader', function () {
 
   it('hostile names: workload, namespace, label and policy names full of unicode and control characters are refused', async function () {
     await fc.assert(
-      fc.asyncProperty(seeds, fc.tuple(fc.string({ unit: 'binary', maxLength: 30 }), fc.constantFrom('\u0000', '\u001b[2J', '\u0007', '\u202e', 'é', '名', '🙂', ' ', '*', '/', '\n')).map(([s, bad]) => ({ name: `${s}${bad}x`, bad })), fc.nat(4), async (seed, { name, bad }, where) => {
-        // A "/" is legal in a label key (prefix/name, as in app.kubernetes.io/name): not hostile there.
-        if (where === 2 && bad === '/') return;
-        const doc = structuredClone(documentFromSeed(seed));
-        const w = doc.spec.workloads[0]!;
-        if (where === 0) w.name = name;
-        else if (where === 1) w.namespace = name;
-        else if (where === 2) w.labels = { [name]: 'x' };
-        else if (where === 3) (doc.metadata.labels as Record<string, string>)['feature'] = `${name}-`;
-        else doc.spec.policies.push({ apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name, namespace: 'foo' }, spec: {} });
-        expect(await loadOutcome(write(stringify(doc), 'prop.yaml'))).to.equal('rejected');
-      }),
+      fc.asyncProperty(
+        seeds,
+        fc
+          .tuple(fc.string({ unit: 'binary', maxLength: 30 }), fc.constantFrom('\u0000', '\u001b[2J', '\u0007', '\u202e', 'é', '名', '🙂', ' ', '*', '/', '\n'))
+          .map(([s, bad]) => ({ name: `${s}${bad}x`, bad })),
+        fc.nat(4),
+        async (seed, { name, bad }, where) => {
+          // A "/" is legal in a label key (prefix/name, as in app.kubernetes.io/name): not hostile there.
+          if (where === 2 && bad === '/') return;
+          const doc = structuredClone(documentFromSeed(seed));
+          const w = doc.spec.workloads[0]!;
+          if (where === 0) w.name = name;
+          else if (where === 1) w.namespace = name;
+          else if (where === 2) w.labels = { [name]: 'x' };
+          else if (where === 3) (doc.metadata.labels as Record<string, string>)['feature'] = `${name}-`;
+          else doc.spec.policies.push({ apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name, namespace: 'foo' }, spec: {} });
+          expect(await loadOutcome(write(stringify(doc), 'prop.yaml'))).to.equal('rejected');
+        },
+      ),
       { numRuns: RUNS },
     );
   });
@@ -175,9 +211,11 @@ describe('trust: hostile input to the scenario loader', function () {
       fc.asyncProperty(fc.integer({ min: 50, max: 50_000 }), fc.constantFrom('seq', 'map', 'block'), async (depth, shape) => {
         const head = 'apiVersion: meshconform.dev/v1alpha1\nkind: Scenario\nspec:\n  workloads: [{ name: a, ports: [8080] }]\n';
         const body =
-          shape === 'seq' ? `  description: ${'['.repeat(depth)}${']'.repeat(depth)}\n`
-          : shape === 'map' ? `  description: ${'{a: '.repeat(depth)}1${'}'.repeat(depth)}\n`
-          : `  description:\n${Array.from({ length: Math.min(depth, 3000) }, (_, i) => `${' '.repeat(4 + i)}a:`).join('\n')}\n`;
+          shape === 'seq'
+            ? `  description: ${'['.repeat(depth)}${']'.repeat(depth)}\n`
+            : shape === 'map'
+              ? `  description: ${'{a: '.repeat(depth)}1${'}'.repeat(depth)}\n`
+              : `  description:\n${Array.from({ length: Math.min(depth, 3000) }, (_, i) => `${' '.repeat(4 + i)}a:`).join('\n')}\n`;
         expect(await loadOutcome(write(head + body, 'prop.yaml'))).to.equal('rejected');
       }),
       { numRuns: 12 },
@@ -248,7 +286,10 @@ describe('trust: names from input never become paths', function () {
       const dir = join(scratch.dir, String(i));
       mkdirSync(dir);
       writeFileSync(join(dir, 'evil.yaml'), stringify(d));
-      const err = await loadScenarios([join(dir, 'evil.yaml')]).then(() => undefined, (e: unknown) => e);
+      const err = await loadScenarios([join(dir, 'evil.yaml')]).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err, `case ${i}`).to.be.instanceOf(ScenarioError);
     }
   });
@@ -258,7 +299,10 @@ describe('trust: names from input never become paths', function () {
     const dir = await createPrivateDir('mc-trust-private-');
     try {
       for (const name of ['../x', 'a/b', '.hidden', '/etc/passwd']) {
-        const err = await dir.write(name, 'x').then(() => undefined, (e: unknown) => e);
+        const err = await dir.write(name, 'x').then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         expect(err, name).to.be.instanceOf(Error);
       }
     } finally {
@@ -282,21 +326,93 @@ describe('trust: hostile command lines', function () {
   });
 
   const MISSING = 'no-such-suite-dir';
-  const token = fc.oneof(
-    fc.string({ maxLength: 12 }),
-    fc.string({ unit: 'binary', maxLength: 12 }),
-    fc.constantFrom('', '-', '--', '-1', '0', '1', '3', '1e9', '99999999999999999999', 'NaN', '0x10', ' 5', '5 ', 'reference', 'haproxy', 'exec:', 'exec: ', 'local', 'docker', 'console,json', 'nope', '127.300', '127.100', '10.0', '\u0000', '\u001b[2J', '🙂'),
-  ).filter((s) => !s.includes('/') && s !== '.' && s !== '..' && !s.startsWith('~'));
+  const token = fc
+    .oneof(
+      fc.string({ maxLength: 12 }),
+      fc.string({ unit: 'binary', maxLength: 12 }),
+      fc.constantFrom(
+        '',
+        '-',
+        '--',
+        '-1',
+        '0',
+        '1',
+        '3',
+        '1e9',
+        '99999999999999999999',
+        'NaN',
+        '0x10',
+        ' 5',
+        '5 ',
+        'reference',
+        'haproxy',
+        'exec:',
+        'exec: ',
+        'local',
+        'docker',
+        'console,json',
+        'nope',
+        '127.300',
+        '127.100',
+        '10.0',
+        '\u0000',
+        '\u001b[2J',
+        '🙂',
+      ),
+    )
+    .filter((s) => !s.includes('/') && s !== '.' && s !== '..' && !s.startsWith('~'));
   const FLAGS: Record<string, string[]> = {
-    run: ['--backend', '--data-plane', '--workloads-per-process', '--reporter', '--out', '--grep', '--retries', '--concurrency', '--timeout', '--ready-timeout', '--parallel', '--image', '--local-subnet', '--defect', '--baseline', '--profiles', '--impl-options', '--impl-name', '--impl-version', '--impl-contact'],
-    mutate: ['--defect', '--json', '--out', '--grep', '--parallel-defects', '--parallel', '--workloads-per-process', '--retries', '--concurrency', '--timeout', '--ready-timeout', '--local-subnet', '--fail-fast'],
+    run: [
+      '--backend',
+      '--data-plane',
+      '--workloads-per-process',
+      '--reporter',
+      '--out',
+      '--grep',
+      '--retries',
+      '--concurrency',
+      '--timeout',
+      '--ready-timeout',
+      '--parallel',
+      '--image',
+      '--local-subnet',
+      '--defect',
+      '--baseline',
+      '--profiles',
+      '--impl-options',
+      '--impl-name',
+      '--impl-version',
+      '--impl-contact',
+    ],
+    mutate: [
+      '--defect',
+      '--json',
+      '--out',
+      '--grep',
+      '--parallel-defects',
+      '--parallel',
+      '--workloads-per-process',
+      '--retries',
+      '--concurrency',
+      '--timeout',
+      '--ready-timeout',
+      '--local-subnet',
+      '--fail-fast',
+    ],
     validate: [],
     explain: ['--json'],
     compare: ['--json'],
     generate: ['--seed', '--count'],
   };
   const argvFor = (command: string) =>
-    fc.array(fc.oneof(fc.tuple(fc.constantFrom(...FLAGS[command]!, '--bogus-flag', '-x'), token).map(([f, v]) => [f, v]), token.map((t) => [t])), { maxLength: 6 })
+    fc
+      .array(
+        fc.oneof(
+          fc.tuple(fc.constantFrom(...FLAGS[command]!, '--bogus-flag', '-x'), token).map(([f, v]) => [f, v]),
+          token.map((t) => [t]),
+        ),
+        { maxLength: 6 },
+      )
       .map((parts) => {
         const argv = [command, ...parts.flat()];
         // Never a valid suite: a missing path for the commands that load scenarios, a count no generator accepts.
@@ -338,9 +454,15 @@ describe('trust: hostile input through the real process', function () {
   after(() => scratch.remove());
 
   const cases: [string, string][] = [
-    ['alias bomb', `apiVersion: meshconform.dev/v1alpha1\nkind: Scenario\nx: &a ["x","x","x","x","x","x","x","x","x","x"]\ny: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nz: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nspec:\n  description: [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n  workloads: [{ name: a, ports: [8080] }]\n`],
+    [
+      'alias bomb',
+      `apiVersion: meshconform.dev/v1alpha1\nkind: Scenario\nx: &a ["x","x","x","x","x","x","x","x","x","x"]\ny: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nz: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nspec:\n  description: [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n  workloads: [{ name: a, ports: [8080] }]\n`,
+    ],
     ['deep nesting', `apiVersion: meshconform.dev/v1alpha1\nkind: Scenario\nspec:\n  workloads: ${'['.repeat(30000)}${']'.repeat(30000)}\n`],
-    ['control characters', `apiVersion: meshconform.dev/v1alpha1\nkind: Scenario\nmetadata: { labels: { feature: "\\e[2J\\e[31mred" } }\nspec:\n  description: "\\0\\a"\n  workloads: [{ name: "\\e]0;owned\\a", ports: ["8080"] }]\n`],
+    [
+      'control characters',
+      `apiVersion: meshconform.dev/v1alpha1\nkind: Scenario\nmetadata: { labels: { feature: "\\e[2J\\e[31mred" } }\nspec:\n  description: "\\0\\a"\n  workloads: [{ name: "\\e]0;owned\\a", ports: ["8080"] }]\n`,
+    ],
     ['truncated', `apiVersion: meshconform.dev/v1alpha1\nkind: Scenario\nspec:\n  workloads: [{ name: a, ports: [80`],
   ];
   for (const [what, text] of cases) {
@@ -366,7 +488,9 @@ describe('trust: hostile input through the real process', function () {
     ]) {
       const r = await cli(args, { timeoutMs: 60_000 });
       expect(r.exitCode, args.join(' ')).to.equal(2);
-      expect(r.stderr, args.join(' ')).to.match(/\S/).and.not.to.match(/internal error|\n\s+at /);
+      expect(r.stderr, args.join(' '))
+        .to.match(/\S/)
+        .and.not.to.match(/internal error|\n\s+at /);
     }
   });
 });

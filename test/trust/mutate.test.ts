@@ -21,7 +21,10 @@ const parse = (stdout: string): MutationJson => JSON.parse(stdout) as MutationJs
 describe('trust: meshconform mutate', function () {
   this.timeout(600_000);
 
-  for (const [claim, subnet] of [['spec', '127.100'], ['istio', '127.60']] as const) {
+  for (const [claim, subnet] of [
+    ['spec', '127.100'],
+    ['istio', '127.60'],
+  ] as const) {
     it(`the built-in suite catches every planted defect of --claim ${claim}: mutation score 100 %, exit 0`, async function () {
       const r = await cli(['mutate', '--fail-fast', '--json', '--claim', claim, '--local-subnet', subnet], { timeoutMs: 580_000 });
       expect(r.exitCode, r.stderr).to.equal(0);
@@ -53,8 +56,14 @@ describe('trust: meshconform mutate', function () {
 
   it('a defect no scenario can see survives: exit 1, the survivor named with what to add', async function () {
     const r = await cli([
-      'mutate', join(root, 'scenarios/core/no-policy-permissive.yaml'),
-      '--defect', 'strict-accepts-plaintext', '--defect', 'permissive-rejects-plaintext', '--local-subnet', '127.130',
+      'mutate',
+      join(root, 'scenarios/core/no-policy-permissive.yaml'),
+      '--defect',
+      'strict-accepts-plaintext',
+      '--defect',
+      'permissive-rejects-plaintext',
+      '--local-subnet',
+      '127.130',
     ]);
     expect(r.exitCode, r.stderr).to.equal(1);
     expect(r.stdout).to.match(/caught\s+permissive-rejects-plaintext\s+\d+ cell\(s\) in [\d.]+ s, e\.g\. no-policy-permissive /);
@@ -86,10 +95,20 @@ describe('trust: meshconform mutate', function () {
     expect(r.stdout).not.to.match(/newest-wins/);
   });
 
-  it('--out writes the summary and every run\'s report.json; no files without it', async function () {
+  it("--out writes the summary and every run's report.json; no files without it", async function () {
     const out = mkdtempSync(join(tmpdir(), 'mc-trust-mutate-'));
     try {
-      const r = await cli(['mutate', join(root, 'scenarios/precedence/oldest-namespace-policy-wins.yaml'), '--defect', 'newest-wins', '--json', '--out', out, '--local-subnet', '127.160']);
+      const r = await cli([
+        'mutate',
+        join(root, 'scenarios/precedence/oldest-namespace-policy-wins.yaml'),
+        '--defect',
+        'newest-wins',
+        '--json',
+        '--out',
+        out,
+        '--local-subnet',
+        '127.160',
+      ]);
       expect(r.exitCode, r.stderr).to.equal(0);
       const [dir] = readdirSync(out);
       expect(dir).to.match(/^mutate-\d{8}T\d{6}Z-[0-9a-f]{6}$/);
@@ -117,7 +136,9 @@ describe('trust: meshconform mutate', function () {
     ]) {
       const r = await inProcess(argv);
       expect(r.code, argv.join(' ')).to.equal(2);
-      expect(r.err, argv.join(' ')).to.match(/\S/).and.not.to.match(/internal error|\n\s+at /);
+      expect(r.err, argv.join(' '))
+        .to.match(/\S/)
+        .and.not.to.match(/internal error|\n\s+at /);
     }
   });
 });

@@ -36,7 +36,7 @@ describe('trust: oracle properties over generated policy sets', function () {
     );
   });
 
-  it('removing a workload policy never changes another namespace\'s modes', async function () {
+  it("removing a workload policy never changes another namespace's modes", async function () {
     await fc.assert(
       fc.asyncProperty(seeds, fc.nat(), async (seed, pick) => {
         const doc = documentFromSeed(seed);
@@ -53,7 +53,7 @@ describe('trust: oracle properties over generated policy sets', function () {
     );
   });
 
-  it('an UNSET port entry of the deciding workload policy equals its workload\'s mode', async function () {
+  it("an UNSET port entry of the deciding workload policy equals its workload's mode", async function () {
     await fc.assert(
       fc.asyncProperty(seeds, async (seed) => {
         const s = await load(documentFromSeed(seed));
@@ -74,7 +74,7 @@ describe('trust: oracle properties over generated policy sets', function () {
     );
   });
 
-  it('a port that no portLevelMtls names has its workload\'s mode', async function () {
+  it("a port that no portLevelMtls names has its workload's mode", async function () {
     await fc.assert(
       fc.asyncProperty(seeds, async (seed) => {
         const s = await load(documentFromSeed(seed));
@@ -137,7 +137,9 @@ describe('trust: oracle properties over generated policy sets', function () {
       const oracle = JSON.stringify([...oracleModes(s)]);
       for (const d of policyDefects) if (!found.has(d) && JSON.stringify([...referenceModes(s, [d])]) !== oracle) found.set(d, seed);
     }
-    expect(policyDefects.filter((d) => !found.has(d)), 'policy defects no generated set exposes').to.deep.equal([]);
+    expect(
+      policyDefects.filter((d) => !found.has(d)),
+      'policy defects no generated set exposes',
+    ).to.deep.equal([]);
   });
 });
-

@@ -2,16 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { relative, resolve, sep } from 'node:path';
 import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
 import type Dockerode from 'dockerode';
-import type {
-  Backend,
-  Environment,
-  EnvironmentOptions,
-  PeerAuthenticationManifest,
-  Workload,
-  WorkloadConfig,
-  WorkloadKey,
-  WorkloadTarget,
-} from '../../model/index.js';
+import type { Backend, Environment, EnvironmentOptions, PeerAuthenticationManifest, Workload, WorkloadConfig, WorkloadKey, WorkloadTarget } from '../../model/index.js';
 import { workloadConfig } from '../workload-config.js';
 import { BackendError } from '../../util/errors.js';
 import { sleep, tcpAccepts } from '../../util/net.js';
@@ -140,7 +131,8 @@ async function startEnvironment(o: EnvironmentOptions, eng: DockerEngine, img: H
   if (o.dataPlane.workloadsPerProcess > 1) {
     throw new BackendError(`${where}: --workloads-per-process ${o.dataPlane.workloadsPerProcess} is not supported on the docker backend (one container per workload)`);
   }
-  if (workloads.length > MAX_WORKLOADS) throw new BackendError(`${where}: ${workloads.length} workloads; the docker backend runs at most ${MAX_WORKLOADS} per scenario (one /24 network)`);
+  if (workloads.length > MAX_WORKLOADS)
+    throw new BackendError(`${where}: ${workloads.length} workloads; the docker backend runs at most ${MAX_WORKLOADS} per scenario (one /24 network)`);
   if (workloads.length === 0) throw new BackendError(`${where}: no workloads`);
   const { docker } = eng;
   const envId = randomBytes(4).toString('hex');
@@ -283,7 +275,8 @@ async function startBox(b: Box, c: BoxContext): Promise<StartedTestContainer> {
 
 async function createNetwork(docker: Dockerode, name: string, labels: Record<string, string>, where: string): Promise<{ id: string; name: string }> {
   const candidates = await freeSubnets(docker);
-  if (candidates.length === 0) throw new BackendError(`${where}: no free /24 left in 198.18.0.0/15 (every one is routed on this host or used by a Docker network); run meshconform reap`);
+  if (candidates.length === 0)
+    throw new BackendError(`${where}: no free /24 left in 198.18.0.0/15 (every one is routed on this host or used by a Docker network); run meshconform reap`);
   let last: unknown;
   for (const base of candidates.slice(0, 8)) {
     const prefix = base.slice(0, base.lastIndexOf('.'));
@@ -335,7 +328,12 @@ async function startFailure(b: Box, err: unknown, where: string): Promise<Backen
   const exitLine = b.logs.findLast((l) => EXIT_LINE.test(l));
   if (exitLine) b.exit = Number(EXIT_LINE.exec(exitLine)![1]);
   const state = b.exit !== undefined ? `exited at start (exit code ${b.exit})` : `did not start: ${firstLine(err)}`;
-  const text = escapeControls(b.logs.filter((l) => !EXIT_LINE.test(l)).slice(-4).join(' | '));
+  const text = escapeControls(
+    b.logs
+      .filter((l) => !EXIT_LINE.test(l))
+      .slice(-4)
+      .join(' | '),
+  );
   return new BackendError(`${where}: ${b.label} ${state}${text ? `: ${text}` : ' (no output)'}`, { cause: err });
 }
 
@@ -378,6 +376,11 @@ function key(w: Workload): WorkloadKey {
 }
 
 function tail(b: Box): string {
-  const text = escapeControls(b.logs.filter((l) => !EXIT_LINE.test(l)).slice(-4).join(' | '));
+  const text = escapeControls(
+    b.logs
+      .filter((l) => !EXIT_LINE.test(l))
+      .slice(-4)
+      .join(' | '),
+  );
   return text ? `: ${text}` : '';
 }

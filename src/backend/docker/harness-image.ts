@@ -129,11 +129,14 @@ async function importTree(docker: Dockerode, stage: string, ref: string): Promis
   const [repo, tag] = [ref.slice(0, ref.lastIndexOf(':')), ref.slice(ref.lastIndexOf(':') + 1)];
   const tar = execa('tar', ['-C', stage, '-c', '.'], { buffer: { stdout: false, stderr: true }, reject: false });
   try {
-    const res = (await docker.importImage(tar.stdout as unknown as NodeJS.ReadableStream, {
-      repo,
-      tag,
-      changes: ['ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'WORKDIR /meshconform', 'LABEL meshconform.image=node-harness'],
-    } as Record<string, unknown>)) as NodeJS.ReadableStream;
+    const res = (await docker.importImage(
+      tar.stdout as unknown as NodeJS.ReadableStream,
+      {
+        repo,
+        tag,
+        changes: ['ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'WORKDIR /meshconform', 'LABEL meshconform.image=node-harness'],
+      } as Record<string, unknown>,
+    )) as NodeJS.ReadableStream;
     await new Promise<void>((resolve, reject) => {
       docker.modem.followProgress(res, (err, output: { error?: string; errorDetail?: { message?: string } }[]) => {
         const failed = err ?? output.find((o) => o.error)?.error;

@@ -67,7 +67,7 @@ async function dockerSubnets(docker: Dockerode): Promise<Cidr[]> {
 function overlaps(a: Cidr, b: Cidr): boolean {
   const bits = Math.min(a.bits, b.bits);
   const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-  return ((a.base & mask) >>> 0) === ((b.base & mask) >>> 0);
+  return (a.base & mask) >>> 0 === (b.base & mask) >>> 0;
 }
 
 /** /proc/net/route prints addresses as little-endian hex. */

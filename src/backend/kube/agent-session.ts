@@ -101,13 +101,16 @@ export async function openAgentSession(stream: LineStream, hello: AgentHello, la
         cleanup();
         reject(err);
       };
-      const timer = setTimeout(() => {
-        cleanup();
-        const err = new BackendError(`${label}: no answer from the probe agent within ${Math.round(deadlineMs / 1000)} s while waiting for ${what}`);
-        fail(err);
-        stream.kill();
-        reject(err);
-      }, Math.max(0, deadlineMs));
+      const timer = setTimeout(
+        () => {
+          cleanup();
+          const err = new BackendError(`${label}: no answer from the probe agent within ${Math.round(deadlineMs / 1000)} s while waiting for ${what}`);
+          fail(err);
+          stream.kill();
+          reject(err);
+        },
+        Math.max(0, deadlineMs),
+      );
       const cleanup = () => {
         clearTimeout(timer);
         waiters.delete(onFail);

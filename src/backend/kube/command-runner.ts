@@ -55,9 +55,13 @@ const STREAM_MAX_BUFFER = 256 * 1024 * 1024;
  */
 export function createExecaRunner(options: { readonly env?: Readonly<Record<string, string>>; readonly interrupt?: AbortSignal } = {}): CommandRunner {
   const running = new Set<{ kill(signal: NodeJS.Signals): boolean }>();
-  options.interrupt?.addEventListener('abort', () => {
-    for (const child of running) child.kill('SIGTERM');
-  }, { once: true });
+  options.interrupt?.addEventListener(
+    'abort',
+    () => {
+      for (const child of running) child.kill('SIGTERM');
+    },
+    { once: true },
+  );
   return {
     dryRun: false,
     async run(cmd) {
@@ -77,7 +81,7 @@ export function createExecaRunner(options: { readonly env?: Readonly<Record<stri
       return {
         exitCode: r.exitCode ?? (notFound ? 127 : 1),
         stdout: String(r.stdout ?? ''),
-        stderr: String(r.stderr ?? (r.failed ? (r as { shortMessage?: string }).shortMessage ?? '' : '')),
+        stderr: String(r.stderr ?? (r.failed ? ((r as { shortMessage?: string }).shortMessage ?? '') : '')),
         ...(notFound ? { notFound: true } : {}),
         ...(r.timedOut ? { timedOut: true } : {}),
       };

@@ -224,7 +224,12 @@ export function createKubeBackend(o: KubeBackendOptions): KubeBackend {
           await kindCluster(k, o, name, nodeImage!);
           const image = runner.dryRun ? '<meshconform/node-harness image, built locally>' : await o.buildImage();
           log(`meshconform: loading image ${image} into kind cluster ${name}`);
-          await must(k, { argv: ['kind', 'load', 'docker-image', image, '--name', name], timeoutMs: 600_000 }, (r) => `cannot load the image ${image} into kind cluster ${name}: ${tail(r)}. What to do: check that Docker is running and the image exists (docker images meshconform/node-harness)`);
+          await must(
+            k,
+            { argv: ['kind', 'load', 'docker-image', image, '--name', name], timeoutMs: 600_000 },
+            (r) =>
+              `cannot load the image ${image} into kind cluster ${name}: ${tail(r)}. What to do: check that Docker is running and the image exists (docker images meshconform/node-harness)`,
+          );
           const ctx = await manifestContext(o, run, image, 'Never', ['istio-injection', 'enabled']);
           await installIstio(k, o, run, ctx);
           return await openRun(k, run, ctx, 'outside', rootNamespace);
@@ -287,7 +292,21 @@ export function createKubeBackend(o: KubeBackendOptions): KubeBackend {
     await apply(k, probeAgentManifests(ctx, { namespace: probeNs, identity }), (r) => `cannot create the probe agent in namespace ${probeNs}: ${tail(r)}`);
     await waitAvailable(k, probeNs, `deployment/${PROBE_AGENT}`, o.podReadyTimeoutMs, 'the probe agent');
     const exec: Command = {
-      argv: ['kubectl', '--context', k.context(), '-n', probeNs, 'exec', '-i', `deployment/${PROBE_AGENT}`, '-c', 'agent', '--', 'node', `${POD_HARNESS_DIR}/probe-agent/probe-agent.mjs`],
+      argv: [
+        'kubectl',
+        '--context',
+        k.context(),
+        '-n',
+        probeNs,
+        'exec',
+        '-i',
+        `deployment/${PROBE_AGENT}`,
+        '-c',
+        'agent',
+        '--',
+        'node',
+        `${POD_HARNESS_DIR}/probe-agent/probe-agent.mjs`,
+      ],
     };
     const hello = {
       timeoutMs: run.agent.timeoutMs,
@@ -297,7 +316,10 @@ export function createKubeBackend(o: KubeBackendOptions): KubeBackend {
     };
     let agent: AgentSession | undefined;
     if (runner.dryRun) {
-      runner.stream({ ...exec, show: `${JSON.stringify({ type: 'hello', protocol: 1, ...hello, material: redactMaterial(hello.material) })}\n<one {"type":"batch"} line per probe round>` });
+      runner.stream({
+        ...exec,
+        show: `${JSON.stringify({ type: 'hello', protocol: 1, ...hello, material: redactMaterial(hello.material) })}\n<one {"type":"batch"} line per probe round>`,
+      });
     } else {
       log(`meshconform: probe agent session: ${commandLine(exec.argv)}`);
       agent = await openAgentSession(runner.stream(exec), hello, `probe agent in ${probeNs}`);
@@ -324,7 +346,19 @@ export function createKubeBackend(o: KubeBackendOptions): KubeBackend {
     const remove = k.own(`namespaces of ${where}`, async () => {
       await must(
         k,
-        { argv: ['kubectl', '--context', k.context(), 'delete', 'peerauthentications.security.istio.io', '--all-namespaces', '-l', `${RUN_LABEL}=${run.runId}`, '--ignore-not-found'] },
+        {
+          argv: [
+            'kubectl',
+            '--context',
+            k.context(),
+            'delete',
+            'peerauthentications.security.istio.io',
+            '--all-namespaces',
+            '-l',
+            `${RUN_LABEL}=${run.runId}`,
+            '--ignore-not-found',
+          ],
+        },
         (r) => `cannot remove the policies of ${where}: ${tail(r)}`,
       );
       await deleteNamespaces(k, [...namespaces, ...extra]);
@@ -342,14 +376,26 @@ export function createKubeBackend(o: KubeBackendOptions): KubeBackend {
           k,
           {
             argv: ['kubectl', '--context', k.context(), '-n', ns, 'get', 'pods', '-l', `${RUN_LABEL}=${run.runId}`, '-o', 'json'],
-            dryRunStdout: JSON.stringify({ items: inNs.map((w) => ({ metadata: { name: `POD(${ns}/${w.name})`, labels: { [WORKLOAD_LABEL]: w.name } }, status: { phase: 'Running', podIP: `POD_IP(${ns}/${w.name})` } })) }),
+            dryRunStdout: JSON.stringify({
+              items: inNs.map((w) => ({
+                metadata: { name: `POD(${ns}/${w.name})`, labels: { [WORKLOAD_LABEL]: w.name } },
+                status: { phase: 'Running', podIP: `POD_IP(${ns}/${w.name})` },
+              })),
+            }),
           },
           (res) => `${where}: cannot list its pods in ${ns}: ${tail(res)}`,
         );
-        const pods = parseJson<{ items?: { metadata?: { name?: string; labels?: Record<string, string>; deletionTimestamp?: string }; status?: { phase?: string; podIP?: string } }[] }>(r.stdout, 'kubectl get pods');
+        const pods = parseJson<{
+          items?: { metadata?: { name?: string; labels?: Record<string, string>; deletionTimestamp?: string }; status?: { phase?: string; podIP?: string } }[];
+        }>(r.stdout, 'kubectl get pods');
         for (const w of inNs) {
-          const pod = (pods.items ?? []).find((p) => p.metadata?.labels?.[WORKLOAD_LABEL] === w.name && p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp && p.status?.podIP);
-          if (!pod) throw new BackendError(`${where}: no running pod with an IP for workload ${ns}/${w.name}. What to do: kubectl --context ${k.context()} -n ${ns} describe pods -l ${WORKLOAD_LABEL}=${w.name}`);
+          const pod = (pods.items ?? []).find(
+            (p) => p.metadata?.labels?.[WORKLOAD_LABEL] === w.name && p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp && p.status?.podIP,
+          );
+          if (!pod)
+            throw new BackendError(
+              `${where}: no running pod with an IP for workload ${ns}/${w.name}. What to do: kubectl --context ${k.context()} -n ${ns} describe pods -l ${WORKLOAD_LABEL}=${w.name}`,
+            );
           targets.set(`${ns}/${w.name}`, { address: pod.status!.podIP! });
           if (pod.metadata?.name) podNames.set(`${ns}/${w.name}`, pod.metadata.name);
         }
@@ -374,7 +420,15 @@ export function createKubeBackend(o: KubeBackendOptions): KubeBackend {
           }
           return { kind: 'applied' };
         },
-        configEvidence: (workload, modes) => configEvidence(k, m, workload, podNames.get(workload), modes, s.policies.map((p) => p.manifest)),
+        configEvidence: (workload, modes) =>
+          configEvidence(
+            k,
+            m,
+            workload,
+            podNames.get(workload),
+            modes,
+            s.policies.map((p) => p.manifest),
+          ),
         remove,
       };
     } catch (err) {
@@ -441,12 +495,31 @@ async function apply(k: Kube, manifests: readonly Manifest[], message: (r: Comma
 
 async function waitAvailable(k: Kube, ns: string, what: string, timeoutMs: number, whose: string, selector?: string): Promise<void> {
   const r = await k.runner.run({
-    argv: ['kubectl', '--context', k.context(), '-n', ns, 'wait', '--for=condition=Available', what, ...(selector ? ['-l', selector] : []), `--timeout=${Math.ceil(timeoutMs / 1000)}s`],
+    argv: [
+      'kubectl',
+      '--context',
+      k.context(),
+      '-n',
+      ns,
+      'wait',
+      '--for=condition=Available',
+      what,
+      ...(selector ? ['-l', selector] : []),
+      `--timeout=${Math.ceil(timeoutMs / 1000)}s`,
+    ],
     timeoutMs: timeoutMs + 30_000,
   });
   if (r.exitCode === 0) return;
   const pods = await k.runner.run({ argv: ['kubectl', '--context', k.context(), '-n', ns, 'get', 'pods', '-o', 'wide', '--no-headers'] });
-  const state = pods.exitCode === 0 && pods.stdout.trim() ? pods.stdout.trim().split('\n').slice(0, 10).map((l) => l.replace(/\s+/g, ' ')).join(' | ') : tail(r);
+  const state =
+    pods.exitCode === 0 && pods.stdout.trim()
+      ? pods.stdout
+          .trim()
+          .split('\n')
+          .slice(0, 10)
+          .map((l) => l.replace(/\s+/g, ' '))
+          .join(' | ')
+      : tail(r);
   throw new BackendError(
     `the pods of ${whose} in namespace ${ns} did not become ready within ${Math.round(timeoutMs / 1000)} s: ${state}. What to do: kubectl --context ${k.context()} -n ${ns} describe pods (an image the cluster cannot pull, a sidecar injector that fails, too little CPU or memory); raise --pod-ready-timeout for a slow cluster`,
   );
@@ -517,14 +590,62 @@ async function preflightKind(k: Kube, o: KindBackendOptions): Promise<{ istioVer
  * tabulated in kubernetes-sigs/cluster-api test/infrastructure/kind/mapping.go). Newest first.
  */
 export const KIND_NODE_IMAGES: readonly { readonly istio: string; readonly supports: string; readonly kubernetes: string; readonly kind: string; readonly image: string }[] = [
-  { istio: '1.29', supports: '1.31 - 1.35', kubernetes: '1.34.0', kind: 'v0.30.0', image: 'kindest/node:v1.34.0@sha256:7416a61b42b1662ca6ca89f02028ac133a309a2a30ba309614e8ec94d976dc5a' },
-  { istio: '1.28', supports: '1.30 - 1.34', kubernetes: '1.34.0', kind: 'v0.30.0', image: 'kindest/node:v1.34.0@sha256:7416a61b42b1662ca6ca89f02028ac133a309a2a30ba309614e8ec94d976dc5a' },
-  { istio: '1.27', supports: '1.29 - 1.33', kubernetes: '1.33.4', kind: 'v0.30.0', image: 'kindest/node:v1.33.4@sha256:25a6018e48dfcaee478f4a59af81157a437f15e6e140bf103f85a2e7cd0cbbf2' },
-  { istio: '1.26', supports: '1.29 - 1.33', kubernetes: '1.33.4', kind: 'v0.30.0', image: 'kindest/node:v1.33.4@sha256:25a6018e48dfcaee478f4a59af81157a437f15e6e140bf103f85a2e7cd0cbbf2' },
-  { istio: '1.25', supports: '1.29 - 1.32', kubernetes: '1.32.8', kind: 'v0.30.0', image: 'kindest/node:v1.32.8@sha256:abd489f042d2b644e2d033f5c2d900bc707798d075e8186cb65e3f1367a9d5a1' },
-  { istio: '1.24', supports: '1.28 - 1.31', kubernetes: '1.31.12', kind: 'v0.30.0', image: 'kindest/node:v1.31.12@sha256:0f5cc49c5e73c0c2bb6e2df56e7df189240d83cf94edfa30946482eb08ec57d2' },
-  { istio: '1.23', supports: '1.27 - 1.30', kubernetes: '1.30.13', kind: 'v0.29.0', image: 'kindest/node:v1.30.13@sha256:397209b3d947d154f6641f2d0ce8d473732bd91c87d9575ade99049aa33cd648' },
-  { istio: '1.22', supports: '1.27 - 1.30', kubernetes: '1.30.13', kind: 'v0.29.0', image: 'kindest/node:v1.30.13@sha256:397209b3d947d154f6641f2d0ce8d473732bd91c87d9575ade99049aa33cd648' },
+  {
+    istio: '1.29',
+    supports: '1.31 - 1.35',
+    kubernetes: '1.34.0',
+    kind: 'v0.30.0',
+    image: 'kindest/node:v1.34.0@sha256:7416a61b42b1662ca6ca89f02028ac133a309a2a30ba309614e8ec94d976dc5a',
+  },
+  {
+    istio: '1.28',
+    supports: '1.30 - 1.34',
+    kubernetes: '1.34.0',
+    kind: 'v0.30.0',
+    image: 'kindest/node:v1.34.0@sha256:7416a61b42b1662ca6ca89f02028ac133a309a2a30ba309614e8ec94d976dc5a',
+  },
+  {
+    istio: '1.27',
+    supports: '1.29 - 1.33',
+    kubernetes: '1.33.4',
+    kind: 'v0.30.0',
+    image: 'kindest/node:v1.33.4@sha256:25a6018e48dfcaee478f4a59af81157a437f15e6e140bf103f85a2e7cd0cbbf2',
+  },
+  {
+    istio: '1.26',
+    supports: '1.29 - 1.33',
+    kubernetes: '1.33.4',
+    kind: 'v0.30.0',
+    image: 'kindest/node:v1.33.4@sha256:25a6018e48dfcaee478f4a59af81157a437f15e6e140bf103f85a2e7cd0cbbf2',
+  },
+  {
+    istio: '1.25',
+    supports: '1.29 - 1.32',
+    kubernetes: '1.32.8',
+    kind: 'v0.30.0',
+    image: 'kindest/node:v1.32.8@sha256:abd489f042d2b644e2d033f5c2d900bc707798d075e8186cb65e3f1367a9d5a1',
+  },
+  {
+    istio: '1.24',
+    supports: '1.28 - 1.31',
+    kubernetes: '1.31.12',
+    kind: 'v0.30.0',
+    image: 'kindest/node:v1.31.12@sha256:0f5cc49c5e73c0c2bb6e2df56e7df189240d83cf94edfa30946482eb08ec57d2',
+  },
+  {
+    istio: '1.23',
+    supports: '1.27 - 1.30',
+    kubernetes: '1.30.13',
+    kind: 'v0.29.0',
+    image: 'kindest/node:v1.30.13@sha256:397209b3d947d154f6641f2d0ce8d473732bd91c87d9575ade99049aa33cd648',
+  },
+  {
+    istio: '1.22',
+    supports: '1.27 - 1.30',
+    kubernetes: '1.30.13',
+    kind: 'v0.29.0',
+    image: 'kindest/node:v1.30.13@sha256:397209b3d947d154f6641f2d0ce8d473732bd91c87d9575ade99049aa33cd648',
+  },
 ];
 
 export function kindNodeImageFor(istioVersion: string): (typeof KIND_NODE_IMAGES)[number] | undefined {
@@ -557,7 +678,10 @@ export function tieSkip(s: Scenario, m: MeshMode, istioVersion: string | undefin
   const cmp = have[0] - wanted[0] || have[1] - wanted[1];
   const holds = w[1] ? cmp >= 0 : cmp === 0;
   if (holds) return undefined;
-  const why = declared === undefined ? 'its same-second ties are ordered by name then namespace (Istio 1.23 and later); Istio 1.22 orders them by name + "." + namespace' : `it declares ${ISTIO_VERSIONS_LABEL}: "${want}"`;
+  const why =
+    declared === undefined
+      ? 'its same-second ties are ordered by name then namespace (Istio 1.23 and later); Istio 1.22 orders them by name + "." + namespace'
+      : `it declares ${ISTIO_VERSIONS_LABEL}: "${want}"`;
   return `the mesh runs Istio ${istioVersion} (${m}), and ${why}`;
 }
 
@@ -577,10 +701,15 @@ async function awaitAdmissionReady(k: Kube): Promise<void> {
   for (;;) {
     const r = await must(
       k,
-      { argv: ['kubectl', '--context', k.context(), 'get', 'validatingwebhookconfigurations', '-l', 'app=istiod', '-o', 'json'], dryRunStdout: JSON.stringify({ items: [{ metadata: { name: 'istio-validator-istio-system' }, webhooks: [{ name: 'rev.validation.istio.io', failurePolicy: 'Fail' }] }] }) },
+      {
+        argv: ['kubectl', '--context', k.context(), 'get', 'validatingwebhookconfigurations', '-l', 'app=istiod', '-o', 'json'],
+        dryRunStdout: JSON.stringify({ items: [{ metadata: { name: 'istio-validator-istio-system' }, webhooks: [{ name: 'rev.validation.istio.io', failurePolicy: 'Fail' }] }] }),
+      },
       (res) => `cannot read Istio's validating webhooks: ${tail(res)}`,
     );
-    const items = parseJson<{ items?: { metadata?: { name?: string }; webhooks?: { name?: string; failurePolicy?: string }[] }[] }>(r.stdout, 'kubectl get validatingwebhookconfigurations').items ?? [];
+    const items =
+      parseJson<{ items?: { metadata?: { name?: string }; webhooks?: { name?: string; failurePolicy?: string }[] }[] }>(r.stdout, 'kubectl get validatingwebhookconfigurations')
+        .items ?? [];
     const hooks = items.flatMap((c) => (c.webhooks ?? []).filter((w) => /validation\.istio\.io$/.test(w.name ?? '')).map((w) => ({ config: c.metadata?.name ?? '?', ...w })));
     const open = hooks.filter((h) => h.failurePolicy !== 'Fail');
     if (hooks.length > 0 && open.length === 0) return;
@@ -597,7 +726,10 @@ async function awaitAdmissionReady(k: Kube): Promise<void> {
 
 /** `meshConfig.trustDomain` from the `istio` ConfigMap of the Istio namespace (cluster.local when unset). */
 async function readMeshTrustDomain(k: Kube, istioNamespace: string): Promise<string> {
-  const r = await k.runner.run({ argv: ['kubectl', '--context', k.context(), '-n', istioNamespace, 'get', 'configmap', 'istio', '-o', 'jsonpath={.data.mesh}'], dryRunStdout: 'trustDomain: cluster.local\n' });
+  const r = await k.runner.run({
+    argv: ['kubectl', '--context', k.context(), '-n', istioNamespace, 'get', 'configmap', 'istio', '-o', 'jsonpath={.data.mesh}'],
+    dryRunStdout: 'trustDomain: cluster.local\n',
+  });
   if (r.notFound) throw new BackendError(notFound('kubectl'));
   if (r.exitCode !== 0) {
     throw new BackendError(
@@ -630,7 +762,14 @@ function inboundTransports(listeners: unknown, port: number): Set<string> {
  * converted from one of the scenario's (Istio names them `converted_peer_authentication_<name>`, or
  * `istio_converted_static_strict`). Any failure is "no evidence", never an error: the run then waits for a flip.
  */
-async function configEvidence(k: Kube, m: MeshMode, workload: WorkloadKey, pod: string | undefined, modes: ReadonlyMap<number, MtlsMode>, policies: readonly PeerAuthenticationManifest[]): Promise<boolean> {
+async function configEvidence(
+  k: Kube,
+  m: MeshMode,
+  workload: WorkloadKey,
+  pod: string | undefined,
+  modes: ReadonlyMap<number, MtlsMode>,
+  policies: readonly PeerAuthenticationManifest[],
+): Promise<boolean> {
   if (k.runner.dryRun) return false;
   const [ns] = workload.split('/');
   if (m === 'ambient') {
@@ -639,7 +778,14 @@ async function configEvidence(k: Kube, m: MeshMode, workload: WorkloadKey, pod: 
     const names = new Set(policies.map((p) => `converted_peer_authentication_${p.metadata.name}`));
     try {
       const list = JSON.parse(r.stdout) as { name?: string; namespace?: string }[];
-      return Array.isArray(list) && list.some((x) => (x.name !== undefined && names.has(x.name) && (x.namespace === undefined || x.namespace === ns || policies.some((p) => p.metadata.namespace === x.namespace))) || x.name === 'istio_converted_static_strict');
+      return (
+        Array.isArray(list) &&
+        list.some(
+          (x) =>
+            (x.name !== undefined && names.has(x.name) && (x.namespace === undefined || x.namespace === ns || policies.some((p) => p.metadata.namespace === x.namespace))) ||
+            x.name === 'istio_converted_static_strict',
+        )
+      );
     } catch {
       return false;
     }
@@ -683,18 +829,31 @@ export function versionMatches(actual: string | undefined, wanted: string): bool
 }
 
 async function kindCluster(k: Kube, o: KindBackendOptions, name: string, nodeImage: string): Promise<void> {
-  const list = await must(k, { argv: ['kind', 'get', 'clusters'], dryRunStdout: o.kindCluster ?? '' }, (r) => `kind cannot list clusters: ${tail(r)}. What to do: check that Docker runs (kind needs it)`);
-  const existing = list.stdout.split('\n').map((s) => s.trim()).filter(Boolean);
+  const list = await must(
+    k,
+    { argv: ['kind', 'get', 'clusters'], dryRunStdout: o.kindCluster ?? '' },
+    (r) => `kind cannot list clusters: ${tail(r)}. What to do: check that Docker runs (kind needs it)`,
+  );
+  const existing = list.stdout
+    .split('\n')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (o.kindCluster !== undefined) {
     if (!existing.includes(name)) {
-      throw new BackendError(`--kind-cluster ${name}: kind has no such cluster (it has: ${existing.join(', ') || 'none'}). What to do: leave out --kind-cluster to create one, or create it with kind create cluster --name ${name}`);
+      throw new BackendError(
+        `--kind-cluster ${name}: kind has no such cluster (it has: ${existing.join(', ') || 'none'}). What to do: leave out --kind-cluster to create one, or create it with kind create cluster --name ${name}`,
+      );
     }
     k.log(`meshconform: reusing kind cluster ${name}`);
     return;
   }
   if (existing.includes(name)) throw new BackendError(`kind cluster ${name} already exists; run \`meshconform reap --kind\` or pick another run`);
   // Registered before the create: an interrupt while kind works still deletes what it made.
-  if (!o.keep) k.own(`kind cluster ${name}`, async () => void (await must(k, { argv: ['kind', 'delete', 'cluster', '--name', name], timeoutMs: 300_000 }, (r) => `cannot delete kind cluster ${name}: ${tail(r)}`)));
+  if (!o.keep)
+    k.own(
+      `kind cluster ${name}`,
+      async () => void (await must(k, { argv: ['kind', 'delete', 'cluster', '--name', name], timeoutMs: 300_000 }, (r) => `cannot delete kind cluster ${name}: ${tail(r)}`)),
+    );
   k.log(`meshconform: creating kind cluster ${name} (a minute or two)`);
   await must(
     k,
@@ -723,18 +882,26 @@ async function installIstio(k: Kube, o: KindBackendOptions, run: OpenOptions, ct
     });
   }
   await apply(k, [namespaceManifest(ctx, ISTIO_NAMESPACE, 'none')], (r) => `cannot create namespace ${ISTIO_NAMESPACE}: ${tail(r)}`);
-  if (!run.writeCaFiles) throw new BackendError('the kind backend needs the run\'s CA to install as Istio\'s plug-in CA');
+  if (!run.writeCaFiles) throw new BackendError("the kind backend needs the run's CA to install as Istio's plug-in CA");
   // The CA key reaches kubectl as a 0600 file in a private folder, removed as soon as the secret exists.
   const dir = k.runner.dryRun ? undefined : await createPrivateDir('meshconform-cacerts-');
   try {
     const files = dir
       ? await run.writeCaFiles(dir)
-      : Object.fromEntries(Object.entries(CA_FILE_NAMES).map(([k2, name]) => [k2, `${tmpdir()}/meshconform-cacerts-XXXXXX/${name}`])) as unknown as PluginCaFiles;
+      : (Object.fromEntries(Object.entries(CA_FILE_NAMES).map(([k2, name]) => [k2, `${tmpdir()}/meshconform-cacerts-XXXXXX/${name}`])) as unknown as PluginCaFiles);
     await must(
       k,
       {
         argv: [
-          'kubectl', '--context', k.context(), '-n', ISTIO_NAMESPACE, 'create', 'secret', 'generic', 'cacerts',
+          'kubectl',
+          '--context',
+          k.context(),
+          '-n',
+          ISTIO_NAMESPACE,
+          'create',
+          'secret',
+          'generic',
+          'cacerts',
           `--from-file=ca-cert.pem=${files.caCertFile}`,
           `--from-file=ca-key.pem=${files.caKeyFile}`,
           `--from-file=root-cert.pem=${files.rootCertFile}`,
@@ -746,7 +913,11 @@ async function installIstio(k: Kube, o: KindBackendOptions, run: OpenOptions, ct
   } finally {
     await dir?.remove();
   }
-  await must(k, { argv: ['kubectl', '--context', k.context(), '-n', ISTIO_NAMESPACE, 'label', 'secret', 'cacerts', `${RUN_LABEL}=${run.runId}`] }, (r) => `cannot label secret cacerts: ${tail(r)}`);
+  await must(
+    k,
+    { argv: ['kubectl', '--context', k.context(), '-n', ISTIO_NAMESPACE, 'label', 'secret', 'cacerts', `${RUN_LABEL}=${run.runId}`] },
+    (r) => `cannot label secret cacerts: ${tail(r)}`,
+  );
   k.log(`meshconform: installing Istio (${o.istioProfile} profile, trust domain ${run.trustDomain}, the run's plug-in CA)`);
   await must(
     k,
@@ -777,7 +948,13 @@ async function checkContextOnce(k: Kube, o: ClusterBackendOptions): Promise<void
   if (ctx.notFound) throw new BackendError(notFound('kubectl'));
   if (ctx.exitCode !== 0) {
     const all = await k.runner.run({ argv: ['kubectl', 'config', 'get-contexts', '-o', 'name'] });
-    const names = all.exitCode === 0 ? all.stdout.split('\n').map((s) => s.trim()).filter(Boolean) : [];
+    const names =
+      all.exitCode === 0
+        ? all.stdout
+            .split('\n')
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : [];
     throw new BackendError(
       `kubeconfig has no context "${o.context}" (${names.length > 0 ? `it has: ${names.join(', ')}` : 'it has none'}). What to do: pass an existing one with --context (kubectl config get-contexts), or set KUBECONFIG to the file that has it`,
     );
@@ -794,7 +971,9 @@ async function preflightCluster(k: Kube, o: ClusterBackendOptions): Promise<stri
       missing.push(`${verb} ${resource}${ns ? ` in ${ns}` : ''}`);
       continue;
     }
-    throw new BackendError(`cannot ask the cluster of context ${o.context} what this user may do (kubectl auth can-i): ${tail(r)}. What to do: check that the cluster is reachable (kubectl --context ${o.context} get namespaces)`);
+    throw new BackendError(
+      `cannot ask the cluster of context ${o.context} what this user may do (kubectl auth can-i): ${tail(r)}. What to do: check that the cluster is reachable (kubectl --context ${o.context} get namespaces)`,
+    );
   }
   if (missing.length > 0) {
     throw new BackendError(
@@ -803,16 +982,36 @@ async function preflightCluster(k: Kube, o: ClusterBackendOptions): Promise<stri
   }
   await must(
     k,
-    { argv: ['kubectl', '--context', o.context, 'get', 'crd', 'peerauthentications.security.istio.io', '-o', 'name'], dryRunStdout: 'customresourcedefinition.apiextensions.k8s.io/peerauthentications.security.istio.io' },
-    (r) => `context ${o.context} has no PeerAuthentication API (${tail(r, 2)}): is a mesh installed? What to do: install the mesh first; --backend cluster never installs one (--backend kind does)`,
+    {
+      argv: ['kubectl', '--context', o.context, 'get', 'crd', 'peerauthentications.security.istio.io', '-o', 'name'],
+      dryRunStdout: 'customresourcedefinition.apiextensions.k8s.io/peerauthentications.security.istio.io',
+    },
+    (r) =>
+      `context ${o.context} has no PeerAuthentication API (${tail(r, 2)}): is a mesh installed? What to do: install the mesh first; --backend cluster never installs one (--backend kind does)`,
   );
   // istiod's image tag is its version (same-second tie rules differ by version); a vendor's mesh may have none.
   const img = await k.runner.run({
-    argv: ['kubectl', '--context', o.context, '-n', o.rootNamespace, 'get', 'deployment', 'istiod', '--ignore-not-found', '-o', 'jsonpath={.spec.template.spec.containers[0].image}'],
+    argv: [
+      'kubectl',
+      '--context',
+      o.context,
+      '-n',
+      o.rootNamespace,
+      'get',
+      'deployment',
+      'istiod',
+      '--ignore-not-found',
+      '-o',
+      'jsonpath={.spec.template.spec.containers[0].image}',
+    ],
     dryRunStdout: 'docker.io/istio/pilot:1.x',
   });
   const tag = img.exitCode === 0 ? /:v?(\d+\.\d+(?:\.\d+)?)[^/]*$/.exec(img.stdout.trim())?.[1] : undefined;
-  k.log(tag ? `meshconform: istiod ${tag} in ${o.rootNamespace}` : `meshconform: no istiod version found in ${o.rootNamespace}: scenarios with same-second ties run as if on Istio 1.23 or later`);
+  k.log(
+    tag
+      ? `meshconform: istiod ${tag} in ${o.rootNamespace}`
+      : `meshconform: no istiod version found in ${o.rootNamespace}: scenarios with same-second ties run as if on Istio 1.23 or later`,
+  );
   return tag;
 }
 
@@ -842,7 +1041,13 @@ function requiredPermissions(istioNamespace: string): (readonly [string, string,
   return [...REQUIRED_PERMISSIONS, ['get', 'configmaps', istioNamespace]];
 }
 
-async function manifestContext(o: KubeBackendOptions, run: OpenOptions, image: string, pull: ManifestContext['imagePullPolicy'], injection: readonly [string, string]): Promise<ManifestContext> {
+async function manifestContext(
+  o: KubeBackendOptions,
+  run: OpenOptions,
+  image: string,
+  pull: ManifestContext['imagePullPolicy'],
+  injection: readonly [string, string],
+): Promise<ManifestContext> {
   const harnessFiles: HarnessFile[] = [];
   for (const path of POD_HARNESS_FILES) {
     try {

@@ -21,5 +21,10 @@ export function ownerAnnotations(): OwnerAnnotations {
 /** A short, label-safe suffix of a run id (`20261127T174100Z-a1b2c3` → `a1b2c3`). */
 export function runSuffix(runId: string): string {
   const tail = runId.split('-').at(-1) ?? runId;
-  return tail.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 12) || 'run';
+  return (
+    tail
+      .toLowerCase()
+      .replace(/[^a-z0-9]/g, '')
+      .slice(0, 12) || 'run'
+  );
 }

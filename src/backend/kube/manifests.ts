@@ -157,8 +157,14 @@ export function scenarioManifests(ctx: ManifestContext, s: Scenario, meshMode: M
     out.push(namespaceManifest(ctx, ns, meshMode));
     out.push(harnessConfigMap(ctx, ns, ECHO_FILES));
     const inNs = s.workloads.filter((w) => w.namespace === ns);
-    out.push(checked(new ConfigMap({ metadata: meta(ctx, ECHO_CONFIGMAP, ns), data: Object.fromEntries(inNs.map((w) => [`${w.name}.json`, `${JSON.stringify(echoConfig(w), null, 2)}\n`])) })));
-    out.push(checked(new Secret({ metadata: meta(ctx, ECHO_TLS_SECRET, ns), type: 'Opaque', stringData: { 'app-cert.pem': ctx.appTls.certPem, 'app-key.pem': ctx.appTls.keyPem } })));
+    out.push(
+      checked(
+        new ConfigMap({ metadata: meta(ctx, ECHO_CONFIGMAP, ns), data: Object.fromEntries(inNs.map((w) => [`${w.name}.json`, `${JSON.stringify(echoConfig(w), null, 2)}\n`])) }),
+      ),
+    );
+    out.push(
+      checked(new Secret({ metadata: meta(ctx, ECHO_TLS_SECRET, ns), type: 'Opaque', stringData: { 'app-cert.pem': ctx.appTls.certPem, 'app-key.pem': ctx.appTls.keyPem } })),
+    );
     for (const sa of [...new Set(inNs.map((w) => w.serviceAccount))]) out.push(checked(new ServiceAccount({ metadata: meta(ctx, sa, ns) })));
     for (const w of inNs) {
       out.push(workloadDeployment(ctx, w));
@@ -202,10 +208,7 @@ function workloadDeployment(ctx: ManifestContext, w: Workload): IDeployment {
               {
                 name: 'config',
                 projected: {
-                  sources: [
-                    { configMap: { name: ECHO_CONFIGMAP, items: [{ key: `${w.name}.json`, path: 'echo.json' }] } },
-                    { secret: { name: ECHO_TLS_SECRET } },
-                  ],
+                  sources: [{ configMap: { name: ECHO_CONFIGMAP, items: [{ key: `${w.name}.json`, path: 'echo.json' }] } }, { secret: { name: ECHO_TLS_SECRET } }],
                 },
               },
             ],
@@ -286,10 +289,7 @@ export function probeAgentManifests(ctx: ManifestContext, o: ProbeAgentOptions):
                   ],
                 },
               ],
-              volumes: [
-                harnessVolume(ctx, AGENT_FILES),
-                ...(inMesh ? [{ name: 'istio-certs', emptyDir: { medium: 'Memory' } }] : []),
-              ],
+              volumes: [harnessVolume(ctx, AGENT_FILES), ...(inMesh ? [{ name: 'istio-certs', emptyDir: { medium: 'Memory' } }] : [])],
             },
           },
         },
@@ -353,11 +353,22 @@ export function toYaml(manifests: readonly Manifest[], options: { readonly forPl
       let doc: unknown = m;
       if (options.forPlan && m.kind === 'Secret') {
         const s = m as ISecret;
-        doc = { ...s, ...(s.stringData ? { stringData: Object.fromEntries(Object.entries(s.stringData).map(([k, v]) => [k, /key/.test(k) ? '<redacted: private key>' : v])) } : {}) };
+        doc = {
+          ...s,
+          ...(s.stringData ? { stringData: Object.fromEntries(Object.entries(s.stringData).map(([k, v]) => [k, /key/.test(k) ? '<redacted: private key>' : v])) } : {}),
+        };
       }
       if (options.forPlan && m.kind === 'ConfigMap' && m.metadata?.name === HARNESS_CONFIGMAP) {
         const c = m as IConfigMap;
-        doc = { ...c, data: Object.fromEntries(Object.entries(c.data ?? {}).map(([k, v]) => [k, `<harness/${k.replace(/__/g, '/')}: ${Buffer.byteLength(v)} bytes, sha256 ${createHash('sha256').update(v).digest('hex').slice(0, 16)}…>`])) };
+        doc = {
+          ...c,
+          data: Object.fromEntries(
+            Object.entries(c.data ?? {}).map(([k, v]) => [
+              k,
+              `<harness/${k.replace(/__/g, '/')}: ${Buffer.byteLength(v)} bytes, sha256 ${createHash('sha256').update(v).digest('hex').slice(0, 16)}…>`,
+            ]),
+          ),
+        };
       }
       return stringify(doc, { lineWidth: 0 });
     })

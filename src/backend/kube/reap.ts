@@ -40,7 +40,10 @@ export async function reapKube(runner: CommandRunner, context: string, o: { read
     const inOwned = new Set(namespaces);
     const objects = strayItems.filter((s) => s.metadata?.labels?.[RUN_LABEL] === runId && !inOwned.has(s.metadata?.namespace ?? ''));
     if (objects.length > 0) {
-      await check(await runner.run({ argv: ['kubectl', '--context', context, 'delete', STRAY_KINDS, '--all-namespaces', '-l', `${RUN_LABEL}=${runId}`, '--ignore-not-found'] }), context);
+      await check(
+        await runner.run({ argv: ['kubectl', '--context', context, 'delete', STRAY_KINDS, '--all-namespaces', '-l', `${RUN_LABEL}=${runId}`, '--ignore-not-found'] }),
+        context,
+      );
     }
     if (namespaces.length > 0) {
       await check(await runner.run({ argv: ['kubectl', '--context', context, 'delete', 'namespace', ...namespaces, '--ignore-not-found', '--wait=false'] }), context);
@@ -57,7 +60,10 @@ export async function reapKindClusters(runner: CommandRunner): Promise<string[]>
   const list = await runner.run({ argv: ['kind', 'get', 'clusters'] });
   if (list.notFound) throw new BackendError('kind is not on PATH: there are no kind clusters to reap from this machine');
   if (list.exitCode !== 0) throw new BackendError(`kind cannot list clusters: ${list.stderr.trim().split('\n').slice(-3).join(' | ')}`);
-  const ours = list.stdout.split('\n').map((s) => s.trim()).filter((n) => n.startsWith(KIND_CLUSTER_PREFIX));
+  const ours = list.stdout
+    .split('\n')
+    .map((s) => s.trim())
+    .filter((n) => n.startsWith(KIND_CLUSTER_PREFIX));
   for (const name of ours) {
     const r = await runner.run({ argv: ['kind', 'delete', 'cluster', '--name', name], timeoutMs: 300_000 });
     if (r.exitCode !== 0) throw new BackendError(`cannot delete kind cluster ${name}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
@@ -69,7 +75,8 @@ async function check(r: CommandResult, context: string): Promise<CommandResult> 
   if (r.notFound) throw new BackendError('kubectl is not on PATH: install kubectl (https://kubernetes.io/docs/tasks/tools/)');
   if (r.exitCode !== 0) {
     const text = r.stderr.trim().split('\n').slice(-3).join(' | ');
-    if (/context .* (does not exist|not found)/i.test(text)) throw new BackendError(`kubeconfig has no context "${context}": pass an existing one with --context (kubectl config get-contexts)`);
+    if (/context .* (does not exist|not found)/i.test(text))
+      throw new BackendError(`kubeconfig has no context "${context}": pass an existing one with --context (kubectl config get-contexts)`);
     throw new BackendError(`kubectl failed in context ${context}: ${text}`);
   }
   return r;

@@ -30,7 +30,10 @@ export async function loadUserCa(dir: string): Promise<UserCa> {
     try {
       text[f] = await readFile(join(dir, f), 'utf8');
     } catch (err) {
-      throw new BackendError(`--mesh-ca ${dir}: cannot read ${f} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); the folder must hold ${USER_CA_FILES.join(', ')} as for Istio's cacerts secret`, { cause: err });
+      throw new BackendError(
+        `--mesh-ca ${dir}: cannot read ${f} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); the folder must hold ${USER_CA_FILES.join(', ')} as for Istio's cacerts secret`,
+        { cause: err },
+      );
     }
   }
   let caCert: X509Certificate;
@@ -47,7 +50,9 @@ export async function loadUserCa(dir: string): Promise<UserCa> {
     throw new BackendError(`--mesh-ca ${dir}: ca-key.pem is not a private key: ${(err as Error).message}`, { cause: err });
   }
   if (caKey.asymmetricKeyType !== 'rsa') {
-    throw new BackendError(`--mesh-ca ${dir}: the CA key is ${caKey.asymmetricKeyType}; only RSA CA keys are supported. What to do: leave out --mesh-ca (the probe agent then uses its own sidecar's certificate)`);
+    throw new BackendError(
+      `--mesh-ca ${dir}: the CA key is ${caKey.asymmetricKeyType}; only RSA CA keys are supported. What to do: leave out --mesh-ca (the probe agent then uses its own sidecar's certificate)`,
+    );
   }
   if (!caCert.ca || !caCert.checkPrivateKey(caKey)) throw new BackendError(`--mesh-ca ${dir}: ca-cert.pem is not a CA certificate matching ca-key.pem`);
   return { dir, caCertPem: text['ca-cert.pem']!, caKey, rootPem: text['root-cert.pem']!, chainPem: text['cert-chain.pem']! };

@@ -146,13 +146,18 @@ async function startLocal(o: EnvironmentOptions, subnet: string, firstIndex: num
     let firstLine: (line: string) => void = () => {};
     const echoLine = new Promise<string>((resolve) => (firstLine = resolve));
     let echoText = '';
-    const echo = spawnGroup('echo application', o.echoArgv, { MESHCONFORM_ECHO_CONFIG: echoConfig }, {
-      onStdout: (chunk) => {
-        if (echoText.includes('\n')) return;
-        echoText += chunk;
-        if (echoText.includes('\n')) firstLine(echoText.slice(0, echoText.indexOf('\n')));
+    const echo = spawnGroup(
+      'echo application',
+      o.echoArgv,
+      { MESHCONFORM_ECHO_CONFIG: echoConfig },
+      {
+        onStdout: (chunk) => {
+          if (echoText.includes('\n')) return;
+          echoText += chunk;
+          if (echoText.includes('\n')) firstLine(echoText.slice(0, echoText.indexOf('\n')));
+        },
       },
-    });
+    );
     procs.push(echo);
     const echoReady = readEchoPorts(echo, echoLine, o.readyTimeoutMs, where);
     echoReady.catch(() => {}); // awaited below; this only keeps an early failure from being "unhandled"
@@ -187,7 +192,12 @@ async function startLocal(o: EnvironmentOptions, subnet: string, firstIndex: num
       groups.push(
         per === 1
           ? { label: `data plane for ${key(members[0]!)}`, env: { MESHCONFORM_WORKLOAD_CONFIG: paths[0]!, MESHCONFORM_TMPDIR: tmpDir }, members, tmpDir }
-          : { label: `data plane for ${members.length} workloads from ${key(members[0]!)}`, env: { MESHCONFORM_WORKLOAD_CONFIGS: paths.join(':'), MESHCONFORM_TMPDIR: tmpDir }, members, tmpDir },
+          : {
+              label: `data plane for ${members.length} workloads from ${key(members[0]!)}`,
+              env: { MESHCONFORM_WORKLOAD_CONFIGS: paths.join(':'), MESHCONFORM_TMPDIR: tmpDir },
+              members,
+              tmpDir,
+            },
       );
     }
     checkAbort();
@@ -307,13 +317,7 @@ async function readEchoPorts(echo: Proc, line: Promise<string>, timeoutMs: numbe
   return Promise.race([ready, exited(echo, where), deadline(timeoutMs, `${where}: echo application not ready after ${timeoutMs} ms`)]);
 }
 
-async function waitReady(
-  proc: Proc,
-  members: readonly Workload[],
-  targets: ReadonlyMap<WorkloadKey, WorkloadTarget>,
-  timeoutMs: number,
-  where: string,
-): Promise<void> {
+async function waitReady(proc: Proc, members: readonly Workload[], targets: ReadonlyMap<WorkloadKey, WorkloadTarget>, timeoutMs: number, where: string): Promise<void> {
   const until = Date.now() + timeoutMs;
   const pending = members.flatMap((w) => w.ports.map((p) => ({ w, port: p.port, address: targets.get(key(w))!.address })));
   let delay = 5;

@@ -23,7 +23,7 @@ export async function findOnPath(name: string, path = process.env.PATH ?? ''): P
 export async function ip(args: readonly string[], netns?: string): Promise<string> {
   const argv = [...(netns !== undefined ? ['-n', netns] : []), ...args];
   const r = await execa('ip', argv, { reject: false, stdin: 'ignore' });
-  if (r.exitCode !== 0) throw new BackendError(`ip ${argv.join(' ')} failed: ${oneLine(r.stderr || r.stdout || (r.message ?? ""))}`);
+  if (r.exitCode !== 0) throw new BackendError(`ip ${argv.join(' ')} failed: ${oneLine(r.stderr || r.stdout || (r.message ?? ''))}`);
   return r.stdout;
 }
 
@@ -32,7 +32,7 @@ export async function ipBatch(lines: readonly string[], netns?: string): Promise
   if (lines.length === 0) return;
   const argv = [...(netns !== undefined ? ['-n', netns] : []), '-batch', '-'];
   const r = await execa('ip', argv, { reject: false, input: `${lines.join('\n')}\n` });
-  if (r.exitCode !== 0) throw new BackendError(`ip ${argv.join(' ')} failed${netns !== undefined ? ` in ${netns}` : ''}: ${oneLine(r.stderr || r.stdout || (r.message ?? ""))}`);
+  if (r.exitCode !== 0) throw new BackendError(`ip ${argv.join(' ')} failed${netns !== undefined ? ` in ${netns}` : ''}: ${oneLine(r.stderr || r.stdout || (r.message ?? ''))}`);
 }
 
 /** Names of every network namespace `ip netns` knows. */
@@ -63,7 +63,7 @@ export async function netnsPids(netns: string): Promise<number[]> {
 export async function iptablesIn(netns: string, args: readonly string[]): Promise<string> {
   const argv = ['netns', 'exec', netns, 'iptables', '-w', '5', ...args];
   const r = await execa('ip', argv, { reject: false, stdin: 'ignore' });
-  if (r.exitCode !== 0) throw new BackendError(`iptables ${args.join(' ')} in ${netns} failed: ${oneLine(r.stderr || r.stdout || (r.message ?? ""))}`);
+  if (r.exitCode !== 0) throw new BackendError(`iptables ${args.join(' ')} in ${netns} failed: ${oneLine(r.stderr || r.stdout || (r.message ?? ''))}`);
   return r.stdout;
 }
 

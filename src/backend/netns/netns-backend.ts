@@ -188,7 +188,12 @@ async function startEnvironment(o: EnvironmentOptions, ctx: StartContext): Promi
   const stop = () =>
     (stopping ??= (async () => {
       const problems: string[] = [];
-      await Promise.all(slots.flatMap((s) => [s.echo, s.dataPlane]).filter((p): p is NsProc => p !== undefined).map((p) => stopProc(p)));
+      await Promise.all(
+        slots
+          .flatMap((s) => [s.echo, s.dataPlane])
+          .filter((p): p is NsProc => p !== undefined)
+          .map((p) => stopProc(p)),
+      );
       // Faults end explicitly; deleting the namespace would remove the rules anyway.
       for (const s of slots) for (const remove of s.lossRules) await remove().catch(() => undefined);
       try {
@@ -219,11 +224,14 @@ async function startEnvironment(o: EnvironmentOptions, ctx: StartContext): Promi
     const workloadNs = workloads.map((_, i) => names.workload(i));
     created.namespaces.push(names.hub, ...workloadNs);
     await ipBatch(created.namespaces.map((n) => `netns add ${n}`));
-    await ipBatch([
-      'link add br0 type bridge',
-      'link set br0 up',
-      ...workloadNs.flatMap((n, i) => [`link add vw${i} type veth peer name ${WORKLOAD_IF} netns ${n}`, `link set vw${i} master br0`, `link set vw${i} up`]),
-    ], names.hub);
+    await ipBatch(
+      [
+        'link add br0 type bridge',
+        'link set br0 up',
+        ...workloadNs.flatMap((n, i) => [`link add vw${i} type veth peer name ${WORKLOAD_IF} netns ${n}`, `link set vw${i} master br0`, `link set vw${i} up`]),
+      ],
+      names.hub,
+    );
     checkAbort();
     // Marked ours only once created: a name another process holds ("File exists") must never be deleted by us.
     await ip(['link', 'add', names.hostIf, 'type', 'veth', 'peer', 'name', 'up0', 'netns', names.hub]);
@@ -233,9 +241,7 @@ async function startEnvironment(o: EnvironmentOptions, ctx: StartContext): Promi
     checkAbort();
     subnet = await claimSubnet(names, ctx, where);
     const prefix = subnet.slice(0, subnet.lastIndexOf('.'));
-    await Promise.all(
-      workloadNs.map((n, i) => ipBatch(['link set lo up', `addr add ${prefix}.${i + 2}/24 dev ${WORKLOAD_IF}`, `link set ${WORKLOAD_IF} up`], n)),
-    );
+    await Promise.all(workloadNs.map((n, i) => ipBatch(['link set lo up', `addr add ${prefix}.${i + 2}/24 dev ${WORKLOAD_IF}`, `link set ${WORKLOAD_IF} up`], n)));
     checkAbort();
 
     dir = await createPrivateDir('meshconform-netns-');
@@ -364,7 +370,23 @@ async function startEnvironment(o: EnvironmentOptions, ctx: StartContext): Promi
       if (!ctx.iptables) throw new BackendError(`${where}: packet loss for ${w} needs iptables on PATH (apt-get install iptables)`);
       if (!Number.isFinite(percent) || percent <= 0 || percent > 100) throw new BackendError(`${where}: packet loss for ${w}: ${percent} % is not in (0, 100]`);
       // Only what arrives from the network: the data plane's own loopback leg to the echo app stays intact.
-      const rule = ['INPUT', '-i', WORKLOAD_IF, '-m', 'statistic', '--mode', 'random', '--probability', (percent / 100).toFixed(6), '-m', 'comment', '--comment', `meshconform packet-loss ${percent}%`, '-j', 'DROP'];
+      const rule = [
+        'INPUT',
+        '-i',
+        WORKLOAD_IF,
+        '-m',
+        'statistic',
+        '--mode',
+        'random',
+        '--probability',
+        (percent / 100).toFixed(6),
+        '-m',
+        'comment',
+        '--comment',
+        `meshconform packet-loss ${percent}%`,
+        '-j',
+        'DROP',
+      ];
       await iptablesIn(s.netns, ['-A', ...rule]);
       let removed = false;
       const remove = async () => {
@@ -435,13 +457,19 @@ async function startEcho(s: Slot, o: EnvironmentOptions, where: string): Promise
   let text = '';
   let gotLine: (line: string) => void = () => {};
   const firstLine = new Promise<string>((resolve) => (gotLine = resolve));
-  const proc = spawnInNetns(s.netns, `echo application of ${s.key}`, o.echoArgv, { MESHCONFORM_ECHO_CONFIG: s.echoConfigFile }, {
-    stdout: (chunk) => {
-      if (text.includes('\n')) return;
-      text += chunk;
-      if (text.includes('\n')) gotLine(text.slice(0, text.indexOf('\n')));
+  const proc = spawnInNetns(
+    s.netns,
+    `echo application of ${s.key}`,
+    o.echoArgv,
+    { MESHCONFORM_ECHO_CONFIG: s.echoConfigFile },
+    {
+      stdout: (chunk) => {
+        if (text.includes('\n')) return;
+        text += chunk;
+        if (text.includes('\n')) gotLine(text.slice(0, text.indexOf('\n')));
+      },
     },
-  });
+  );
   s.echo = proc;
   const exited = proc.exited.then(() => {
     throw new BackendError(`${where}: ${proc.label} exited at start (${describeExit(proc)})${tail(proc)}`);
@@ -501,10 +529,10 @@ async function waitReady(s: Slot, proc: NsProc, timeoutMs: number, where: string
   let delay = 5;
   while (pending.length > 0) {
     if (proc.exit) {
-    // Its last words may still be in the pipe: read them (bounded) for the message.
-    await proc.exited;
-    throw new BackendError(`${where}: ${proc.label} exited at start (${describeExit(proc)})${tail(proc)}`);
-  }
+      // Its last words may still be in the pipe: read them (bounded) for the message.
+      await proc.exited;
+      throw new BackendError(`${where}: ${proc.label} exited at start (${describeExit(proc)})${tail(proc)}`);
+    }
     const checks = await Promise.all(pending.map((port) => tcpAccepts(s.address, port, 250)));
     for (let i = checks.length - 1; i >= 0; i--) if (checks[i]) pending.splice(i, 1);
     if (pending.length === 0) break;

@@ -6,7 +6,7 @@ export const compareCommand: CommandModule = (program, { out, setExitCode }) => 
   program
     .command('compare')
     .description('compare two report.json files cell by cell: regressions, fixes, new and removed cells (exit 1 on a regression)')
-    .argument('<old>', 'the earlier report.json (for example last night\'s)')
+    .argument('<old>', "the earlier report.json (for example last night's)")
     .argument('<new>', 'the newer report.json')
     .option('--json', 'machine-readable output')
     .action(async (oldFile: string, newFile: string, flags: { json?: boolean }) => {

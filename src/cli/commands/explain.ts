@@ -21,8 +21,7 @@ export const explainCommand: CommandModule = (program, { out }) => {
         if (title !== last) out.write(`${last ? '\n' : ''}${title}\n`);
         last = title;
         const where = e.port === null ? `${e.workload} (workload)` : `${e.workload}:${e.port}`;
-        const why =
-          e.decidedBy.length === 0 ? 'no policy applies: PERMISSIVE by default' : e.decidedBy.map((d) => `${d.level} ${d.namespace}/${d.name}`).join(' → ');
+        const why = e.decidedBy.length === 0 ? 'no policy applies: PERMISSIVE by default' : e.decidedBy.map((d) => `${d.level} ${d.namespace}/${d.name}`).join(' → ');
         out.write(`  ${where.padEnd(36)} ${e.mode.padEnd(10)} ${why}\n`);
         for (const n of e.notes) out.write(`  ${''.padEnd(36)} ${''.padEnd(10)} note: ${n}\n`);
       }

@@ -50,7 +50,7 @@ function firstSubnet(flag: string | undefined, runs: number): number {
 function examples(cells: readonly CellResult[]): CellResult[] {
   const out: CellResult[] = [];
   const scenarios = new Set<string>();
-  for (const c of cells) if (out.length < EXAMPLES && !scenarios.has(c.scenario)) (scenarios.add(c.scenario), out.push(c));
+  for (const c of cells) if (out.length < EXAMPLES && !scenarios.has(c.scenario)) scenarios.add(c.scenario), out.push(c);
   for (const c of cells) if (out.length < EXAMPLES && !out.includes(c)) out.push(c);
   return out;
 }
@@ -68,7 +68,9 @@ function defectLine(d: DefectResult): string {
   const secs = `${(d.durationMs / 1000).toFixed(1)} s`;
   switch (d.status) {
     case 'caught':
-      return `${head} ${d.stoppedEarly ? '≥' : ''}${d.caughtBy.length} cell(s) in ${secs}, e.g. ${examples(d.caughtBy).map((c) => describeCell(c, d.run?.claim ?? 'spec')).join('; ')}`;
+      return `${head} ${d.stoppedEarly ? '≥' : ''}${d.caughtBy.length} cell(s) in ${secs}, e.g. ${examples(d.caughtBy)
+        .map((c) => describeCell(c, d.run?.claim ?? 'spec'))
+        .join('; ')}`;
     case 'survived':
       return `${head} no cell failed in ${secs}: add a scenario that fails when ${d.defect.description}`;
     case 'error':
@@ -127,7 +129,7 @@ export const mutateCommand: CommandModule = (program, { out, err, setExitCode })
     .option('--defect <name>', 'only this defect (repeatable; default: every static defect of the --claim)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .option('--list', 'list the defects the reference data plane can plant, then exit')
     .option('--json', 'print the result as JSON instead of text')
-    .option('--out <dir>', 'also write mutation.json and every run\'s report.json under <dir>/mutate-<id>/ (default: no files)')
+    .option('--out <dir>', "also write mutation.json and every run's report.json under <dir>/mutate-<id>/ (default: no files)")
     .option('--grep <regex>', 'only scenarios whose name or feature matches')
     .option('--parallel-defects <n>', 'defect runs at the same time, each on its own loopback /16', int('--parallel-defects', 1, 32), 2)
     .option('--parallel <n>', 'scenarios of one run whose environments run at the same time', int('--parallel', 1, 64), 4)
@@ -151,7 +153,9 @@ export const mutateCommand: CommandModule = (program, { out, err, setExitCode })
       const chosen = flags.defect !== undefined ? (await checkDefectNames(flags.defect)).map(defectName) : ofClaim.filter((d) => d.kind === 'static').map((d) => d.name);
       const notOfClaim = chosen.filter((n) => !ofClaim.some((d) => d.name === n));
       if (notOfClaim.length > 0) {
-        throw new UsageError(`--defect ${notOfClaim.join(', ')}: not a defect under --claim ${flags.claim} (it breaks only --claim ${catalogue.find((d) => d.name === notOfClaim[0])!.claims.join(', ')}); see \`meshconform mutate --list\``);
+        throw new UsageError(
+          `--defect ${notOfClaim.join(', ')}: not a defect under --claim ${flags.claim} (it breaks only --claim ${catalogue.find((d) => d.name === notOfClaim[0])!.claims.join(', ')}); see \`meshconform mutate --list\``,
+        );
       }
       const defects = catalogue.filter((d) => chosen.includes(d.name));
       const subnet = firstSubnet(flags.localSubnet, subnetsNeeded(defects.length));
@@ -160,7 +164,8 @@ export const mutateCommand: CommandModule = (program, { out, err, setExitCode })
       const outDir = flags.out !== undefined ? await createOutDir(flags.out) : undefined;
       installSignalHandlers();
       const text = !flags.json;
-      if (text) out.write(`meshconform mutate: ${defects.length} defect(s) of --claim ${flags.claim} against ${scenarios.length} scenario(s), ${flags.parallelDefects} at a time\n`);
+      if (text)
+        out.write(`meshconform mutate: ${defects.length} defect(s) of --claim ${flags.claim} against ${scenarios.length} scenario(s), ${flags.parallelDefects} at a time\n`);
       const result = await mutate({
         scenarios,
         paths,
@@ -178,7 +183,9 @@ export const mutateCommand: CommandModule = (program, { out, err, setExitCode })
         onBaselineEnd: (b) => {
           if (!text) return;
           const s = b.summary;
-          out.write(`baseline (no defect): ${s.passed}/${s.cells} cells passed, ${s.failed} failed, ${s.errors} errors, ${b.lintErrors} lint errors in ${(b.durationMs / 1000).toFixed(1)} s\n`);
+          out.write(
+            `baseline (no defect): ${s.passed}/${s.cells} cells passed, ${s.failed} failed, ${s.errors} errors, ${b.lintErrors} lint errors in ${(b.durationMs / 1000).toFixed(1)} s\n`,
+          );
         },
         onDefectEnd: (d) => {
           if (text) out.write(`${defectLine(d)}\n`);
@@ -188,7 +195,9 @@ export const mutateCommand: CommandModule = (program, { out, err, setExitCode })
       if (flags.json) {
         out.write(`${JSON.stringify({ ...(summaryJson(result, flags.claim) as object), ...(files ? { files } : {}) }, null, 2)}\n`);
       } else if (result.baselineProblem !== undefined) {
-        err.write(`meshconform: the suite does not pass on the reference data plane without defects (${result.baselineProblem}); run \`meshconform run\` on it first: defects can only be judged against a passing baseline\n`);
+        err.write(
+          `meshconform: the suite does not pass on the reference data plane without defects (${result.baselineProblem}); run \`meshconform run\` on it first: defects can only be judged against a passing baseline\n`,
+        );
       } else {
         const survivors = result.defects.filter((d) => d.status === 'survived').map((d) => d.defect.name);
         const errors = result.defects.filter((d) => d.status === 'error').map((d) => d.defect.name);

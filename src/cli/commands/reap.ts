@@ -23,10 +23,17 @@ interface ReapFlags {
 export const reapCommand: CommandModule = (program, { out, setExitCode }) => {
   program
     .command('reap')
-    .description(`remove what crashed runs left behind: their processes and temporary folders (keys first), Docker containers and networks (label ${RUN_LABEL}), network namespaces (${NETNS_PREFIX}*) and their host interfaces`)
+    .description(
+      `remove what crashed runs left behind: their processes and temporary folders (keys first), Docker containers and networks (label ${RUN_LABEL}), network namespaces (${NETNS_PREFIX}*) and their host interfaces`,
+    )
     .option('--run <id>', 'only this run id', argvValue('--run'))
     .option('--all', 'also runs whose meshconform process is still alive, or that another host started')
-    .addOption(new Option('--backend <name>', 'only this backend (default: every one this host can reach); local and netns include the processes and folders runs recorded on this host').choices(['local', 'docker', 'netns']))
+    .addOption(
+      new Option(
+        '--backend <name>',
+        'only this backend (default: every one this host can reach); local and netns include the processes and folders runs recorded on this host',
+      ).choices(['local', 'docker', 'netns']),
+    )
     .option('--context <name>', 'kind/cluster backends: remove labelled namespaces and objects from this kubeconfig context instead', argvValue('--context'))
     .option('--kind', 'kind backend: delete the kind clusters runs created (meshconform-*), including ones kept with --keep')
     .action(async (flags: ReapFlags) => {

@@ -2,15 +2,7 @@ import { Option, type Command } from 'commander';
 import { argvValue } from '../argv-value.js';
 import { loadScenarios } from '../../scenario/index.js';
 import { connectDockerEngine, ensureHarnessImage } from '../../backend/docker/index.js';
-import {
-  CONVERGENCE_DEFAULTS,
-  createDryRunRunner,
-  createExecaRunner,
-  createKubeBackend,
-  loadUserCa,
-  type CommandRunner,
-  type KubeBackend,
-} from '../../backend/kube/index.js';
+import { CONVERGENCE_DEFAULTS, createDryRunRunner, createExecaRunner, createKubeBackend, loadUserCa, type CommandRunner, type KubeBackend } from '../../backend/kube/index.js';
 import { newRunId } from '../../run/run-suite.js';
 import { runKubeSuite } from '../../run/kube-suite.js';
 import { harnessFile } from '../../run/data-plane.js';
@@ -58,15 +50,33 @@ export function addKubeFlags(cmd: Command): Command {
     .option('--keep', 'kind backend: leave the cluster the run created in place for debugging')
     .addOption(new Option('--istio-profile <profile>', 'kind backend: Istio profile to install (default: default)').choices(['default', 'ambient']))
     .option('--istio-version <version>', 'kind backend: require this istioctl version (checked against `istioctl version`)', argvValue('--istio-version'))
-    .option('--kind-node-image <image>', 'kind backend: kindest/node image to create the cluster with (default: the one pinned for the istioctl version, see docs/kubernetes.md)', argvValue('--kind-node-image'))
+    .option(
+      '--kind-node-image <image>',
+      'kind backend: kindest/node image to create the cluster with (default: the one pinned for the istioctl version, see docs/kubernetes.md)',
+      argvValue('--kind-node-image'),
+    )
     .option('--context <name>', 'cluster backend: kubeconfig context of a cluster with a mesh installed', argvValue('--context'))
-    .option('--mesh-ca <dir>', 'cluster backend: the mesh CA (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem) to issue the probe identities from; default: the probe pod\'s own sidecar certificate')
+    .option(
+      '--mesh-ca <dir>',
+      "cluster backend: the mesh CA (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem) to issue the probe identities from; default: the probe pod's own sidecar certificate",
+    )
     .option('--injection-label <key=value>', 'cluster backend: namespace label that enables sidecar injection (default: istio-injection=enabled)', argvValue('--injection-label'))
-    .option('--root-namespace <ns>', 'cluster backend: the mesh\'s root namespace (default: istio-system)', argvValue('--root-namespace'))
-    .option('--mesh-modes <list>', 'mesh modes the system under test implements, "sidecar", "ambient" or "sidecar,ambient" (default sidecar): the installed mesh (cluster backend) or an exec: data plane; scenarios of other modes are skipped')
+    .option('--root-namespace <ns>', "cluster backend: the mesh's root namespace (default: istio-system)", argvValue('--root-namespace'))
+    .option(
+      '--mesh-modes <list>',
+      'mesh modes the system under test implements, "sidecar", "ambient" or "sidecar,ambient" (default sidecar): the installed mesh (cluster backend) or an exec: data plane; scenarios of other modes are skipped',
+    )
     .option('--allow-mesh-policies', 'cluster backend: also run scenarios with mesh-wide policies (they change the whole mesh while they run)')
-    .option('--converge-successes <n>', `kind/cluster: identical matching results in a row that make a cell converged (default: ${CONVERGENCE_DEFAULTS.successes})`, int('--converge-successes', 1, 100))
-    .option('--converge-timeout <ms>', `kind/cluster: deadline for every cell to converge after an apply (default: ${CONVERGENCE_DEFAULTS.deadlineMs})`, int('--converge-timeout', 1000, 3_600_000))
+    .option(
+      '--converge-successes <n>',
+      `kind/cluster: identical matching results in a row that make a cell converged (default: ${CONVERGENCE_DEFAULTS.successes})`,
+      int('--converge-successes', 1, 100),
+    )
+    .option(
+      '--converge-timeout <ms>',
+      `kind/cluster: deadline for every cell to converge after an apply (default: ${CONVERGENCE_DEFAULTS.deadlineMs})`,
+      int('--converge-timeout', 1000, 3_600_000),
+    )
     .option('--converge-interval <ms>', `kind/cluster: pause between probe rounds (default: ${CONVERGENCE_DEFAULTS.intervalMs})`, int('--converge-interval', 0, 600_000))
     .option('--pod-ready-timeout <ms>', `kind/cluster: deadline for pods to become ready (default: ${POD_READY_DEFAULT_MS})`, int('--pod-ready-timeout', 1000, 3_600_000))
     .option('--install-timeout <ms>', `kind backend: deadline of istioctl install (default: ${INSTALL_DEFAULT_MS})`, int('--install-timeout', 10_000, 3_600_000))
@@ -74,8 +84,22 @@ export function addKubeFlags(cmd: Command): Command {
 }
 
 const KUBE_ONLY: readonly (keyof KubeFlags)[] = [
-  'kindCluster', 'keep', 'istioProfile', 'istioVersion', 'kindNodeImage', 'context', 'meshCa', 'injectionLabel', 'rootNamespace',
-  'allowMeshPolicies', 'convergeSuccesses', 'convergeTimeout', 'convergeInterval', 'podReadyTimeout', 'installTimeout', 'dryRun',
+  'kindCluster',
+  'keep',
+  'istioProfile',
+  'istioVersion',
+  'kindNodeImage',
+  'context',
+  'meshCa',
+  'injectionLabel',
+  'rootNamespace',
+  'allowMeshPolicies',
+  'convergeSuccesses',
+  'convergeTimeout',
+  'convergeInterval',
+  'podReadyTimeout',
+  'installTimeout',
+  'dryRun',
 ];
 const KIND_ONLY: readonly (keyof KubeFlags)[] = ['kindCluster', 'keep', 'istioProfile', 'istioVersion', 'kindNodeImage', 'installTimeout'];
 const CLUSTER_ONLY: readonly (keyof KubeFlags)[] = ['context', 'meshCa', 'injectionLabel', 'rootNamespace', 'meshModes', 'allowMeshPolicies'];
@@ -113,7 +137,8 @@ export async function runKubeCommand(paths: string[], flags: RunFlagsForKube, ou
   const backendName = flags.backend as 'kind' | 'cluster';
   const wrong = (backendName === 'kind' ? CLUSTER_ONLY : KIND_ONLY).filter((k) => flags[k] !== undefined);
   if (wrong.length > 0) throw new UsageError(`${wrong.map(flagName).join(', ')} ${wrong.length === 1 ? 'is' : 'are'} not for --backend ${backendName}`);
-  if (flags.dataPlane !== 'reference') throw new UsageError(`--data-plane ${flags.dataPlane}: on --backend ${backendName} the data plane under test is the cluster's mesh (leave out --data-plane)`);
+  if (flags.dataPlane !== 'reference')
+    throw new UsageError(`--data-plane ${flags.dataPlane}: on --backend ${backendName} the data plane under test is the cluster's mesh (leave out --data-plane)`);
   if (flags.defect !== undefined) throw new UsageError(`--defect plants defects in the reference data plane; --backend ${backendName} tests a real mesh`);
   if (flags.workloadsPerProcess !== 1) throw new UsageError(`--workloads-per-process is for the local backend; --backend ${backendName} runs one pod per workload`);
   if (flags.localSubnet !== undefined) throw new UsageError(`--local-subnet is for the local backend, not --backend ${backendName}`);
@@ -165,7 +190,8 @@ export async function runKubeCommand(paths: string[], flags: RunFlagsForKube, ou
           identity: userCa ? 'supplied' : 'sidecar-certs',
           meshModes,
         });
-  const dataPlaneName = backendName === 'kind' ? `istio (kind, ${flags.istioProfile ?? 'default'} profile${flags.istioVersion ? `, ${flags.istioVersion}` : ''})` : `mesh of context ${flags.context}`;
+  const dataPlaneName =
+    backendName === 'kind' ? `istio (kind, ${flags.istioProfile ?? 'default'} profile${flags.istioVersion ? `, ${flags.istioVersion}` : ''})` : `mesh of context ${flags.context}`;
   if (dryRun) out.write(`# meshconform ${HARNESS_VERSION}: plan of run ${runId} on --backend ${backendName} (--dry-run: nothing is executed)\n`);
 
   const progress = dryRun ? undefined : createProgress(out);
@@ -222,7 +248,10 @@ function parseInjectionLabel(value: string): [string, string] {
 }
 
 export function parseMeshModes(value: string): MeshMode[] {
-  const modes = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const modes = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const m of modes) if (m !== 'sidecar' && m !== 'ambient') throw new UsageError(`--mesh-modes: unknown mode "${m}" (sidecar, ambient)`);
   if (modes.length === 0) throw new UsageError('--mesh-modes needs sidecar, ambient or both');
   return [...new Set(modes as MeshMode[])];
@@ -236,7 +265,16 @@ function reproduce(paths: readonly string[], f: RunFlagsForKube): string {
     if (f.istioVersion !== undefined) args.push('--istio-version', f.istioVersion);
     if (f.kindNodeImage !== undefined) args.push('--kind-node-image', f.kindNodeImage);
   } else {
-    args.push('--context', f.context ?? '', '--root-namespace', f.rootNamespace ?? 'istio-system', '--injection-label', f.injectionLabel ?? 'istio-injection=enabled', '--mesh-modes', f.meshModes ?? 'sidecar');
+    args.push(
+      '--context',
+      f.context ?? '',
+      '--root-namespace',
+      f.rootNamespace ?? 'istio-system',
+      '--injection-label',
+      f.injectionLabel ?? 'istio-injection=enabled',
+      '--mesh-modes',
+      f.meshModes ?? 'sidecar',
+    );
     if (f.meshCa !== undefined) args.push('--mesh-ca', f.meshCa);
     if (f.allowMeshPolicies) args.push('--allow-mesh-policies');
   }

@@ -74,7 +74,7 @@ async function runCommand(paths: string[], flags: RunFlags, out: NodeJS.Writable
   }
   // It presents a sibling workload's certificate: one container per workload has none, so it would silently not be planted.
   if (flags.defect?.includes('wrong-server-identity') && flags.backend !== 'local') {
-    throw new UsageError('--defect wrong-server-identity needs --backend local (it presents another workload\'s certificate from the shared config folder)');
+    throw new UsageError("--defect wrong-server-identity needs --backend local (it presents another workload's certificate from the shared config folder)");
   }
   const dataPlane = resolveDataPlane(
     flags.dataPlane,
@@ -173,10 +173,17 @@ export const runCommandModule: CommandModule = (program, { out, setExitCode }) =
     .description('run scenarios against a data plane and compare what was observed with what the policies mean')
     .argument('[paths...]', 'scenario files or folders', ['scenarios/'])
     .addOption(new Option('--backend <name>', 'environment the workloads run in').choices(BACKENDS).default('local'))
-    .option('--data-plane <spec>', 'system under test: "reference" (sidecar; ambient scenarios on reference-ambient), "reference-ambient", "haproxy" or "exec:<command>" (the data-plane contract)', 'reference')
+    .option(
+      '--data-plane <spec>',
+      'system under test: "reference" (sidecar; ambient scenarios on reference-ambient), "reference-ambient", "haproxy" or "exec:<command>" (the data-plane contract)',
+      'reference',
+    )
     .addOption(claimOption())
     .option('--workloads-per-process <n>', 'workloads served by one data-plane process (needs MESHCONFORM_WORKLOAD_CONFIGS support)', int('--workloads-per-process', 1, 10000), 1)
-    .option('--capabilities <list>', 'optional contract parts an exec: data plane implements: clock-offset, tls-reload, policy-reload, multi-workload (default none); chaos scenarios needing others are skipped')
+    .option(
+      '--capabilities <list>',
+      'optional contract parts an exec: data plane implements: clock-offset, tls-reload, policy-reload, multi-workload (default none); chaos scenarios needing others are skipped',
+    )
     .option('--reporter <list>', 'comma-separated reporters: console, json, junit, html, conformance', 'console,json,junit,html')
     .option('--out <dir>', 'folder for reports/<run-id>/ and reports/latest/', 'reports')
     .option('--grep <regex>', 'only scenarios whose name or feature matches')
@@ -186,12 +193,14 @@ export const runCommandModule: CommandModule = (program, { out, setExitCode }) =
     .option('--timeout <ms>', 'per-probe deadline', int('--timeout', 50, 120000), 3000)
     .option('--ready-timeout <ms>', 'deadline for a data plane to accept TCP on every port', int('--ready-timeout', 100, 600000), 15000)
     .option('--parallel <n>', 'scenarios whose environments run at the same time', int('--parallel', 1, 64), 4)
-    .option('--image <ref>', 'docker backend: workload image to use instead of the one built from this host\'s node (never pulled)', argvValue('--image'))
-    .option('--seed <n>', 'seed of every chaos scenario\'s fault schedule (replays a run: the seed is in report.json)', int('--seed', 0, 4294967295))
+    .option('--image <ref>', "docker backend: workload image to use instead of the one built from this host's node (never pulled)", argvValue('--image'))
+    .option('--seed <n>', "seed of every chaos scenario's fault schedule (replays a run: the seed is in report.json)", int('--seed', 0, 4294967295))
     .option('--local-subnet <a.b>', 'loopback /16 for workload addresses on the local backend, e.g. 127.77 (random by default)')
-    .option('--defect <name>', 'plant a defect in the reference data plane (repeatable; see `meshconform mutate --list`)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
+    .option('--defect <name>', 'plant a defect in the reference data plane (repeatable; see `meshconform mutate --list`)', (v: string, prev: string[] | undefined) => [
+      ...(prev ?? []),
+      v,
+    ]);
   addReportFlags(addKubeFlags(run)).action(async (paths: string[], flags: RunFlags) => {
     setExitCode(await runCommand(paths, flags, out));
   });
 };
-

@@ -42,7 +42,10 @@ function loadAssets(): Assets {
 
 /** JSON that is safe inside a <script> element: no `<` can start `</script>` or `<!--`. */
 export function jsonForScript(value: unknown): string {
-  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return JSON.stringify(value)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 // Inlined code must not contain a closing tag for its own element.
@@ -76,8 +79,7 @@ function pageData(result: RunResult, input: HtmlReportInput): PageData {
 function citedRules(result: RunResult): Record<string, RuleText> {
   const all = specRules();
   const ids = new Set<string>();
-  for (const s of result.scenarios)
-    for (const c of s.cells) for (const t of [c.expected.rule, c.expected.requiredRule]) if (t) for (const id of citedRuleIds(t)) ids.add(id);
+  for (const s of result.scenarios) for (const c of s.cells) for (const t of [c.expected.rule, c.expected.requiredRule]) if (t) for (const id of citedRuleIds(t)) ids.add(id);
   const out: Record<string, RuleText> = {};
   for (const id of [...ids].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))) {
     const r = all.get(id);

@@ -61,7 +61,9 @@ describe('docker backend (testcontainers on a real Docker engine)', function () 
     requireCapability(this, docker !== undefined, ENGINE);
     const [scenario] = await loadScenarios([e2eScenario('strict-and-permissive')]);
     const pki = createMeshPki({ trustDomain: scenario!.trustDomain });
-    const identities = new Map<string, WorkloadTls>(scenario!.workloads.map((w) => [`${w.namespace}/${w.name}`, pki.issueWorkload({ namespace: w.namespace, serviceAccount: w.serviceAccount })]));
+    const identities = new Map<string, WorkloadTls>(
+      scenario!.workloads.map((w) => [`${w.namespace}/${w.name}`, pki.issueWorkload({ namespace: w.namespace, serviceAccount: w.serviceAccount })]),
+    );
     const backend = createDockerBackend({ harnessDir: harnessFile('') });
     const runId = `test-${Date.now()}`;
     const env = await backend.start({
@@ -119,7 +121,11 @@ describe('docker backend (testcontainers on a real Docker engine)', function () 
       expect(third.ref).not.to.equal(first.ref);
       await docker!.getImage(third.ref).remove();
     } finally {
-      if (ref) await docker!.getImage(ref).remove().catch(() => undefined);
+      if (ref)
+        await docker!
+          .getImage(ref)
+          .remove()
+          .catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
     }
   });
@@ -145,13 +151,23 @@ describe('docker backend (testcontainers on a real Docker engine)', function () 
       expect(c.exitCode, c.stderr).to.equal(0);
       expect(report(c).summary).to.deep.include({ cells: 18, passed: 18 });
     } finally {
-      await docker!.getImage(tag).remove().catch(() => undefined);
+      await docker!
+        .getImage(tag)
+        .remove()
+        .catch(() => undefined);
     }
   });
 
   it('a data plane that dies at start: exit 2, one message with the container log, nothing left', async function () {
     requireCapability(this, docker !== undefined, ENGINE);
-    const c = await cli(['run', e2eScenario('strict-and-permissive'), '--backend', 'docker', '--data-plane', "exec:node -e console.error('fatal:_no_listener_config');process.exit(7)"]);
+    const c = await cli([
+      'run',
+      e2eScenario('strict-and-permissive'),
+      '--backend',
+      'docker',
+      '--data-plane',
+      "exec:node -e console.error('fatal:_no_listener_config');process.exit(7)",
+    ]);
     expect(c.exitCode).to.equal(2);
     expect(c.stderr).to.match(/container of \S+ exited at start \(exit code 7\): .*fatal:_no_listener_config/);
     expect(c.stderr).not.to.match(/\n\s+at /);
@@ -162,7 +178,8 @@ describe('docker backend (testcontainers on a real Docker engine)', function () 
   it('a port clash inside a container: exit 2 naming the address in use', async function () {
     requireCapability(this, docker !== undefined, ENGINE);
     // A data plane that binds workload port 9090 twice, as a proxy clashing with another listener would.
-    const clash = "exec:node -e require('net').createServer().listen(9090,()=>require('net').createServer().listen(9090).on('error',e=>{console.error('fatal:',e.message);process.exit(3)}))";
+    const clash =
+      "exec:node -e require('net').createServer().listen(9090,()=>require('net').createServer().listen(9090).on('error',e=>{console.error('fatal:',e.message);process.exit(3)}))";
     const c = await cli(['run', e2eScenario('strict-and-permissive'), '--backend', 'docker', '--data-plane', clash]);
     expect(c.exitCode).to.equal(2);
     expect(c.stderr).to.match(/container of foo\/finance exited at start \(exit code 3\).*EADDRINUSE/);
@@ -187,7 +204,7 @@ describe('docker backend (testcontainers on a real Docker engine)', function () 
       expect(await labelled(docker!, runId)).to.deep.equal({ containers: [], networks: [] });
       expect(leftInTmp(run.tmp)).to.deep.equal([]);
       const left = await routesAfterCleanup(docker!, routesBefore);
-    expect(left.routes, left.diagnosis).to.deep.equal(routesBefore);
+      expect(left.routes, left.diagnosis).to.deep.equal(routesBefore);
     });
   }
 
@@ -195,7 +212,7 @@ describe('docker backend (testcontainers on a real Docker engine)', function () 
     requireCapability(this, docker !== undefined, ENGINE);
     // A data plane that never becomes ready keeps the run's containers up (for the ready timeout), so the live run
     // certainly has resources while `reap` looks at it.
-    const neverReady = "exec:node -e setInterval(()=>{},1000)";
+    const neverReady = 'exec:node -e setInterval(()=>{},1000)';
     const run = cliInBackground(['run', e2eScenario('strict-and-permissive'), '--backend', 'docker', '--data-plane', neverReady, '--ready-timeout', '120000']);
     const runId = await run.runId;
     expect(await until(async () => (await labelled(docker!, runId)).containers.length > 0, 60_000)).to.equal(true);

@@ -54,20 +54,27 @@ describe('docker backend: interrupts at random moments during probing judge noth
       mkdirSync(join(out, PREVIOUS));
       writeFileSync(join(out, PREVIOUS, 'report.json'), '{}');
       symlinkSync(PREVIOUS, join(out, 'latest'));
-      const child = execa(process.execPath, [bin, 'run', e2eScenario('strict-and-permissive'), '--backend', 'docker', '--out', out, '--retries', '0', '--concurrency', '1', '--parallel', '1'], {
-        cwd: root,
-        env: { TMPDIR: tmp, NO_COLOR: '1' },
-        reject: false,
-      });
+      const child = execa(
+        process.execPath,
+        [bin, 'run', e2eScenario('strict-and-permissive'), '--backend', 'docker', '--out', out, '--retries', '0', '--concurrency', '1', '--parallel', '1'],
+        {
+          cwd: root,
+          env: { TMPDIR: tmp, NO_COLOR: '1' },
+          reject: false,
+        },
+      );
       let text = '';
       child.stdout!.on('data', (b: Buffer) => (text += String(b)));
       expect(await until(async () => /meshconform: run \S+:/.test(text), 120_000), `no run line: ${text}`).to.equal(true);
       const runId = /meshconform: run (\S+):/.exec(text)![1]!;
       // Probing starts once the containers run and their data planes accept: then a random moment in the window.
-      expect(await until(async () => {
-        const cs = await docker!.listContainers({ all: true, filters: JSON.stringify({ label: [`meshconform.run=${runId}`] }) });
-        return cs.length > 0 && cs.every((c) => c.State === 'running');
-      }, 120_000), 'containers never ran').to.equal(true);
+      expect(
+        await until(async () => {
+          const cs = await docker!.listContainers({ all: true, filters: JSON.stringify({ label: [`meshconform.run=${runId}`] }) });
+          return cs.length > 0 && cs.every((c) => c.State === 'running');
+        }, 120_000),
+        'containers never ran',
+      ).to.equal(true);
       // Readiness opens one connection per port; several more distinct connections mean the probes have begun.
       const ips = new Set<string>();
       for (const c of await docker!.listContainers({ filters: JSON.stringify({ label: [`meshconform.run=${runId}`] }) })) {
@@ -85,7 +92,10 @@ describe('docker backend: interrupts at random moments during probing judge noth
       expect([t.signal === 'SIGINT' ? 130 : 143, 0], `${label}: exit ${r.exitCode} ${r.stderr}`).to.include(r.exitCode);
       expect(await labelled(docker!, runId), `${label}: docker resources left`).to.deep.equal({ containers: [], networks: [] });
       expect(leftInTmp(tmp), `${label}: temp files left`).to.deep.equal([]);
-      expect(readdirSync(out).filter((n) => n.startsWith('.')), `${label}: hidden files left`).to.deep.equal([]);
+      expect(
+        readdirSync(out).filter((n) => n.startsWith('.')),
+        `${label}: hidden files left`,
+      ).to.deep.equal([]);
       if (r.exitCode === 0) {
         seen.push(`${label}: finished first`);
         continue;

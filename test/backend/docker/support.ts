@@ -43,7 +43,12 @@ export interface Cli {
 export async function cli(args: string[], env: Record<string, string> = {}): Promise<Cli> {
   const out = tempDir('mc-docker-out-');
   const tmp = tempDir('mc-docker-tmp-');
-  const r = await execa(process.execPath, [bin, ...args, ...(args[0] === 'run' ? ['--out', out] : [])], { cwd: root, env: { ...env, TMPDIR: tmp, NO_COLOR: '1' }, reject: false, timeout: 170_000 });
+  const r = await execa(process.execPath, [bin, ...args, ...(args[0] === 'run' ? ['--out', out] : [])], {
+    cwd: root,
+    env: { ...env, TMPDIR: tmp, NO_COLOR: '1' },
+    reject: false,
+    timeout: 170_000,
+  });
   return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr, out, tmp };
 }
 
@@ -51,7 +56,13 @@ export async function cli(args: string[], env: Record<string, string> = {}): Pro
 export function cliInBackground(args: string[]): { child: ResultPromise; runId: Promise<string>; tmp: string } {
   const out = tempDir('mc-docker-out-');
   const tmp = tempDir('mc-docker-tmp-');
-  const child = execa(process.execPath, [bin, ...args, '--out', out], { cwd: root, env: { TMPDIR: tmp, NO_COLOR: '1' }, reject: false, buffer: { stdout: false }, forceKillAfterDelay: false });
+  const child = execa(process.execPath, [bin, ...args, '--out', out], {
+    cwd: root,
+    env: { TMPDIR: tmp, NO_COLOR: '1' },
+    reject: false,
+    buffer: { stdout: false },
+    forceKillAfterDelay: false,
+  });
   const runId = new Promise<string>((resolve, reject) => {
     let text = '';
     child.stdout!.on('data', (b: Buffer) => {

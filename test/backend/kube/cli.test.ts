@@ -56,10 +56,21 @@ describe('kind and cluster backends through the CLI', function () {
     expect(readdirSync(r.out)).to.deep.equal([]);
   });
 
-  it('run --backend cluster --dry-run: no install, the vendor\'s injection label, mesh-wide scenarios skipped with the reason', async () => {
+  it("run --backend cluster --dry-run: no install, the vendor's injection label, mesh-wide scenarios skipped with the reason", async () => {
     const tools = fakeTools(['kubectl']);
     const r = await cli(
-      ['run', e2eScenario('strict-and-permissive'), join(root, 'scenarios/core/mesh-strict-root-namespace.yaml'), '--backend', 'cluster', '--context', 'vendor', '--injection-label', 'istio.io/rev=stable', '--dry-run'],
+      [
+        'run',
+        e2eScenario('strict-and-permissive'),
+        join(root, 'scenarios/core/mesh-strict-root-namespace.yaml'),
+        '--backend',
+        'cluster',
+        '--context',
+        'vendor',
+        '--injection-label',
+        'istio.io/rev=stable',
+        '--dry-run',
+      ],
       { PATH: tools.path },
     );
     expect(r.exitCode, r.stderr).to.equal(0);
@@ -91,7 +102,10 @@ describe('kind and cluster backends through the CLI', function () {
     });
   });
 
-  for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
+  for (const [signal, code] of [
+    ['SIGTERM', 143],
+    ['SIGINT', 130],
+  ] as const) {
     it(`${signal} while kind creates the cluster: the cluster is deleted on the way out (exit ${code})`, async () => {
       const dir = temp('mc-fake-kind-');
       const log = join(dir, 'calls.log');

@@ -78,7 +78,17 @@ describe('convergence: a cell whose expectation equals its baseline waits for ev
       },
       (key, o) => ((key.includes('8080') ? o.status === 'denied' : o.status === 'allowed') ? 'match' : 'mismatch'),
       { successes: 3, deadlineMs: 3000, intervalMs: 100, now: c.now, sleep: c.sleep },
-      withEvidence ? { baseline: new Map([['w|8080|plain', allowed], ['w|9090|plain', allowed]]), proxyOf: () => 'w', outcomeOf, ...(configOn ? { configOn } : {}) } : undefined,
+      withEvidence
+        ? {
+            baseline: new Map([
+              ['w|8080|plain', allowed],
+              ['w|9090|plain', allowed],
+            ]),
+            proxyOf: () => 'w',
+            outcomeOf,
+            ...(configOn ? { configOn } : {}),
+          }
+        : undefined,
     );
     return result;
   }
@@ -125,7 +135,12 @@ describe('convergence: a cell whose expectation equals its baseline waits for ev
 
   it('the probe after every cell converged catches a cell that stopped holding', async () => {
     let n = 0;
-    const r = await converge(['a'], async (keys) => new Map(keys.map((k) => [k, n++ < 3 ? allowed : denied])), (_k, o) => (o.status === 'allowed' ? 'match' : 'mismatch'), { successes: 3, deadlineMs: 1000, intervalMs: 0 });
+    const r = await converge(
+      ['a'],
+      async (keys) => new Map(keys.map((k) => [k, n++ < 3 ? allowed : denied])),
+      (_k, o) => (o.status === 'allowed' ? 'match' : 'mismatch'),
+      { successes: 3, deadlineMs: 1000, intervalMs: 0 },
+    );
     expect(r.get('a')).to.deep.include({ converged: false, finalMismatch: true });
   });
 });
@@ -137,18 +152,27 @@ describe('kube run verdicts from convergence (scripted agent)', () => {
     const rounds = new Map<CellKey, number>();
     const right = (e: Expectation, j: ProbeJob): Observation => {
       if (e.outcome === 'deny') return obs('denied');
-      const tls = j.client.startsWith('plaintext') ? undefined : { version: 'TLSv1.3', alpn: null, serverIdentity: j.expectedServerIdentity, serverIssuer: 'mesh' as const, serverIdentityOk: true };
+      const tls = j.client.startsWith('plaintext')
+        ? undefined
+        : { version: 'TLSv1.3', alpn: null, serverIdentity: j.expectedServerIdentity, serverIssuer: 'mesh' as const, serverIdentityOk: true };
       const path = e.outcome === 'passthrough' ? 'passthrough' : tls ? 'mtls' : 'plaintext';
       return {
         status: 'allowed',
         path,
         echo: { workload: e.workload, port: e.port, received: e.outcome === 'passthrough' ? 'tls' : 'plaintext', protocol: e.protocol },
-        ...(tls && e.outcome !== 'passthrough' ? { tls } : e.outcome === 'passthrough' ? { tls: { ...tls!, serverIdentity: null, serverIssuer: 'app', serverIdentityOk: false } } : {}),
+        ...(tls && e.outcome !== 'passthrough'
+          ? { tls }
+          : e.outcome === 'passthrough'
+            ? { tls: { ...tls!, serverIdentity: null, serverIssuer: 'app', serverIdentityOk: false } }
+            : {}),
         timings: { startedAt: Date.now(), totalMs: 1 },
         attempts: 1,
       };
     };
-    const wrong = (e: Expectation): Observation => (e.outcome === 'deny' ? { ...(obs('allowed') as AllowedObservation), echo: { workload: e.workload, port: e.port, received: 'plaintext', protocol: e.protocol } } : obs('denied'));
+    const wrong = (e: Expectation): Observation =>
+      e.outcome === 'deny'
+        ? { ...(obs('allowed') as AllowedObservation), echo: { workload: e.workload, port: e.port, received: 'plaintext', protocol: e.protocol } }
+        : obs('denied');
     // 9090 plaintext-tcp is denied only from the third round (propagation); 8080 mtls-foreign-ca flips once; 9090 mtls-tcp never works.
     const script = (key: string): 'right' | 'wrong' => {
       const n = rounds.get(key) ?? 0;
@@ -186,7 +210,12 @@ describe('kube run verdicts from convergence (scripted agent)', () => {
       open: async () => ({
         context: 'fake',
         agent,
-        deploy: async () => ({ targets: new Map([['foo/finance', { address: '10.0.0.7' }]]), portsWithoutService: [], applyPolicies: async () => ({ kind: 'applied' as const }), remove: async () => {} }),
+        deploy: async () => ({
+          targets: new Map([['foo/finance', { address: '10.0.0.7' }]]),
+          portsWithoutService: [],
+          applyPolicies: async () => ({ kind: 'applied' as const }),
+          remove: async () => {},
+        }),
         unsupportedHere: () => undefined,
         awaitAdmissionReady: async () => {},
         close: async () => {},
@@ -209,12 +238,18 @@ describe('kube run verdicts from convergence (scripted agent)', () => {
     // Three in a row, then the recheck after every cell converged.
     expect(cell('|8080|mtls-tcp').observed!.attempts).to.equal(4);
     expect(cell('|9090|plaintext-tcp').verdict).to.equal('pass');
-    expect(cell('|9090|plaintext-tcp').reason).to.match(/Enforced \d+ ms after the apply \(3 matching results in a row, and once more after every cell converged\)\. Evidence of the new configuration: it differs from what the cell showed before the apply\.$/);
+    expect(cell('|9090|plaintext-tcp').reason).to.match(
+      /Enforced \d+ ms after the apply \(3 matching results in a row, and once more after every cell converged\)\. Evidence of the new configuration: it differs from what the cell showed before the apply\.$/,
+    );
     expect(cell('|9090|plaintext-tcp').observed!.attempts).to.equal(6);
     expect(cell('|8080|mtls-foreign-ca').verdict).to.equal('flaky');
-    expect(cell('|8080|mtls-foreign-ca').reason).to.match(/^matched at \d+ ms, then disagreed at \d+ ms \(expected passthrough .* but denied by reset .*[^.]\), then settled at \d+ ms after the apply\. Evidence/);
+    expect(cell('|8080|mtls-foreign-ca').reason).to.match(
+      /^matched at \d+ ms, then disagreed at \d+ ms \(expected passthrough .* but denied by reset .*[^.]\), then settled at \d+ ms after the apply\. Evidence/,
+    );
     expect(cell('|9090|mtls-tcp').verdict).to.equal('fail');
-    expect(cell('|9090|mtls-tcp').reason).to.match(/No 3 matching results in a row within 1500 ms of the apply \(\d+ probes\)\. Evidence of the new configuration: it differs from what the cell showed before the apply\.$/);
+    expect(cell('|9090|mtls-tcp').reason).to.match(
+      /No 3 matching results in a row within 1500 ms of the apply \(\d+ probes\)\. Evidence of the new configuration: it differs from what the cell showed before the apply\.$/,
+    );
     // Right on the first probe, then alternating forever: never a pass.
     expect(cell('|8080|plaintext-tcp').verdict).to.equal('flaky');
     expect(cell('|8080|plaintext-tcp').reason).to.match(/^matched \d+ of \d+ times; at \d+ ms: expected allow .*\. No 3 matching results in a row within 1500 ms/);

@@ -15,13 +15,30 @@ import { RUN_ID, ScriptedRunner, e2eScenario, fixture, harnessDir, scenario } fr
 function renderUserVolumeMount(annotation: string): string {
   const parsed = JSON.parse(annotation) as Record<string, unknown> | unknown[];
   const entries = Array.isArray(parsed) ? parsed.map((v, i) => [String(i), v] as const) : Object.entries(parsed);
-  return entries.map(([index, value]) => `- name: "${index}"\n  ${JSON.stringify(value).replace(/^\{|\}$/g, '').replace(/"(\w+)":/g, '$1: ')}`).join('\n');
+  return entries
+    .map(
+      ([index, value]) =>
+        `- name: "${index}"\n  ${JSON.stringify(value)
+          .replace(/^\{|\}$/g, '')
+          .replace(/"(\w+)":/g, '$1: ')}`,
+    )
+    .join('\n');
 }
 
 describe('Istio facts behind the kube backends', () => {
   it('userVolumeMount is written in map form: the template names the mount after the key (no duplicate name key)', () => {
-    const ctx = { runId: RUN_ID, image: 'i', imagePullPolicy: 'Never' as const, harnessFiles: POD_HARNESS_FILES.map((path) => ({ path, content: '' })), appTls: { certPem: '', keyPem: '' }, injectionLabel: ['istio-injection', 'enabled'] as const, owner: {} };
-    const dep = probeAgentManifests(ctx, { namespace: 'p', identity: 'sidecar-certs' }).find((m) => m.kind === 'Deployment') as { spec: { template: { metadata: { annotations: Record<string, string> } } } };
+    const ctx = {
+      runId: RUN_ID,
+      image: 'i',
+      imagePullPolicy: 'Never' as const,
+      harnessFiles: POD_HARNESS_FILES.map((path) => ({ path, content: '' })),
+      appTls: { certPem: '', keyPem: '' },
+      injectionLabel: ['istio-injection', 'enabled'] as const,
+      owner: {},
+    };
+    const dep = probeAgentManifests(ctx, { namespace: 'p', identity: 'sidecar-certs' }).find((m) => m.kind === 'Deployment') as {
+      spec: { template: { metadata: { annotations: Record<string, string> } } };
+    };
     const annotation = dep.spec.template.metadata.annotations['sidecar.istio.io/userVolumeMount']!;
     expect(JSON.parse(annotation)).to.deep.equal({ 'istio-certs': { mountPath: '/etc/istio-output-certs' } });
     const rendered = parse(renderUserVolumeMount(annotation)) as { name: string; mountPath: string }[];
@@ -32,7 +49,9 @@ describe('Istio facts behind the kube backends', () => {
 
   it('same-second ties: skipped on Istio 1.22 (name + "." + namespace), run on 1.23+, declared versions honoured', async () => {
     const tie = await scenario(fixture('tie'));
-    expect(tieSkip(tie, 'sidecar', '1.22.8')).to.match(/Istio 1\.22\.8 \(sidecar\), and its same-second ties are ordered by name then namespace \(Istio 1\.23 and later\); Istio 1\.22 orders them by name \+ "\." \+ namespace/);
+    expect(tieSkip(tie, 'sidecar', '1.22.8')).to.match(
+      /Istio 1\.22\.8 \(sidecar\), and its same-second ties are ordered by name then namespace \(Istio 1\.23 and later\); Istio 1\.22 orders them by name \+ "\." \+ namespace/,
+    );
     expect(tieSkip(tie, 'sidecar', '1.23.0')).to.equal(undefined);
     expect(tieSkip(tie, 'sidecar', undefined)).to.equal(undefined);
     const declared = { ...tie, labels: { ...tie.labels, 'istio-versions': '1.22' } };
@@ -54,9 +73,36 @@ describe('Istio facts behind the kube backends', () => {
 
   it("cluster: a scenario of another trust domain than the mesh's (istio ConfigMap) is skipped, nothing created", async () => {
     const s = await scenario(e2eScenario('port-level-disable'));
-    const runner = new ScriptedRunner((argv) => (argv.includes('configmap') && argv.includes('istio') ? { stdout: 'defaultConfig:\n  discoveryAddress: istiod.istio-system.svc:15012\ntrustDomain: corp.example\n' } : undefined));
-    const backend = createKubeBackend({ backend: 'cluster', runner, harnessDir, podReadyTimeoutMs: 1000, pushTeardown: () => () => {}, context: 'vendor-prod', image: 'node:20-slim', injectionLabel: ['istio-injection', 'enabled'], rootNamespace: 'istio-system', allowMeshPolicies: false, identity: 'sidecar-certs', meshModes: ['sidecar'] });
-    const r = (await runKubeSuite({ scenarios: [s], paths: ['t'], backend, runId: RUN_ID, concurrency: 1, timeoutMs: 1000, convergence: { successes: 1, deadlineMs: 1000, intervalMs: 10 }, identity: { kind: 'sidecar-certs' }, dataPlaneName: 'x' }))!;
+    const runner = new ScriptedRunner((argv) =>
+      argv.includes('configmap') && argv.includes('istio')
+        ? { stdout: 'defaultConfig:\n  discoveryAddress: istiod.istio-system.svc:15012\ntrustDomain: corp.example\n' }
+        : undefined,
+    );
+    const backend = createKubeBackend({
+      backend: 'cluster',
+      runner,
+      harnessDir,
+      podReadyTimeoutMs: 1000,
+      pushTeardown: () => () => {},
+      context: 'vendor-prod',
+      image: 'node:20-slim',
+      injectionLabel: ['istio-injection', 'enabled'],
+      rootNamespace: 'istio-system',
+      allowMeshPolicies: false,
+      identity: 'sidecar-certs',
+      meshModes: ['sidecar'],
+    });
+    const r = (await runKubeSuite({
+      scenarios: [s],
+      paths: ['t'],
+      backend,
+      runId: RUN_ID,
+      concurrency: 1,
+      timeoutMs: 1000,
+      convergence: { successes: 1, deadlineMs: 1000, intervalMs: 10 },
+      identity: { kind: 'sidecar-certs' },
+      dataPlaneName: 'x',
+    }))!;
     expect(r.scenarios[0]!.skipped).to.match(/the mesh has trust domain corp\.example \(meshConfig\.trustDomain in its istio ConfigMap\), the scenario cluster\.local/);
     expect(runner.lines().some((l) => /apply|create namespace/.test(l))).to.equal(false);
   });

@@ -14,7 +14,12 @@ const bin = join(root, 'bin/meshconform.js');
 
 async function liveProblem(): Promise<string | undefined> {
   if (process.env.MESHCONFORM_LIVE_CLUSTER === '0') return 'MESHCONFORM_LIVE_CLUSTER=0 turns them off';
-  for (const argv of [['kind', 'version'], ['istioctl', 'version', '--remote=false'], ['kubectl', 'version', '--client'], ['docker', 'info']] as const) {
+  for (const argv of [
+    ['kind', 'version'],
+    ['istioctl', 'version', '--remote=false'],
+    ['kubectl', 'version', '--client'],
+    ['docker', 'info'],
+  ] as const) {
     if (!(await hasCommand(argv))) return `\`${argv.join(' ')}\` does not run on this machine`;
   }
   return undefined;
@@ -34,7 +39,7 @@ describe('kind and cluster backends, live (when Docker, kind, istioctl and kubec
   const report = (): RunResult => JSON.parse(readFileSync(join(out, 'latest', 'report.json'), 'utf8')) as RunResult;
   const clusters = async () => (await execa('kind', ['get', 'clusters'], { reject: false })).stdout.split('\n').filter((n) => n.startsWith('meshconform-'));
 
-  it('kind, sidecar profile: the e2e scenarios against real Istio with the run\'s CA; the cluster is deleted after', async function () {
+  it("kind, sidecar profile: the e2e scenarios against real Istio with the run's CA; the cluster is deleted after", async function () {
     if (problem) this.skip();
     const before = await clusters();
     const r = await run(['run', e2eScenario('strict-and-permissive'), e2eScenario('port-level-disable'), '--backend', 'kind']);
@@ -46,7 +51,7 @@ describe('kind and cluster backends, live (when Docker, kind, istioctl and kubec
     expect(await clusters()).to.deep.equal(before);
   });
 
-  it('kind --keep, then --backend cluster on it (identity from the probe pod\'s sidecar), then reap --kind', async function () {
+  it("kind --keep, then --backend cluster on it (identity from the probe pod's sidecar), then reap --kind", async function () {
     if (problem) this.skip();
     const r1 = await run(['run', e2eScenario('port-level-disable'), '--backend', 'kind', '--keep']);
     expect(r1.exitCode, r1.all).to.equal(0);

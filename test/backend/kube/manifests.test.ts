@@ -3,15 +3,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { parseAllDocuments } from 'yaml';
-import {
-  policyGroups,
-  probeAgentManifests,
-  scenarioManifests,
-  servicePlan,
-  toYaml,
-  type Manifest,
-  type ManifestContext,
-} from '../../../src/backend/kube/index.js';
+import { policyGroups, probeAgentManifests, scenarioManifests, servicePlan, toYaml, type Manifest, type ManifestContext } from '../../../src/backend/kube/index.js';
 import type { PeerAuthenticationManifest, Scenario, Workload } from '../../../src/model/index.js';
 import { FUZZ_SEED } from '../../support/fuzz-seed.js';
 import { RUN_ID, fixture, scenario } from './support.js';
@@ -20,7 +12,15 @@ const ctx: ManifestContext = {
   runId: RUN_ID,
   image: 'node:20-slim',
   imagePullPolicy: 'IfNotPresent',
-  harnessFiles: ['common/harness-error.mjs', 'common/request-line.mjs', 'common/peer-exchange.mjs', 'echo/echo-app.mjs', 'probe-agent/clients.mjs', 'probe-agent/hbone.mjs', 'probe-agent/probe-agent.mjs'].map((path) => ({ path, content: `// ${path}\n` })),
+  harnessFiles: [
+    'common/harness-error.mjs',
+    'common/request-line.mjs',
+    'common/peer-exchange.mjs',
+    'echo/echo-app.mjs',
+    'probe-agent/clients.mjs',
+    'probe-agent/hbone.mjs',
+    'probe-agent/probe-agent.mjs',
+  ].map((path) => ({ path, content: `// ${path}\n` })),
   appTls: { certPem: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n', keyPem: '-----BEGIN PRIVATE KEY-----\nSECRET\n-----END PRIVATE KEY-----\n' },
   injectionLabel: ['istio.io/rev', 'canary'],
   owner: { 'meshconform.dev/pid': '1', 'meshconform.dev/host': 'h' },
@@ -60,7 +60,11 @@ describe('kube manifests', () => {
       { name: 'tcp-18080', port: 18080, targetPort: 8080, protocol: 'TCP', appProtocol: 'tcp' },
       { name: 'http-19090', port: 19090, targetPort: 9090, protocol: 'TCP', appProtocol: 'http' },
     ]);
-    expect(servicePlan(s).get('foo/finance')!.find((p) => p.port === 7070)).to.deep.equal({ port: 7070, protocol: 'tcp' });
+    expect(
+      servicePlan(s)
+        .get('foo/finance')!
+        .find((p) => p.port === 7070),
+    ).to.deep.equal({ port: 7070, protocol: 'tcp' });
     const echo = all.find((m) => m.kind === 'ConfigMap' && m.metadata!.name === 'meshconform-echo' && m.metadata!.namespace === 'foo') as Extract<Manifest, { kind: 'ConfigMap' }>;
     expect(JSON.parse(echo.data!['finance.json']!)).to.deep.equal({
       listeners: [8080, 9090, 7070].map((port) => ({ workload: 'foo/finance', port, address: '0.0.0.0', appPort: port })),
@@ -70,10 +74,16 @@ describe('kube manifests', () => {
 
   it('property: Service ports differ from every container port of their workload and are unique; HTTP ports are always in the Service', () => {
     const port = fc.integer({ min: 1, max: 65535 });
-    const w = fc.record({ ports: fc.uniqueArray(fc.record({ port, protocol: fc.constantFrom('tcp' as const, 'http' as const) }), { minLength: 1, maxLength: 8, selector: (p) => p.port }) });
+    const w = fc.record({
+      ports: fc.uniqueArray(fc.record({ port, protocol: fc.constantFrom('tcp' as const, 'http' as const) }), { minLength: 1, maxLength: 8, selector: (p) => p.port }),
+    });
     fc.assert(
       fc.property(fc.array(w, { minLength: 1, maxLength: 4 }), (ws) => {
-        const s = { workloads: ws.map((x, i) => ({ name: `w${i}`, namespace: 'ns', labels: {}, serviceAccount: `w${i}`, ports: x.ports, source: { file: 'f', line: 1, column: 1 } }) as Workload) } as unknown as Scenario;
+        const s = {
+          workloads: ws.map(
+            (x, i) => ({ name: `w${i}`, namespace: 'ns', labels: {}, serviceAccount: `w${i}`, ports: x.ports, source: { file: 'f', line: 1, column: 1 } }) as Workload,
+          ),
+        } as unknown as Scenario;
         const plan = servicePlan(s);
         let tcp = 0;
         for (const x of s.workloads) {
@@ -105,7 +115,9 @@ describe('kube manifests', () => {
       expect(p.metadata.labels).to.deep.equal({ 'meshconform.run': RUN_ID });
       expect(p.apiVersion).to.equal('security.istio.io/v1');
     }
-    expect(() => policyGroups(RUN_ID, [pa('foo', 'bad', { mtls: { mode: 'STRIKT' as 'STRICT' } })])).to.throw(/PeerAuthentication foo\/bad fails the Istio schema: .*must be equal to one of the allowed values/);
+    expect(() => policyGroups(RUN_ID, [pa('foo', 'bad', { mtls: { mode: 'STRIKT' as 'STRICT' } })])).to.throw(
+      /PeerAuthentication foo\/bad fails the Istio schema: .*must be equal to one of the allowed values/,
+    );
   });
 
   it('YAML for kubectl keeps the key; the plan form redacts it and shows harness files by hash', async () => {

@@ -102,7 +102,8 @@ function suite(backend: KubeBackend, scenarios: Scenario[], extra: Partial<KubeS
 
 /** Scripted answers of a healthy cluster; `more` first. */
 function healthy(more: Responder = () => undefined): Responder {
-  return async (argv, input) => (await more(argv, input)) ?? (argv[0] === 'istioctl' && argv.includes('version') ? { stdout: '{"clientVersion":{"version":"1.24.2"}}' } : undefined);
+  return async (argv, input) =>
+    (await more(argv, input)) ?? (argv[0] === 'istioctl' && argv.includes('version') ? { stdout: '{"clientVersion":{"version":"1.24.2"}}' } : undefined);
 }
 
 async function rejects(p: Promise<unknown>): Promise<Error> {
@@ -129,9 +130,20 @@ describe('kind and cluster backends: plans, command sequences and failure paths'
   it('kind: the full run, simulated: exact command sequence (golden), real agent probing real workloads, all clean-up', async () => {
     const s = await scenario(fixture('kube-mix'));
     const pki = createMeshPki({ trustDomain: s.trustDomain });
-    const identities = new Map<string, WorkloadTls>(s.workloads.map((w) => [`${w.namespace}/${w.name}`, pki.issueWorkload({ namespace: w.namespace, serviceAccount: w.serviceAccount })]));
+    const identities = new Map<string, WorkloadTls>(
+      s.workloads.map((w) => [`${w.namespace}/${w.name}`, pki.issueWorkload({ namespace: w.namespace, serviceAccount: w.serviceAccount })]),
+    );
     // The "pods": the reference data plane on loopback, started without policies; the apply sends them SIGHUP.
-    const env = await createLocalBackend().start({ runId: 'kube-sim', scenario: { ...s, policies: [] }, meshMode: 'sidecar', dataPlane: resolveDataPlane('reference'), echoArgv: echoArgv(), identities, appTls: pki.appIdentity(), readyTimeoutMs: 15_000 });
+    const env = await createLocalBackend().start({
+      runId: 'kube-sim',
+      scenario: { ...s, policies: [] },
+      meshMode: 'sidecar',
+      dataPlane: resolveDataPlane('reference'),
+      echoArgv: echoArgv(),
+      identities,
+      appTls: pki.appIdentity(),
+      readyTimeoutMs: 15_000,
+    });
     try {
       const runner = new ScriptedRunner(healthy(podsResponder(s, env)), () => localAgentStream());
       const result = await runKubeSuite(suite(kind(runner), [s], { pki }));
@@ -146,12 +158,23 @@ describe('kind and cluster backends: plans, command sequences and failure paths'
       expect(timeline.events).to.deep.equal([{ atMs: 0, label: 'policies applied' }]);
       expect(timeline.timeToEnforceMs).to.be.a('number');
       expect(timeline.probes.length).to.be.at.least(36 * 2);
-      expect(cells.every((c) => /Enforced \d+ ms after the apply \(2 matching results in a row, and once more after every cell converged\)\. Evidence of the new configuration: /.test(c.reason))).to.equal(true);
+      expect(
+        cells.every((c) =>
+          /Enforced \d+ ms after the apply \(2 matching results in a row, and once more after every cell converged\)\. Evidence of the new configuration: /.test(c.reason),
+        ),
+      ).to.equal(true);
       // Cells the old configuration (no policy: PERMISSIVE) already satisfied counted only after a sibling changed.
-      expect(cells.find((c) => c.key.endsWith('foo/finance|9090|mtls-http'))!.reason).to.match(/Evidence of the new configuration: another cell of the same proxy changed from its baseline\.$/);
-      expect(cells.find((c) => c.key.endsWith('bar/web|8080|plaintext-tcp'))!.reason).to.match(/Evidence of the new configuration: it differs from what the cell showed before the apply\.$/);
+      expect(cells.find((c) => c.key.endsWith('foo/finance|9090|mtls-http'))!.reason).to.match(
+        /Evidence of the new configuration: another cell of the same proxy changed from its baseline\.$/,
+      );
+      expect(cells.find((c) => c.key.endsWith('bar/web|8080|plaintext-tcp'))!.reason).to.match(
+        /Evidence of the new configuration: it differs from what the cell showed before the apply\.$/,
+      );
       // The node image pinned for the istioctl on PATH (1.24.2): the newest Kubernetes Istio 1.24 supports.
-      expect(r.environment.details).to.deep.include({ istioVersion: '1.24.2', kindNodeImage: 'kindest/node:v1.31.12@sha256:0f5cc49c5e73c0c2bb6e2df56e7df189240d83cf94edfa30946482eb08ec57d2' });
+      expect(r.environment.details).to.deep.include({
+        istioVersion: '1.24.2',
+        kindNodeImage: 'kindest/node:v1.31.12@sha256:0f5cc49c5e73c0c2bb6e2df56e7df189240d83cf94edfa30946482eb08ec57d2',
+      });
       expect(cells.find((c) => c.key.endsWith('foo/finance|8080|mtls-tcp'))!.observed!.attempts).to.be.at.least(2);
       // The report of a kube run is an ordinary RunResult: every reporter and `compare` read it.
       const valid = validateRunResult(JSON.parse(JSON.stringify(r)));
@@ -169,7 +192,16 @@ describe('kind and cluster backends: plans, command sequences and failure paths'
     const s = await scenario(fixture('late-apply'));
     const pki = createMeshPki({ trustDomain: s.trustDomain });
     const identities = new Map<string, WorkloadTls>([['foo/finance', pki.issueWorkload({ namespace: 'foo', serviceAccount: 'finance' })]]);
-    const env = await createLocalBackend().start({ runId: 'kube-late', scenario: { ...s, policies: [] }, meshMode: 'sidecar', dataPlane: resolveDataPlane('reference'), echoArgv: echoArgv(), identities, appTls: pki.appIdentity(), readyTimeoutMs: 15_000 });
+    const env = await createLocalBackend().start({
+      runId: 'kube-late',
+      scenario: { ...s, policies: [] },
+      meshMode: 'sidecar',
+      dataPlane: resolveDataPlane('reference'),
+      echoArgv: echoArgv(),
+      identities,
+      appTls: pki.appIdentity(),
+      readyTimeoutMs: 15_000,
+    });
     let timer: NodeJS.Timeout | undefined;
     try {
       // The apply returns at once; the mesh changes 1.5 s later, and wrongly: the port exception is dropped.
@@ -206,11 +238,19 @@ describe('kind and cluster backends: plans, command sequences and failure paths'
     const result = await runKubeSuite(suite(kind(dry, { istioVersion: '1.24', log }), [s], { log }));
     expect(result).to.equal(undefined);
     // The plan shows the pinned image, the baseline round and (cluster test below) the preflight checks.
-    expect(out.text).to.match(/# meshconform: kind node image kindest\/node:v1\.31\.12@sha256:[0-9a-f]{64} \(Kubernetes 1\.31\.12, pinned for Istio 1\.24, which supports Kubernetes 1\.28 - 1\.31; built by kind v0\.30\.0\)/);
+    expect(out.text).to.match(
+      /# meshconform: kind node image kindest\/node:v1\.31\.12@sha256:[0-9a-f]{64} \(Kubernetes 1\.31\.12, pinned for Istio 1\.24, which supports Kubernetes 1\.28 - 1\.31; built by kind v0\.30\.0\)/,
+    );
     expect(out.text).to.match(/\$ kind create cluster --name meshconform-abc123 --image kindest\/node:v1\.31\.12@sha256:/);
     expect(out.text).to.match(/# baseline: one round of 36 probes before the apply/);
-    const planned = out.text.split('\n').filter((l) => l.startsWith('$ ')).map((l) => l.replace(/ <<'\w+'$/, ''));
-    const real = mask(readFileSync(new URL('kind-run.txt', GOLDEN_DIR), 'utf8')).split('\n').filter((l) => l.startsWith('$ ')).map((l) => l.replace(/ <<'\w+'$/, ''));
+    const planned = out.text
+      .split('\n')
+      .filter((l) => l.startsWith('$ '))
+      .map((l) => l.replace(/ <<'\w+'$/, ''));
+    const real = mask(readFileSync(new URL('kind-run.txt', GOLDEN_DIR), 'utf8'))
+      .split('\n')
+      .filter((l) => l.startsWith('$ '))
+      .map((l) => l.replace(/ <<'\w+'$/, ''));
     const image = (l: string) => l.replace("'<meshconform/node-harness image, built locally>'", 'meshconform/node-harness:0123456789abcdef');
     expect(planned.map((l) => image(mask(l)))).to.deep.equal(real);
     golden('kind-dry-run.txt', out.text);
@@ -219,7 +259,7 @@ describe('kind and cluster backends: plans, command sequences and failure paths'
     expect(out.text).to.match(/# probe: 36 jobs per round/);
   });
 
-  it('cluster: existing mesh, no install; namespaces labelled and removed; the agent takes its sidecar\'s identity (golden plan)', async () => {
+  it("cluster: existing mesh, no install; namespaces labelled and removed; the agent takes its sidecar's identity (golden plan)", async () => {
     const s = await scenario(e2eScenario('strict-and-permissive'));
     const out = new Sink();
     const result = await runKubeSuite(suite(cluster(createDryRunRunner(out)), [s], { identity: { kind: 'sidecar-certs' }, dataPlaneName: 'mesh of context vendor-prod' }));
@@ -244,7 +284,13 @@ describe('kind and cluster backends: plans, command sequences and failure paths'
 
   it('Istio install fails: exit-2 error with what to do; the cluster the run created is deleted', async () => {
     const s = await scenario(e2eScenario('port-level-disable'));
-    const runner = new ScriptedRunner(healthy((argv) => (argv[0] === 'istioctl' && argv.includes('install') ? { exitCode: 1, stderr: 'Error: failed to install manifests: context deadline exceeded\n✘ Istiod encountered an error' } : undefined)));
+    const runner = new ScriptedRunner(
+      healthy((argv) =>
+        argv[0] === 'istioctl' && argv.includes('install')
+          ? { exitCode: 1, stderr: 'Error: failed to install manifests: context deadline exceeded\n✘ Istiod encountered an error' }
+          : undefined,
+      ),
+    );
     const err = await rejects(runKubeSuite(suite(kind(runner), [s])));
     expect(err.name).to.equal('BackendError');
     expect(err.message).to.match(/the Istio install failed \(istioctl install, default profile\): .*context deadline exceeded.*What to do: rerun with --keep/);
@@ -272,7 +318,9 @@ describe('kind and cluster backends: plans, command sequences and failure paths'
       () => localAgentStream(),
     );
     const err = await rejects(runKubeSuite(suite(kind(runner), [s])));
-    expect(err.message).to.match(/the pods of the workloads of scenario strict-and-permissive in namespace foo did not become ready within 120 s: finance-7d9f-abcde 1\/2 ImagePullBackOff .*What to do: kubectl --context kind-meshconform-abc123 -n foo describe pods/);
+    expect(err.message).to.match(
+      /the pods of the workloads of scenario strict-and-permissive in namespace foo did not become ready within 120 s: finance-7d9f-abcde 1\/2 ImagePullBackOff .*What to do: kubectl --context kind-meshconform-abc123 -n foo describe pods/,
+    );
     const lines = runner.lines();
     const failed = lines.findIndex((l) => l.includes('get pods -o wide'));
     expect(lines.slice(failed + 1)).to.deep.equal([
@@ -288,12 +336,22 @@ describe('kind and cluster backends: plans, command sequences and failure paths'
     // XValidation message "portLevelMtls requires selector") fails in the API server: 422 Invalid, message
     // `%s %q is invalid: %v` (k8s.io/apimachinery pkg/api/errors NewInvalid), printed by kubectl as
     // "Error from server (%s): %s" (k8s.io/kubectl pkg/cmd/util/helpers.go).
-    const crd = { exitCode: 1, stderr: 'Error from server (Invalid): PeerAuthentication.security.istio.io "finance" is invalid: spec: Invalid value: "object": portLevelMtls requires selector' };
+    const crd = {
+      exitCode: 1,
+      stderr: 'Error from server (Invalid): PeerAuthentication.security.istio.io "finance" is invalid: spec: Invalid value: "object": portLevelMtls requires selector',
+    };
     // Istio 1.22: istiod's webhook answers "configuration is invalid: %v" (pkg/webhooks/validation/server/server.go)
     // with pkg/config/validation's "mesh/namespace peer authentication cannot have port level mTLS"; the API server
     // wraps it as `admission webhook %q denied the request: %s`, code 400 (k8s.io/apiserver webhook/errors ToStatusErr).
-    const denied = { exitCode: 1, stderr: 'Error from server (BadRequest): admission webhook "validation.istio.io" denied the request: configuration is invalid: mesh/namespace peer authentication cannot have port level mTLS' };
-    const rejectWith = (answer: { exitCode: number; stderr: string }): Responder => (argv, input) => (argv.includes('apply') && input?.includes('kind: PeerAuthentication') ? answer : undefined);
+    const denied = {
+      exitCode: 1,
+      stderr:
+        'Error from server (BadRequest): admission webhook "validation.istio.io" denied the request: configuration is invalid: mesh/namespace peer authentication cannot have port level mTLS',
+    };
+    const rejectWith =
+      (answer: { exitCode: number; stderr: string }): Responder =>
+      (argv, input) =>
+        argv.includes('apply') && input?.includes('kind: PeerAuthentication') ? answer : undefined;
     const rejectPolicies = rejectWith(denied);
     const ordinary = await scenario(e2eScenario('port-level-disable'));
     const r1 = new ScriptedRunner(healthy(rejectPolicies), () => localAgentStream());
@@ -315,7 +373,9 @@ describe('kind and cluster backends: plans, command sequences and failure paths'
     // The CRD layer: recognised and named, though "denied the request" never appears.
     const r2b = new ScriptedRunner(healthy(rejectWith(crd)), () => localAgentStream());
     const viaCrd = (await runKubeSuite(suite(kind(r2b), [admission])))!;
-    expect(viaCrd.scenarios[0]!.skipped).to.match(/the API server \(the CRD's validation rules, 422 Invalid\) rejected the policy set, as the scenario expects \(.*portLevelMtls requires selector\)/);
+    expect(viaCrd.scenarios[0]!.skipped).to.match(
+      /the API server \(the CRD's validation rules, 422 Invalid\) rejected the policy set, as the scenario expects \(.*portLevelMtls requires selector\)/,
+    );
     const r2c = new ScriptedRunner(healthy(rejectWith(crd)), () => localAgentStream());
     const e2 = await rejects(runKubeSuite(suite(kind(r2c), [ordinary])));
     expect(e2.message).to.match(/the API server \(the CRD's validation rules, 422 Invalid\) rejected its policies/);
@@ -323,7 +383,16 @@ describe('kind and cluster backends: plans, command sequences and failure paths'
     // Labelled as an admission test, but the webhook accepts: the scenario could not test what it says (error).
     const s3 = await scenario(fixture('admission-reject'));
     const pki = createMeshPki({ trustDomain: s3.trustDomain });
-    const env = await createLocalBackend().start({ runId: 'adm', scenario: s3, meshMode: 'sidecar', dataPlane: resolveDataPlane('reference'), echoArgv: echoArgv(), identities: new Map([['foo/finance', pki.issueWorkload({ namespace: 'foo', serviceAccount: 'finance' })]]), appTls: pki.appIdentity(), readyTimeoutMs: 15_000 });
+    const env = await createLocalBackend().start({
+      runId: 'adm',
+      scenario: s3,
+      meshMode: 'sidecar',
+      dataPlane: resolveDataPlane('reference'),
+      echoArgv: echoArgv(),
+      identities: new Map([['foo/finance', pki.issueWorkload({ namespace: 'foo', serviceAccount: 'finance' })]]),
+      appTls: pki.appIdentity(),
+      readyTimeoutMs: 15_000,
+    });
     try {
       const r3 = new ScriptedRunner(healthy(podsResponder(s3, env)), () => localAgentStream());
       const res = (await runKubeSuite(suite(kind(r3), [s3], { pki })))!;
@@ -378,9 +447,13 @@ describe('kind and cluster backends: plans, command sequences and failure paths'
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-    const denied = new ScriptedRunner((argv) => (argv.includes('can-i') && (argv.includes('namespaces') || argv.includes('pods/exec')) ? { exitCode: 1, stdout: 'no' } : undefined));
+    const denied = new ScriptedRunner((argv) =>
+      argv.includes('can-i') && (argv.includes('namespaces') || argv.includes('pods/exec')) ? { exitCode: 1, stdout: 'no' } : undefined,
+    );
     const e2 = await rejects(runKubeSuite(suite(cluster(denied), [s], { identity: { kind: 'sidecar-certs' } })));
-    expect(e2.message).to.match(/the user of context vendor-prod lacks permissions the run needs: may not create namespaces, patch namespaces, get namespaces, delete namespaces, create pods\/exec \(kubectl auth can-i\)\. What to do: grant the RBAC/);
+    expect(e2.message).to.match(
+      /the user of context vendor-prod lacks permissions the run needs: may not create namespaces, patch namespaces, get namespaces, delete namespaces, create pods\/exec \(kubectl auth can-i\)\. What to do: grant the RBAC/,
+    );
     expect(denied.lines().some((l) => /apply|create secret generic/.test(l))).to.equal(false);
   });
 

@@ -15,14 +15,26 @@ import { expectations } from '../../../src/oracle/index.js';
 import { observedOutcome } from '../../../src/diff/index.js';
 import { createProbeContext, hboneUnservedPort, runProbes } from '../../../src/probe/index.js';
 import { echoArgv, harnessFile, resolveDataPlane } from '../../../src/run/data-plane.js';
-import { isHboneClient, type Backend, type Environment, type Expectation, type MeshMode, type Observation, type ProbeJob, type Scenario, type WorkloadTls } from '../../../src/model/index.js';
+import {
+  isHboneClient,
+  type Backend,
+  type Environment,
+  type Expectation,
+  type MeshMode,
+  type Observation,
+  type ProbeJob,
+  type Scenario,
+  type WorkloadTls,
+} from '../../../src/model/index.js';
 import { requireCapability } from '../../support/require.js';
 import { dockerOrUndefined } from '../docker/support.js';
 import { agentPath, dockerAgentStream, e2eScenario, localAgentStream, root, scenario } from './support.js';
 
 const SCENARIOS = [e2eScenario('strict-and-permissive'), e2eScenario('port-level-disable'), join(root, 'scenarios/protocols/http-and-tcp-under-permissive.yaml')];
 /** Ambient scenarios with STRICT and PERMISSIVE ports, TCP and HTTP, for the HBONE clients. */
-const AMBIENT_SCENARIOS = ['ambient-namespace-strict', 'ambient-port-permissive-under-mesh-strict', 'both-namespace-strict'].map((n) => join(root, 'scenarios/ambient', `${n}.yaml`));
+const AMBIENT_SCENARIOS = ['ambient-namespace-strict', 'ambient-port-permissive-under-mesh-strict', 'both-namespace-strict'].map((n) =>
+  join(root, 'scenarios/ambient', `${n}.yaml`),
+);
 
 interface Started {
   readonly s: Scenario;
@@ -33,7 +45,9 @@ interface Started {
 
 async function start(backend: Backend, file: string, pki: MeshPki, runId: string, meshMode: MeshMode = 'sidecar'): Promise<Started> {
   const s = await scenario(file);
-  const identities = new Map<string, WorkloadTls>(s.workloads.map((w) => [`${w.namespace}/${w.name}`, pki.issueWorkload({ namespace: w.namespace, serviceAccount: w.serviceAccount })]));
+  const identities = new Map<string, WorkloadTls>(
+    s.workloads.map((w) => [`${w.namespace}/${w.name}`, pki.issueWorkload({ namespace: w.namespace, serviceAccount: w.serviceAccount })]),
+  );
   const dataPlane = resolveDataPlane(meshMode === 'ambient' ? 'reference-ambient' : 'reference');
   const env = await backend.start({ runId, scenario: s, meshMode, dataPlane, echoArgv: echoArgv(), identities, appTls: pki.appIdentity(), readyTimeoutMs: 30_000 });
   const exps = expectations(s, meshMode);
@@ -163,7 +177,7 @@ describe('probe agent: batch protocol over one stream, against real workloads', 
     }
   });
 
-  it('takes the mesh identity from a sidecar\'s exported certificates (OUTPUT_CERTS) and re-reads them per batch', async () => {
+  it("takes the mesh identity from a sidecar's exported certificates (OUTPUT_CERTS) and re-reads them per batch", async () => {
     const backend = createLocalBackend();
     const st = await start(backend, e2eScenario('strict-and-permissive'), pki, 'agent-certs');
     const dir = mkdtempSync(join(tmpdir(), 'mc-output-certs-'));
@@ -175,7 +189,11 @@ describe('probe agent: batch protocol over one stream, against real workloads', 
       writeFileSync(join(dir, 'root-cert.pem'), pki.meshCaPem);
       const own = pki.probeMaterial();
       const material: AgentMaterial = { appCaPem: own.appCaPem, clients: { foreignCa: own.clients.foreignCa } };
-      const session = await openAgentSession(localAgentStream(), { timeoutMs: 3000, concurrency: 8, material, istioOutputCerts: dir, waitForCertsMs: 2000 }, 'agent with exported certs');
+      const session = await openAgentSession(
+        localAgentStream(),
+        { timeoutMs: 3000, concurrency: 8, material, istioOutputCerts: dir, waitForCertsMs: 2000 },
+        'agent with exported certs',
+      );
       expect([...session.credentials].sort()).to.deep.equal(['foreignCa', 'mesh']);
       expect(session.meshIdentity).to.equal('spiffe://cluster.local/ns/meshconform-probe-x/sa/probe-client');
       const wanted = st.jobs.filter((j) => ['mtls-tcp', 'mtls-foreign-ca', 'plaintext-tcp', 'mtls-expired'].includes(j.client));
@@ -209,7 +227,12 @@ describe('probe agent: batch protocol over one stream, against real workloads', 
   it('bad input on the stream is one error line and exit 2; bad jobs are error observations, never denials', async () => {
     const run = (lines: string[]) => execa(process.execPath, [agentPath], { input: lines.join('\n') + '\n', reject: false, timeout: 20_000 });
     const hello = JSON.stringify({ type: 'hello', protocol: 1, timeoutMs: 500, concurrency: 2, material: pki.probeMaterial() });
-    const errorOf = (stdout: string) => stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; message?: string }).find((m) => m.type === 'error');
+    const errorOf = (stdout: string) =>
+      stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { type: string; message?: string })
+        .find((m) => m.type === 'error');
 
     const notJson = await run(['{oops']);
     expect(notJson.exitCode).to.equal(2);
@@ -242,7 +265,10 @@ describe('probe agent: batch protocol over one stream, against real workloads', 
     ];
     const ok = await run([hello, JSON.stringify({ type: 'batch', id: 'b1', jobs }), JSON.stringify({ type: 'end' })]);
     expect(ok.exitCode, ok.stderr).to.equal(0);
-    const msgs = ok.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; key?: string; observation?: Observation });
+    const msgs = ok.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { type: string; key?: string; observation?: Observation });
     expect(msgs[0]).to.deep.include({ type: 'ready', protocol: 1, agent: 'meshconform-probe-agent' });
     const obs = new Map(msgs.filter((m) => m.type === 'observation').map((m) => [m.key!, m.observation!]));
     expect(obs.get('hbone')).to.deep.include({ status: 'error' });
@@ -259,7 +285,20 @@ describe('probe agent: batch protocol over one stream, against real workloads', 
     stream.kill();
     let error: Error | undefined;
     try {
-      await session.probe([{ key: 'k', scenario: 's', meshMode: 'sidecar', workload: 'a/b', port: 1, protocol: 'tcp', client: 'plaintext-tcp', address: '127.0.0.1', targetPort: 9, expectedServerIdentity: '' }]);
+      await session.probe([
+        {
+          key: 'k',
+          scenario: 's',
+          meshMode: 'sidecar',
+          workload: 'a/b',
+          port: 1,
+          protocol: 'tcp',
+          client: 'plaintext-tcp',
+          address: '127.0.0.1',
+          targetPort: 9,
+          expectedServerIdentity: '',
+        },
+      ]);
     } catch (err) {
       error = err as Error;
     }

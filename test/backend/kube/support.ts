@@ -5,14 +5,7 @@ import { execa } from 'execa';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  commandLine,
-  createExecaRunner,
-  type Command,
-  type CommandResult,
-  type CommandRunner,
-  type LineStream,
-} from '../../../src/backend/kube/index.js';
+import { commandLine, createExecaRunner, type Command, type CommandResult, type CommandRunner, type LineStream } from '../../../src/backend/kube/index.js';
 import type { Environment, PeerAuthenticationManifest, Scenario } from '../../../src/model/index.js';
 import { loadScenarios } from '../../../src/scenario/index.js';
 

@@ -24,7 +24,11 @@ describe('--mesh-ca: probe identities issued from a CA the user supplies', funct
     try {
       await pki.writeCaFiles(dir);
       const ca = await loadUserCa(dir.path);
-      const issued = issueFromUserCa(ca, { trustDomain: 'cluster.local', otherTrustDomain: 'other.example', identity: { namespace: 'meshconform-probe', serviceAccount: 'probe-client' } });
+      const issued = issueFromUserCa(ca, {
+        trustDomain: 'cluster.local',
+        otherTrustDomain: 'other.example',
+        identity: { namespace: 'meshconform-probe', serviceAccount: 'probe-client' },
+      });
       const root = new X509Certificate(ca.rootPem);
       const leaf = (pem: string) => new X509Certificate(pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/)![0]);
       const mesh = leaf(issued.clients.mesh!.certPem);
@@ -35,8 +39,19 @@ describe('--mesh-ca: probe identities issued from a CA the user supplies', funct
 
       // Real workloads whose certificates the same CA issued (the reference data plane stands in for the vendor's mesh).
       const s = await scenario(e2eScenario('strict-and-permissive'));
-      const identities = new Map<string, WorkloadTls>(s.workloads.map((w) => [`${w.namespace}/${w.name}`, pki.issueWorkload({ namespace: w.namespace, serviceAccount: w.serviceAccount })]));
-      const env = await createLocalBackend().start({ runId: 'user-ca', scenario: s, meshMode: 'sidecar', dataPlane: resolveDataPlane('reference'), echoArgv: echoArgv(), identities, appTls: pki.appIdentity(), readyTimeoutMs: 15_000 });
+      const identities = new Map<string, WorkloadTls>(
+        s.workloads.map((w) => [`${w.namespace}/${w.name}`, pki.issueWorkload({ namespace: w.namespace, serviceAccount: w.serviceAccount })]),
+      );
+      const env = await createLocalBackend().start({
+        runId: 'user-ca',
+        scenario: s,
+        meshMode: 'sidecar',
+        dataPlane: resolveDataPlane('reference'),
+        echoArgv: echoArgv(),
+        identities,
+        appTls: pki.appIdentity(),
+        readyTimeoutMs: 15_000,
+      });
       try {
         const own = pki.probeMaterial();
         const session = await openAgentSession(
@@ -46,7 +61,18 @@ describe('--mesh-ca: probe identities issued from a CA the user supplies', funct
         );
         const exps = expectations(s, 'sidecar').filter((e) => e.workload === 'foo/finance' && e.port === 8080);
         const obs = await session.probe(
-          exps.map((e) => ({ key: e.key, scenario: s.name, meshMode: 'sidecar', workload: e.workload, port: e.port, protocol: e.protocol, client: e.client, address: env.targets.get(e.workload)!.address, targetPort: e.port, expectedServerIdentity: identities.get(e.workload)!.spiffeId })),
+          exps.map((e) => ({
+            key: e.key,
+            scenario: s.name,
+            meshMode: 'sidecar',
+            workload: e.workload,
+            port: e.port,
+            protocol: e.protocol,
+            client: e.client,
+            address: env.targets.get(e.workload)!.address,
+            targetPort: e.port,
+            expectedServerIdentity: identities.get(e.workload)!.spiffeId,
+          })),
         );
         await session.close();
         for (const e of exps) expect(observedOutcome(obs.get(e.key)!), e.client).to.equal(e.outcome);

@@ -61,7 +61,11 @@ describe('netns backend (real network namespaces)', function () {
     expect(await testRangeRoutes()).to.deep.equal(routesBefore);
   });
 
-  for (const [signal, twice] of [['SIGTERM', false], ['SIGINT', false], ['SIGINT', true]] as const) {
+  for (const [signal, twice] of [
+    ['SIGTERM', false],
+    ['SIGINT', false],
+    ['SIGINT', true],
+  ] as const) {
     it(`${signal}${twice ? ' twice (forced exit)' : ''} mid-run removes every namespace, host interface, process and temp file of the run`, async function () {
       requireCapability(this, available, NETNS);
       const run = cliInBackground(['run', join(root, 'scenarios'), '--backend', 'netns']);
@@ -128,7 +132,14 @@ describe('netns backend (real network namespaces)', function () {
 
   it('a data plane that dies at start: exit 2 with its stderr, nothing left', async function () {
     requireCapability(this, available, NETNS);
-    const c = await cli(['run', e2eScenario('strict-and-permissive'), '--backend', 'netns', '--data-plane', "exec:node -e console.error('fatal:_no_listener_config');process.exit(7)"]);
+    const c = await cli([
+      'run',
+      e2eScenario('strict-and-permissive'),
+      '--backend',
+      'netns',
+      '--data-plane',
+      "exec:node -e console.error('fatal:_no_listener_config');process.exit(7)",
+    ]);
     expect(c.exitCode).to.equal(2);
     expect(c.stderr).to.match(/data plane of \S+ exited at start \(exit code 7\): .*fatal:_no_listener_config/);
     expect(c.stderr).not.to.match(/\n\s+at /);
@@ -140,7 +151,11 @@ describe('netns backend (real network namespaces)', function () {
     requireCapability(this, available, NETNS);
     // A real unprivileged user (nobody) where it can read this checkout; otherwise root with geteuid() answering 65534.
     const nobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
-    const readable = await execa(nobody[0]!, [...nobody.slice(1), process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(join(root, 'node_modules/tsx/package.json'))})`], { reject: false });
+    const readable = await execa(
+      nobody[0]!,
+      [...nobody.slice(1), process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(join(root, 'node_modules/tsx/package.json'))})`],
+      { reject: false },
+    );
     const as = readable.exitCode === 0 ? { prefix: nobody } : { nodeArgs: ['--import', 'data:text/javascript,process.geteuid=()=>65534'] };
     const c = await cli(['run', e2eScenario('strict-and-permissive'), '--backend', 'netns'], as);
     expect(c.exitCode, c.stderr).to.equal(2);
@@ -286,7 +301,10 @@ describe('netns backend (real network namespaces)', function () {
       expect(finance.address).not.to.match(/^198\.19\.255\./);
       const names = await namespacesOf(runId);
       expect(names.map((n) => n.slice(n.lastIndexOf('-') + 1)).sort()).to.deep.equal(['hub', 'w0', 'w1']);
-      expect(names.every((n) => n.includes(`-p${process.pid}-`)), 'owner pid in every name').to.equal(true);
+      expect(
+        names.every((n) => n.includes(`-p${process.pid}-`)),
+        'owner pid in every name',
+      ).to.equal(true);
       // Only the data plane listens on the workload address: the echo app's ports there refuse.
       expect(await tcpAccepts(finance.address, 61000, 500)).to.equal(false);
       expect(env!.chaos!.capabilities).to.include.members(['data-plane-process', 'workload-tls', 'distribution-pause', 'packet-loss', 'clock-skew']);
@@ -379,7 +397,9 @@ describe('netns backend (real network namespaces)', function () {
     it('pauseDistribution: a paused workload keeps its policies; resumed, the next change reaches it', async () => {
       const chaos = env!.chaos!;
       const finance = env!.targets.get('foo/finance')!;
-      const disable = [{ apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'default', namespace: 'foo' }, spec: { mtls: { mode: 'DISABLE' } } }] as const;
+      const disable = [
+        { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'default', namespace: 'foo' }, spec: { mtls: { mode: 'DISABLE' } } },
+      ] as const;
       const strict = await chaos.deliveredPolicies!('foo/finance');
       expect(strict.map((p) => p.spec?.mtls?.mode)).to.deep.equal(['STRICT']);
       chaos.pauseDistribution('foo/finance', true);
@@ -421,18 +441,26 @@ async function expectRejection(p: Promise<unknown>, message: RegExp): Promise<vo
 
 function environOf(pid: number): Record<string, string> {
   const text = readFileSync(`/proc/${pid}/environ`, 'latin1');
-  return Object.fromEntries(text.split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  return Object.fromEntries(
+    text
+      .split('\0')
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
 }
 
 /** The certificate the data plane presents on host:port to a mesh client. */
 function servedCertificate(host: string, port: number, pki: MeshPki): Promise<X509Certificate> {
   const client: WorkloadTls = pki.probeMaterial().clients.mesh;
   return new Promise((resolve, reject) => {
-    const s = tls.connect({ host, port, ca: client.caPem, cert: client.certPem, key: client.keyPem, ALPNProtocols: ['istio-peer-exchange', 'istio'], rejectUnauthorized: false, servername: 'x' }, () => {
-      const raw = s.getPeerCertificate().raw;
-      s.destroy();
-      resolve(new X509Certificate(raw));
-    });
+    const s = tls.connect(
+      { host, port, ca: client.caPem, cert: client.certPem, key: client.keyPem, ALPNProtocols: ['istio-peer-exchange', 'istio'], rejectUnauthorized: false, servername: 'x' },
+      () => {
+        const raw = s.getPeerCertificate().raw;
+        s.destroy();
+        resolve(new X509Certificate(raw));
+      },
+    );
     s.setTimeout(5000, () => (s.destroy(), reject(new Error(`no TLS handshake with ${host}:${port}`))));
     s.on('error', reject);
   });

@@ -50,7 +50,13 @@ export async function cli(args: string[], o: { env?: Record<string, string>; pre
 export function cliInBackground(args: string[]): { child: ResultPromise; runId: Promise<string>; tmp: string } {
   const out = tempDir('mc-netns-out-');
   const tmp = tempDir('mc-netns-tmp-');
-  const child = execa(process.execPath, [bin, ...args, '--out', out], { cwd: root, env: { TMPDIR: tmp, NO_COLOR: '1' }, reject: false, buffer: { stdout: false }, forceKillAfterDelay: false });
+  const child = execa(process.execPath, [bin, ...args, '--out', out], {
+    cwd: root,
+    env: { TMPDIR: tmp, NO_COLOR: '1' },
+    reject: false,
+    buffer: { stdout: false },
+    forceKillAfterDelay: false,
+  });
   const runId = new Promise<string>((resolve, reject) => {
     let text = '';
     child.stdout!.on('data', (b: Buffer) => {
@@ -86,7 +92,10 @@ export async function hostInterfaces(runId?: string): Promise<string[]> {
 /** Routes into the test range (the Docker engine's own bridge aside). */
 export async function testRangeRoutes(): Promise<string[]> {
   const r = await execa('ip', ['-4', 'route', 'show', 'table', 'all'], { reject: false });
-  return r.stdout.split('\n').filter((l) => /(^|\s)198\.(18|19)\./.test(l) && !/198\.19\.255\./.test(l)).sort();
+  return r.stdout
+    .split('\n')
+    .filter((l) => /(^|\s)198\.(18|19)\./.test(l) && !/198\.19\.255\./.test(l))
+    .sort();
 }
 
 /** Processes still alive that were started with this TMPDIR (every child of a run inherits it). */

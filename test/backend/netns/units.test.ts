@@ -14,7 +14,8 @@ describe('netns backend: names, subnet choice, host checks', () => {
     expect(parseNetnsName(n.workload(12))).to.deep.include({ runId: '20261127T174100Z-abc123', role: 'w12' });
     // Run ids with dashes and what looks like a pid inside still parse from the fixed tail.
     expect(parseNetnsName(envNames('test-p12-x', 'ffffff', 9).hub)).to.deep.equal({ runId: 'test-p12-x', pid: 9, envId: 'ffffff', role: 'hub' });
-    for (const other of ['meshconform', 'meshconform-x-hub', 'docker-abc', 'meshconform-r-p1-0a1b2c-w', 'meshconform-r-p1-0A1B2C-hub']) expect(parseNetnsName(other), other).to.equal(undefined);
+    for (const other of ['meshconform', 'meshconform-x-hub', 'docker-abc', 'meshconform-r-p1-0a1b2c-w', 'meshconform-r-p1-0A1B2C-hub'])
+      expect(parseNetnsName(other), other).to.equal(undefined);
   });
 
   it('a run id that cannot name a namespace is refused', () => {
@@ -37,7 +38,7 @@ describe('netns backend: names, subnet choice, host checks', () => {
     for (const taken of ['198.18.5.0', '198.18.7.0', '198.18.9.0', '198.19.1.0']) expect(free).not.to.include(taken);
     // Random order, so concurrent runs rarely race for the same one; the same random source gives the same order.
     let x = 1;
-    const seeded = () => ((x = (x * 16807) % 2147483647) / 2147483647);
+    const seeded = () => (x = (x * 16807) % 2147483647) / 2147483647;
     const a = freeSubnets([], new Set(), seeded);
     x = 1;
     expect(freeSubnets([], new Set(), seeded)).to.deep.equal(a);

@@ -26,12 +26,7 @@ export function writeJsonAtomic(file: string, value: unknown): void {
   renameSync(tmp, file);
 }
 
-export function policy(
-  namespace: string,
-  name: string,
-  spec: PeerAuthenticationManifest['spec'],
-  creationTimestamp?: string,
-): PeerAuthenticationManifest {
+export function policy(namespace: string, name: string, spec: PeerAuthenticationManifest['spec'], creationTimestamp?: string): PeerAuthenticationManifest {
   return {
     apiVersion: 'security.istio.io/v1',
     kind: 'PeerAuthentication',
@@ -40,12 +35,7 @@ export function policy(
   };
 }
 
-export function workloadConfig(
-  w: WorkloadSpec,
-  appPorts: Record<string, number>,
-  pki: TestPki,
-  policies: PeerAuthenticationManifest[],
-): WorkloadConfig {
+export function workloadConfig(w: WorkloadSpec, appPorts: Record<string, number>, pki: TestPki, policies: PeerAuthenticationManifest[]): WorkloadConfig {
   const cert = pki.workload(w.namespace, w.name, w.address);
   return {
     apiVersion: 'meshconform.dev/v1alpha1',
@@ -72,9 +62,7 @@ export async function startEcho(dir: string, workloads: readonly WorkloadSpec[],
 
 /** Start a sidecar for the given config files and wait for `ready`. */
 export async function startSidecar(configFiles: readonly string[], extraEnv: Record<string, string> = {}): Promise<Child> {
-  const env: Record<string, string> = configFiles.length === 1
-    ? { MESHCONFORM_WORKLOAD_CONFIG: configFiles[0] ?? '' }
-    : { MESHCONFORM_WORKLOAD_CONFIGS: configFiles.join(':') };
+  const env: Record<string, string> = configFiles.length === 1 ? { MESHCONFORM_WORKLOAD_CONFIG: configFiles[0] ?? '' } : { MESHCONFORM_WORKLOAD_CONFIGS: configFiles.join(':') };
   const child = startChild(SIDECAR, { ...env, ...extraEnv });
   await child.waitForLine((l) => l === 'ready');
   return child;

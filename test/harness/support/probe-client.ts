@@ -31,9 +31,7 @@ const TCP_ALPN = ['istio-peer-exchange', 'istio'];
 const HTTP_ALPN = ['istio-http/1.1'];
 
 export function payloadFor(protocol: PortProtocol): string {
-  return protocol === 'http'
-    ? 'GET /probe HTTP/1.1\r\nhost: probe.test\r\nconnection: close\r\n\r\n'
-    : 'MESHCONFORM-PROBE test|sidecar|foo/finance|1|probe\n';
+  return protocol === 'http' ? 'GET /probe HTTP/1.1\r\nhost: probe.test\r\nconnection: close\r\n\r\n' : 'MESHCONFORM-PROBE test|sidecar|foo/finance|1|probe\n';
 }
 
 interface TlsSpec {
@@ -119,10 +117,16 @@ export function probe(kind: DirectClientKind, target: ProbeTarget, pki: TestPki,
         const peer = c.getPeerX509Certificate();
         tlsInfo = {
           alpn: c.alpnProtocol,
-          ...(peer ? {
-            serverIdentity: (peer.subjectAltName ?? '').split(', ').find((s) => s.startsWith('URI:'))?.slice(4) ?? '',
-            serverIssuer: issuedBy(peer, pki.meshCa) ? 'mesh' : issuedBy(peer, pki.appCa) ? 'app' : 'unknown',
-          } : {}),
+          ...(peer
+            ? {
+                serverIdentity:
+                  (peer.subjectAltName ?? '')
+                    .split(', ')
+                    .find((s) => s.startsWith('URI:'))
+                    ?.slice(4) ?? '',
+                serverIssuer: issuedBy(peer, pki.meshCa) ? 'mesh' : issuedBy(peer, pki.appCa) ? 'app' : 'unknown',
+              }
+            : {}),
         };
         c.write(payload);
       });

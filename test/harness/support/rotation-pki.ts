@@ -105,8 +105,7 @@ export function issueLeaf(spec: LeafSpec): Leaf {
   return { certPem, keyPem: key.privateKeyPem, serial: new X509Certificate(certPem).serialNumber };
 }
 
-export const spiffe = (namespace: string, serviceAccount: string, trustDomain = TRUST_DOMAIN): string =>
-  `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
+export const spiffe = (namespace: string, serviceAccount: string, trustDomain = TRUST_DOMAIN): string => `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
 
 /** Replace `file` atomically with `content`. */
 export function replaceFile(file: string, content: string): void {

@@ -68,16 +68,11 @@ function makeCert(spec: CertSpec): string {
   cert.setIssuer(issuerCert ? issuerCert.subject.attributes : subject);
   const extensions: object[] = [
     { name: 'basicConstraints', cA: spec.isCa === true, critical: true },
-    spec.isCa
-      ? { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true }
-      : { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    spec.isCa ? { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true } : { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
     { name: 'subjectKeyIdentifier' },
   ];
   if (!spec.isCa) extensions.push({ name: 'extKeyUsage', serverAuth: true, clientAuth: true });
-  const altNames = [
-    ...(spec.uris ?? []).map((value) => ({ type: 6, value })),
-    ...(spec.ips ?? []).map((ip) => ({ type: 7, ip })),
-  ];
+  const altNames = [...(spec.uris ?? []).map((value) => ({ type: 6, value })), ...(spec.ips ?? []).map((ip) => ({ type: 7, ip }))];
   if (altNames.length > 0) extensions.push({ name: 'subjectAltName', altNames });
   cert.setExtensions(extensions);
   const signer = spec.issuer?.key ?? spec.subjectKey;
@@ -109,18 +104,41 @@ export function createTestPki(dir: string): TestPki {
     foreignCa,
     app: write('app', makeCert({ cn: 'echo app', subjectKey: leafKey, issuer: by(appCa), ips: ['127.0.0.1'] }), leafKey),
     client: write('client', makeCert({ cn: 'sleep', subjectKey: leafKey, issuer: by(meshCa), uris: [sleep] }), leafKey),
-    expiredClient: write('client-expired', makeCert({
-      cn: 'sleep', subjectKey: leafKey, issuer: by(meshCa), uris: [sleep],
-      notBefore: new Date(Date.now() - 48 * 3600_000), notAfter: new Date(Date.now() - 24 * 3600_000),
-    }), leafKey),
-    otherTrustDomainClient: write('client-other-td', makeCert({
-      cn: 'sleep', subjectKey: leafKey, issuer: by(meshCa), uris: [spiffe('other.domain', 'foo', 'sleep')],
-    }), leafKey),
+    expiredClient: write(
+      'client-expired',
+      makeCert({
+        cn: 'sleep',
+        subjectKey: leafKey,
+        issuer: by(meshCa),
+        uris: [sleep],
+        notBefore: new Date(Date.now() - 48 * 3600_000),
+        notAfter: new Date(Date.now() - 24 * 3600_000),
+      }),
+      leafKey,
+    ),
+    otherTrustDomainClient: write(
+      'client-other-td',
+      makeCert({
+        cn: 'sleep',
+        subjectKey: leafKey,
+        issuer: by(meshCa),
+        uris: [spiffe('other.domain', 'foo', 'sleep')],
+      }),
+      leafKey,
+    ),
     foreignClient: write('client-foreign', makeCert({ cn: 'sleep', subjectKey: leafKey, issuer: by(foreignCa), uris: [sleep] }), leafKey),
     workload: (namespace, serviceAccount, ip) =>
-      write(`wl-${namespace}-${serviceAccount}-${ip}`, makeCert({
-        cn: serviceAccount, subjectKey: leafKey, issuer: by(meshCa), uris: [spiffe(TRUST_DOMAIN, namespace, serviceAccount)], ips: [ip],
-      }), leafKey),
+      write(
+        `wl-${namespace}-${serviceAccount}-${ip}`,
+        makeCert({
+          cn: serviceAccount,
+          subjectKey: leafKey,
+          issuer: by(meshCa),
+          uris: [spiffe(TRUST_DOMAIN, namespace, serviceAccount)],
+          ips: [ip],
+        }),
+        leafKey,
+      ),
   };
 }
 

@@ -131,15 +131,37 @@ app.append(
   h(
     'p',
     { class: 'meta', 'data-testid': 'run-meta' },
-    'run ' + run.runId + ' · data plane ' + run.environment.dataPlane + ' · backend ' + run.environment.backend +
-      ' · claim ' + (run.claim || 'istio') +
-      ' · meshconform ' + run.harness.version + ' · ' + run.startedAt + ' · ' + secs(run.durationMs),
+    'run ' +
+      run.runId +
+      ' · data plane ' +
+      run.environment.dataPlane +
+      ' · backend ' +
+      run.environment.backend +
+      ' · claim ' +
+      (run.claim || 'istio') +
+      ' · meshconform ' +
+      run.harness.version +
+      ' · ' +
+      run.startedAt +
+      ' · ' +
+      secs(run.durationMs),
   ),
   h(
     'p',
     { class: 'meta' },
-    'paths ' + o.paths.join(' ') + (o.grep !== undefined ? ' · grep ' + o.grep : '') + ' · retries ' + o.retries +
-      ' · concurrency ' + o.concurrency + ' · timeout ' + o.timeoutMs + ' ms · node ' + run.environment.node + ' ' + run.environment.platform,
+    'paths ' +
+      o.paths.join(' ') +
+      (o.grep !== undefined ? ' · grep ' + o.grep : '') +
+      ' · retries ' +
+      o.retries +
+      ' · concurrency ' +
+      o.concurrency +
+      ' · timeout ' +
+      o.timeoutMs +
+      ' ms · node ' +
+      run.environment.node +
+      ' ' +
+      run.environment.platform,
   ),
 );
 if (run.interrupted) {
@@ -148,14 +170,22 @@ if (run.interrupted) {
     h(
       'p',
       { class: 'banner interrupted', 'data-testid': 'interrupted', role: 'alert' },
-      'Interrupted by ' + run.interrupted.signal + ' at ' + run.interrupted.at + ': cells of scenarios still running are errors, ' +
+      'Interrupted by ' +
+        run.interrupted.signal +
+        ' at ' +
+        run.interrupted.at +
+        ': cells of scenarios still running are errors, ' +
         'scenarios not started are missing. This run proves nothing as a whole.',
     ),
   );
 }
 
 const overview = h('section', { class: 'panel', 'data-testid': 'overview' }, h('h2', null, 'Overview'));
-const cards = h('div', { class: 'cards' }, h('div', { class: 'card', 'data-testid': 'count-cells' }, h('span', { class: 'n' }, run.summary.cells), h('span', { class: 'l' }, 'cells')));
+const cards = h(
+  'div',
+  { class: 'cards' },
+  h('div', { class: 'card', 'data-testid': 'count-cells' }, h('span', { class: 'n' }, run.summary.cells), h('span', { class: 'l' }, 'cells')),
+);
 for (const v of VERDICTS) {
   const n = run.summary[VERDICT_COUNT[v]];
   cards.append(h('div', { class: 'card v-' + v, 'data-testid': 'count-' + v }, h('span', { class: 'n' }, n), h('span', { class: 'l' }, VERDICT_LABEL[v])));
@@ -171,7 +201,8 @@ if (run.summary.differsFromIstio) {
     ),
   );
 }
-if (run.lintErrors > 0) cards.append(h('div', { class: 'card v-flaky', 'data-testid': 'count-lint' }, h('span', { class: 'n' }, run.lintErrors), h('span', { class: 'l' }, 'scenario lint errors')));
+if (run.lintErrors > 0)
+  cards.append(h('div', { class: 'card v-flaky', 'data-testid': 'count-lint' }, h('span', { class: 'n' }, run.lintErrors), h('span', { class: 'l' }, 'scenario lint errors')));
 overview.append(cards);
 
 function groupTable(title: string, rows: readonly (GroupResult & { description?: string })[], testid: string, withDescription: boolean): HTMLTableElement {
@@ -184,8 +215,15 @@ function groupTable(title: string, rows: readonly (GroupResult & { description?:
       h(
         'tr',
         null,
-        h('th', null, title), h('th', null, 'result'), h('th', null, 'tests'), h('th', null, 'passed'), h('th', null, 'failed'),
-        h('th', null, 'errors'), h('th', null, 'skipped'), h('th', null, 'cells'), withDescription ? h('th', null, 'covers') : null,
+        h('th', null, title),
+        h('th', null, 'result'),
+        h('th', null, 'tests'),
+        h('th', null, 'passed'),
+        h('th', null, 'failed'),
+        h('th', null, 'errors'),
+        h('th', null, 'skipped'),
+        h('th', null, 'cells'),
+        withDescription ? h('th', null, 'covers') : null,
       ),
     ),
   );
@@ -199,8 +237,12 @@ function groupTable(title: string, rows: readonly (GroupResult & { description?:
         { 'data-group': g.name },
         h('td', null, g.name),
         h('td', { class: none ? 'r-none' : 'r-' + g.result }, none ? 'not run' : g.result),
-        h('td', { class: 'num' }, st.tests), h('td', { class: 'num' }, st.passed), h('td', { class: 'num' }, st.failed),
-        h('td', { class: 'num' }, st.errors), h('td', { class: 'num' }, st.skipped), h('td', null, none ? '—' : summaryText(g.cells)),
+        h('td', { class: 'num' }, st.tests),
+        h('td', { class: 'num' }, st.passed),
+        h('td', { class: 'num' }, st.failed),
+        h('td', { class: 'num' }, st.errors),
+        h('td', { class: 'num' }, st.skipped),
+        h('td', null, none ? '—' : summaryText(g.cells)),
         withDescription ? h('td', null, g.description) : null,
       ),
     );
@@ -219,16 +261,45 @@ if (comparison) {
     h(
       'p',
       { class: 'meta' },
-      'baseline ' + comparison.file + ': run ' + comparison.before.runId + ' of ' + comparison.before.startedAt +
-        ' (' + comparison.before.dataPlane + ', meshconform ' + comparison.before.harnessVersion + ') · ' + summaryText(comparison.before.summary),
+      'baseline ' +
+        comparison.file +
+        ': run ' +
+        comparison.before.runId +
+        ' of ' +
+        comparison.before.startedAt +
+        ' (' +
+        comparison.before.dataPlane +
+        ', meshconform ' +
+        comparison.before.harnessVersion +
+        ') · ' +
+        summaryText(comparison.before.summary),
     ),
   );
   const counts = h('div', { class: 'cards' });
-  const countLabels = { regressions: 'regressions', fixes: 'fixes', otherChanges: 'other changes', added: 'new cells', removed: 'removed cells', timeToEnforce: 'time-to-enforce changes' } as const;
-  const countCards: readonly [keyof typeof countLabels, string][] = [['regressions', 'v-fail'], ['fixes', 'v-pass'], ['otherChanges', 'v-flaky'], ['added', ''], ['removed', ''], ['timeToEnforce', '']];
+  const countLabels = {
+    regressions: 'regressions',
+    fixes: 'fixes',
+    otherChanges: 'other changes',
+    added: 'new cells',
+    removed: 'removed cells',
+    timeToEnforce: 'time-to-enforce changes',
+  } as const;
+  const countCards: readonly [keyof typeof countLabels, string][] = [
+    ['regressions', 'v-fail'],
+    ['fixes', 'v-pass'],
+    ['otherChanges', 'v-flaky'],
+    ['added', ''],
+    ['removed', ''],
+    ['timeToEnforce', ''],
+  ];
   for (const [name, cls] of countCards) {
     counts.append(
-      h('div', { class: 'card ' + cls, 'data-testid': 'comparison-count-' + name }, h('span', { class: 'n' }, comparison[name].length), h('span', { class: 'l' }, countLabels[name])),
+      h(
+        'div',
+        { class: 'card ' + cls, 'data-testid': 'comparison-count-' + name },
+        h('span', { class: 'n' }, comparison[name].length),
+        h('span', { class: 'l' }, countLabels[name]),
+      ),
     );
   }
   counts.append(h('div', { class: 'card' }, h('span', { class: 'n' }, comparison.unchanged), h('span', { class: 'l' }, 'unchanged')));
@@ -275,8 +346,14 @@ const filters = h(
   'nav',
   { class: 'filters', 'data-testid': 'filters' },
   h('label', null, fProblems, 'only failing, flaky or error cells'),
-  h('label', null, 'feature', fFeature), h('label', null, 'workload', fWorkload), h('label', null, 'client', fClient),
-  h('span', { class: 'legend' }, '✓ passed (names the expected outcome) · ^ passed with an outcome PeerAuthentication allows but Istio does not give · ✗ observed≠expected · * right outcome, wrong evidence · ~ flaky · E probe error · – skipped'),
+  h('label', null, 'feature', fFeature),
+  h('label', null, 'workload', fWorkload),
+  h('label', null, 'client', fClient),
+  h(
+    'span',
+    { class: 'legend' },
+    '✓ passed (names the expected outcome) · ^ passed with an outcome PeerAuthentication allows but Istio does not give · ✗ observed≠expected · * right outcome, wrong evidence · ~ flaky · E probe error · – skipped',
+  ),
   status,
 );
 document.body.insertBefore(filters, document.body.firstChild);
@@ -323,7 +400,8 @@ function renderScenario(s: ScenarioResult, si: number): HTMLElement {
   if (s.description) section.append(h('p', { 'data-testid': 'scenario-description' }, s.description));
   if (s.error !== undefined) section.append(h('div', { class: 'box error' }, 'Harness error: ' + s.error));
   if (s.skipped !== undefined) section.append(h('div', { class: 'box skip' }, 'Skipped: ' + s.skipped));
-  for (const l of s.lint) section.append(h('div', { class: 'box lint' }, 'Scenario lint (the expectation is wrong, not the mesh): ' + l.file + ':' + l.line + ':' + l.column + ' ' + l.message));
+  for (const l of s.lint)
+    section.append(h('div', { class: 'box lint' }, 'Scenario lint (the expectation is wrong, not the mesh): ' + l.file + ':' + l.line + ':' + l.column + ' ' + l.message));
   for (const w of s.warnings) section.append(h('div', { class: 'box warn' }, 'Warning: ' + w.source.file + ':' + w.source.line + ':' + w.source.column + ' ' + w.message));
   if (s.timeline) section.append(renderTimeline(s));
 
@@ -625,13 +703,22 @@ function openEvidence(key: string): void {
     ['rule', ruleLinks(c.expected.rule), 'rule'],
   ];
   if (c.expected.required) {
-    expected.push(['PeerAuthentication requires', c.expected.required.join(' or '), 'required-outcomes'], ['why', c.expected.requiredRule && ruleLinks(c.expected.requiredRule), 'required-rule']);
+    expected.push(
+      ['PeerAuthentication requires', c.expected.required.join(' or '), 'required-outcomes'],
+      ['why', c.expected.requiredRule && ruleLinks(c.expected.requiredRule), 'required-rule'],
+    );
   }
   panel.append(h('h3', null, 'Expected'), kv(expected));
   const texts = ruleTexts([c.expected.rule, c.expected.requiredRule ?? '']);
   if (texts) panel.append(texts);
   if (c.differsFromIstio) {
-    panel.append(h('p', { class: 'note', 'data-field': 'differs-from-istio' }, 'Conformant, but not what Istio answers: observed ' + c.observedOutcome + ', Istio gives ' + c.expected.outcome + ' here.'));
+    panel.append(
+      h(
+        'p',
+        { class: 'note', 'data-field': 'differs-from-istio' },
+        'Conformant, but not what Istio answers: observed ' + c.observedOutcome + ', Istio gives ' + c.expected.outcome + ' here.',
+      ),
+    );
   }
   panel.append(h('h3', null, 'Why it was expected'));
   if (!c.decidedBy.length) {
