@@ -4,14 +4,18 @@
  *
  *   MESHCONFORM_ECHO_CONFIG=/path/echo.json node harness/echo/echo-app.mjs
  *   { "listeners": [{ "workload": "ns/name", "port": 8080, "address": "127.0.0.1", "appPort": 0 }],
- *     "tls": { "certFile": "...", "keyFile": "..." } }
+ *     "tls": { "certFile": "...", "keyFile": "..." }, "receiptsFile": "/path/receipts.jsonl" }
  *
  * Prints one line `{"ready":true,"ports":{"<workload>|<port>":<appPort>,...}}` once every listener listens.
  * Per connection: a TLS record (0x16) is terminated here with the app's own (non-mesh) certificate and reported as
  * received "tls" (the data plane passed TLS through); anything else is "plaintext". An HTTP/1.x request gets a
  * 200 with the EchoReply JSON; other bytes get one line `MESHCONFORM-ECHO <json>\n` after the first newline.
+ *
+ * Receipts (optional `receiptsFile`): before answering a probe (its `MESHCONFORM-PROBE <id>` line or
+ * `x-meshconform-probe: <id>` header) the app appends `{"id","workload","port","received"}` as one JSON line, so the
+ * harness learns what reached the application even when a data plane swallows the answer. At most MAX_RECEIPTS lines.
  */
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import { HarnessError, describeError } from '../common/harness-error.mjs';
@@ -22,6 +26,10 @@ const MAX_INPUT = 64 * 1024;
 const IDLE_MS = 10_000;
 const LINGER_MS = 2000;
 const HEADERS_END = Buffer.from('\r\n\r\n');
+const PROBE_LINE_PREFIX = 'MESHCONFORM-PROBE ';
+/** Receipts kept per process (bounded: a data plane replaying traffic cannot fill the disk). */
+const MAX_RECEIPTS = 20_000;
+const MAX_ID = 512;
 
 /** @typedef {{ workload: string, port: number, address: string, appPort: number }} Listener */
 /** @typedef {{ workload: string, port: number, received: 'plaintext' | 'tls', protocol: 'tcp' | 'http', xfcc?: string }} EchoReply */
@@ -33,6 +41,9 @@ const servers = [];
 /** @type {Map<number, { address: string, listener: Listener }[]>} actual app port → listeners, to place a TLS socket */
 const byAppPort = new Map();
 let stopping = false;
+/** @type {string | undefined} where receipts go; unset after a write failure (no receipts: no evidence, no harm) */
+let receiptsFile;
+let receiptCount = 0;
 
 try {
   await main();
@@ -45,6 +56,7 @@ async function main() {
   const file = process.env.MESHCONFORM_ECHO_CONFIG;
   if (!file) throw new HarnessError('MESHCONFORM_ECHO_CONFIG must name the echo config file');
   const config = loadConfig(file);
+  receiptsFile = config.receiptsFile;
   let tlsServer;
   try {
     // No ALPN configuration: the app ignores whatever the client offers instead of failing the handshake.
@@ -81,7 +93,7 @@ async function main() {
 
 /**
  * @param {string} file
- * @returns {{ listeners: Listener[], tls: { certFile: string, keyFile: string } }}
+ * @returns {{ listeners: Listener[], tls: { certFile: string, keyFile: string }, receiptsFile?: string }}
  */
 function loadConfig(file) {
   let raw;
@@ -111,7 +123,8 @@ function loadConfig(file) {
   if (typeof t !== 'object' || t === null || typeof t.certFile !== 'string' || typeof t.keyFile !== 'string') {
     throw bad('tls must be { certFile, keyFile }');
   }
-  return { listeners, tls: { certFile: t.certFile, keyFile: t.keyFile } };
+  if (raw.receiptsFile !== undefined && (typeof raw.receiptsFile !== 'string' || raw.receiptsFile === '')) throw bad('receiptsFile must be a file path');
+  return { listeners, tls: { certFile: t.certFile, keyFile: t.keyFile }, ...(raw.receiptsFile ? { receiptsFile: raw.receiptsFile } : {}) };
 }
 
 /**
@@ -182,6 +195,7 @@ function serve(stream, listener, received) {
     stream.off('data', onData);
     stream.off('end', answer);
     const line = checkRequestLine(buf);
+    record(line.state === 'ok' ? headerValue(buf.subarray(line.lineEnd), 'x-meshconform-probe') : probeLineId(buf), listener, received);
     if (line.state === 'ok') {
       const xfcc = headerValue(buf.subarray(line.lineEnd), 'x-forwarded-client-cert');
       /** @type {EchoReply} */
@@ -230,6 +244,36 @@ function headerValue(head, name) {
     if (colon > 0 && line.slice(0, colon).trim().toLowerCase() === name) values.push(line.slice(colon + 1).trim());
   }
   return values.length > 0 ? values.join(',') : undefined;
+}
+
+/**
+ * The id of a raw probe line (`MESHCONFORM-PROBE <id>`), if the bytes start with one.
+ * @param {Buffer} buf
+ * @returns {string | undefined}
+ */
+function probeLineId(buf) {
+  const text = buf.toString('latin1');
+  if (!text.startsWith(PROBE_LINE_PREFIX)) return undefined;
+  const nl = text.indexOf('\n');
+  return (nl < 0 ? text : text.slice(0, nl)).slice(PROBE_LINE_PREFIX.length).replace(/\r$/, '');
+}
+
+/**
+ * Appends one receipt (synchronously: it is on disk before the answer leaves, so a harness that collects after the
+ * client gave up still finds it).
+ * @param {string | undefined} id
+ * @param {Listener} listener
+ * @param {'plaintext' | 'tls'} received
+ */
+function record(id, listener, received) {
+  if (!receiptsFile || id === undefined || id === '' || id.length > MAX_ID || /[\x00-\x1f\x7f]/.test(id) || receiptCount >= MAX_RECEIPTS) return;
+  receiptCount++;
+  try {
+    appendFileSync(receiptsFile, `${JSON.stringify({ id, workload: listener.workload, port: listener.port, received })}\n`, { mode: 0o600 });
+  } catch (err) {
+    process.stderr.write(`${PROGRAM}: cannot write receipts to ${receiptsFile}: ${describeError(err)}; no further receipts\n`);
+    receiptsFile = undefined;
+  }
 }
 
 /** @param {net.Socket} s */

@@ -38,7 +38,33 @@ function evidenceProblem(exp: Expectation, obs: AllowedObservation): string | un
   return undefined;
 }
 
+/**
+ * Application-side evidence: the echo app recorded this attempt's payload (a receipt). What it received implies an
+ * outcome — plaintext from a plaintext client or the decrypted stream of a TLS client is an admission, a TLS client's
+ * raw bytes a passthrough — and one the policy does not allow is a violation, whatever the client saw (a data plane
+ * that forwards and then swallows the answer or resets the client). Returns the reason, or undefined.
+ */
+function receiptProblem(exp: Expectation, obs: Observation, accepted: readonly ExpectedOutcome[]): string | undefined {
+  const r = obs.receipt;
+  if (!r) return undefined;
+  const implied: ExpectedOutcome = isTlsClient(exp.client) && r.received === 'tls' ? 'passthrough' : 'allow';
+  if (accepted.includes(implied)) return undefined;
+  const what = !isTlsClient(exp.client)
+    ? r.received === 'plaintext'
+      ? "the client's plaintext"
+      : "TLS bytes for the client's plaintext"
+    : r.received === 'tls'
+      ? "the client's TLS bytes untouched (passthrough)"
+      : "the client's stream decrypted by the data plane";
+  const where = r.workload === exp.workload && r.port === exp.port ? '' : ` at ${r.workload}:${r.port}`;
+  const saw =
+    obs.status === 'allowed' ? `saw that ${describeObservation(obs)}` : obs.status === 'denied' ? `was ${describeObservation(obs)}` : `saw an error (${describeObservation(obs)})`;
+  return `the application${where} received ${what} (its receipt of this probe) although the client ${saw}`;
+}
+
 function judgeAttempt(exp: Expectation, obs: Observation, accepted: readonly ExpectedOutcome[]): AttemptJudgement {
+  const fromApp = receiptProblem(exp, obs, accepted);
+  if (fromApp !== undefined) return { kind: 'forbidden', why: fromApp };
   const outcome = observedOutcome(obs);
   if (outcome === undefined) return { kind: 'error', why: describeObservation(obs) };
   // Asymmetric evidence: a denial or an error may be a transient failure of an allowed path, so a retry may still

@@ -1,6 +1,6 @@
 import type { MeshMode, Scenario, WorkloadKey } from './scenario.js';
 import type { MtlsMode, PeerAuthenticationManifest } from './policy.js';
-import type { ClientKind } from './probe.js';
+import type { AppReceipt, ClientKind } from './probe.js';
 import type { ChaosCapability, EnvironmentChaos } from './chaos-controls.js';
 import type { FaultKind } from './chaos.js';
 
@@ -84,6 +84,11 @@ export interface Environment {
   applyPolicies(policies: readonly PeerAuthenticationManifest[]): Promise<void>;
   /** Problems that make observations untrustworthy (a data-plane process that died); empty when healthy. */
   health(): readonly string[];
+  /**
+   * Every receipt the echo applications recorded so far (the probe payloads that reached them). Absent on backends
+   * without the channel; a receipt lost or unreadable only removes evidence, it never makes a cell pass.
+   */
+  receipts?(): Promise<readonly AppReceipt[]>;
   /** Chaos controls, on backends that have them (chaos scenarios need them). */
   readonly chaos?: EnvironmentChaos;
   stop(): Promise<void>;

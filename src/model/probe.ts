@@ -52,6 +52,22 @@ export interface ProbeJob {
   readonly targetPort: number;
   /** SPIFFE ID the server must present when a mesh data plane terminates TLS. */
   readonly expectedServerIdentity: string;
+  /**
+   * The id the probe's payload carries (probe line, `x-meshconform-probe` header); `key` when absent. The run gives
+   * every attempt its own, so an application-side receipt names the attempt that reached the application.
+   */
+  readonly probeId?: string;
+}
+
+/**
+ * What the echo application recorded about a probe payload it received (an application-side receipt): the probe id,
+ * the listener, and whether the bytes it read were plaintext or TLS it terminated itself.
+ */
+export interface AppReceipt {
+  readonly id: string;
+  readonly workload: WorkloadKey;
+  readonly port: number;
+  readonly received: 'plaintext' | 'tls';
 }
 
 /** How a connection was refused by the data plane (the denial taxonomy). */
@@ -109,6 +125,11 @@ export interface MxEvidence {
 }
 
 export interface ObservationBase {
+  /**
+   * The application recorded this attempt's payload (its receipts, collected after the round): it was reached,
+   * whatever the client saw.
+   */
+  readonly receipt?: Omit<AppReceipt, 'id'>;
   readonly tls?: TlsEvidence;
   /** Set when the server sent a metadata-exchange preamble. */
   readonly mx?: MxEvidence;

@@ -1,9 +1,14 @@
-import type { EchoReply } from '../model/index.js';
+import type { EchoReply, ProbeJob } from '../model/index.js';
 
 /** Prefix of the echo application's raw TCP reply line (harness/echo). */
 export const ECHO_LINE_PREFIX = 'MESHCONFORM-ECHO ';
 /** Prefix of the line a raw probe sends. */
 export const PROBE_LINE_PREFIX = 'MESHCONFORM-PROBE ';
+
+/** The id a probe's payload carries (the echo app records it in its receipts): the attempt's own, else the cell key. */
+export function payloadId(job: ProbeJob): string {
+  return job.probeId ?? job.key;
+}
 
 /** `echo`: a valid reply; `malformed`: the echo app's framing with an invalid body (a harness problem, not a denial). */
 export type EchoParse = { readonly kind: 'echo'; readonly echo: EchoReply } | { readonly kind: 'malformed'; readonly why: string };

@@ -4,7 +4,7 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type tls from 'node:tls';
 import type { ProbeJob } from '../model/index.js';
-import { PROBE_LINE_PREFIX, looksLikeEchoBody, parseEchoJson } from './echo-reply.js';
+import { PROBE_LINE_PREFIX, looksLikeEchoBody, parseEchoJson, payloadId } from './echo-reply.js';
 import { HBONE_ALPN, HBONE_PORT } from './hbone.js';
 import { FRAME_GOAWAY, FRAME_RST_STREAM, FrameScanner, http2ErrorName } from './http2-frames.js';
 import { closed, openConnection, type ConnectionTrace } from './open-connection.js';
@@ -227,7 +227,7 @@ export function hboneExchange(job: ProbeJob, ctx: ProbeContext, options: HboneOp
       });
       stream.on('end', () => finish(size > 0 ? outcomeOfReplyLine(received()) : denied('closed', 'the tunnel closed without a reply')));
       stream.on('close', fail);
-      stream.write(`${PROBE_LINE_PREFIX}${job.key}\n`);
+      stream.write(`${PROBE_LINE_PREFIX}${payloadId(job)}\n`);
     };
 
     const httpThroughTunnel = (stream: http2.ClientHttp2Stream) => {
@@ -244,7 +244,7 @@ export function hboneExchange(job: ProbeJob, ctx: ProbeContext, options: HboneOp
         createConnection: () => stream as unknown as net.Socket,
         method: 'GET',
         path: '/',
-        headers: { host: authority, 'x-meshconform-probe': job.key, connection: 'close' },
+        headers: { host: authority, 'x-meshconform-probe': payloadId(job), connection: 'close' },
       });
       req.on('response', (res) => {
         const body: Buffer[] = [];

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { Client } from 'undici';
 import type { ProbeJob } from '../model/index.js';
-import { ECHO_LINE_PREFIX, looksLikeEchoBody, parseEchoJson } from './echo-reply.js';
+import { ECHO_LINE_PREFIX, looksLikeEchoBody, parseEchoJson, payloadId } from './echo-reply.js';
 import { closed, openConnection, type ConnectionTrace, type TlsOptions } from './open-connection.js';
 import { denied, outcomeOfError, outcomeOfHttpStatus, outcomeOfReplyLine, printable, type Outcome } from './outcome.js';
 import type { ProbeContext } from './probe-context.js';
@@ -74,7 +74,7 @@ export async function httpExchange(job: ProbeJob, ctx: ProbeContext, tlsOptions:
     const res = await client.request({
       path: '/',
       method: 'GET',
-      headers: { 'x-meshconform-probe': job.key, connection: 'close' },
+      headers: { 'x-meshconform-probe': payloadId(job), connection: 'close' },
       signal,
     });
     const body = await res.body.text();

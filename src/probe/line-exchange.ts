@@ -1,5 +1,5 @@
 import type { ProbeJob } from '../model/index.js';
-import { PROBE_LINE_PREFIX } from './echo-reply.js';
+import { PROBE_LINE_PREFIX, payloadId } from './echo-reply.js';
 import { closed, openConnection, type ConnectionTrace, type TlsOptions } from './open-connection.js';
 import { denied, outcomeOfError, outcomeOfReplyLine, type Outcome } from './outcome.js';
 import { incompletePreamble, MX_ALPN, PROBE_MX_HEADER, readPreamble } from './peer-exchange.js';
@@ -30,7 +30,7 @@ export function lineExchange(job: ProbeJob, ctx: ProbeContext, tlsOptions: TlsOp
     /** Where the application's reply starts (after a preamble). */
     let replyStart = 0;
     const { socket, trace } = openConnection(job, ctx, tlsOptions, (s) => {
-      const line = Buffer.from(`${PROBE_LINE_PREFIX}${job.key}\n`, 'utf8');
+      const line = Buffer.from(`${PROBE_LINE_PREFIX}${payloadId(job)}\n`, 'utf8');
       if (trace.tls?.alpn === MX_ALPN) {
         mx = 'pending';
         // One write: the header and the line together are well over the 8 bytes Envoy waits for.

@@ -118,6 +118,7 @@ const CONTROL = /[\x00-\x1f\x7f]/;
 function jobProblem(job: ProbeJob): string | undefined {
   if (typeof job !== 'object' || job === null) return 'not an object';
   if (typeof job.key !== 'string' || job.key === '' || CONTROL.test(job.key)) return 'key must be a non-empty single-line string';
+  if (job.probeId !== undefined && (typeof job.probeId !== 'string' || job.probeId === '' || CONTROL.test(job.probeId))) return 'probeId must be a non-empty single-line string';
   if (typeof job.client !== 'string' || !(Object.hasOwn(CLIENT_PROFILES, job.client) || Object.hasOwn(HBONE_PROFILES, job.client))) {
     return `unknown client kind "${String(job.client)}"`;
   }

@@ -19,7 +19,7 @@ import { RUN_RESULT_API_VERSION } from '../model/index.js';
 import { expectations, lintExpectations } from '../oracle/index.js';
 import { errorCell, judgeCell, modeDifferentials, skippedCell, summarize } from '../diff/index.js';
 import { createMeshPki, KEYS_PER_PKI, prepareKeyPairs, type MeshPki } from '../pki/index.js';
-import { createProbeContext, hboneUnservedPort, listenerOf, runProbes, showsLife, timeoutsWithoutLife } from '../probe/index.js';
+import { applyReceipts, createProbeContext, hboneUnservedPort, listenerOf, runProbes, showsLife, timeoutsWithoutLife, type AttemptRef } from '../probe/index.js';
 import { BackendError } from '../util/errors.js';
 import { dataPlaneFor } from './data-plane-for-mode.js';
 import { startEnvironment } from './start-environment.js';
@@ -264,33 +264,47 @@ async function runOne(o: RunOptions, runId: string, p: Plan, pki: Pki, ctx: Prob
       });
     }
     const attempts = new Map<string, Observation[]>(probed.map((e) => [e.key, []]));
+    // Every probe carries its own id; the echo app's receipts name the attempts that reached the application.
+    const idPrefix = `mc-${randomBytes(6).toString('hex')}-`;
+    let idCount = 0;
+    const ids = new Map<string, AttemptRef>();
+    const collectReceipts = async () => {
+      if (!env.receipts || o.interrupt?.aborted) return;
+      try {
+        applyReceipts(await env.receipts(), ids, attempts);
+      } catch {
+        // An unreadable receipts channel only withholds evidence: the cells are judged on what the clients saw.
+      }
+    };
     // One call is one round: a timeout counts as a denial only if its port showed life to another probe of the round.
     // A retry round also fires, once per port it retries, a cell of that port that showed life in the last round
     // (not recorded: it only tells a port that still answers from one that hangs).
     const probe = async (keys: readonly string[]) => {
-      const round = keys.map((k) => jobs.get(k)!);
+      const round = keys.map((k) => ({ ...jobs.get(k)!, probeId: `${idPrefix}${++idCount}` }));
       const ports = new Set(round.map(listenerOf));
       const inRound = new Set(keys);
       const companions: ProbeJob[] = [];
       for (const [k, list] of attempts) {
         const last = list.at(-1);
-        if (!inRound.has(k) && last && showsLife(last) && ports.delete(listenerOf(jobs.get(k)!))) companions.push(jobs.get(k)!);
+        if (!inRound.has(k) && last && showsLife(last) && ports.delete(listenerOf(jobs.get(k)!))) companions.push({ ...jobs.get(k)!, probeId: `${idPrefix}${++idCount}` });
       }
       const observed = timeoutsWithoutLife(
         [...round, ...companions],
         await runProbes([...round, ...companions], ctx, { concurrency: o.concurrency, timeoutMs: o.timeoutMs, ...(o.interrupt ? { signal: o.interrupt } : {}) }),
       );
-      for (const k of keys) {
+      for (const [i, k] of keys.entries()) {
         const obs = observed.get(k);
         const list = attempts.get(k)!;
         // A probe the interrupt cut short or never started observed nothing: no placeholder to pass for evidence.
         if (!obs && o.interrupt?.aborted) continue;
+        ids.set(round[i]!.probeId, { key: k, index: list.length });
         list.push(
           obs
             ? { ...obs, attempts: list.length + 1 }
             : { status: 'error', message: 'probe produced no observation', timings: { startedAt: Date.now(), totalMs: 0 }, attempts: list.length + 1 },
         );
       }
+      await collectReceipts();
     };
     const judgeAll = () =>
       exps.map((e) => {
@@ -305,12 +319,14 @@ async function runOne(o: RunOptions, runId: string, p: Plan, pki: Pki, ctx: Prob
     for (let r = 0; r < o.retries && problems.length === 0 && !o.interrupt?.aborted; r++) {
       // A fail that shows an answer of the application is settled: retries only give a denied or erred cell a chance.
       const again = judgeAll()
-        .filter((c) => (c.verdict === 'fail' && c.observed?.status !== 'allowed') || c.verdict === 'error')
+        .filter((c) => (c.verdict === 'fail' && c.observed?.status !== 'allowed' && !c.observed?.receipt) || c.verdict === 'error')
         .map((c) => c.key);
       if (again.length === 0) break;
       await probe(again);
       problems = env.health();
     }
+    // A data plane may hand a payload to the application after the client gave up: look once more before judging.
+    await collectReceipts();
     const by = interruptedBy(o.interrupt);
     // After an interrupt nothing is judged: the teardown it began can reset connections a deny cell would count.
     // Observations made while a data plane was down cannot be trusted either way.

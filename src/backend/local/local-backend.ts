@@ -18,6 +18,7 @@ import { describeExit, running, signalLeader, spawnGroup, stopGroup, tail, type 
 import { workloadConfig } from '../workload-config.js';
 import { bindProblem, sleep, tcpAccepts } from '../../util/net.js';
 import { createPrivateDir, type PrivateDir } from '../../util/private-dir.js';
+import { readReceiptsFile } from '../../probe/index.js';
 
 export interface LocalBackendOptions {
   /** First two octets of the loopback /16 the run's workloads get addresses in, e.g. `127.77`. Random when absent. */
@@ -84,6 +85,7 @@ async function startLocal(o: EnvironmentOptions, subnet: string, firstIndex: num
   const procs: Proc[] = [];
   const slots: DataPlaneSlot[] = [];
   let dir: PrivateDir | undefined;
+  let receiptsFile: string | undefined;
   let stopped = false;
   let stopping: Promise<void> | undefined;
   const configPaths: string[] = [];
@@ -142,7 +144,9 @@ async function startLocal(o: EnvironmentOptions, subnet: string, firstIndex: num
     const listeners = workloads.flatMap((w) =>
       w.ports.map((p) => ({ workload: key(w), port: p.port, address: targets.get(key(w))!.address, appPort: appPorts.get(`${key(w)}|${p.port}`)! })),
     );
-    const echoConfig = await dir.write('echo.json', JSON.stringify({ listeners, tls: { certFile: appCert, keyFile: appKey } }));
+    // The echo app's receipts (the probe ids it received) go to the harness's private folder.
+    receiptsFile = `${dir.path}/echo-receipts.jsonl`;
+    const echoConfig = await dir.write('echo.json', JSON.stringify({ listeners, tls: { certFile: appCert, keyFile: appKey }, receiptsFile }));
     let firstLine: (line: string) => void = () => {};
     const echoLine = new Promise<string>((resolve) => (firstLine = resolve));
     let echoText = '';
@@ -289,6 +293,7 @@ async function startLocal(o: EnvironmentOptions, subnet: string, firstIndex: num
     health() {
       return procs.filter((p) => p.exit && !p.expectedExit).map((p) => `${p.label} exited (${describeExit(p)})${tail(p)}`);
     },
+    receipts: () => (receiptsFile ? readReceiptsFile(receiptsFile) : Promise.resolve([])),
     ...(Math.max(1, o.dataPlane.workloadsPerProcess) === 1 ? { chaos } : {}),
     stop,
   };

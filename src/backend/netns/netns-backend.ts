@@ -19,6 +19,7 @@ import { BackendError } from '../../util/errors.js';
 import { escapeControls } from '../../util/terminal-text.js';
 import { sleep, tcpAccepts } from '../../util/net.js';
 import { createPrivateDir, type PrivateDir } from '../../util/private-dir.js';
+import { readReceiptsFile } from '../../probe/index.js';
 import { workloadConfig } from '../workload-config.js';
 import { ip, ipBatch, iptablesIn } from './ip.js';
 import { envNames, type EnvNames } from './names.js';
@@ -274,6 +275,8 @@ async function startEnvironment(o: EnvironmentOptions, ctx: StartContext): Promi
         JSON.stringify({
           listeners: w.ports.map((p) => ({ workload: key(w), port: p.port, address: APP_ADDRESS, appPort: appPorts[String(p.port)] })),
           tls: { certFile: appCert, keyFile: appKey },
+          // Receipts (the probe ids the app received) in the harness's folder: a namespace shares the host's files.
+          receiptsFile: `${dir.path}/w${i}-receipts.jsonl`,
         }),
       );
       slots.push({
@@ -431,6 +434,11 @@ async function startEnvironment(o: EnvironmentOptions, ctx: StartContext): Promi
         for (const p of [s.echo, s.dataPlane]) if (p?.exit && !p.expectedExit) problems.push(`${p.label} exited (${describeExit(p)})${tail(p)}`);
       }
       return problems;
+    },
+    async receipts() {
+      const d = dir;
+      if (!d) return [];
+      return (await Promise.all(slots.map((s) => readReceiptsFile(`${d.path}/w${s.index}-receipts.jsonl`)))).flat();
     },
     chaos,
     stop,
