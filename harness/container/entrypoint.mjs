@@ -59,6 +59,8 @@ async function main() {
     JSON.stringify({
       listeners: declared.map((port) => ({ workload: workloadKey, port, address, appPort: 0 })),
       tls: { certFile: `${CONFIG_DIR}/app-cert.pem`, keyFile: `${CONFIG_DIR}/app-key.pem` },
+      // The probe ids the app received; the harness reads them with `docker exec` after each round of probes.
+      receiptsFile: `${RUN_DIR}/echo-receipts.jsonl`,
     }),
   );
   const echo = await launch('echo application', echoArgv, { MESHCONFORM_ECHO_CONFIG: `${RUN_DIR}/echo.json` }, 'pipe');

@@ -12,6 +12,7 @@ import { ENV_LABEL, RUN_LABEL, WORKLOAD_LABEL, ownerLabels } from './labels.js';
 import { freeSubnets } from './pick-subnet.js';
 import { removeByLabels, removeNetwork } from './reap.js';
 import { escapeControls } from '../../util/terminal-text.js';
+import { parseReceipts } from '../../probe/index.js';
 
 export interface DockerBackendOptions {
   /** The host's harness folder: baked into the built image, or copied into a user-supplied one. */
@@ -32,6 +33,10 @@ export interface DockerBackend extends Backend {
 
 const CONFIG_DIR = '/meshconform/config';
 const ENTRYPOINT = `${CONTAINER_HARNESS_DIR}/container/entrypoint.mjs`;
+/** Where the entrypoint has the echo app write its receipts (harness/container/entrypoint.mjs). */
+const RECEIPTS_FILE = '/meshconform/run/echo-receipts.jsonl';
+/** Prints the receipts file (the image holds node and nothing else); a missing file is no receipts. */
+const PRINT_RECEIPTS = "try{process.stdout.write(require('fs').readFileSync(process.argv[1]))}catch(e){if(e.code!=='ENOENT')throw e}";
 const STARTED_LINE = /meshconform-entrypoint: started /;
 const EXIT_LINE = /^meshconform-entrypoint: exit (\d+)$/;
 const MAX_WORKLOADS = 250;
@@ -214,6 +219,17 @@ async function startEnvironment(o: EnvironmentOptions, eng: DockerEngine, img: H
       },
       health() {
         return boxes.filter((b) => b.exit !== undefined).map((b) => `${b.label} exited (exit code ${b.exit})${tail(b)}`);
+      },
+      async receipts() {
+        if (stopped) return [];
+        const read = await Promise.all(
+          boxes.map(async (b) => {
+            // A container that cannot be read withholds its receipts: no evidence, never a pass.
+            const r = await b.container?.exec(['node', '-e', PRINT_RECEIPTS, RECEIPTS_FILE]).catch(() => undefined);
+            return r?.exitCode === 0 ? parseReceipts(r.stdout) : [];
+          }),
+        );
+        return read.flat();
       },
       stop,
     };
