@@ -4,9 +4,10 @@ import type { Observation } from '../../src/model/index.js';
 import { denied, expectation, mtlsAllowed, passthroughAllowed, plaintextAllowed, probeError } from './fixtures.js';
 
 const ctx = { feature: 'core' };
-const plaintextReceipt = { workload: 'foo/finance', port: 8080, received: 'plaintext' as const };
-const tlsReceipt = { ...plaintextReceipt, received: 'tls' as const };
-const withReceipt = <T extends Observation>(obs: T, receipt = plaintextReceipt): T => ({ ...obs, receipt });
+type Receipt = NonNullable<Observation['receipt']>;
+const plaintextReceipt: Receipt = { workload: 'foo/finance', port: 8080, received: 'plaintext' };
+const tlsReceipt: Receipt = { ...plaintextReceipt, received: 'tls' };
+const withReceipt = <T extends Observation>(obs: T, receipt: Receipt = plaintextReceipt): T => ({ ...obs, receipt });
 
 describe('diff: judgeCell with application-side receipts', () => {
   const strictPlaintext = expectation({ client: 'plaintext-tcp', outcome: 'deny' });

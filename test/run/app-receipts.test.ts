@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RunResult } from '../../src/model/index.js';
+import { validateRunResult } from '../../src/report/index.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const bin = join(root, 'bin/meshconform.js');
@@ -34,6 +35,8 @@ describe('run: application-side receipts (real processes, local backend)', funct
     });
     expect(r.exitCode, r.stdout + r.stderr).to.equal(1);
     const report = JSON.parse(readFileSync(join(out, 'latest', 'report.json'), 'utf8')) as RunResult;
+    // The receipt is part of the published report format.
+    expect(validateRunResult(report)).to.deep.include({ valid: true });
     expect(report.summary).to.deep.include({ cells: 9, passed: 7, failed: 2, flaky: 0, errors: 0 });
     for (const client of ['plaintext-tcp', 'plaintext-http']) {
       const cell = report.scenarios[0]!.cells.find((c) => c.client === client)!;
