@@ -13,6 +13,7 @@ export const INTEGRATION: readonly string[] = [
   'test/backend/kube/probe-agent.test.ts',
   'test/backend/netns/netns-backend.test.ts',
   'test/backend/netns/hostile-data-planes.test.ts',
+  'test/backend/netns/app-receipts.test.ts',
   'test/chaos/netns-chaos.test.ts',
   'test/haproxy/',
   'test/report/html-browser.test.ts',
