@@ -18,6 +18,11 @@ export function mxText(obs: Observation): string {
   return `; istio-peer-exchange preamble from ${who}`;
 }
 
+/** "; yet the application received plaintext at foo/finance:8080": its receipt of a probe the client saw refused. */
+export function receiptText(obs: Observation): string {
+  return obs.receipt ? `; yet the application received ${obs.receipt.received} at ${obs.receipt.workload}:${obs.receipt.port} (its receipt)` : '';
+}
+
 /** One line of evidence: what the probe saw. */
 export function observationText(obs: Observation): string {
   switch (obs.status) {
@@ -26,9 +31,9 @@ export function observationText(obs: Observation): string {
       return `answered via ${obs.path} by ${obs.echo.workload}:${obs.echo.port} (app received ${obs.echo.received}${tls})${mxText(obs)}`;
     }
     case 'denied':
-      return `denied by ${denialText(obs)}${mxText(obs)}`;
+      return `denied by ${denialText(obs)}${mxText(obs)}${receiptText(obs)}`;
     case 'error':
-      return `probe error: ${obs.message}`;
+      return `probe error: ${obs.message}${receiptText(obs)}`;
     default: {
       const never: never = obs;
       return String(never);

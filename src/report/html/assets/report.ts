@@ -764,6 +764,8 @@ function openEvidence(key: string): void {
     }
     // Envoy's TCP metadata exchange: the answering proxy named itself in its preamble.
     if (ob.mx) rows.push(['istio-peer-exchange', 'preamble from ' + (ob.mx.workload ? (ob.mx.namespace ? ob.mx.namespace + '/' : '') + ob.mx.workload : 'an unnamed proxy'), 'mx']);
+    // The echo application's own record of this probe: it was reached, whatever the client saw.
+    if (ob.receipt) rows.push(['application receipt', 'received ' + ob.receipt.received + ' at ' + ob.receipt.workload + ':' + ob.receipt.port, 'receipt']);
     rows.push(['attempts', ob.attempts, 'attempts']);
     const t = ob.timings;
     const timings = ['connect ' + (ms(t.connectMs) || '–'), 'handshake ' + (ms(t.handshakeMs) || '–')];
