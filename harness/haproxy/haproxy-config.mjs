@@ -13,7 +13,6 @@
 
 /** Istio's ALPN sets (spec §5): any of these marks TLS as mesh mTLS on a TCP port; only the HTTP ones on an HTTP port. */
 export const ISTIO_ALPNS = ['istio', 'istio-peer-exchange', 'istio-http/1.0', 'istio-http/1.1', 'istio-h2'];
-export const ISTIO_HTTP_ALPNS = ['istio-http/1.0', 'istio-http/1.1', 'istio-h2'];
 /** What the server offers when terminating: TCP ports as Istio's sidecar; HTTP/1.1 only on HTTP ports (mode http would speak h2 if chosen). */
 const SERVER_ALPN = { tcp: 'istio-peer-exchange,h2,http/1.1', http: 'http/1.1' };
 
@@ -108,7 +107,6 @@ function portSection(plan, p) {
         ...internal,
       ];
     case 'PERMISSIVE': {
-      const alpns = p.protocol === 'http' ? ISTIO_HTTP_ALPNS : ISTIO_ALPNS;
       const lines = [
         `# port ${p.port} (${p.protocol}): PERMISSIVE`,
         `frontend ${name}`,
@@ -116,7 +114,8 @@ function portSection(plan, p) {
         `    bind ${listen}`,
         `    tcp-request inspect-delay ${plan.sniffTimeoutMs}ms`,
         '    acl tls req.ssl_hello_type 1',
-        `    acl istio_alpn req.ssl_alpn -m str ${alpns.join(' ')}`,
+        // Every Istio mTLS ALPN, HTTP port or not: Istio's PERMISSIVE HTTP chain matches them all (R5.4).
+        `    acl istio_alpn req.ssl_alpn -m str ${ISTIO_ALPNS.join(' ')}`,
         '    tcp-request content accept if tls',
         '    tcp-request content accept if { req.len gt 0 }',
       ];

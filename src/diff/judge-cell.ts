@@ -62,6 +62,19 @@ function receiptProblem(exp: Expectation, obs: Observation, accepted: readonly E
   return `the application${where} received ${what} (its receipt of this probe) although the client ${saw}`;
 }
 
+/**
+ * Valid mesh mTLS to a STRICT or PERMISSIVE sidecar HTTP-declared port (`mtls-tcp`) must be terminated with the
+ * workload's identity (R5.3, R5.4: Istio's chain there matches every Istio ALPN); only the non-HTTP bytes inside may
+ * then be refused (R5.9). A refusal before that (a handshake alert over the client's TCP ALPN, a reset on the
+ * ClientHello) denies a valid identity where mTLS is accepted, under either claim. Returns the reason, or undefined.
+ */
+function denialBeforeTermination(exp: Expectation, obs: Observation): string | undefined {
+  if (obs.status !== 'denied' || exp.meshMode !== 'sidecar' || exp.protocol !== 'http' || exp.client !== 'mtls-tcp' || exp.mode === 'DISABLE') return undefined;
+  if (obs.tls?.serverIdentityOk) return undefined;
+  const tls = obs.tls ? `the server presented ${obs.tls.serverIdentity ?? 'no SPIFFE identity'}` : 'the TLS handshake did not complete';
+  return `${describeObservation(obs)} before mTLS was terminated with the workload's identity (${tls}); valid mesh mTLS must be accepted here, only the non-HTTP bytes inside may be refused (R5.9)`;
+}
+
 function judgeAttempt(exp: Expectation, obs: Observation, accepted: readonly ExpectedOutcome[]): AttemptJudgement {
   const fromApp = receiptProblem(exp, obs, accepted);
   if (fromApp !== undefined) return { kind: 'forbidden', why: fromApp };
@@ -71,9 +84,19 @@ function judgeAttempt(exp: Expectation, obs: Observation, accepted: readonly Exp
   // match; an answer from the application is never transient.
   const miss = obs.status === 'allowed' ? 'forbidden' : 'mismatch';
   if (!accepted.includes(outcome)) return { kind: miss, why: describeObservation(obs) };
+  const early = denialBeforeTermination(exp, obs);
+  if (early !== undefined) return { kind: 'mismatch', why: early };
   if (obs.status !== 'allowed') return { kind: 'match' };
   const problem = evidenceProblem(exp, obs);
   return problem === undefined ? { kind: 'match' } : { kind: miss, why: problem };
+}
+
+/**
+ * True when this attempt alone proves a violation (the application answered, or received the payload, where or how
+ * the policy does not allow): a cell failed on it is settled, and retrying it is pointless.
+ */
+export function provesViolation(exp: Expectation, obs: Observation, claim: Claim = 'spec'): boolean {
+  return judgeAttempt(exp, obs, acceptedOutcomes(exp, claim)).kind === 'forbidden';
 }
 
 function baseCell(exp: Expectation, feature: string): Omit<CellResult, 'verdict' | 'reason'> {

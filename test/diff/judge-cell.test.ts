@@ -321,3 +321,48 @@ describe('diff: skippedCell and errorCell', () => {
     expect(c).to.not.have.property('observed');
   });
 });
+
+describe('diff: mtls-tcp to a STRICT or PERMISSIVE sidecar HTTP port is terminated before any refusal', () => {
+  const meshTls = { version: 'TLSv1.2', alpn: null, serverIdentity: 'spiffe://cluster.local/ns/foo/sa/finance', serverIssuer: 'mesh' as const, serverIdentityOk: true };
+  const httpCell = (mode: 'STRICT' | 'PERMISSIVE') =>
+    expectation({ client: 'mtls-tcp', mode, protocol: 'http', outcome: 'deny', rule: `R5.3 ${mode}: terminated, then a protocol error`, required: ['allow', 'deny'] });
+
+  for (const claim of ['spec', 'istio'] as const) {
+    it(`passes a refusal after the handshake presented the workload identity (--claim ${claim})`, () => {
+      for (const mode of ['STRICT', 'PERMISSIVE'] as const) {
+        const c = judgeCell(httpCell(mode), [denied({ how: 'protocol-error', httpStatus: 400, detail: 'HTTP 400', alert: undefined, tls: meshTls })], { ...ctx, claim });
+        expect(c.verdict, mode).to.equal('pass');
+      }
+    });
+
+    it(`fails a handshake alert over the client's TCP ALPN: a valid identity refused where mTLS is accepted (--claim ${claim})`, () => {
+      const alert = denied({ how: 'tls-alert', alert: { code: 120, name: 'no_application_protocol' }, detail: 'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL' });
+      for (const mode of ['STRICT', 'PERMISSIVE'] as const) {
+        const c = judgeCell(httpCell(mode), [alert, alert], { ...ctx, claim });
+        expect(c.verdict, mode).to.equal('fail');
+        expect(c.reason).to.contain('before mTLS was terminated');
+        expect(c.reason).to.contain('the TLS handshake did not complete');
+      }
+    });
+  }
+
+  it('fails a refusal after a handshake that presented another identity', () => {
+    const wrong = { ...meshTls, serverIdentity: 'spiffe://cluster.local/ns/foo/sa/other', serverIdentityOk: false };
+    const c = judgeCell(httpCell('STRICT'), [denied({ how: 'closed', detail: '', alert: undefined, tls: wrong })], ctx);
+    expect(c.verdict).to.equal('fail');
+    expect(c.reason).to.contain('spiffe://cluster.local/ns/foo/sa/other');
+  });
+
+  it('is flaky when the early refusal is followed by a refusal after termination', () => {
+    const early = denied({ how: 'reset', detail: 'ECONNRESET', alert: undefined });
+    const late = denied({ how: 'closed', detail: '', alert: undefined, tls: meshTls });
+    expect(judgeCell(httpCell('STRICT'), [early, late], ctx).verdict).to.equal('flaky');
+  });
+
+  it('leaves DISABLE HTTP ports, TCP ports and other clients alone', () => {
+    const reset = denied({ how: 'reset', detail: 'ECONNRESET', alert: undefined });
+    expect(judgeCell({ ...httpCell('STRICT'), mode: 'DISABLE', required: ['deny', 'passthrough'] }, [reset], ctx).verdict).to.equal('pass');
+    expect(judgeCell(expectation({ client: 'mtls-foreign-ca', protocol: 'http', outcome: 'deny' }), [reset], ctx).verdict).to.equal('pass');
+    expect(judgeCell(expectation({ client: 'plaintext-tcp', protocol: 'tcp', outcome: 'deny' }), [reset], ctx).verdict).to.equal('pass');
+  });
+});
