@@ -1,5 +1,5 @@
 export { observedOutcome } from './observed-outcome.js';
-export { judgeCell, skippedCell, errorCell } from './judge-cell.js';
+export { judgeCell, skippedCell, errorCell, provesViolation } from './judge-cell.js';
 export { summarize, summarizeBy } from './summarize.js';
 export type { SummaryKey } from './summarize.js';
 export { truthTable } from './truth-table.js';

@@ -17,7 +17,7 @@ import type {
 } from '../model/index.js';
 import { RUN_RESULT_API_VERSION } from '../model/index.js';
 import { expectations, lintExpectations } from '../oracle/index.js';
-import { errorCell, judgeCell, modeDifferentials, skippedCell, summarize } from '../diff/index.js';
+import { errorCell, judgeCell, modeDifferentials, provesViolation, skippedCell, summarize } from '../diff/index.js';
 import { createMeshPki, KEYS_PER_PKI, prepareKeyPairs, type MeshPki } from '../pki/index.js';
 import { applyReceipts, createProbeContext, hboneUnservedPort, listenerOf, runProbes, showsLife, timeoutsWithoutLife, type AttemptRef } from '../probe/index.js';
 import { BackendError } from '../util/errors.js';
@@ -317,9 +317,10 @@ async function runOne(o: RunOptions, runId: string, p: Plan, pki: Pki, ctx: Prob
     await probe(probed.map((e) => e.key));
     let problems = env.health();
     for (let r = 0; r < o.retries && problems.length === 0 && !o.interrupt?.aborted; r++) {
-      // A fail that shows an answer of the application is settled: retries only give a denied or erred cell a chance.
+      // A fail proven by the application (its answer, or its receipt of the payload) is settled: retries only give a
+      // denied or erred cell a chance.
       const again = judgeAll()
-        .filter((c) => (c.verdict === 'fail' && c.observed?.status !== 'allowed' && !c.observed?.receipt) || c.verdict === 'error')
+        .filter((c, i) => (c.verdict === 'fail' && !(c.observed && provesViolation(exps[i]!, c.observed, o.claim ?? 'spec'))) || c.verdict === 'error')
         .map((c) => c.key);
       if (again.length === 0) break;
       await probe(again);

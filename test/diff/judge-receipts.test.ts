@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { judgeCell } from '../../src/diff/index.js';
+import { judgeCell, provesViolation } from '../../src/diff/index.js';
 import type { Observation } from '../../src/model/index.js';
 import { denied, expectation, mtlsAllowed, passthroughAllowed, plaintextAllowed, probeError } from './fixtures.js';
 
@@ -69,5 +69,21 @@ describe('diff: judgeCell with application-side receipts', () => {
   it('a receipt never turns a fail into a pass', () => {
     const c = judgeCell(strictPlaintext, [withReceipt(plaintextAllowed())], ctx);
     expect(c.verdict).to.equal('fail');
+  });
+});
+
+describe('diff: provesViolation (a settled fail is not retried)', () => {
+  const strictPlaintext = expectation({ client: 'plaintext-tcp', outcome: 'deny' });
+  const permissivePlaintext = expectation({ client: 'plaintext-tcp', mode: 'PERMISSIVE' });
+
+  it('an admission or a receipt where deny is required proves a violation; a plain denial does not', () => {
+    expect(provesViolation(strictPlaintext, plaintextAllowed())).to.equal(true);
+    expect(provesViolation(strictPlaintext, withReceipt(denied()))).to.equal(true);
+    expect(provesViolation(strictPlaintext, denied())).to.equal(false);
+  });
+
+  it('a denial whose payload reached the app where allow is required is a mismatch that may still be retried', () => {
+    expect(provesViolation(permissivePlaintext, withReceipt(denied()))).to.equal(false);
+    expect(provesViolation(permissivePlaintext, denied())).to.equal(false);
   });
 });
