@@ -8,6 +8,7 @@
 export const INTEGRATION: readonly string[] = [
   'test/trust/mutate.test.ts',
   'test/chaos/chaos-run.test.ts',
+  'test/e2e/independent-sidecar.test.ts',
   'test/chaos/canary-evidence.test.ts',
   'test/backend/docker/',
   'test/backend/kube/probe-agent.test.ts',
