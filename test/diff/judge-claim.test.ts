@@ -99,7 +99,8 @@ describe('diff: judgeCell under a claim', function () {
     const cells = [
       judgeCell(rawTcpIntoHttp, [appAnswered], { feature: 'f', claim: 'spec' }),
       judgeCell(tlsIntoDisabledHttp, [passthroughAllowed()], { feature: 'f', claim: 'spec' }),
-      judgeCell(mtlsTcpIntoStrictHttp, [denied({ how: 'protocol-error', detail: '400' })], { feature: 'f', claim: 'spec' }),
+      // Envoy's 400 comes after it terminated the mTLS with the workload's identity (the denial carries that TLS evidence).
+      judgeCell(mtlsTcpIntoStrictHttp, [denied({ how: 'protocol-error', detail: '400', tls: mtlsAllowed().tls })], { feature: 'f', claim: 'spec' }),
     ];
     expect(summarize(cells)).to.deep.equal({ cells: 3, passed: 3, failed: 0, flaky: 0, errors: 0, skipped: 0, differsFromIstio: 2 });
     expect(summarize([cells[2]!])).to.not.have.property('differsFromIstio');
