@@ -7,4 +7,4 @@ export { CLIENT_PROFILES, HBONE_PROFILES, ISTIO_HTTP_ALPN, ISTIO_TCP_ALPN, type 
 export { HBONE_ALPN, HBONE_PORT, hboneUnservedPort } from './hbone.js';
 export { ECHO_LINE_PREFIX, PROBE_LINE_PREFIX, parseEchoJson, parseEchoLine, type EchoParse } from './echo-reply.js';
 export { receivedAlert } from './tls-alerts.js';
-export { applyReceipts, parseReceipts, readReceiptsFile, type AttemptRef } from './receipts.js';
+export { applyReceipts, type AttemptRef } from './receipts.js';

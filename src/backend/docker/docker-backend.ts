@@ -12,7 +12,7 @@ import { ENV_LABEL, RUN_LABEL, WORKLOAD_LABEL, ownerLabels } from './labels.js';
 import { freeSubnets } from './pick-subnet.js';
 import { removeByLabels, removeNetwork } from './reap.js';
 import { escapeControls } from '../../util/terminal-text.js';
-import { parseReceipts } from '../../probe/index.js';
+import { parseReceipts } from '../app-receipts.js';
 
 export interface DockerBackendOptions {
   /** The host's harness folder: baked into the built image, or copied into a user-supplied one. */

@@ -18,7 +18,7 @@ import { describeExit, running, signalLeader, spawnGroup, stopGroup, tail, type 
 import { workloadConfig } from '../workload-config.js';
 import { bindProblem, sleep, tcpAccepts } from '../../util/net.js';
 import { createPrivateDir, type PrivateDir } from '../../util/private-dir.js';
-import { readReceiptsFile } from '../../probe/index.js';
+import { readReceiptsFile } from '../app-receipts.js';
 
 export interface LocalBackendOptions {
   /** First two octets of the loopback /16 the run's workloads get addresses in, e.g. `127.77`. Random when absent. */

@@ -19,7 +19,7 @@ import { BackendError } from '../../util/errors.js';
 import { escapeControls } from '../../util/terminal-text.js';
 import { sleep, tcpAccepts } from '../../util/net.js';
 import { createPrivateDir, type PrivateDir } from '../../util/private-dir.js';
-import { readReceiptsFile } from '../../probe/index.js';
+import { readReceiptsFile } from '../app-receipts.js';
 import { workloadConfig } from '../workload-config.js';
 import { ip, ipBatch, iptablesIn } from './ip.js';
 import { envNames, type EnvNames } from './names.js';
