@@ -3,11 +3,14 @@
 
 /**
  * `npm run test:integration`: Docker, network namespaces, HAProxy, Chromium, the packed tarball, and the local runs
- * that take minutes by design (the whole suite once per planted defect; chaos suites that probe for fixed durations).
+ * that take minutes by design (the whole suite once per planted defect, twice for determinism, under interrupts at
+ * random points, and under the independent L4 sidecar per claim; chaos suites that probe for fixed durations).
  */
 export const INTEGRATION: readonly string[] = [
   'test/trust/mutate.test.ts',
   'test/chaos/chaos-run.test.ts',
+  'test/e2e/interrupts.test.ts',
+  'test/e2e/l4-sidecar.test.ts',
   'test/e2e/independent-sidecar.test.ts',
   'test/chaos/canary-evidence.test.ts',
   'test/backend/docker/',
@@ -26,6 +29,14 @@ export const LIVE: readonly string[] = ['test/backend/kube/live.test.ts'];
 
 export const TIERS = ['unit', 'integration', 'live'] as const;
 export type Tier = (typeof TIERS)[number];
+
+/**
+ * Tiers whose files run in parallel mocha workers (scripts/test-tier.ts). The unit tier's files share nothing a
+ * neighbour could disturb: each local run has its own loopback /16 (fixed per test, or random), temp folders and run
+ * ids are unique, and signals go only to the test's own children. The integration tier stays serial: Docker, network
+ * namespaces and the fixed-duration chaos probes compete for the host's network and timing.
+ */
+export const PARALLEL: readonly Tier[] = ['unit'];
 
 /** The tier of a test file (a path relative to the repository, with forward slashes). */
 export function tierOf(file: string): Tier {

@@ -3,7 +3,7 @@
 // runaway memory, and no raw control character reaches the terminal.
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { loadScenarios, MAX_FILE_BYTES } from '../../src/scenario/index.js';
@@ -237,6 +237,9 @@ describe('trust: hostile input to the scenario loader', function () {
     const under = write(`${rows.join('\n')}\n`.slice(0, MAX_FILE_BYTES), 'under.yaml');
     await withDeadline('loading a file just under the limit', loadOutcome(under), 60_000);
     expect(process.memoryUsage().rss, 'resident memory').to.be.below(1.5 * 1024 ** 3);
+    // The next test validates this folder as a whole: it need not parse the big files again.
+    rmSync(over);
+    rmSync(under);
   });
 
   it('a FIFO, a directory or a device named as a scenario is refused without blocking', async function () {
