@@ -249,15 +249,19 @@ export function createKubeBackend(o: KubeBackendOptions): KubeBackend {
    * (newest first) on close or when a start fails. Returns a function that runs this one clean-up now.
    */
   function own(label: string, fn: () => Promise<void>): () => Promise<void> {
+    // One run of the clean-up, whoever starts it (the backend's unwind or a signal's drain); the other waits for it.
+    // It stays on the teardown stack until it has finished, so an interrupt's drain cannot end (and the CLI exit)
+    // while a delete the unwind started is still running.
+    let running: Promise<void> | undefined;
+    const once = () => (running ??= fn());
     const entry: { label: string; fn: () => Promise<void>; unregister: () => void } = {
       label,
       fn,
       unregister: o.pushTeardown(label, async () => {
         interrupted = true;
-        // Run once: the backend's own unwind (the start failing because of the interrupt) must not repeat it.
         const i = owned.indexOf(entry);
         if (i >= 0) owned.splice(i, 1);
-        await fn();
+        await once();
       }),
     };
     owned.push(entry);
@@ -265,8 +269,11 @@ export function createKubeBackend(o: KubeBackendOptions): KubeBackend {
       const i = owned.indexOf(entry);
       if (i < 0) return;
       owned.splice(i, 1);
-      entry.unregister();
-      await fn();
+      try {
+        await once();
+      } finally {
+        entry.unregister();
+      }
     };
   }
 
