@@ -76,8 +76,15 @@ function denialBeforeTermination(exp: Expectation, obs: Observation): string | u
 }
 
 function judgeAttempt(exp: Expectation, obs: Observation, accepted: readonly ExpectedOutcome[]): AttemptJudgement {
+  const client = judgeClientSide(exp, obs, accepted);
+  // The client's own proof of a violation says it best; otherwise the application's receipt can still prove one.
+  if (client.kind === 'forbidden') return client;
   const fromApp = receiptProblem(exp, obs, accepted);
-  if (fromApp !== undefined) return { kind: 'forbidden', why: fromApp };
+  return fromApp !== undefined ? { kind: 'forbidden', why: fromApp } : client;
+}
+
+/** What the client's side of one attempt shows, before the application's receipt is considered. */
+function judgeClientSide(exp: Expectation, obs: Observation, accepted: readonly ExpectedOutcome[]): AttemptJudgement {
   const outcome = observedOutcome(obs);
   if (outcome === undefined) return { kind: 'error', why: describeObservation(obs) };
   // Asymmetric evidence: a denial or an error may be a transient failure of an allowed path, so a retry may still
