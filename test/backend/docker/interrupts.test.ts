@@ -39,7 +39,7 @@ describe('docker backend: interrupts at random moments during probing judge noth
 
   const seed = 20261206;
   const random = seededRandom(seed);
-  const trials = Array.from({ length: 6 }, (_, i) => ({ signal: (i % 2 === 0 ? 'SIGINT' : 'SIGTERM') as NodeJS.Signals, delayMs: random.int(0, 150) }));
+  const trials = Array.from({ length: 10 }, (_, i) => ({ signal: (i % 2 === 0 ? 'SIGINT' : 'SIGTERM') as NodeJS.Signals, delayMs: random.int(0, 150) }));
 
   it(`a bounded number of trials (seed ${seed}): nothing left, no pass judged after the interrupt, latest unchanged`, async function () {
     requireCapability(this, docker !== undefined, ENGINE);
