@@ -4,36 +4,13 @@
 // must pass the static sidecar suite under --claim spec with no failed or error cell; each subtly wrong variant must
 // fail, and only in the cells its bug explains.
 import { expect } from 'chai';
-import { execa } from 'execa';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { CellResult, RunResult } from '../../src/model/index.js';
+import { cellsOf as cells, root, runSuite, STATIC_SUITE as SUITE } from '../support/suite-run.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const bin = join(root, 'bin/meshconform.js');
 const alt = `exec:${process.execPath} ${join(root, 'test/fixtures/independent-sidecar/alt-sidecar.mjs')}`;
-/** The static sidecar scenarios (`both` scenarios run their sidecar half; ambient-only ones are skipped). No chaos. */
-const SUITE = ['core', 'port-level', 'precedence', 'protocols', 'selectors', 'ambient'].map((d) => join(root, 'scenarios', d));
 
-async function run(subnet: string, env: Record<string, string>): Promise<{ exitCode: number | undefined; stderr: string; result: RunResult }> {
-  const out = mkdtempSync(join(tmpdir(), 'mc-alt-out-'));
-  try {
-    const r = await execa(process.execPath, [bin, 'run', ...SUITE, '--data-plane', alt, '--local-subnet', subnet, '--out', out, '--reporter', 'json'], {
-      cwd: root,
-      reject: false,
-      env: { ...env, NO_COLOR: '1' },
-      timeout: 500_000,
-    });
-    const result = JSON.parse(readFileSync(join(out, 'latest', 'report.json'), 'utf8')) as RunResult;
-    return { exitCode: r.exitCode, stderr: r.stderr, result };
-  } finally {
-    rmSync(out, { recursive: true, force: true });
-  }
-}
-
-const cells = (r: RunResult): CellResult[] => r.scenarios.flatMap((s) => s.cells);
+const run = (subnet: string, env: Record<string, string>) => runSuite([...SUITE, '--data-plane', alt, '--local-subnet', subnet], env);
 const bad = (r: RunResult) =>
   cells(r)
     .filter((c) => c.verdict === 'fail' || c.verdict === 'error')

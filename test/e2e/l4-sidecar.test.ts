@@ -3,36 +3,13 @@
 // --claim spec and fails it under --claim istio (Envoy's HTTP-codec cells); a subtly broken variant fails under both;
 // the reference sidecar passes under both.
 import { expect } from 'chai';
-import { execa } from 'execa';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { CellResult, Claim, RunResult } from '../../src/model/index.js';
+import type { Claim, RunResult } from '../../src/model/index.js';
+import { cellsOf as cells, root, runSuite, STATIC_SUITE as SUITE } from '../support/suite-run.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const bin = join(root, 'bin/meshconform.js');
 const l4 = `exec:${process.execPath} ${join(root, 'test/fixtures/l4-sidecar/l4-sidecar.mjs')}`;
-/** The static sidecar scenarios of the built-in suite (`both` scenarios run their sidecar half; ambient ones are skipped). */
-const SUITE = ['core', 'port-level', 'precedence', 'protocols', 'selectors', 'ambient'].map((d) => join(root, 'scenarios', d));
 
-async function run(args: string[], env: Record<string, string> = {}): Promise<{ exitCode: number | undefined; stderr: string; result: RunResult }> {
-  const out = mkdtempSync(join(tmpdir(), 'mc-l4-out-'));
-  try {
-    const r = await execa(process.execPath, [bin, 'run', ...args, '--out', out, '--reporter', 'json', '--retries', '0'], {
-      cwd: root,
-      reject: false,
-      env: { ...env, NO_COLOR: '1' },
-      timeout: 500_000,
-    });
-    const result = JSON.parse(readFileSync(join(out, 'latest', 'report.json'), 'utf8')) as RunResult;
-    return { exitCode: r.exitCode, stderr: r.stderr, result };
-  } finally {
-    rmSync(out, { recursive: true, force: true });
-  }
-}
-
-const cells = (r: RunResult): CellResult[] => r.scenarios.flatMap((s) => s.cells);
+const run = (args: string[], env: Record<string, string> = {}) => runSuite([...args, '--retries', '0'], env);
 const failing = (r: RunResult) =>
   cells(r)
     .filter((c) => c.verdict !== 'pass')
