@@ -205,5 +205,7 @@ export function expiredServer(exp: Expectation): Expectation {
 
 /** `exp` whose reference and required outcome is `outcome` alone, for the reason `rule` (a fault's effect). */
 function only(exp: Expectation, outcome: Expectation['outcome'], rule: string): Expectation {
-  return { ...exp, outcome, rule, required: [outcome], requiredRule: rule };
+  // The fault explains the outcome: no condition of the cell's usual required set applies.
+  const { denyOnlyAfterTermination: _, ...rest } = exp;
+  return { ...rest, outcome, rule, required: [outcome], requiredRule: rule };
 }

@@ -69,7 +69,7 @@ function receiptProblem(exp: Expectation, obs: Observation, accepted: readonly E
  * ClientHello) denies a valid identity where mTLS is accepted, under either claim. Returns the reason, or undefined.
  */
 function denialBeforeTermination(exp: Expectation, obs: Observation): string | undefined {
-  if (obs.status !== 'denied' || exp.meshMode !== 'sidecar' || exp.protocol !== 'http' || exp.client !== 'mtls-tcp' || exp.mode === 'DISABLE') return undefined;
+  if (obs.status !== 'denied' || !exp.denyOnlyAfterTermination) return undefined;
   if (obs.tls?.serverIdentityOk) return undefined;
   const tls = obs.tls ? `the server presented ${obs.tls.serverIdentity ?? 'no SPIFFE identity'}` : 'the TLS handshake did not complete';
   return `${describeObservation(obs)} before mTLS was terminated with the workload's identity (${tls}); valid mesh mTLS must be accepted here, only the non-HTTP bytes inside may be refused (R5.9)`;

@@ -36,6 +36,11 @@ export interface Expectation {
   readonly required: readonly ExpectedOutcome[];
   /** Why `required` is what it is; equals `rule` when the set is Istio's outcome alone. */
   readonly requiredRule: string;
+  /**
+   * A `deny` counts only after the data plane terminated mTLS with the workload's identity: valid mesh mTLS with
+   * non-HTTP bytes to a STRICT or PERMISSIVE sidecar HTTP port, where only the bytes inside may be refused (R5.9).
+   */
+  readonly denyOnlyAfterTermination?: true;
   readonly decidedBy: readonly DecidingPolicy[];
 }
 

@@ -32,6 +32,7 @@ export function expectations(scenario: Scenario, meshMode: MeshMode): Expectatio
           rule: ruleWithNotes(derived.rule, eff.notes),
           required: required.required,
           requiredRule: ruleWithNotes(required.rule, eff.notes),
+          ...(required.denyOnlyAfterTermination ? { denyOnlyAfterTermination: true as const } : {}),
           decidedBy: eff.decidedBy,
         });
       }

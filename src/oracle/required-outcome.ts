@@ -5,6 +5,8 @@ import type { OutcomeRule } from './expected-outcome.js';
 export interface RequiredRule {
   readonly required: readonly ExpectedOutcome[];
   readonly rule: string;
+  /** See Expectation.denyOnlyAfterTermination. */
+  readonly denyOnlyAfterTermination?: true;
 }
 
 const CODEC = "Envoy's HTTP codec answers a protocol error here, which is protocol handling, not PeerAuthentication (R5.9)";
@@ -27,13 +29,6 @@ export function requiredOutcomes(meshMode: MeshMode, mode: MtlsMode, protocol: P
       if (mode === 'STRICT') return only;
       return set(['deny', 'allow'], `R5.4/R5.5 ${mode}: plaintext is accepted; raw TCP bytes may be relayed to the application or refused as non-HTTP (${CODEC})`);
     case 'mtls-tcp':
-      if (mode === 'DISABLE') {
-        return set(['deny', 'passthrough'], `R5.5 DISABLE: TLS is never terminated; it may pass through to the application untouched or be refused as non-HTTP (${CODEC})`);
-      }
-      return set(
-        ['allow', 'deny'],
-        `R5.3/R5.4 ${mode}: valid mesh mTLS is accepted and must be terminated with the workload's identity; the non-HTTP bytes inside may then reach the application or be refused (${CODEC})`,
-      );
     case 'mtls-http':
     case 'tls-no-client-cert':
     case 'mtls-foreign-ca':
@@ -42,6 +37,15 @@ export function requiredOutcomes(meshMode: MeshMode, mode: MtlsMode, protocol: P
     case 'tls-no-istio-alpn':
       if (mode === 'DISABLE') {
         return set(['deny', 'passthrough'], `R5.5 DISABLE: TLS is never terminated; it may pass through to the application untouched or be refused as non-HTTP (${CODEC})`);
+      }
+      if (client === 'mtls-tcp') {
+        return {
+          ...set(
+            ['allow', 'deny'],
+            `R5.3/R5.4 ${mode}: valid mesh mTLS is accepted and must be terminated with the workload's identity; the non-HTTP bytes inside may then reach the application or be refused (${CODEC})`,
+          ),
+          denyOnlyAfterTermination: true,
+        };
       }
       if (mode === 'PERMISSIVE' && (client === 'tls-no-client-cert' || client === 'tls-no-istio-alpn')) {
         return set(

@@ -16,6 +16,7 @@ interface Cell {
   reference: ExpectedOutcome;
   required: readonly ExpectedOutcome[];
   rule: string;
+  denyOnlyAfterTermination: boolean;
 }
 
 function everyCell(): Cell[] {
@@ -26,7 +27,16 @@ function everyCell(): Cell[] {
         for (const mode of MODES) {
           const ref = outcomeFor(meshMode, mode, protocol, client)!;
           const req = requiredOutcomes(meshMode, mode, protocol, client, ref);
-          out.push({ meshMode, mode, protocol, client, reference: ref.outcome, required: req.required, rule: req.rule });
+          out.push({
+            meshMode,
+            mode,
+            protocol,
+            client,
+            reference: ref.outcome,
+            required: req.required,
+            rule: req.rule,
+            denyOnlyAfterTermination: req.denyOnlyAfterTermination === true,
+          });
         }
       }
     }
@@ -54,6 +64,13 @@ const SIDECAR_HTTP_SETS: Readonly<Record<string, readonly ExpectedOutcome[]>> = 
 
 describe('oracle: required outcomes vs Istio reference', function () {
   const cells = everyCell();
+
+  it('a deny counts only after termination exactly for mtls-tcp into a STRICT or PERMISSIVE sidecar HTTP port', function () {
+    for (const c of cells) {
+      const expected = c.meshMode === 'sidecar' && c.protocol === 'http' && c.client === 'mtls-tcp' && c.mode !== 'DISABLE';
+      expect(c.denyOnlyAfterTermination, name(c)).to.equal(expected);
+    }
+  });
 
   it("every required set holds Istio's reference outcome, has no duplicates and a rule", function () {
     for (const c of cells) {
