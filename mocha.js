@@ -1,14 +1,6 @@
 // `meshconform/mocha`: scenario folders as mocha suites, from the compiled engine (or, in a checkout whose src/ is
 // newer than its build, from src/ through tsx; see bin/meshconform.js).
-import { devSourceIsNewer } from './bin/dev-source.js';
+import { loadEngine } from './bin/dev-source.js';
 
-let mod;
-if (process.env.MESHCONFORM_FROM_SOURCE === '1' || devSourceIsNewer()) {
-  const { register } = await import('tsx/esm/api');
-  register();
-  mod = await import('./src/mocha/index.ts');
-} else {
-  const compiled = './dist/mocha/index.js'; // computed: the type check reads src/, not the build
-  mod = await import(compiled);
-}
+const mod = await loadEngine(new URL('./src/mocha/index.ts', import.meta.url), new URL('./dist/mocha/index.js', import.meta.url));
 export const meshconformSuites = mod.meshconformSuites;

@@ -29,3 +29,17 @@ export function devSourceIsNewer() {
   }
   return newer(join(root, 'src'));
 }
+
+/**
+ * Imports the engine module: `srcUrl` through tsx when MESHCONFORM_FROM_SOURCE=1 or src/ is newer than the build,
+ * else the compiled `distUrl` (an installed package has no src/ and always takes dist/).
+ * @param {URL} srcUrl @param {URL} distUrl @returns {Promise<any>}
+ */
+export async function loadEngine(srcUrl, distUrl) {
+  if (process.env.MESHCONFORM_FROM_SOURCE === '1' || devSourceIsNewer()) {
+    const { register } = await import('tsx/esm/api');
+    register();
+    return import(srcUrl.href);
+  }
+  return import(distUrl.href);
+}

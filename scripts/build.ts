@@ -9,8 +9,8 @@ import { bundleReportScript } from '../src/report/html/report-script.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const src = join(root, 'src');
-export const DIST = join(root, 'dist');
-export const STAMP = '.built';
+const DIST = join(root, 'dist');
+const STAMP = '.built';
 // The page script runs in the browser: bundled on its own, never loaded by Node.
 const PAGE_SCRIPT_DIR = join(src, 'report/html/assets');
 
