@@ -175,20 +175,19 @@ export interface WriteOutputsOptions {
  * into place (and removed on every other path, including a forced exit); only then do the console reporters print
  * "report in …". Then `latest` is pointed at it, unless the run was interrupted.
  */
-export async function writeOutputs(result: RunResult, reporter: MultiplexedReporter | RunReporters, outRoot: string, options: WriteOutputsOptions = {}): Promise<string> {
+export async function writeOutputs(result: RunResult, reporter: RunReporters, outRoot: string, options: WriteOutputsOptions = {}): Promise<string> {
   const dir = join(outRoot, result.runId);
   const staging = join(outRoot, `.${result.runId}.partial`);
-  const files = 'files' in reporter ? reporter.files : reporter;
   const keep = removeOnExit(staging);
   try {
     await mkdir(staging, { recursive: true });
-    await files.onRunEnd(result, staging);
+    await reporter.files.onRunEnd(result, staging);
     await rename(staging, dir);
   } finally {
     await rm(staging, { recursive: true, force: true });
     keep();
   }
-  if ('stream' in reporter) await reporter.stream.onRunEnd(result, dir);
+  await reporter.stream.onRunEnd(result, dir);
   if (result.interrupted === undefined && !options.interrupt?.aborted) await pointLatest(outRoot, result.runId);
   else if (result.interrupted === undefined) process.stderr.write(`meshconform: interrupted while writing the report: ${join(outRoot, LATEST)} not replaced\n`);
   return dir;
