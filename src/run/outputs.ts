@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
 import { constants } from 'node:fs';
 import { access, lstat, mkdir, open, readdir, readlink, rename, rm, stat, symlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { RunResult } from '../model/index.js';
 import { createReporters, isReporterName, multiplexReporters, REPORTER_NAMES, type ReporterName, type MultiplexedReporter, type ReporterOptions } from '../report/index.js';
 import { UsageError } from '../util/errors.js';
+import { removeOnExit } from '../util/private-dir.js';
 import { pushTeardown } from './teardown.js';
 
 export function parseReporters(list: string): ReporterName[] {
@@ -99,21 +99,6 @@ export async function prepareOutRoot(out: string): Promise<void> {
       `--out ${out}: ${join(out, LATEST)} is ${owner.foreign}; meshconform replaces ${LATEST} on every run, so it will not touch one it did not make. Move it away or choose another --out`,
     );
   }
-}
-
-const removeAtExit = new Set<string>();
-let exitHook = false;
-
-/** Removes `path` even on a forced exit (second Ctrl-C, process.exit), until the returned function is called. */
-function removeOnExit(path: string): () => void {
-  if (!exitHook) {
-    exitHook = true;
-    process.on('exit', () => {
-      for (const p of removeAtExit) rmSync(p, { recursive: true, force: true, maxRetries: 3 });
-    });
-  }
-  removeAtExit.add(path);
-  return () => removeAtExit.delete(path);
 }
 
 /** The real reason a folder cannot be made: mkdir -p says ENOENT on a read-only file system, so ask the nearest existing parent. */

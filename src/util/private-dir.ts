@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { mkdir, readdir, rm, writeFile, rename } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,13 +14,12 @@ export interface PrivateDir {
   remove(): Promise<void>;
 }
 
-// Folders not yet removed: a forced exit (a second Ctrl-C) still deletes them, synchronously, on the way out.
+// Paths not yet removed: a forced exit (a second Ctrl-C, process.exit) still deletes them, synchronously, on the way out.
 const live = new Set<string>();
 let exitHook = false;
 
-export async function createPrivateDir(prefix = 'meshconform-'): Promise<PrivateDir> {
-  // Synchronous on purpose: a folder created by a thread-pool call still in flight at a forced exit would escape
-  // the exit hook below.
+/** Removes `path` even on a forced exit, until the returned function is called. */
+export function removeOnExit(path: string): () => void {
   if (!exitHook) {
     exitHook = true;
     process.once('exit', () => {
@@ -28,8 +27,15 @@ export async function createPrivateDir(prefix = 'meshconform-'): Promise<Private
       for (const p of live) removeKeysFirstSync(p);
     });
   }
-  const path = mkdtempSync(join(tmpdir(), prefix));
   live.add(path);
+  return () => live.delete(path);
+}
+
+export async function createPrivateDir(prefix = 'meshconform-'): Promise<PrivateDir> {
+  // Synchronous on purpose: a folder created by a thread-pool call still in flight at a forced exit would escape
+  // the exit hook.
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  const keep = removeOnExit(path);
   // Recorded for `meshconform reap`: a run killed with SIGKILL cannot remove it itself.
   const forget = recordDir(path);
   let seq = 0;
@@ -51,7 +57,7 @@ export async function createPrivateDir(prefix = 'meshconform-'): Promise<Private
     },
     async remove() {
       await removeKeysFirst(path);
-      live.delete(path);
+      keep();
       forget();
     },
   };
@@ -70,7 +76,8 @@ export async function removeKeysFirst(path: string): Promise<void> {
 export function removeKeysFirstSync(path: string): void {
   let entries: import('node:fs').Dirent[] = [];
   try {
-    entries = readdirSync(path, { recursive: true, withFileTypes: true });
+    // A symlink (outputs' `latest` in the making) is removed itself, never followed into its target.
+    if (!lstatSync(path).isSymbolicLink()) entries = readdirSync(path, { recursive: true, withFileTypes: true });
   } catch {
     // gone
   }
