@@ -14,7 +14,8 @@ const STAMP = '.built';
 // The page script runs in the browser: bundled on its own, never loaded by Node.
 const PAGE_SCRIPT_DIR = join(src, 'report/html/assets');
 
-function walk(dir: string): string[] {
+/** Every file under `dir`, recursively. */
+export function walk(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const p = join(dir, name);
     return statSync(p).isDirectory() ? walk(p) : [p];

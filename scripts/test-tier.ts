@@ -1,21 +1,13 @@
 // `npm run test:unit | test:integration | test:live`: runs mocha on the test files of one tier (test/tiers.ts).
 // Mocha's output ends with "N passed, N failed" (test/support/counting-reporter.cjs); the exit code is mocha's.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PARALLEL, TIERS, type Tier, tierOf } from '../test/tiers.js';
-import { buildDist } from './build.js';
+import { buildDist, walk } from './build.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-
-function walk(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const p = join(dir, name);
-    return statSync(p).isDirectory() ? walk(p) : [p];
-  });
-}
 
 export function tierFiles(tier: Tier): string[] {
   return walk(join(root, 'test'))
