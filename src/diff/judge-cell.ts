@@ -152,6 +152,8 @@ export function judgeCell(exp: Expectation, attempts: readonly Observation[], ct
   const judged = attempts.map((obs) => judgeAttempt(exp, obs, accepted));
   const lastJudged = judged.at(-1)!;
   const firstMatch = judged.findIndex((j) => j.kind === 'match');
+  // The outcome of the first matching attempt: what a pass or a flaky cell stands on.
+  const matched = firstMatch >= 0 ? observedOutcome(attempts[firstMatch]!) : undefined;
   const n = attempts.length;
   const decided = describeDecidedBy(exp.decidedBy);
 
@@ -167,12 +169,11 @@ export function judgeCell(exp: Expectation, attempts: readonly Observation[], ct
     reason = `${expectedText(exp, accepted)} but${at} ${(judged[forbidden] as { why: string }).why}${later}; ${decided}.`;
   } else if (firstMatch === 0) {
     verdict = 'pass';
-    reason = `${matchText(exp, observedOutcome(attempts[0]!))}; ${decided}.`;
+    reason = `${matchText(exp, matched)}; ${decided}.`;
   } else if (firstMatch > 0) {
     const first = judged[0]!;
     verdict = 'flaky';
-    const seen = observedOutcome(attempts[firstMatch]!);
-    const differs = seen !== exp.outcome ? ` (${matchText(exp, seen)})` : '';
+    const differs = matched !== exp.outcome ? ` (${matchText(exp, matched)})` : '';
     reason = `${expectedText(exp, accepted)}: matched${differs} only on attempt ${firstMatch + 1} of ${n}; attempt 1: ${first.kind === 'match' ? 'matched' : first.why}; ${decided}.`;
   } else if (lastJudged.kind === 'error') {
     verdict = 'error';
@@ -187,10 +188,10 @@ export function judgeCell(exp: Expectation, attempts: readonly Observation[], ct
 
   // A fail shows the attempt that proved it; otherwise the last attempt.
   const outcome = observedOutcome(shown);
-  const matched = firstMatch >= 0 && verdict !== 'fail' ? observedOutcome(attempts[firstMatch]!) : undefined;
+  const differsFromIstio = verdict !== 'fail' && matched !== undefined && matched !== exp.outcome;
   return {
     ...baseCell(exp, ctx.feature),
-    ...(matched !== undefined && matched !== exp.outcome ? { differsFromIstio: true as const } : {}),
+    ...(differsFromIstio ? { differsFromIstio: true as const } : {}),
     observed: { ...shown, attempts: n },
     ...(outcome !== undefined ? { observedOutcome: outcome } : {}),
     verdict,

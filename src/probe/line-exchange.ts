@@ -48,21 +48,23 @@ export function lineExchange(job: ProbeJob, ctx: ProbeContext, tlsOptions: TlsOp
       socket.destroy();
       void closed(socket).then(() => resolve({ outcome, trace }));
     };
-    /** The stream stopped (EOF, error, close) with no complete reply line. */
-    const ended = (otherwise: () => Outcome) => {
-      if (mx === 'pending' && size > 0) return finish(mxError(`truncated: the connection ended after ${incompletePreamble(all())}`));
+    /**
+     * The stream stopped (EOF, error, close) or the deadline came, with no complete reply line: an unfinished preamble
+     * is a protocol error (`mxWhy` says how it ended), bytes so far are the reply as it stands (garbage without a
+     * newline is a non-echo reply, as the HTTP clients classify it), and only silence is `otherwise`.
+     */
+    const ended = (otherwise: () => Outcome, mxWhy = (p: string) => `truncated: the connection ended after ${p}`) => {
+      if (mx === 'pending' && size > 0) return finish(mxError(mxWhy(incompletePreamble(all()))));
       const rest = reply();
       if (rest.length > 0) return finish(outcomeOfReplyLine(rest.toString('utf8')));
       return finish(otherwise());
     };
     const noReply = () => denied('closed', trace.mx ? 'connection closed after the istio-peer-exchange preamble without a reply' : 'connection closed without a reply');
-    const onAbort = () => {
-      if (mx === 'pending' && size > 0) finish(mxError(`incomplete within the probe deadline: ${incompletePreamble(all())} arrived`));
-      // Bytes before the deadline are the reply as it stands (garbage without a newline is a non-echo reply, as the
-      // HTTP clients classify it); only silence is a timeout.
-      else if (reply().length > 0) finish(outcomeOfReplyLine(reply().toString('utf8')));
-      else finish(timeoutOutcome(signal, trace));
-    };
+    const onAbort = () =>
+      ended(
+        () => timeoutOutcome(signal, trace),
+        (p) => `incomplete within the probe deadline: ${p} arrived`,
+      );
 
     socket.on('data', (chunk: Buffer) => {
       chunks.push(chunk);

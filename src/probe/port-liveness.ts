@@ -22,16 +22,15 @@ export function listenerOf(j: ProbeJob): string {
  * Returns a new map; the input is not changed.
  */
 export function timeoutsWithoutLife(jobs: readonly ProbeJob[], observed: ReadonlyMap<CellKey, Observation>): Map<CellKey, Observation> {
-  const portOf = listenerOf;
   const alive = new Set<string>();
   for (const j of jobs) {
     const obs = observed.get(j.key);
-    if (obs && showsLife(obs)) alive.add(portOf(j));
+    if (obs && showsLife(obs)) alive.add(listenerOf(j));
   }
   const out = new Map(observed);
   for (const j of jobs) {
     const obs = observed.get(j.key);
-    if (obs?.status !== 'denied' || obs.how !== 'timeout' || alive.has(portOf(j))) continue;
+    if (obs?.status !== 'denied' || obs.how !== 'timeout' || alive.has(listenerOf(j))) continue;
     out.set(j.key, {
       status: 'error',
       message: `${obs.detail}, and no other probe of ${j.workload}:${j.port} got an answer or a refusal in the same round: a data plane that does not respond is not evidence of a denial`,
