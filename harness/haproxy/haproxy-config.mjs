@@ -86,26 +86,20 @@ function portSection(plan, p) {
   const internal = [...mtlsFrontend, ...plainFrontend];
   switch (p.mode) {
     case 'STRICT':
+    case 'DISABLE': {
+      // One frontend straight to the app: STRICT terminates mTLS on it, DISABLE takes the bytes as they come.
+      const strict = p.mode === 'STRICT';
       return [
-        `# port ${p.port} (${p.protocol}): STRICT`,
+        `# port ${p.port} (${p.protocol}): ${p.mode}`,
         `frontend ${name}`,
         `    mode ${p.protocol}`,
-        `    bind ${listen} ${tls}`,
-        ...xfcc,
+        strict ? `    bind ${listen} ${tls}` : `    bind ${listen}`,
+        ...(strict ? xfcc : []),
         `    default_backend ${name}_app`,
         ...appBackend,
         ...internal,
       ];
-    case 'DISABLE':
-      return [
-        `# port ${p.port} (${p.protocol}): DISABLE`,
-        `frontend ${name}`,
-        `    mode ${p.protocol}`,
-        `    bind ${listen}`,
-        `    default_backend ${name}_app`,
-        ...appBackend,
-        ...internal,
-      ];
+    }
     case 'PERMISSIVE': {
       const lines = [
         `# port ${p.port} (${p.protocol}): PERMISSIVE`,
