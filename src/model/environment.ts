@@ -2,7 +2,6 @@ import type { MeshMode, Scenario, WorkloadKey } from './scenario.js';
 import type { MtlsMode, PeerAuthenticationManifest } from './policy.js';
 import type { AppReceipt, ClientKind } from './probe.js';
 import type { ChaosCapability, EnvironmentChaos } from './chaos-controls.js';
-import type { FaultKind } from './chaos.js';
 
 /** Cells a data plane cannot express: they are reported `skipped` with the reason instead of being probed. */
 export interface Inexpressible {
@@ -34,8 +33,6 @@ export interface DataPlaneSpec {
   readonly env?: Readonly<Record<string, string>>;
   /** What this data plane cannot express (a third-party proxy without some Istio feature). */
   readonly inexpressible?: readonly Inexpressible[];
-  /** Chaos faults this data plane cannot take (a third-party proxy with no clock offset): such scenarios are skipped with the reason. */
-  readonly unsupportedFaults?: readonly { readonly fault: FaultKind; readonly reason: string }[];
   /** Optional contract parts it implements; none when absent (what the contract requires, nothing more). */
   readonly capabilities?: readonly DataPlaneCapability[];
   /** Mesh modes this data plane implements; `['sidecar']` when absent. */

@@ -72,9 +72,9 @@ export function resolveDataPlane(
       name: 'haproxy',
       argv: [process.execPath, harnessFile('haproxy/haproxy-launcher.mjs')],
       workloadsPerProcess,
-      // SIGHUP renders a new haproxy.cfg from the policies and certificates and reloads; no clock offset, one workload.
+      // SIGHUP renders a new haproxy.cfg from the policies and certificates and reloads. No clock offset: HAProxy checks
+      // certificate validity against the system clock, so clock-skew scenarios are skipped. One workload per process.
       capabilities: ['tls-reload', 'policy-reload'],
-      unsupportedFaults: [{ fault: 'clock-skew', reason: 'HAProxy checks certificate validity against the system clock and has no clock offset (MESHCONFORM_CLOCK_OFFSET_MS)' }],
       inexpressible: [
         {
           client: 'mtls-other-trust-domain',

@@ -60,11 +60,6 @@ export function prepareChaos(
     }
     const seed = effectiveSeed(spec, o.seed);
     const schedule = buildSchedule(spec, s.workloads, seed);
-    const unsupported = o.dataPlane.unsupportedFaults?.find((u) => schedule.some((f) => f.fault === u.fault));
-    if (unsupported) {
-      out.set(s, { skip: `data plane ${o.dataPlane.name} cannot take the ${unsupported.fault} fault: ${unsupported.reason}` });
-      continue;
-    }
     const lacking = dataPlaneLacks(o.dataPlane, schedule);
     if (lacking) {
       out.set(s, { skip: lacking });
