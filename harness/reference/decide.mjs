@@ -33,11 +33,11 @@ export function decide(mode, protocol, sniff, defects = new Set()) {
     case 'STRICT':
       if (sniff.kind !== 'tls') return defects.has('strict-accepts-plaintext') || (protocol === 'http' && defects.has('strict-http-accepts-plaintext')) ? 'plaintext' : 'close';
       // STRICT chains match transport_protocol tls only; ALPN is not checked.
-      if (defects.has('strict-requires-istio-alpn') && !hasIstioAlpn(protocol, sniff.alpn)) return 'close';
+      if (defects.has('strict-requires-istio-alpn') && !hasIstioAlpn(sniff.alpn)) return 'close';
       return 'terminate';
     case 'PERMISSIVE':
       if (sniff.kind === 'plaintext') return defects.has('permissive-rejects-plaintext') ? 'close' : 'plaintext';
-      if (hasIstioAlpn(protocol, sniff.alpn) && !defects.has('permissive-passes-istio-alpn-through')) return 'terminate';
+      if (hasIstioAlpn(sniff.alpn) && !defects.has('permissive-passes-istio-alpn-through')) return 'terminate';
       return protocol === 'tcp' ? 'passthrough' : 'close';
     case 'DISABLE':
       if (sniff.kind === 'plaintext') return 'plaintext';
@@ -50,10 +50,9 @@ export function decide(mode, protocol, sniff, defects = new Set()) {
 
 /**
  * Whether the client's ALPN offer selects a PERMISSIVE port's mTLS chain (the same set whatever the port protocol).
- * @param {import('./config.mjs').PortProtocol} _protocol
  * @param {readonly string[] | null} alpn the client's offer
  */
-export function hasIstioAlpn(_protocol, alpn) {
+export function hasIstioAlpn(alpn) {
   return (alpn ?? []).some((p) => ALL_ISTIO_MTLS_ALPNS.includes(p));
 }
 
