@@ -44,10 +44,8 @@ export const reapCommand: CommandModule = (program, { out, setExitCode }) => {
         return;
       }
       const unreachable: string[] = [];
-      if (flags.backend === 'netns') {
-        const problem = await netnsHostProblem();
-        if (problem) throw new BackendError(problem.replace('--backend netns', 'reap --backend netns'));
-      }
+      const netnsProblem = flags.backend !== 'docker' && flags.backend !== 'local' ? await netnsHostProblem() : undefined;
+      if (netnsProblem && flags.backend === 'netns') throw new BackendError(netnsProblem.replace('--backend netns', 'reap --backend netns'));
 
       // First: processes that could still write keys, then the folders holding them.
       if (flags.backend !== 'docker') {
@@ -85,10 +83,8 @@ export const reapCommand: CommandModule = (program, { out, setExitCode }) => {
       }
 
       if (flags.backend !== 'docker' && flags.backend !== 'local') {
-        const problem = await netnsHostProblem();
-        if (problem && flags.backend === 'netns') throw new BackendError(problem.replace('--backend netns', 'reap --backend netns'));
-        if (problem) {
-          unreachable.push(`netns: ${problem}`);
+        if (netnsProblem) {
+          unreachable.push(`netns: ${netnsProblem}`);
         } else {
           const r = await reapNetns(scope);
           for (const k of r.kept) out.write(`netns: kept run ${k.runId}: ${k.why}\n`);
