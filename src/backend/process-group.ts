@@ -134,6 +134,21 @@ export function signalLeader(p: GroupProc | undefined, signal: NodeJS.Signals): 
   if (running(p)) p.child.kill(signal);
 }
 
+/** The first line a process prints (its ready message): feed `onStdout` its stdout; `line` resolves once a newline arrives. */
+export function firstLine(): { line: Promise<string>; onStdout(chunk: string): void } {
+  let text = '';
+  let resolveLine: (line: string) => void = () => {};
+  const line = new Promise<string>((resolve) => (resolveLine = resolve));
+  return {
+    line,
+    onStdout(chunk) {
+      if (text.includes('\n')) return;
+      text += chunk;
+      if (text.includes('\n')) resolveLine(text.slice(0, text.indexOf('\n')));
+    },
+  };
+}
+
 export function describeExit(p: GroupProc): string {
   if (!p.exit) return 'running';
   if (p.exit.signal) return `signal ${p.exit.signal}`;

@@ -14,7 +14,7 @@ import type {
 import { readFile } from 'node:fs/promises';
 import { BackendError } from '../../util/errors.js';
 import { escapeControls } from '../../util/terminal-text.js';
-import { describeExit, running, signalLeader, spawnGroup, stopGroup, tail, type GroupProc } from '../process-group.js';
+import { describeExit, firstLine, running, signalLeader, spawnGroup, stopGroup, tail, type GroupProc } from '../process-group.js';
 import { workloadConfig } from '../workload-config.js';
 import { bindProblem, sleep, tcpAccepts } from '../../util/net.js';
 import { createPrivateDir, type PrivateDir } from '../../util/private-dir.js';
@@ -147,23 +147,10 @@ async function startLocal(o: EnvironmentOptions, subnet: string, firstIndex: num
     // The echo app's receipts (the probe ids it received) go to the harness's private folder.
     receiptsFile = `${dir.path}/echo-receipts.jsonl`;
     const echoConfig = await dir.write('echo.json', JSON.stringify({ listeners, tls: { certFile: appCert, keyFile: appKey }, receiptsFile }));
-    let firstLine: (line: string) => void = () => {};
-    const echoLine = new Promise<string>((resolve) => (firstLine = resolve));
-    let echoText = '';
-    const echo = spawnGroup(
-      'echo application',
-      o.echoArgv,
-      { MESHCONFORM_ECHO_CONFIG: echoConfig },
-      {
-        onStdout: (chunk) => {
-          if (echoText.includes('\n')) return;
-          echoText += chunk;
-          if (echoText.includes('\n')) firstLine(echoText.slice(0, echoText.indexOf('\n')));
-        },
-      },
-    );
+    const echoLine = firstLine();
+    const echo = spawnGroup('echo application', o.echoArgv, { MESHCONFORM_ECHO_CONFIG: echoConfig }, { onStdout: echoLine.onStdout });
     procs.push(echo);
-    const echoReady = readEchoPorts(echo, echoLine, o.readyTimeoutMs, where);
+    const echoReady = readEchoPorts(echo, echoLine.line, o.readyTimeoutMs, where);
     echoReady.catch(() => {}); // awaited below; this only keeps an early failure from being "unhandled"
 
     for (const [i, w] of workloads.entries()) {

@@ -20,6 +20,7 @@ import { escapeControls } from '../../util/terminal-text.js';
 import { sleep, tcpAccepts } from '../../util/net.js';
 import { createPrivateDir, type PrivateDir } from '../../util/private-dir.js';
 import { readReceiptsFile } from '../app-receipts.js';
+import { firstLine } from '../process-group.js';
 import { workloadConfig } from '../workload-config.js';
 import { ip, ipBatch, iptablesIn } from './ip.js';
 import { envNames, type EnvNames } from './names.js';
@@ -462,27 +463,13 @@ async function claimSubnet(names: EnvNames, ctx: StartContext, where: string): P
 }
 
 async function startEcho(s: Slot, o: EnvironmentOptions, where: string): Promise<void> {
-  let text = '';
-  let gotLine: (line: string) => void = () => {};
-  const firstLine = new Promise<string>((resolve) => (gotLine = resolve));
-  const proc = spawnInNetns(
-    s.netns,
-    `echo application of ${s.key}`,
-    o.echoArgv,
-    { MESHCONFORM_ECHO_CONFIG: s.echoConfigFile },
-    {
-      stdout: (chunk) => {
-        if (text.includes('\n')) return;
-        text += chunk;
-        if (text.includes('\n')) gotLine(text.slice(0, text.indexOf('\n')));
-      },
-    },
-  );
+  const ready = firstLine();
+  const proc = spawnInNetns(s.netns, `echo application of ${s.key}`, o.echoArgv, { MESHCONFORM_ECHO_CONFIG: s.echoConfigFile }, { stdout: ready.onStdout });
   s.echo = proc;
   const exited = proc.exited.then(() => {
     throw new BackendError(`${where}: ${proc.label} exited at start (${describeExit(proc)})${tail(proc)}`);
   });
-  const line = await Promise.race([firstLine, exited, deadline(o.readyTimeoutMs, () => `${where}: ${proc.label} not ready after ${o.readyTimeoutMs} ms${tail(proc)}`)]);
+  const line = await Promise.race([ready.line, exited, deadline(o.readyTimeoutMs, () => `${where}: ${proc.label} not ready after ${o.readyTimeoutMs} ms${tail(proc)}`)]);
   let msg: { ready?: boolean; ports?: Record<string, number> };
   try {
     msg = JSON.parse(line) as typeof msg;
