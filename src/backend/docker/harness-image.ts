@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { chmod, copyFile, mkdir, mkdtemp, readdir, realpath, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, copyFile, mkdir, readdir, realpath, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { execa } from 'execa';
 import type Dockerode from 'dockerode';
 import { BackendError } from '../../util/errors.js';
-import { recordDir } from '../../util/run-state.js';
+import { createPrivateDir } from '../../util/private-dir.js';
 
 /** Repository of the images built here; the tag is the content hash. */
 export const HARNESS_IMAGE_REPO = 'meshconform/node-harness';
@@ -40,9 +39,9 @@ export async function ensureHarnessImage(docker: Dockerode, harnessDir: string):
   const entries = [...(await nodeRuntimeEntries()), ...(await harnessEntries(harnessDir))];
   const ref = `${HARNESS_IMAGE_REPO}:${await contentHash(entries)}`;
   if (await imageExists(docker, ref)) return { ref, built: false, ms: Date.now() - t0 };
-  const stage = await mkdtemp(join(tmpdir(), 'meshconform-image-'));
-  // Recorded for `meshconform reap`, like every temporary folder of a run.
-  const forget = recordDir(stage);
+  // Recorded for `meshconform reap` and removed on a forced exit, like every temporary folder of a run.
+  const dir = await createPrivateDir('meshconform-image-');
+  const stage = dir.path;
   try {
     for (const e of entries) {
       const to = join(stage, e.target);
@@ -57,8 +56,7 @@ export async function ensureHarnessImage(docker: Dockerode, harnessDir: string):
     await writeFile(join(stage, 'etc/hosts'), '127.0.0.1 localhost\n');
     await importTree(docker, stage, ref);
   } finally {
-    await rm(stage, { recursive: true, force: true });
-    forget();
+    await dir.remove();
   }
   return { ref, built: true, ms: Date.now() - t0 };
 }
