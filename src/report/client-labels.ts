@@ -1,4 +1,4 @@
-import type { ClientKind } from '../model/index.js';
+import type { ClientKind, ExpectedOutcome } from '../model/index.js';
 
 /**
  * Column labels short enough for every client in 120 columns: the console reporter and the HTML report (which
@@ -26,3 +26,6 @@ export const CLIENT_SHORT_NAMES: Readonly<Record<ClientKind, string>> = {
 export function clientShortName(kind: string): string {
   return (CLIENT_SHORT_NAMES as Readonly<Record<string, string>>)[kind] ?? kind;
 }
+
+/** An expected or observed outcome as a cell shows it (console and HTML tables). */
+export const OUTCOME_SHORT: Readonly<Record<ExpectedOutcome, string>> = { allow: 'allow', deny: 'deny', passthrough: 'pthru' };

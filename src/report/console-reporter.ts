@@ -1,5 +1,6 @@
-import type { CellResult, ExpectedOutcome, RunResult, ScenarioResult, Summary, Verdict } from '../model/index.js';
+import type { CellResult, RunResult, ScenarioResult, Summary, Verdict } from '../model/index.js';
 import { CLIENT_SHORT_NAMES, cellLabel } from './cell-text.js';
+import { OUTCOME_SHORT } from './client-labels.js';
 import type { Reporter, ReporterOptions } from './reporter.js';
 import { clientColumns, truthRows } from '../util/truth-rows.js';
 import { timelineLines } from './timeline-text.js';
@@ -21,8 +22,6 @@ function symbols(fancy: boolean) {
     ? { pass: '✓', fail: '✗', ne: '≠', flaky: '~', error: 'E', skipped: '-', none: '·', ell: '…' }
     : { pass: '+', fail: 'X', ne: '!=', flaky: '~', error: 'E', skipped: '-', none: '.', ell: '..' };
 }
-
-const OUTCOME_SHORT: Readonly<Record<ExpectedOutcome, string>> = { allow: 'allow', deny: 'deny', passthrough: 'pthru' };
 
 const VERDICT_TONE: Readonly<Record<Verdict, Tone>> = { pass: 'green', fail: 'red', flaky: 'yellow', error: 'magenta', skipped: 'dim' };
 

@@ -3,11 +3,11 @@
 // Every string from the data reaches the page through text nodes or setAttribute, never through HTML parsing:
 // scenario, workload and policy names are input and may contain markup.
 import type uPlotType from 'uplot';
-import type { CellResult, ExpectedOutcome, ScenarioResult, Summary, TimelineProbe, Verdict } from '../../../model/index.js';
-import { clientShortName } from '../../client-labels.js';
+import type { CellResult, ScenarioResult, Summary, TimelineProbe, Verdict } from '../../../model/index.js';
+import { clientShortName, OUTCOME_SHORT } from '../../client-labels.js';
 import type { GroupResult } from '../../profile-results.js';
 import type { PageData } from '../page-data.js';
-import { citedRuleIds } from '../../rule-refs.js';
+import { citedRuleIds, RULE_REF } from '../../rule-refs.js';
 
 // uPlot's IIFE build, inlined before this script, defines a global (absent if the library failed to load).
 declare const uPlot: typeof uPlotType | undefined;
@@ -43,7 +43,6 @@ const VERDICTS = ['pass', 'fail', 'flaky', 'error', 'skipped'] as const;
 const VERDICT_LABEL: Readonly<Record<Verdict, string>> = { pass: 'passed', fail: 'failed', flaky: 'flaky', error: 'errors', skipped: 'skipped' };
 const VERDICT_COUNT: Readonly<Record<Verdict, keyof Summary>> = { pass: 'passed', fail: 'failed', flaky: 'flaky', error: 'errors', skipped: 'skipped' };
 const PROBLEM: ReadonlySet<Verdict> = new Set<Verdict>(['fail', 'error', 'flaky']);
-const OUT: Readonly<Record<ExpectedOutcome, string>> = { allow: 'allow', deny: 'deny', passthrough: 'pthru' };
 
 function byId<T extends HTMLElement>(id: string): T {
   const e = document.getElementById(id);
@@ -366,13 +365,13 @@ const noMatch = h('p', { class: 'empty', 'data-testid': 'no-match', hidden: true
 app.append(container, noMatch);
 
 function cellText(c: CellResult): string {
-  const exp = OUT[c.expected.outcome];
+  const exp = OUTCOME_SHORT[c.expected.outcome];
   switch (c.verdict) {
     case 'pass':
-      return c.differsFromIstio && c.observedOutcome ? '✓ ' + OUT[c.observedOutcome] + '^' : '✓ ' + exp;
+      return c.differsFromIstio && c.observedOutcome ? '✓ ' + OUTCOME_SHORT[c.observedOutcome] + '^' : '✓ ' + exp;
     case 'fail':
       if (c.observedOutcome === undefined) return '✗ ?≠' + exp;
-      return c.observedOutcome === c.expected.outcome ? '✗ ' + exp + '*' : '✗ ' + OUT[c.observedOutcome] + '≠' + exp;
+      return c.observedOutcome === c.expected.outcome ? '✗ ' + exp + '*' : '✗ ' + OUTCOME_SHORT[c.observedOutcome] + '≠' + exp;
     case 'flaky':
       return '~ ' + exp;
     case 'error':
@@ -626,14 +625,14 @@ function renderTimeline(s: ScenarioResult): HTMLElement {
 }
 
 // ---- spec rules ------------------------------------------------------------------------------------------
-// The text of every cited rule of docs/spec.md is embedded (the page is offline); rule ids link to it.
-const RULE_ID = /\bR\d+\.\d+\b/g;
+// The text of every cited rule of docs/spec.md is embedded (the page is offline); rule ids link to it (a section
+// reference such as R3 has no embedded text and stays plain).
 
 /** A rule string with each rule id the page holds as a link to its embedded section. */
 function ruleLinks(text: string): HTMLSpanElement {
   const span = h('span', null);
   let at = 0;
-  for (const m of text.matchAll(RULE_ID)) {
+  for (const m of text.matchAll(RULE_REF)) {
     if (!data.rules[m[0]]) continue;
     span.append(text.slice(at, m.index), h('a', { href: '#rule-' + m[0], class: 'rule-ref', 'data-rule': m[0] }, m[0]));
     at = m.index + m[0].length;
