@@ -18,6 +18,15 @@ const stack: Entry[] = [];
 const entries = new WeakMap<() => void, Entry>();
 let installed = false;
 let draining: Promise<void> | undefined;
+let cleaning = false;
+
+/**
+ * True once the clean-up stack has begun to drain (a signal, or the end of the command). Set before the first
+ * teardown starts, so a command a teardown spawns in that same tick already sees it.
+ */
+export function cleaningUp(): boolean {
+  return cleaning;
+}
 
 export function pushTeardown(label: string, fn: Teardown): () => void {
   installSignalHandlers();
@@ -54,6 +63,7 @@ export async function runTeardown(remove: () => void, fn: Teardown): Promise<voi
 }
 
 export function drainTeardowns(): Promise<void> {
+  cleaning = true;
   draining ??= (async () => {
     while (stack.length > 0) {
       const entry = stack[stack.length - 1]!;

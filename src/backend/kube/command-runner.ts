@@ -51,9 +51,12 @@ const STREAM_MAX_BUFFER = 256 * 1024 * 1024;
 /**
  * The real runner: execa, no shell, output captured, the environment inherited (KUBECONFIG, PATH, DOCKER_HOST).
  * `interrupt`: when it aborts, commands already running (a `kind create cluster` can take minutes) are stopped so the
- * clean-up can start at once; commands started afterwards (the clean-up's own deletes) run normally.
+ * clean-up can start at once. Commands the clean-up itself starts (`cleaningUp` true when they start, even in the
+ * very tick of the signal) are never stopped.
  */
-export function createExecaRunner(options: { readonly env?: Readonly<Record<string, string>>; readonly interrupt?: AbortSignal } = {}): CommandRunner {
+export function createExecaRunner(
+  options: { readonly env?: Readonly<Record<string, string>>; readonly interrupt?: AbortSignal; readonly cleaningUp?: () => boolean } = {},
+): CommandRunner {
   const running = new Set<{ kill(signal: NodeJS.Signals): boolean }>();
   options.interrupt?.addEventListener(
     'abort',
@@ -75,7 +78,7 @@ export function createExecaRunner(options: { readonly env?: Readonly<Record<stri
         maxBuffer: STREAM_MAX_BUFFER,
         forceKillAfterDelay: 3000,
       });
-      running.add(child);
+      if (!options.cleaningUp?.()) running.add(child);
       const r = await child.finally(() => running.delete(child));
       const notFound = (r as { code?: string }).code === 'ENOENT' || /ENOENT/.test(String((r as { originalMessage?: string }).originalMessage ?? ''));
       return {

@@ -6,7 +6,7 @@ import { CONVERGENCE_DEFAULTS, createDryRunRunner, createExecaRunner, createKube
 import { newRunId } from '../../run/run-suite.js';
 import { runKubeSuite } from '../../run/kube-suite.js';
 import { harnessFile } from '../../run/data-plane.js';
-import { installSignalHandlers, pushTeardown } from '../../run/teardown.js';
+import { cleaningUp, installSignalHandlers, pushTeardown } from '../../run/teardown.js';
 import { holdExitForReport, openReporters, parseReporters, prepareOutRoot, writeOutputs } from '../../run/outputs.js';
 import { interruptTracker, watchInterrupts } from '../../run/interrupt.js';
 import { shellQuote } from '../../report/index.js';
@@ -159,7 +159,7 @@ export async function runKubeCommand(paths: string[], flags: RunFlagsForKube, ou
   if (flags.dryRun !== true) await prepareOutRoot(flags.out);
   const runId = newRunId();
   const dryRun = flags.dryRun === true;
-  const runner: CommandRunner = dryRun ? createDryRunRunner(out) : createExecaRunner({ interrupt });
+  const runner: CommandRunner = dryRun ? createDryRunRunner(out) : createExecaRunner({ interrupt, cleaningUp });
   const log = dryRun ? (line: string) => void out.write(`# ${line}\n`) : (line: string) => void process.stderr.write(`${line}\n`);
   const common = { runner, harnessDir: harnessFile(''), podReadyTimeoutMs: flags.podReadyTimeout ?? POD_READY_DEFAULT_MS, pushTeardown, log };
   const backend: KubeBackend =
