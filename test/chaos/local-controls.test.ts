@@ -66,7 +66,7 @@ describe('local backend chaos controls (real processes)', function () {
       () => 'started',
       (err: Error) => err.message,
     );
-    expect(started).to.match(/the data plane of foo\/a is still running/);
+    expect(started).to.match(/the data plane of foo\/a is already running/);
   });
 
   it('a paused workload keeps its config while the others get the update; resuming delivers it', async () => {

@@ -1,18 +1,23 @@
 import { randomBytes } from 'node:crypto';
 import { relative, resolve, sep } from 'node:path';
+import type { Readable } from 'node:stream';
 import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
 import type Dockerode from 'dockerode';
 import type { Backend, Environment, EnvironmentOptions, PeerAuthenticationManifest, Workload, WorkloadConfig, WorkloadKey, WorkloadTarget } from '../../model/index.js';
 import { workloadConfig } from '../workload-config.js';
 import { BackendError } from '../../util/errors.js';
-import { sleep, tcpAccepts } from '../../util/net.js';
+import { sleep } from '../../util/net.js';
+import { escapeControls } from '../../util/terminal-text.js';
+import { parseReceipts } from '../app-receipts.js';
+import { claimSubnet } from '../common/pick-subnet.js';
+import { startGuard, waitReady, whereOf, type StartGuard } from '../common/readiness.js';
+import { createRunSweep } from '../common/run-sweep.js';
+import { checkWorkloads, endpointsOf, targetOf, workloadKey } from '../common/workloads.js';
 import { connectDockerEngine, firstLine, type DockerEngine } from './docker-engine.js';
 import { CONTAINER_HARNESS_DIR, ensureHarnessImage, imageExists, type HarnessImage } from './harness-image.js';
 import { ENV_LABEL, RUN_LABEL, WORKLOAD_LABEL, ownerLabels } from './labels.js';
-import { freeSubnets } from './pick-subnet.js';
 import { removeByLabels, removeNetwork } from './reap.js';
-import { escapeControls } from '../../util/terminal-text.js';
-import { parseReceipts } from '../app-receipts.js';
+import { usedSubnets } from './used-subnets.js';
 
 export interface DockerBackendOptions {
   /** The host's harness folder: baked into the built image, or copied into a user-supplied one. */
@@ -39,9 +44,11 @@ const RECEIPTS_FILE = '/meshconform/run/echo-receipts.jsonl';
 const PRINT_RECEIPTS = "try{process.stdout.write(require('fs').readFileSync(process.argv[1]))}catch(e){if(e.code!=='ENOENT')throw e}";
 const STARTED_LINE = /meshconform-entrypoint: started /;
 const EXIT_LINE = /^meshconform-entrypoint: exit (\d+)$/;
-const MAX_WORKLOADS = 250;
+const LIMITS = { backend: 'docker', max: 250, maxReason: 'one /24 network', onePerWorkload: 'one container per workload' };
 const STOP_TIMEOUT_MS = 5000;
-interface Box {
+
+/** One container of an environment: the data plane and the echo app of one workload, side by side. */
+interface Slot {
   readonly workload: Workload;
   readonly label: string;
   readonly config: WorkloadConfig;
@@ -51,6 +58,13 @@ interface Box {
   endLogs: () => void;
   container?: StartedTestContainer;
   exit?: number;
+}
+
+interface StartContext {
+  readonly harnessDir: string;
+  readonly concurrency: number;
+  readonly userImage: boolean;
+  readonly closed: () => boolean;
 }
 
 /**
@@ -63,8 +77,7 @@ export function createDockerBackend(options: DockerBackendOptions): DockerBacken
   const concurrency = Math.max(1, options.startConcurrency ?? 8);
   let engineP: Promise<DockerEngine> | undefined;
   let imageP: Promise<HarnessImage> | undefined;
-  const closing = new Set<string>();
-  const inflight = new Map<string, Set<Promise<unknown>>>();
+  const sweep = createRunSweep();
 
   const engine = () => (engineP ??= connectDockerEngine());
   const image = () =>
@@ -80,169 +93,144 @@ export function createDockerBackend(options: DockerBackendOptions): DockerBacken
   // A failed engine or image look-up is not cached: the next start reports it again.
   const uncache = <T>(p: Promise<T>, reset: () => void) => p.catch((err) => (reset(), Promise.reject(err)));
 
-  const track = <T>(runId: string, p: Promise<T>): Promise<T> => {
-    const set = inflight.get(runId) ?? new Set();
-    inflight.set(runId, set);
-    set.add(p);
-    return p.finally(() => set.delete(p));
-  };
-
   return {
     name: 'docker',
-    start(o) {
-      if (closing.has(o.runId)) return Promise.reject(new BackendError(`run ${o.runId} is being cleaned up; no new environment starts`));
-      return track(
-        o.runId,
-        (async () => {
-          const eng = await uncache(engine(), () => (engineP = undefined));
-          const img = await uncache(image(), () => (imageP = undefined));
-          return startEnvironment(o, eng, img, { harnessDir, concurrency, userImage: options.image !== undefined, closed: () => closing.has(o.runId) });
-        })(),
-      );
-    },
-    closeRun(runId) {
-      closing.add(runId);
-    },
-    async removeRun(runId) {
-      closing.add(runId);
-      if (!engineP) return;
-      let docker: Dockerode;
-      try {
-        docker = (await engineP).docker;
-      } catch {
-        return; // no engine was ever reached: nothing was created
-      }
-      await removeByLabels(docker, [`${RUN_LABEL}=${runId}`]);
-      // A start in flight may have created something after the sweep: wait for it (bounded), sweep again.
-      const pending = [...(inflight.get(runId) ?? [])];
-      if (pending.length > 0) {
-        await Promise.race([Promise.allSettled(pending), new Promise((r) => setTimeout(r, 30_000).unref())]);
-        await removeByLabels(docker, [`${RUN_LABEL}=${runId}`]);
-      }
-    },
+    start: (o) =>
+      sweep.start(o.runId, async () => {
+        const eng = await uncache(engine(), () => (engineP = undefined));
+        const img = await uncache(image(), () => (imageP = undefined));
+        return startEnvironment(o, eng, img, { harnessDir, concurrency, userImage: options.image !== undefined, closed: () => sweep.closed(o.runId) });
+      }),
+    closeRun: (runId) => sweep.closeRun(runId),
+    removeRun: (runId) =>
+      sweep.removeRun(runId, async () => {
+        // No engine was ever reached: nothing was created.
+        const docker = await engineP?.then((e) => e.docker).catch(() => undefined);
+        if (docker) await removeByLabels(docker, [`${RUN_LABEL}=${runId}`]);
+      }),
   };
-}
-
-interface StartContext {
-  readonly harnessDir: string;
-  readonly concurrency: number;
-  readonly userImage: boolean;
-  readonly closed: () => boolean;
 }
 
 async function startEnvironment(o: EnvironmentOptions, eng: DockerEngine, img: HarnessImage, ctx: StartContext): Promise<Environment> {
-  const where = `scenario ${o.scenario.name}`;
-  const workloads = o.scenario.workloads;
-  if (o.dataPlane.workloadsPerProcess > 1) {
-    throw new BackendError(`${where}: --workloads-per-process ${o.dataPlane.workloadsPerProcess} is not supported on the docker backend (one container per workload)`);
-  }
-  if (workloads.length > MAX_WORKLOADS)
-    throw new BackendError(`${where}: ${workloads.length} workloads; the docker backend runs at most ${MAX_WORKLOADS} per scenario (one /24 network)`);
-  if (workloads.length === 0) throw new BackendError(`${where}: no workloads`);
+  const where = whereOf(o);
+  checkWorkloads(o, where, LIMITS);
   const { docker } = eng;
   const envId = randomBytes(4).toString('hex');
   const labels = { ...ownerLabels(o.runId, envId), 'meshconform.scenario': o.scenario.name.slice(0, 200) };
-  const dataPlaneArgv = containerArgv(o.dataPlane.argv, ctx.harnessDir);
-  const echoArgv = containerArgv(o.echoArgv, ctx.harnessDir);
-  // The data plane's own extra environment (DataPlaneSpec.env) reaches it through the entrypoint; nothing is inherited.
-  const env: Record<string, string> = {
-    ...o.dataPlane.env,
-    MESHCONFORM_DATA_PLANE_ARGV: JSON.stringify(dataPlaneArgv),
-    MESHCONFORM_ECHO_ARGV: JSON.stringify(echoArgv),
-  };
-
-  const boxes: Box[] = workloads.map((w) => {
-    let endLogs = () => {};
-    const logsEnded = new Promise<void>((r) => (endLogs = r));
-    return { workload: w, label: `container of ${key(w)}`, config: containerWorkloadConfig(o, w), logs: [], logsEnded, endLogs };
-  });
-  let stopped = false;
+  const slots = o.scenario.workloads.map((w) => newSlot(w, containerWorkloadConfig(o, w)));
+  const guard = startGuard(o, ctx.closed);
   let networkId: string | undefined;
-
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    await Promise.all(boxes.map((b) => b.container?.stop({ timeout: STOP_TIMEOUT_MS, remove: true }).catch(() => undefined)));
-    // Whatever a failed start left (a container whose wait failed is not removed by testcontainers), by label.
-    await removeByLabels(docker, [`${ENV_LABEL}=${envId}`]);
-    if (networkId) {
-      const problem = await removeNetwork(docker, networkId);
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      await Promise.all(slots.map((s) => s.container?.stop({ timeout: STOP_TIMEOUT_MS, remove: true }).catch(() => undefined)));
+      // Whatever a failed start left (a container whose wait failed is not removed by testcontainers), by label.
+      await removeByLabels(docker, [`${ENV_LABEL}=${envId}`]);
+      const problem = networkId ? await removeNetwork(docker, networkId) : undefined;
       if (problem) throw new BackendError(`${where}: cannot remove network ${networkName(o.runId, envId)}: ${problem}`);
-    }
-  };
+    })());
 
   try {
-    if (ctx.closed()) throw new BackendError(`${where}: run ${o.runId} is being cleaned up`);
+    guard.check();
     const net = await createNetwork(docker, networkName(o.runId, envId), labels, where);
     networkId = net.id;
-
-    // Start every container, a few at a time; the first failure stops the rest from being started.
-    let next = 0;
-    let failure: unknown;
-    const worker = async () => {
-      while (failure === undefined && next < boxes.length) {
-        const b = boxes[next++]!;
-        if (ctx.closed()) {
-          failure ??= new BackendError(`${where}: run ${o.runId} is being cleaned up`);
-          return;
-        }
-        try {
-          b.container = await startBox(b, { o, img, env, labels, net: net.name, envId, index: boxes.indexOf(b), ctx });
-        } catch (err) {
-          failure ??= await startFailure(b, err, where);
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(ctx.concurrency, boxes.length) }, worker));
-    if (failure !== undefined) throw failure;
-
-    for (const b of boxes) watchExit(docker, b);
-    const targets = new Map<WorkloadKey, WorkloadTarget>();
-    for (const b of boxes) {
-      const address = b.container!.getIpAddress(net.name);
-      targets.set(key(b.workload), { address, ports: new Map(b.workload.ports.map((p) => [p.port, p.port])) });
-    }
-    await waitReady(boxes, targets, o.readyTimeoutMs, where);
-
-    return {
-      targets,
-      async applyPolicies(policies: readonly PeerAuthenticationManifest[]) {
-        if (stopped) throw new BackendError(`${where}: environment is not running`);
-        await Promise.all(
-          boxes.map(async (b) => {
-            b.config.policies = policies.map((p) => structuredClone(p));
-            await b.container!.copyContentToContainer([{ content: JSON.stringify(b.config, null, 2), target: `${CONFIG_DIR}/workload.json`, mode: 0o600 }]);
-            // The entrypoint re-renders the data plane's config atomically and forwards the SIGHUP (the contract).
-            await docker.getContainer(b.container!.getId()).kill({ signal: 'SIGHUP' });
-          }),
-        );
-      },
-      health() {
-        return boxes.filter((b) => b.exit !== undefined).map((b) => `${b.label} exited (exit code ${b.exit})${tail(b)}`);
-      },
-      async receipts() {
-        if (stopped) return [];
-        const read = await Promise.all(
-          boxes.map(async (b) => {
-            // A container that cannot be read withholds its receipts: no evidence, never a pass.
-            const r = await b.container?.exec(['node', '-e', PRINT_RECEIPTS, RECEIPTS_FILE]).catch(() => undefined);
-            return r?.exitCode === 0 ? parseReceipts(r.stdout) : [];
-          }),
-        );
-        return read.flat();
-      },
-      stop,
-    };
+    await startSlots(slots, guard, where, ctx.concurrency, (s, index) => startContainer(s, { o, img, labels, net: net.name, envId, index, ctx }));
+    for (const s of slots) watchExit(docker, s);
+    const targets = new Map<WorkloadKey, WorkloadTarget>(slots.map((s) => [workloadKey(s.workload), targetOf(s.container!.getIpAddress(net.name), s.workload)]));
+    await Promise.all(slots.map((s) => waitReady(readyWait(s, targets, where), { timeoutMs: o.readyTimeoutMs, where, signal: o.signal })));
+    return dockerEnvironment(docker, slots, targets, where, { stopped: () => stopping !== undefined, stop });
   } catch (err) {
     await stop().catch(() => undefined);
     throw err;
   }
 }
 
-interface BoxContext {
+function newSlot(w: Workload, config: WorkloadConfig): Slot {
+  let endLogs = () => {};
+  const logsEnded = new Promise<void>((r) => (endLogs = r));
+  return { workload: w, label: `container of ${workloadKey(w)}`, config, logs: [], logsEnded, endLogs };
+}
+
+/** Starts every container, a few at a time; the first failure (or the guard) stops the rest from being started. */
+async function startSlots(
+  slots: readonly Slot[],
+  guard: StartGuard,
+  where: string,
+  concurrency: number,
+  start: (s: Slot, index: number) => Promise<StartedTestContainer>,
+): Promise<void> {
+  let next = 0;
+  let failure: unknown;
+  const worker = async () => {
+    while (failure === undefined && next < slots.length) {
+      const index = next++;
+      const s = slots[index]!;
+      try {
+        guard.check();
+      } catch (err) {
+        failure ??= err;
+        return;
+      }
+      try {
+        s.container = await start(s, index);
+      } catch (err) {
+        failure ??= await startFailure(s, err, where);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, slots.length) }, worker));
+  if (failure !== undefined) throw failure;
+}
+
+function readyWait(s: Slot, targets: ReadonlyMap<WorkloadKey, WorkloadTarget>, where: string) {
+  const address = targets.get(workloadKey(s.workload))!.address;
+  return {
+    label: s.label,
+    endpoints: endpointsOf(address, s.workload),
+    exited: () => (s.exit === undefined ? undefined : Promise.resolve(new BackendError(`${where}: ${s.label} exited at start (exit code ${s.exit})${tail(s)}`))),
+    tail: () => tail(s),
+  };
+}
+
+function dockerEnvironment(
+  docker: Dockerode,
+  slots: readonly Slot[],
+  targets: ReadonlyMap<WorkloadKey, WorkloadTarget>,
+  where: string,
+  life: { stopped: () => boolean; stop: () => Promise<void> },
+): Environment {
+  return {
+    targets,
+    async applyPolicies(policies: readonly PeerAuthenticationManifest[]) {
+      if (life.stopped()) throw new BackendError(`${where}: apply policies: the environment is stopped`);
+      await Promise.all(
+        slots.map(async (s) => {
+          s.config.policies = policies.map((p) => structuredClone(p));
+          await s.container!.copyContentToContainer([{ content: JSON.stringify(s.config, null, 2), target: `${CONFIG_DIR}/workload.json`, mode: 0o600 }]);
+          // The entrypoint re-renders the data plane's config atomically and forwards the SIGHUP (the contract).
+          await docker.getContainer(s.container!.getId()).kill({ signal: 'SIGHUP' });
+        }),
+      );
+    },
+    health: () => slots.filter((s) => s.exit !== undefined).map((s) => `${s.label} exited (exit code ${s.exit})${tail(s)}`),
+    async receipts() {
+      if (life.stopped()) return [];
+      const read = await Promise.all(
+        slots.map(async (s) => {
+          // A container that cannot be read withholds its receipts: no evidence, never a pass.
+          const r = await s.container?.exec(['node', '-e', PRINT_RECEIPTS, RECEIPTS_FILE]).catch(() => undefined);
+          return r?.exitCode === 0 ? parseReceipts(r.stdout) : [];
+        }),
+      );
+      return read.flat();
+    },
+    stop: life.stop,
+  };
+}
+
+interface ContainerContext {
   readonly o: EnvironmentOptions;
   readonly img: HarnessImage;
-  readonly env: Record<string, string>;
   readonly labels: Record<string, string>;
   readonly net: string;
   readonly envId: string;
@@ -250,38 +238,27 @@ interface BoxContext {
   readonly ctx: StartContext;
 }
 
-async function startBox(b: Box, c: BoxContext): Promise<StartedTestContainer> {
-  const id = c.o.identities.get(key(b.workload));
-  if (!id) throw new BackendError(`no identity issued for workload ${key(b.workload)}`);
+async function startContainer(s: Slot, c: ContainerContext): Promise<StartedTestContainer> {
+  const id = c.o.identities.get(workloadKey(s.workload))!;
   let container = new GenericContainer(c.img.ref)
-    .withName(`mc-${c.envId}-${c.index}-${b.workload.name}`.slice(0, 120))
-    .withLabels({ ...c.labels, [WORKLOAD_LABEL]: key(b.workload) })
+    .withName(`mc-${c.envId}-${c.index}-${s.workload.name}`.slice(0, 120))
+    .withLabels({ ...c.labels, [WORKLOAD_LABEL]: workloadKey(s.workload) })
     .withNetworkMode(c.net)
-    .withEnvironment(c.env)
+    .withEnvironment(containerEnv(c.o, c.ctx.harnessDir))
     .withEntrypoint(['node', ENTRYPOINT])
     .withCommand([])
     // Clean-up is ours, by label (no Ryuk, which would need a registry), and nothing is ever pulled.
     .withAutoCleanup(false)
     .withPullPolicy({ shouldPull: () => false })
     .withCopyContentToContainer([
-      { content: JSON.stringify(b.config, null, 2), target: `${CONFIG_DIR}/workload.json`, mode: 0o600 },
+      { content: JSON.stringify(s.config, null, 2), target: `${CONFIG_DIR}/workload.json`, mode: 0o600 },
       { content: id.certPem, target: `${CONFIG_DIR}/cert.pem`, mode: 0o644 },
       { content: id.keyPem, target: `${CONFIG_DIR}/key.pem`, mode: 0o600 },
       { content: id.caPem, target: `${CONFIG_DIR}/ca.pem`, mode: 0o644 },
       { content: c.o.appTls.certPem, target: `${CONFIG_DIR}/app-cert.pem`, mode: 0o644 },
       { content: c.o.appTls.keyPem, target: `${CONFIG_DIR}/app-key.pem`, mode: 0o600 },
     ])
-    .withLogConsumer((stream) => {
-      stream.setEncoding?.('utf8');
-      stream.on('data', (s: string) => {
-        // Bounded: 60 lines of at most 1 KiB each, however much a data plane prints.
-        for (const line of String(s).split('\n')) if (line.trim()) b.logs.push(line.trimEnd().slice(-1024));
-        if (b.logs.length > 60) b.logs.splice(0, b.logs.length - 60);
-      });
-      stream.on('error', () => b.endLogs());
-      stream.on('end', () => b.endLogs());
-      stream.on('close', () => b.endLogs());
-    })
+    .withLogConsumer((stream) => collectLogs(s, stream))
     .withWaitStrategy(Wait.forLogMessage(STARTED_LINE))
     .withStartupTimeout(c.o.readyTimeoutMs);
   // A user image does not have the harness baked in: copy this host's harness folder.
@@ -289,76 +266,65 @@ async function startBox(b: Box, c: BoxContext): Promise<StartedTestContainer> {
   return container.start();
 }
 
-async function createNetwork(docker: Dockerode, name: string, labels: Record<string, string>, where: string): Promise<{ id: string; name: string }> {
-  const candidates = await freeSubnets(docker);
-  if (candidates.length === 0)
-    throw new BackendError(`${where}: no free /24 left in 198.18.0.0/15 (every one is routed on this host or used by a Docker network); run meshconform reap`);
-  let last: unknown;
-  for (const base of candidates.slice(0, 8)) {
-    const prefix = base.slice(0, base.lastIndexOf('.'));
-    try {
-      const net = await docker.createNetwork({
-        Name: name,
-        Driver: 'bridge',
-        CheckDuplicate: true,
-        IPAM: { Config: [{ Subnet: `${base}/24`, Gateway: `${prefix}.1` }] },
-        Labels: labels,
-      });
-      return { id: net.id, name };
-    } catch (err) {
-      last = err;
-      // Another run took the same /24 between our look and our create: try the next one.
-      if (!/overlap|already|in use/i.test((err as Error).message)) break;
-    }
-  }
-  throw new BackendError(`${where}: cannot create Docker network ${name}: ${firstLine(last)}`, { cause: last });
+/** The data plane's own extra environment (DataPlaneSpec.env) reaches it through the entrypoint; nothing is inherited. */
+function containerEnv(o: EnvironmentOptions, harnessDir: string): Record<string, string> {
+  return {
+    ...o.dataPlane.env,
+    MESHCONFORM_DATA_PLANE_ARGV: JSON.stringify(containerArgv(o.dataPlane.argv, harnessDir)),
+    MESHCONFORM_ECHO_ARGV: JSON.stringify(containerArgv(o.echoArgv, harnessDir)),
+  };
 }
 
-async function waitReady(boxes: readonly Box[], targets: ReadonlyMap<WorkloadKey, WorkloadTarget>, timeoutMs: number, where: string): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  const pending = boxes.flatMap((b) => b.workload.ports.map((p) => ({ b, port: p.port, address: targets.get(key(b.workload))!.address })));
-  let delay = 10;
-  while (pending.length > 0) {
-    const dead = pending.find((p) => p.b.exit !== undefined);
-    if (dead) throw new BackendError(`${where}: ${dead.b.label} exited at start (exit code ${dead.b.exit})${tail(dead.b)}`);
-    const checks = await Promise.all(pending.map((p) => tcpAccepts(p.address, p.port, 250)));
-    for (let i = checks.length - 1; i >= 0; i--) if (checks[i]) pending.splice(i, 1);
-    if (pending.length === 0) break;
-    if (Date.now() > until) {
-      const first = pending[0]!;
-      const missing = pending.map((p) => `${key(p.b.workload)} port ${p.port} (${p.address}:${p.port})`).join(', ');
-      throw new BackendError(`${where}: not ready after ${timeoutMs} ms: nothing accepts TCP from the host on ${missing}${tail(first.b)}`);
+function collectLogs(s: Slot, stream: Readable): void {
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    // Bounded: 60 lines of at most 1 KiB each, however much a data plane prints.
+    for (const line of String(chunk).split('\n')) if (line.trim()) s.logs.push(line.trimEnd().slice(-1024));
+    if (s.logs.length > 60) s.logs.splice(0, s.logs.length - 60);
+  });
+  stream.on('error', () => s.endLogs());
+  stream.on('end', () => s.endLogs());
+  stream.on('close', () => s.endLogs());
+}
+
+/** A bridge network on a free /24 of 198.18.0.0/15; another pick when a concurrent run created one on the same /24 first. */
+async function createNetwork(docker: Dockerode, name: string, labels: Record<string, string>, where: string): Promise<{ id: string; name: string }> {
+  let id = '';
+  const take = async (base: string): Promise<boolean> => {
+    const prefix = base.slice(0, base.lastIndexOf('.'));
+    try {
+      const IPAM = { Config: [{ Subnet: `${base}/24`, Gateway: `${prefix}.1` }] };
+      id = (await docker.createNetwork({ Name: name, Driver: 'bridge', CheckDuplicate: true, IPAM, Labels: labels })).id;
+      return true;
+    } catch (err) {
+      if (/overlap|already|in use/i.test((err as Error).message)) return false;
+      throw new BackendError(`${where}: cannot create Docker network ${name}: ${firstLine(err)}`, { cause: err });
     }
-    await sleep(delay);
-    delay = Math.min(delay * 2, 100);
-  }
+  };
+  await claimSubnet({ used: () => usedSubnets(docker), take, where, takenBy: 'routed on this host or used by a Docker network' });
+  return { id, name };
 }
 
 /**
  * A container that will not come up: the error names it and carries the end of its logs. testcontainers removes a
  * container whose wait failed, so the exit code comes from the entrypoint's last line (`… exit <code>`).
  */
-async function startFailure(b: Box, err: unknown, where: string): Promise<BackendError> {
+async function startFailure(s: Slot, err: unknown, where: string): Promise<BackendError> {
   if (err instanceof BackendError) return err;
-  await Promise.race([b.logsEnded, sleep(2000)]);
-  const exitLine = b.logs.findLast((l) => EXIT_LINE.test(l));
-  if (exitLine) b.exit = Number(EXIT_LINE.exec(exitLine)![1]);
-  const state = b.exit !== undefined ? `exited at start (exit code ${b.exit})` : `did not start: ${firstLine(err)}`;
-  const text = escapeControls(
-    b.logs
-      .filter((l) => !EXIT_LINE.test(l))
-      .slice(-4)
-      .join(' | '),
-  );
-  return new BackendError(`${where}: ${b.label} ${state}${text ? `: ${text}` : ' (no output)'}`, { cause: err });
+  await Promise.race([s.logsEnded, sleep(2000)]);
+  const exitLine = s.logs.findLast((l) => EXIT_LINE.test(l));
+  if (exitLine) s.exit = Number(EXIT_LINE.exec(exitLine)![1]);
+  const state = s.exit !== undefined ? `exited at start (exit code ${s.exit})` : `did not start: ${firstLine(err)}`;
+  const text = tail(s);
+  return new BackendError(`${where}: ${s.label} ${state}${text || ' (no output)'}`, { cause: err });
 }
 
-function watchExit(docker: Dockerode, b: Box): void {
+function watchExit(docker: Dockerode, s: Slot): void {
   docker
-    .getContainer(b.container!.getId())
+    .getContainer(s.container!.getId())
     .wait()
     .then((r: { StatusCode?: number }) => {
-      b.exit = r.StatusCode ?? -1;
+      s.exit = r.StatusCode ?? -1;
     })
     .catch(() => undefined);
 }
@@ -387,13 +353,10 @@ function networkName(runId: string, envId: string): string {
   return `meshconform-${runId}-${envId}`.toLowerCase();
 }
 
-function key(w: Workload): WorkloadKey {
-  return `${w.namespace}/${w.name}`;
-}
-
-function tail(b: Box): string {
+/** The container's last log lines (not the entrypoint's exit line), control characters escaped. */
+function tail(s: Slot): string {
   const text = escapeControls(
-    b.logs
+    s.logs
       .filter((l) => !EXIT_LINE.test(l))
       .slice(-4)
       .join(' | '),

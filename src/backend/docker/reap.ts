@@ -1,8 +1,8 @@
-import { hostname } from 'node:os';
 import type Dockerode from 'dockerode';
 import { sleep } from '../../util/net.js';
 import { BackendError } from '../../util/errors.js';
 import { HOST_LABEL, PID_LABEL, RUN_LABEL } from './labels.js';
+import { stillOwned } from '../common/ownership.js';
 
 export interface Removed {
   readonly containers: string[];
@@ -75,7 +75,7 @@ export async function reapLeftovers(docker: Dockerode, o: ReapOptions = {}): Pro
   for (const n of await docker.listNetworks({ filters: filter })) if (!owners.has(n.Labels?.[RUN_LABEL] ?? '')) owners.set(n.Labels?.[RUN_LABEL] ?? '', n.Labels ?? {});
   const result: ReapResult = { containers: [], networks: [], kept: [], runs: [] };
   for (const [runId, labels] of [...owners].sort(([a], [b]) => a.localeCompare(b))) {
-    const why = o.all ? undefined : stillOwned(labels);
+    const why = o.all ? undefined : stillOwned({ pid: Number(labels[PID_LABEL]), host: labels[HOST_LABEL] });
     if (why) {
       result.kept.push({ runId, why });
       continue;
@@ -86,20 +86,6 @@ export async function reapLeftovers(docker: Dockerode, o: ReapOptions = {}): Pro
     result.networks.push(...removed.networks);
   }
   return result;
-}
-
-/** Why a run's resources must stay: its process still runs here, or it belongs to another host. */
-function stillOwned(labels: Record<string, string>): string | undefined {
-  const host = labels[HOST_LABEL];
-  const pid = Number(labels[PID_LABEL]);
-  if (host !== undefined && host !== hostname()) return `started on host ${host} (use --all to remove it anyway)`;
-  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return undefined;
-  try {
-    process.kill(pid, 0);
-    return `its process ${pid} is still running (use --all to remove it anyway)`;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM' ? `its process ${pid} is still running (use --all to remove it anyway)` : undefined;
-  }
 }
 
 function isGone(err: unknown): boolean {

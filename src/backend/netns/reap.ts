@@ -1,5 +1,6 @@
 import { BackendError } from '../../util/errors.js';
 import { sleep } from '../../util/net.js';
+import { stillOwned } from '../common/ownership.js';
 import { hostLinks, ip, listNetns, netnsPids } from './ip.js';
 import { HOST_IF_PREFIX, parseNetnsName, type NetnsName } from './names.js';
 
@@ -98,7 +99,7 @@ export async function reapNetns(o: NetnsReapOptions = {}): Promise<NetnsReapResu
   const found = await findNetns((n) => o.runId === undefined || n.runId === o.runId);
   const result = { runs: [] as string[], kept: [] as { runId: string; why: string }[], namespaces: [] as string[], interfaces: [] as string[], processes: 0 };
   for (const [runId, run] of [...found].sort(([a], [b]) => a.localeCompare(b))) {
-    const why = o.all ? undefined : stillOwned(run.owner.pid);
+    const why = o.all ? undefined : stillOwned({ pid: run.owner.pid });
     if (why) {
       result.kept.push({ runId, why });
       continue;
@@ -110,14 +111,4 @@ export async function reapNetns(o: NetnsReapOptions = {}): Promise<NetnsReapResu
     result.processes += removed.processes;
   }
   return result;
-}
-
-function stillOwned(pid: number): string | undefined {
-  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return undefined;
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return undefined;
-  }
-  return `its process ${pid} is still running (use --all to remove it anyway)`;
 }

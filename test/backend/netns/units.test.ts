@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { envNames, parseNetnsName } from '../../../src/backend/netns/names.js';
-import { conflicts, freeSubnets, ipToInt } from '../../../src/backend/netns/pick-subnet.js';
+import { conflicts, freeSubnets, ipToInt } from '../../../src/backend/common/pick-subnet.js';
 import { netnsHostProblem } from '../../../src/backend/netns/preflight.js';
 
 describe('netns backend: names, subnet choice, host checks', () => {
