@@ -1,5 +1,5 @@
 import { Command, CommanderError, Help } from 'commander';
-import { drainTeardowns } from '../run/teardown.js';
+import { drain as drainTeardowns } from '../run/lifecycle.js';
 import { HARNESS_VERSION } from '../run/version.js';
 import { EXIT, MeshconformError } from '../util/errors.js';
 import { escapeControls } from '../util/terminal-text.js';

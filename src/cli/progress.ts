@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import type { RunHooks } from '../run/run-suite.js';
+import type { RunHooks } from '../run/pipeline.js';
 
 /** Live progress: a bar on a TTY, one plain line per finished scenario otherwise. */
 export function createProgress(out: NodeJS.WritableStream): { hooks: RunHooks; stop(): void } {

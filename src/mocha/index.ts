@@ -3,7 +3,7 @@ import type { CellResult, RunResult } from '../model/index.js';
 import { loadScenarios } from '../scenario/index.js';
 import { expectations } from '../oracle/index.js';
 import { createLocalBackend } from '../backend/local/index.js';
-import { runSuite } from '../run/run-suite.js';
+import { runSuite } from '../run/pipeline.js';
 import { echoArgv, resolveDataPlane } from '../run/data-plane.js';
 import { describeCell } from './describe-cell.js';
 

@@ -280,7 +280,16 @@ export interface RunResult {
     /** Backend choices a rerun needs to reproduce the run, including any picked at random (e.g. the loopback subnet). */
     readonly details?: Readonly<Record<string, string>>;
   };
-  readonly options: { readonly retries: number; readonly concurrency: number; readonly timeoutMs: number; readonly grep?: string; readonly paths: readonly string[] };
+  readonly options: {
+    /** Extra attempts per cell, on backends whose cells settle by retries. */
+    readonly retries?: number;
+    /** How a cell settled in this run: by retries, or by N-in-a-row convergence (kind, cluster). */
+    readonly settle?: string;
+    readonly concurrency: number;
+    readonly timeoutMs: number;
+    readonly grep?: string;
+    readonly paths: readonly string[];
+  };
   readonly summary: Summary;
   /** Scenario lint findings in total (author expectations contradicting the oracle). */
   readonly lintErrors: number;

@@ -50,7 +50,8 @@ export interface ConformanceReport {
 export function reproduceFromResult(r: RunResult): string {
   const args = ['npx', `meshconform@${r.harness.version}`, 'run', ...r.options.paths];
   args.push('--backend', r.environment.backend, '--data-plane', r.environment.dataPlane, '--claim', r.claim);
-  args.push('--retries', String(r.options.retries), '--concurrency', String(r.options.concurrency), '--timeout', String(r.options.timeoutMs));
+  if (r.options.retries !== undefined) args.push('--retries', String(r.options.retries));
+  args.push('--concurrency', String(r.options.concurrency), '--timeout', String(r.options.timeoutMs));
   if (r.options.grep !== undefined) args.push('--grep', r.options.grep);
   return args.map(shellQuote).join(' ');
 }

@@ -4,7 +4,7 @@ import { createMeshPki, type MeshPki } from '../pki/index.js';
 import { MeshconformError } from '../util/errors.js';
 import { echoArgv, resolveDataPlane } from './data-plane.js';
 import type { DefectInfo } from './reference-defects.js';
-import { newRunId, runSuite } from './run-suite.js';
+import { newRunId, runSuite } from './pipeline.js';
 
 /** How the suite did against one planted defect. `error`: the harness could not judge it (never counted as caught). */
 export type DefectStatus = 'caught' | 'survived' | 'error';

@@ -6,7 +6,6 @@ import type { RunResult } from '../model/index.js';
 import { createReporters, isReporterName, multiplexReporters, REPORTER_NAMES, type ReporterName, type MultiplexedReporter, type ReporterOptions } from '../report/index.js';
 import { UsageError } from '../util/errors.js';
 import { removeOnExit } from '../util/private-dir.js';
-import { pushTeardown } from './teardown.js';
 
 export function parseReporters(list: string): ReporterName[] {
   const names = list
@@ -178,23 +177,4 @@ export async function writeOutputs(result: RunResult, reporter: RunReporters, ou
   return dir;
 }
 
-/**
- * Keeps an interrupted process alive (through the clean-up stack, which the signal handler drains before it exits)
- * until the run's report is written or `limitMs` passes, so the report is written whole or not at all. Register it
- * before anything else, so it is drained last: after the environments are gone, while the run winds down.
- */
-export function holdExitForReport(label: string, limitMs = 30_000): { release(): void } {
-  let release!: () => void;
-  const done = new Promise<void>((r) => (release = r));
-  const remove = pushTeardown(label, async () => {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([done, new Promise<void>((r) => (timer = setTimeout(r, limitMs)))]);
-    clearTimeout(timer);
-  });
-  return {
-    release() {
-      remove();
-      release();
-    },
-  };
-}
+export { holdExit as holdExitForReport } from './lifecycle.js';

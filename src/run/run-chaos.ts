@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import type tls from 'node:tls';
-import type { ChaosClient, ClientKind, DataPlaneSpec, Expectation, MeshMode, ProbeJob, Scenario, ScenarioResult, WorkloadKey } from '../model/index.js';
+import type { ChaosClient, ClientKind, DataPlaneSpec, Expectation, MeshMode, ProbeJob, RunBackend, Scenario, ScenarioResult, WorkloadKey } from '../model/index.js';
 import { FAULT_DATA_PLANE_NEEDS } from '../model/index.js';
 import { expectations, lintExpectations } from '../oracle/index.js';
 import { judgeCell, summarize } from '../diff/index.js';
@@ -21,10 +21,10 @@ import {
   type ScheduledFault,
 } from '../chaos/index.js';
 import { BackendError, ScenarioError, formatPos } from '../util/errors.js';
-import { startEnvironment } from './start-environment.js';
-import { pushTeardown, runTeardown } from './teardown.js';
-import type { RunOptions } from './run-suite.js';
+import { own, task } from './lifecycle.js';
 import { interruptedBy, interruptedCell } from './interrupt.js';
+import { scenarioBase } from './pipeline.js';
+import type { UnitRun } from './run-unit.js';
 
 /** A chaos scenario ready to run, or why this run skips it. */
 export type ChaosPreparation =
@@ -41,14 +41,14 @@ export type ChaosPreparation =
  * do, faults that could prove nothing. Problems are a ScenarioError naming each fault's file:line:column (exit 2).
  */
 export function prepareChaos(
-  units: readonly { readonly s: Scenario; readonly m: MeshMode }[],
-  o: Pick<RunOptions, 'backend' | 'seed' | 'dataPlane'>,
+  units: readonly { readonly s: Scenario; readonly m: MeshMode; readonly skip?: string }[],
+  o: { readonly backend: RunBackend; readonly seed?: number; readonly dataPlane: DataPlaneSpec },
 ): Map<Scenario, ChaosPreparation> {
   const out = new Map<Scenario, ChaosPreparation>();
   const problems: { message: string; source: { file: string; line: number; column: number } }[] = [];
-  for (const { s, m } of units) {
+  for (const { s, m, skip } of units) {
     const spec = s.chaos;
-    if (!spec || out.has(s)) continue;
+    if (!spec || out.has(s) || skip !== undefined) continue;
     const backend = o.backend.name;
     if (spec.backends && !spec.backends.includes(backend)) {
       out.set(s, { skip: `chaos scenario for the ${spec.backends.join(', ')} backend${spec.backends.length > 1 ? 's' : ''} only (this run uses ${backend})` });
@@ -194,45 +194,26 @@ async function chaosSlot(): Promise<() => void> {
 
 /** One chaos scenario: start its environment (one workload per data-plane process), run the schedule, judge, stop. */
 export async function runChaosScenario(
-  o: RunOptions,
-  runId: string,
-  unit: { readonly s: Scenario; readonly m: MeshMode; readonly dataPlane: DataPlaneSpec; readonly skip?: string },
-  prep: ChaosPreparation,
+  r: UnitRun,
+  unit: { readonly s: Scenario; readonly m: MeshMode; readonly dataPlane: DataPlaneSpec },
+  prep: Exclude<ChaosPreparation, { skip: string }>,
   pki: MeshPki,
 ): Promise<ScenarioResult> {
-  const { s, m } = unit;
-  const base = {
-    name: s.name,
-    file: s.file,
-    feature: s.feature,
-    meshMode: m,
-    description: s.description,
-    warnings: s.warnings,
-    policies: s.policies.map((x) => x.manifest),
-  };
-  const skip = unit.skip ?? ('skip' in prep ? prep.skip : undefined);
-  if (skip !== undefined || 'skip' in prep) {
-    o.hooks?.onScenarioStart?.({ scenario: s.name, meshMode: m, cells: 0 });
-    const result: ScenarioResult = { ...base, summary: summarize([]), lint: [], cells: [], durationMs: 0, skipped: skip ?? 'not prepared' };
-    o.hooks?.onScenarioEnd?.(result);
-    return result;
-  }
   const release = await chaosSlot();
   try {
-    return await runPrepared(o, runId, unit, prep, pki, base);
+    return await runPrepared(r, unit, prep, pki);
   } finally {
     release();
   }
 }
 
 async function runPrepared(
-  o: RunOptions,
-  runId: string,
+  r: UnitRun,
   unit: { readonly s: Scenario; readonly m: MeshMode; readonly dataPlane: DataPlaneSpec },
   prep: Exclude<ChaosPreparation, { skip: string }>,
   pki: MeshPki,
-  base: Omit<ScenarioResult, 'summary' | 'lint' | 'cells' | 'durationMs'>,
 ): Promise<ScenarioResult> {
+  const o = r.o;
   const t0 = Date.now();
   const { s, m } = unit;
   const spec = s.chaos!;
@@ -254,22 +235,28 @@ async function runPrepared(
   }
   // A chaos fault acts on one workload's data plane: one process per workload.
   const dataPlane: DataPlaneSpec = { ...unit.dataPlane, workloadsPerProcess: 1 };
-  const env = await startEnvironment(o.backend, s.name, {
-    runId,
-    scenario: s,
-    meshMode: m,
-    dataPlane,
-    echoArgv: o.echoArgv,
-    identities,
-    appTls: pki.appIdentity(),
-    readyTimeoutMs: o.readyTimeoutMs,
-  });
   // Stops the run's probing and faults on Ctrl-C before the environment goes.
   const stopping = new AbortController();
-  const remove = pushTeardown(`environment of ${s.name}`, async () => {
-    stopping.abort();
-    await env.stop();
-  });
+  const started = await task(
+    `environment of ${s.name}`,
+    (signal) =>
+      r.session.deploy({
+        runId: r.runId,
+        scenario: s,
+        meshMode: m,
+        dataPlane,
+        echoArgv: o.echoArgv,
+        identities,
+        appTls: pki.appIdentity(),
+        readyTimeoutMs: o.readyTimeoutMs,
+        signal,
+      }),
+    async (e) => {
+      stopping.abort();
+      await e.stop();
+    },
+  );
+  const env = started.value;
   const stopOnInterrupt = () => stopping.abort();
   if (o.interrupt?.aborted) stopping.abort();
   else o.interrupt?.addEventListener('abort', stopOnInterrupt, { once: true });
@@ -323,19 +310,19 @@ async function runPrepared(
       clientValidity: clientValidityOf(pki),
       concurrency: o.concurrency,
       timeoutMs: o.timeoutMs,
-      registerCleanup: (label, fn) => pushTeardown(label, fn),
+      registerCleanup: (label, fn) => own(label, fn).release,
       signal: stopping.signal,
     });
   } finally {
     o.interrupt?.removeEventListener('abort', stopOnInterrupt);
-    await runTeardown(remove, () => env.stop());
+    await started.end();
   }
   // After an interrupt nothing is judged: a fault's teardown and ours look alike to a probe.
   const by = interruptedBy(o.interrupt);
   const cells = by ? result.cells.map((c) => interruptedCell(c, by)) : result.cells;
   for (const c of cells) o.hooks?.onCellResult?.(c);
   const scenario: ScenarioResult = {
-    ...base,
+    ...scenarioBase(unit),
     summary: summarize(cells),
     lint,
     cells,

@@ -32,3 +32,6 @@ export class ProbeError extends MeshconformError {}
 export function formatPos(pos: SourcePos): string {
   return `${pos.file}:${pos.line}:${pos.column}`;
 }
+
+/** A fault in meshconform itself (an oracle invariant broken): exit 2 naming where, never a skipped scenario. */
+export class HarnessBugError extends MeshconformError {}

@@ -2,10 +2,26 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { MeshMode, MtlsMode, PeerAuthenticationManifest, Scenario, WorkloadKey } from '../../model/index.js';
+import type {
+  AdmissionLayer,
+  ApplyResult,
+  BackendSession,
+  CleanupScope,
+  Environment,
+  MeshMode,
+  MtlsMode,
+  PeerAuthenticationManifest,
+  RunBackend,
+  Scenario,
+  SessionOptions,
+  SessionPki,
+  WorkloadKey,
+} from '../../model/index.js';
 import { BackendError } from '../../util/errors.js';
 import { createPrivateDir, type PrivateDir } from '../../util/private-dir.js';
 import { openAgentSession, type AgentMaterial, type AgentSession } from './agent-session.js';
+import { ensureProbeAgent } from './agent-bundle.js';
+import { issueFromUserCa, type UserCa } from './user-ca.js';
 import { commandLine, type Command, type CommandResult, type CommandRunner } from './command-runner.js';
 import { FIELD_MANAGER, KIND_CLUSTER_PREFIX, RUN_LABEL, WORKLOAD_LABEL, ownerAnnotations, runSuffix } from './labels.js';
 import {
@@ -41,8 +57,8 @@ interface CommonOptions {
   readonly harnessDir: string;
   /** Deadline for the workloads' pods (and the probe pod) to become ready. */
   readonly podReadyTimeoutMs: number;
-  /** Registers a clean-up that runs on failure, Ctrl-C and SIGTERM (src/run/teardown.ts, injected: a stage cannot import run/). */
-  readonly pushTeardown: (label: string, fn: () => Promise<void>) => () => void;
+  /** Where its clean-ups go: run on close, on a failed open, and by the run's interrupt drain (src/run/lifecycle.ts, injected: a stage cannot import run/). */
+  readonly scope: CleanupScope;
   /** Progress lines for a person (setup takes minutes). */
   readonly log?: (line: string) => void;
   /** Waits between policy groups (injected so tests do not sleep). */
@@ -78,8 +94,8 @@ export interface ClusterBackendOptions extends CommonOptions {
   readonly rootNamespace: string;
   /** Allow scenarios that apply mesh-wide policies (root namespace): they change the whole mesh while they run. */
   readonly allowMeshPolicies: boolean;
-  /** `supplied`: the agent presents certificates issued from a CA the user gave; `sidecar-certs`: its own sidecar's (OUTPUT_CERTS). */
-  readonly identity: 'supplied' | 'sidecar-certs';
+  /** The probe identity: certificates issued from a CA the user gave (`--mesh-ca`), or absent: the probe pod's own sidecar's (OUTPUT_CERTS). */
+  readonly userCa?: UserCa;
   /** The mesh modes the cluster's mesh serves. */
   readonly meshModes: readonly MeshMode[];
 }
@@ -108,9 +124,7 @@ export interface KubeRun {
   close(): Promise<void>;
 }
 
-/** Which layer refused an apply: the API server's CRD validation rules (422 Invalid, Istio 1.23+) or a webhook. */
-export type AdmissionLayer = 'crd-validation' | 'webhook';
-export type ApplyResult = { readonly kind: 'applied' } | { readonly kind: 'rejected'; readonly layer: AdmissionLayer; readonly message: string };
+export type { AdmissionLayer, ApplyResult } from '../../model/index.js';
 
 export interface KubeScenario {
   /** Pod IP of every workload; probes go to the workload (container) ports. */
@@ -127,19 +141,15 @@ export interface KubeScenario {
   remove(): Promise<void>;
 }
 
-export interface KubeBackend {
+/** The kind and cluster backends: cells settle by convergence, one scenario at a time (policies are cluster-wide). */
+export interface KubeBackend extends RunBackend {
   readonly name: 'kind' | 'cluster';
   readonly dryRun: boolean;
   /** Recorded in the report (environment.details). */
   details(): Record<string, string>;
-  /** Why this backend cannot run a scenario in a mesh mode; undefined when it can. */
   unsupported(s: Scenario, meshMode: MeshMode): string | undefined;
-  /**
-   * The trust domain of an installed mesh (`meshConfig.trustDomain` of the `istio` ConfigMap), read before anything is
-   * created; undefined when the run installs the mesh itself (kind) with the scenarios' trust domain.
-   */
   meshTrustDomain(): Promise<string | undefined>;
-  open(o: OpenOptions): Promise<KubeRun>;
+  open(o: SessionOptions): Promise<BackendSession>;
 }
 
 const ISTIO_NAMESPACE = 'istio-system';
@@ -160,6 +170,14 @@ const CRD_INVALID = /PeerAuthentication\.security\.istio\.io "[^"]*" is invalid:
 /** How long to wait for istiod to switch its validating webhook to failurePolicy: Fail. */
 const ADMISSION_READY_TIMEOUT_MS = 120_000;
 
+/** What the backend learns while it opens: the context, the mesh's version, the kind node image. */
+interface KubeState {
+  context: string;
+  /** The mesh's Istio version once known (istioctl on kind; istiod's image tag on a cluster). */
+  istioVersion: string | undefined;
+  nodeImage: string | undefined;
+}
+
 /** The kind and cluster backends: Istio (or a vendor's mesh) on Kubernetes, every command through the injected runner. */
 export function createKubeBackend(o: KubeBackendOptions): KubeBackend {
   const runner = o.runner;
@@ -167,128 +185,62 @@ export function createKubeBackend(o: KubeBackendOptions): KubeBackend {
   const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const meshModes: readonly MeshMode[] = o.backend === 'kind' ? (o.istioProfile === 'ambient' ? ['sidecar', 'ambient'] : ['sidecar']) : o.meshModes;
   const rootNamespace = o.backend === 'kind' ? DEFAULT_ROOT_NAMESPACE : o.rootNamespace;
-  let context = o.backend === 'cluster' ? o.context : kindContext(o.kindCluster ?? '');
-  // The mesh's Istio version once known (istioctl on kind; istiod's image tag on a cluster).
-  let istioVersion: string | undefined = o.backend === 'kind' ? o.istioVersion : undefined;
-  let nodeImage: string | undefined;
+  const state: KubeState = {
+    context: o.backend === 'cluster' ? o.context : kindContext(o.kindCluster ?? ''),
+    istioVersion: o.backend === 'kind' ? o.istioVersion : undefined,
+    nodeImage: undefined,
+  };
   let trustDomainRead: Promise<string | undefined> | undefined;
-  const owned: { label: string; fn: () => Promise<void>; unregister: () => void }[] = [];
-  // Set once the run's teardown stack runs (Ctrl-C, SIGTERM): no step creates anything after that.
-  let interrupted = false;
+  const k: Kube = { runner, log, context: () => state.context, own: o.scope.own, interrupted: () => o.scope.interrupted() };
 
   return {
     name: o.backend,
+    settle: 'convergence',
+    parallelScenarios: false,
     dryRun: runner.dryRun,
-    details(): Record<string, string> {
-      if (o.backend === 'cluster') return { context, rootNamespace, identity: o.identity };
-      return {
-        context,
-        istioProfile: o.istioProfile,
-        ...(istioVersion ? { istioVersion } : {}),
-        ...(nodeImage ? { kindNodeImage: nodeImage } : {}),
-        ...(o.kindCluster ? { kindCluster: o.kindCluster } : {}),
-      };
-    },
+    details: () => detailsOf(o, state, rootNamespace),
     meshTrustDomain(): Promise<string | undefined> {
       if (o.backend === 'kind') return Promise.resolve(undefined);
-      const k: Kube = { runner, log, context: () => context, own, interrupted: () => interrupted };
       trustDomainRead ??= checkContext(k, o).then(() => readMeshTrustDomain(k, o.rootNamespace));
       return trustDomainRead;
     },
-    unsupported(s, m) {
-      if (!meshModes.includes(m)) {
-        return o.backend === 'kind'
-          ? `${m} mode needs --istio-profile ambient (this run installs the ${o.istioProfile} profile)`
-          : `the mesh of context ${o.context} is not declared to serve ${m} mode (--mesh-modes)`;
-      }
-      if (s.rootNamespace !== rootNamespace) {
-        return `the mesh's root namespace is ${rootNamespace}, the scenario's is ${s.rootNamespace} (a mesh has one root namespace, set at install time)`;
-      }
-      if (o.backend === 'cluster' && !o.allowMeshPolicies && s.policies.some((p) => p.namespace === rootNamespace)) {
-        return `it applies mesh-wide policies in ${rootNamespace}, which would change the whole mesh of context ${o.context} while it runs; pass --allow-mesh-policies to run it`;
-      }
-      if (s.workloads.some((w) => w.namespace === rootNamespace || w.namespace === ISTIO_NAMESPACE)) {
-        return `it places workloads in the mesh's own namespace ${rootNamespace}, which the harness never creates or deletes`;
-      }
-      return undefined;
-    },
-    async open(run) {
-      const k: Kube = { runner, log, context: () => context, own, interrupted: () => interrupted };
+    unsupported: (s, m) => unsupportedOn(o, meshModes, rootNamespace, s, m),
+    async open(so) {
+      const run = openOptions(o, so);
+      let opened: KubeRun;
       try {
-        if (o.backend === 'kind') {
-          const pf = await preflightKind(k, o);
-          istioVersion = pf.istioVersion;
-          nodeImage = pf.nodeImage;
-          const name = o.kindCluster ?? `${KIND_CLUSTER_PREFIX}${runSuffix(run.runId)}`;
-          context = kindContext(name);
-          await kindCluster(k, o, name, nodeImage!);
-          const image = runner.dryRun ? '<meshconform/node-harness image, built locally>' : await o.buildImage();
-          log(`meshconform: loading image ${image} into kind cluster ${name}`);
-          await must(
-            k,
-            { argv: ['kind', 'load', 'docker-image', image, '--name', name], timeoutMs: 600_000 },
-            (r) =>
-              `cannot load the image ${image} into kind cluster ${name}: ${tail(r)}. What to do: check that Docker is running and the image exists (docker images meshconform/node-harness)`,
-          );
-          const ctx = await manifestContext(o, run, image, 'Never', ['istio-injection', 'enabled']);
-          await installIstio(k, o, run, ctx);
-          return await openRun(k, run, ctx, 'outside', rootNamespace);
-        }
-        istioVersion = await preflightCluster(k, o);
-        const ctx = await manifestContext(o, run, o.image, 'IfNotPresent', o.injectionLabel);
-        return await openRun(k, run, ctx, o.identity === 'sidecar-certs' ? 'sidecar-certs' : 'outside', rootNamespace);
+        opened = await openCluster(run);
       } catch (err) {
-        await unwind();
+        await o.scope.close();
         throw err;
       }
+      return sessionOf(opened, () => detailsOf(o, state, rootNamespace));
     },
   };
 
-  /**
-   * Registers a clean-up both with the run's signal-safe teardown stack and with this backend, which runs its own
-   * (newest first) on close or when a start fails. Returns a function that runs this one clean-up now.
-   */
-  function own(label: string, fn: () => Promise<void>): () => Promise<void> {
-    // One run of the clean-up, whoever starts it (the backend's unwind or a signal's drain); the other waits for it.
-    // It stays on the teardown stack until it has finished, so an interrupt's drain cannot end (and the CLI exit)
-    // while a delete the unwind started is still running.
-    let running: Promise<void> | undefined;
-    const once = () => (running ??= fn());
-    const entry: { label: string; fn: () => Promise<void>; unregister: () => void } = {
-      label,
-      fn,
-      unregister: o.pushTeardown(label, async () => {
-        interrupted = true;
-        const i = owned.indexOf(entry);
-        if (i >= 0) owned.splice(i, 1);
-        await once();
-      }),
-    };
-    owned.push(entry);
-    return async () => {
-      const i = owned.indexOf(entry);
-      if (i < 0) return;
-      owned.splice(i, 1);
-      try {
-        await once();
-      } finally {
-        entry.unregister();
-      }
-    };
-  }
-
-  async function unwind(): Promise<void> {
-    const problems: string[] = [];
-    while (owned.length > 0) {
-      const e = owned.pop()!;
-      e.unregister();
-      try {
-        await e.fn();
-      } catch (err) {
-        problems.push(`${e.label}: ${(err as Error).message}`);
-      }
+  async function openCluster(run: OpenOptions): Promise<KubeRun> {
+    if (o.backend === 'kind') {
+      const pf = await preflightKind(k, o);
+      state.istioVersion = pf.istioVersion;
+      state.nodeImage = pf.nodeImage;
+      const name = o.kindCluster ?? `${KIND_CLUSTER_PREFIX}${runSuffix(run.runId)}`;
+      state.context = kindContext(name);
+      await kindCluster(k, o, name, state.nodeImage!);
+      const image = runner.dryRun ? '<meshconform/node-harness image, built locally>' : await o.buildImage();
+      log(`meshconform: loading image ${image} into kind cluster ${name}`);
+      await must(
+        k,
+        { argv: ['kind', 'load', 'docker-image', image, '--name', name], timeoutMs: 600_000 },
+        (r) =>
+          `cannot load the image ${image} into kind cluster ${name}: ${tail(r)}. What to do: check that Docker is running and the image exists (docker images meshconform/node-harness)`,
+      );
+      const ctx = await manifestContext(o, run, image, 'Never', ['istio-injection', 'enabled']);
+      await installIstio(k, o, run, ctx);
+      return await openRun(k, run, ctx, 'outside', rootNamespace);
     }
-    if (problems.length > 0) throw new BackendError(`clean-up incomplete: ${problems.join('; ')}`);
+    state.istioVersion = await preflightCluster(k, o);
+    const ctx = await manifestContext(o, run, o.image, 'IfNotPresent', o.injectionLabel);
+    return await openRun(k, run, ctx, o.userCa ? 'outside' : 'sidecar-certs', rootNamespace);
   }
 
   async function openRun(k: Kube, run: OpenOptions, ctx: ManifestContext, identity: 'outside' | 'sidecar-certs', root: string): Promise<KubeRun> {
@@ -335,10 +287,10 @@ export function createKubeBackend(o: KubeBackendOptions): KubeBackend {
     return {
       context: k.context(),
       ...(agent ? { agent } : {}),
-      unsupportedHere: (s, m) => tieSkip(s, m, istioVersion),
+      unsupportedHere: (s, m) => tieSkip(s, m, state.istioVersion),
       awaitAdmissionReady: () => awaitAdmissionReady(k),
       deploy: (s, m) => deployScenario(k, run, ctx, s, m, root),
-      close: unwind,
+      close: () => o.scope.close(),
     };
   }
 
@@ -1055,6 +1007,7 @@ async function manifestContext(
   pull: ManifestContext['imagePullPolicy'],
   injection: readonly [string, string],
 ): Promise<ManifestContext> {
+  await ensureProbeAgent(o.harnessDir); // a checkout's bundle of src/agent, rebuilt when older than its sources
   const harnessFiles: HarnessFile[] = [];
   for (const path of POD_HARNESS_FILES) {
     try {
@@ -1071,5 +1024,92 @@ function redactMaterial(m: AgentMaterial): unknown {
     ...(m.meshCaPem ? { meshCaPem: '<mesh CA certificate>' } : {}),
     appCaPem: '<echo app CA certificate>',
     clients: Object.fromEntries(Object.keys(m.clients).map((name) => [name, { certPem: `<${name} client certificate>`, keyPem: '<redacted: private key>' }])),
+  };
+}
+
+function detailsOf(o: KubeBackendOptions, state: KubeState, rootNamespace: string): Record<string, string> {
+  if (o.backend === 'cluster') return { context: state.context, rootNamespace, identity: o.userCa ? 'supplied' : 'sidecar-certs' };
+  return {
+    context: state.context,
+    istioProfile: o.istioProfile,
+    ...(state.istioVersion ? { istioVersion: state.istioVersion } : {}),
+    ...(state.nodeImage ? { kindNodeImage: state.nodeImage } : {}),
+    ...(o.kindCluster ? { kindCluster: o.kindCluster } : {}),
+  };
+}
+
+function unsupportedOn(o: KubeBackendOptions, meshModes: readonly MeshMode[], rootNamespace: string, s: Scenario, m: MeshMode): string | undefined {
+  if (!meshModes.includes(m)) {
+    return o.backend === 'kind'
+      ? `${m} mode needs --istio-profile ambient (this run installs the ${o.istioProfile} profile)`
+      : `the mesh of context ${o.context} is not declared to serve ${m} mode (--mesh-modes)`;
+  }
+  if (s.rootNamespace !== rootNamespace) {
+    return `the mesh's root namespace is ${rootNamespace}, the scenario's is ${s.rootNamespace} (a mesh has one root namespace, set at install time)`;
+  }
+  if (o.backend === 'cluster' && !o.allowMeshPolicies && s.policies.some((p) => p.namespace === rootNamespace)) {
+    return `it applies mesh-wide policies in ${rootNamespace}, which would change the whole mesh of context ${o.context} while it runs; pass --allow-mesh-policies to run it`;
+  }
+  if (s.workloads.some((w) => w.namespace === rootNamespace || w.namespace === ISTIO_NAMESPACE)) {
+    return `it places workloads in the mesh's own namespace ${rootNamespace}, which the harness never creates or deletes`;
+  }
+  return undefined;
+}
+
+/** What opening the cluster needs from the run: its id and trust domain, the plug-in CA (kind), the agent's material. */
+function openOptions(o: KubeBackendOptions, so: SessionOptions): OpenOptions {
+  if (so.trustDomain === undefined) throw new BackendError(`the ${o.backend} backend serves one trust domain: the run must name it`);
+  const pki = so.pkiFor(so.trustDomain);
+  return {
+    runId: so.runId,
+    trustDomain: so.trustDomain,
+    ...(o.backend === 'kind' ? { writeCaFiles: (dir: PrivateDir) => pki.writeCaFiles(dir) } : {}),
+    appTls: pki.appIdentity(),
+    agent: { material: agentMaterial(o, pki), timeoutMs: so.probe.timeoutMs, concurrency: so.probe.concurrency },
+  };
+}
+
+/**
+ * The probe agent's credentials: the run's PKI on kind (its CA is the mesh's plug-in CA), certificates issued from the
+ * user's CA (`--mesh-ca`), or only what needs no mesh key (the agent pod's sidecar supplies the mesh credential; expired
+ * and other-trust-domain certificates would need the mesh CA's key, which the run does not have).
+ */
+function agentMaterial(o: KubeBackendOptions, pki: SessionPki): AgentMaterial {
+  const own = pki.probeMaterial();
+  if (o.backend === 'kind') return own;
+  if (o.userCa) {
+    const issued = issueFromUserCa(o.userCa, { trustDomain: pki.trustDomain, otherTrustDomain: pki.otherTrustDomain, identity: pki.probeIdentity });
+    const foreignCa = own.clients.foreignCa;
+    return { meshCaPem: issued.meshCaPem!, appCaPem: own.appCaPem, clients: { ...issued.clients, ...(foreignCa ? { foreignCa } : {}) } };
+  }
+  return { appCaPem: own.appCaPem, clients: own.clients.foreignCa ? { foreignCa: own.clients.foreignCa } : {} };
+}
+
+/** The opened cluster as the pipeline's session: the probe agent is its prober. */
+function sessionOf(run: KubeRun, details: () => Record<string, string>): BackendSession {
+  return {
+    details: () => ({ ...details(), ...(run.agent?.meshIdentity ? { probeIdentity: run.agent.meshIdentity } : {}) }),
+    ...(run.agent ? { prober: run.agent } : {}),
+    unsupportedHere: (s, m) => run.unsupportedHere(s, m),
+    awaitAdmissionReady: () => run.awaitAdmissionReady(),
+    deploy: async (d) => environmentOf(await run.deploy(d.scenario, d.meshMode), d.scenario),
+    close: () => run.close(),
+  };
+}
+
+/** A deployed scenario as an environment: probes go to each pod's IP on the workload's own ports. */
+function environmentOf(ks: KubeScenario, s: Scenario): Environment {
+  const targets = new Map(
+    [...ks.targets].map(([wk, t]) => {
+      const w = s.workloads.find((x) => `${x.namespace}/${x.name}` === wk);
+      return [wk, { address: t.address, ports: new Map((w?.ports ?? []).map((p) => [p.port, p.port])) }] as const;
+    }),
+  );
+  return {
+    targets,
+    applyPolicies: (policies): Promise<ApplyResult> => ks.applyPolicies(policies),
+    health: () => [],
+    ...(ks.configEvidence ? { configEvidence: ks.configEvidence.bind(ks) } : {}),
+    stop: () => ks.remove(),
   };
 }

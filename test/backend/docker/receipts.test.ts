@@ -8,7 +8,7 @@ import type Dockerode from 'dockerode';
 import { createDockerBackend, ensureHarnessImage } from '../../../src/backend/docker/index.js';
 import { loadScenarios } from '../../../src/scenario/index.js';
 import { echoArgv, harnessFile, resolveDataPlane } from '../../../src/run/data-plane.js';
-import { runSuite } from '../../../src/run/run-suite.js';
+import { runSuite } from '../../../src/run/pipeline.js';
 import { requireCapability } from '../../support/require.js';
 import { dockerOrUndefined, e2eScenario, labelled, removeTempDirs, root, tempDir } from './support.js';
 

@@ -2,11 +2,10 @@
 // time to enforce per cell; a cell that matched, then disagreed, is flaky. The loop with a fake clock, then the
 // verdicts a kube run derives from it (a scripted agent behind the KubeBackend interface).
 import { expect } from 'chai';
-import { converge, type AgentSession, type Judgement, type KubeBackend } from '../../../src/backend/kube/index.js';
-import { runKubeSuite } from '../../../src/run/kube-suite.js';
-import type { AllowedObservation, CellKey, Expectation, Observation, ProbeJob } from '../../../src/model/index.js';
+import { converge, type AgentSession, type Judgement } from '../../../src/backend/kube/index.js';
+import type { AllowedObservation, CellKey, Expectation, Observation, ProbeJob, RunBackend } from '../../../src/model/index.js';
 import { expectations } from '../../../src/oracle/index.js';
-import { e2eScenario, scenario } from './support.js';
+import { e2eScenario, runKubeSuite, scenario } from './support.js';
 
 const obs = (status: 'allowed' | 'denied'): Observation =>
   status === 'denied'
@@ -202,19 +201,31 @@ describe('kube run verdicts from convergence (scripted agent)', () => {
       },
       async close() {},
     };
-    const backend: KubeBackend = {
+    const backend: RunBackend = {
       name: 'cluster',
+      settle: 'convergence',
+      parallelScenarios: false,
       dryRun: false,
-      details: () => ({ context: 'fake' }),
       unsupported: () => undefined,
       open: async () => ({
-        context: 'fake',
-        agent,
+        details: () => ({ context: 'fake' }),
+        prober: agent,
         deploy: async () => ({
-          targets: new Map([['foo/finance', { address: '10.0.0.7' }]]),
-          portsWithoutService: [],
+          targets: new Map([
+            [
+              'foo/finance',
+              {
+                address: '10.0.0.7',
+                ports: new Map([
+                  [8080, 8080],
+                  [9090, 9090],
+                ]),
+              },
+            ],
+          ]),
           applyPolicies: async () => ({ kind: 'applied' as const }),
-          remove: async () => {},
+          health: () => [],
+          stop: async () => {},
         }),
         unsupportedHere: () => undefined,
         awaitAdmissionReady: async () => {},
@@ -230,7 +241,6 @@ describe('kube run verdicts from convergence (scripted agent)', () => {
       concurrency: 4,
       timeoutMs: 1000,
       convergence: { successes: 3, deadlineMs: 1500, intervalMs: 20 },
-      identity: { kind: 'run-pki' },
       dataPlaneName: 'fake',
     }))!;
     const cell = (suffix: string) => r.scenarios[0]!.cells.find((c) => c.key.endsWith(suffix))!;
@@ -258,6 +268,7 @@ describe('kube run verdicts from convergence (scripted agent)', () => {
     // One cell never converged: no time to enforce for the scenario, but every probe is on the timeline.
     expect(tl).to.not.have.property('timeToEnforceMs');
     expect(tl.probes.filter((p) => p.key.endsWith('|9090|mtls-tcp')).every((p) => p.observed === 'deny' && p.expected === 'allow')).to.equal(true);
-    expect(r.environment.details).to.deep.include({ convergence: '3 in a row within 1500 ms, rounds 20 ms apart' });
+    expect(r.options).to.deep.include({ settle: 'convergence: 3 in a row within 1500 ms, rounds 20 ms apart' });
+    expect(r.options, 'a convergence run has no retries').to.not.have.property('retries');
   });
 });

@@ -4,8 +4,8 @@
 import { expect } from 'chai';
 import { parse } from 'yaml';
 import { createKubeBackend, kindNodeImageFor, KIND_NODE_IMAGES, POD_HARNESS_FILES, probeAgentManifests, tieSkip } from '../../../src/backend/kube/index.js';
-import { runKubeSuite } from '../../../src/run/kube-suite.js';
-import { RUN_ID, ScriptedRunner, e2eScenario, fixture, harnessDir, scenario } from './support.js';
+import { RUN_ID, ScriptedRunner, e2eScenario, fixture, harnessDir, runKubeSuite, scenario } from './support.js';
+import { scope } from '../../../src/run/lifecycle.js';
 
 /**
  * The loop of Istio's sidecar injection template (manifests/charts/istio-control/istio-discovery/files/
@@ -83,13 +83,12 @@ describe('Istio facts behind the kube backends', () => {
       runner,
       harnessDir,
       podReadyTimeoutMs: 1000,
-      pushTeardown: () => () => {},
+      scope: scope(),
       context: 'vendor-prod',
       image: 'node:20-slim',
       injectionLabel: ['istio-injection', 'enabled'],
       rootNamespace: 'istio-system',
       allowMeshPolicies: false,
-      identity: 'sidecar-certs',
       meshModes: ['sidecar'],
     });
     const r = (await runKubeSuite({
@@ -100,7 +99,6 @@ describe('Istio facts behind the kube backends', () => {
       concurrency: 1,
       timeoutMs: 1000,
       convergence: { successes: 1, deadlineMs: 1000, intervalMs: 10 },
-      identity: { kind: 'sidecar-certs' },
       dataPlaneName: 'x',
     }))!;
     expect(r.scenarios[0]!.skipped).to.match(/the mesh has trust domain corp\.example \(meshConfig\.trustDomain in its istio ConfigMap\), the scenario cluster\.local/);

@@ -16,12 +16,26 @@ import {
   type KubeBackend,
 } from '../../../src/backend/kube/index.js';
 import { createLocalBackend } from '../../../src/backend/local/index.js';
-import { runKubeSuite, type KubeSuiteOptions } from '../../../src/run/kube-suite.js';
 import { createMeshPki } from '../../../src/pki/index.js';
 import { validateRunResult } from '../../../src/report/index.js';
 import { echoArgv, resolveDataPlane } from '../../../src/run/data-plane.js';
 import type { PeerAuthenticationManifest, Scenario, WorkloadTls } from '../../../src/model/index.js';
-import { RUN_ID, ScriptedRunner, e2eScenario, fixture, harnessDir, localAgentStream, normalize, podsResponder, scenario, type Responder } from './support.js';
+import {
+  RUN_ID,
+  ScriptedRunner,
+  runKubeSuite,
+  recordingScope,
+  teardowns,
+  type KubeSuiteOptions,
+  e2eScenario,
+  fixture,
+  harnessDir,
+  localAgentStream,
+  normalize,
+  podsResponder,
+  scenario,
+  type Responder,
+} from './support.js';
 
 const GOLDEN_DIR = new URL('./golden/', import.meta.url);
 const UPDATE = process.env.MESHCONFORM_UPDATE_GOLDEN === '1';
@@ -44,19 +58,13 @@ function mask(text: string): string {
     .replace(/\d+ bytes, sha256 [0-9a-f]+…/g, '<size> bytes, sha256 <hash>…');
 }
 
-const teardowns: string[] = [];
-const pushTeardown = (label: string) => {
-  teardowns.push(label);
-  return () => void teardowns.splice(teardowns.indexOf(label), 1);
-};
-
 function kind(runner: CommandRunner, extra: Partial<KindBackendOptions> = {}): KubeBackend {
   return createKubeBackend({
     backend: 'kind',
     runner,
     harnessDir,
     podReadyTimeoutMs: 120_000,
-    pushTeardown,
+    scope: recordingScope(),
     sleep: async () => {},
     keep: false,
     istioProfile: 'default',
@@ -72,14 +80,13 @@ function cluster(runner: CommandRunner, extra: Partial<ClusterBackendOptions> = 
     runner,
     harnessDir,
     podReadyTimeoutMs: 120_000,
-    pushTeardown,
+    scope: recordingScope(),
     sleep: async () => {},
     context: 'vendor-prod',
     image: 'registry.example/node:20-slim',
     injectionLabel: ['istio.io/rev', 'stable'],
     rootNamespace: 'istio-system',
     allowMeshPolicies: false,
-    identity: 'sidecar-certs',
     meshModes: ['sidecar'],
     ...extra,
   });
@@ -94,7 +101,6 @@ function suite(backend: KubeBackend, scenarios: Scenario[], extra: Partial<KubeS
     concurrency: 16,
     timeoutMs: 3000,
     convergence: { successes: 2, deadlineMs: 20_000, intervalMs: 50 },
-    identity: { kind: 'run-pki' },
     dataPlaneName: 'istio (kind)',
     ...extra,
   };
@@ -262,7 +268,7 @@ describe('kind and cluster backends: plans, command sequences and failure paths'
   it("cluster: existing mesh, no install; namespaces labelled and removed; the agent takes its sidecar's identity (golden plan)", async () => {
     const s = await scenario(e2eScenario('strict-and-permissive'));
     const out = new Sink();
-    const result = await runKubeSuite(suite(cluster(createDryRunRunner(out)), [s], { identity: { kind: 'sidecar-certs' }, dataPlaneName: 'mesh of context vendor-prod' }));
+    const result = await runKubeSuite(suite(cluster(createDryRunRunner(out)), [s], { dataPlaneName: 'mesh of context vendor-prod' }));
     expect(result).to.equal(undefined);
     expect(out.text).to.not.match(/istioctl|kind /);
     expect(out.text).to.match(/auth can-i create namespaces --all-namespaces/);
@@ -442,7 +448,7 @@ describe('kind and cluster backends: plans, command sequences and failure paths'
     try {
       writeFileSync(join(dir, 'config'), '');
       const real = createExecaRunner({ env: { KUBECONFIG: join(dir, 'config') } });
-      const e1 = await rejects(runKubeSuite(suite(cluster(real, { context: 'does-not-exist' }), [s], { identity: { kind: 'sidecar-certs' } })));
+      const e1 = await rejects(runKubeSuite(suite(cluster(real, { context: 'does-not-exist' }), [s])));
       expect(e1.message).to.match(/^kubeconfig has no context "does-not-exist" \(it has none\)\. What to do: pass an existing one with --context/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -450,7 +456,7 @@ describe('kind and cluster backends: plans, command sequences and failure paths'
     const denied = new ScriptedRunner((argv) =>
       argv.includes('can-i') && (argv.includes('namespaces') || argv.includes('pods/exec')) ? { exitCode: 1, stdout: 'no' } : undefined,
     );
-    const e2 = await rejects(runKubeSuite(suite(cluster(denied), [s], { identity: { kind: 'sidecar-certs' } })));
+    const e2 = await rejects(runKubeSuite(suite(cluster(denied), [s])));
     expect(e2.message).to.match(
       /the user of context vendor-prod lacks permissions the run needs: may not create namespaces, patch namespaces, get namespaces, delete namespaces, create pods\/exec \(kubectl auth can-i\)\. What to do: grant the RBAC/,
     );

@@ -6,7 +6,11 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { commandLine, createExecaRunner, type Command, type CommandResult, type CommandRunner, type LineStream } from '../../../src/backend/kube/index.js';
-import type { Environment, PeerAuthenticationManifest, Scenario } from '../../../src/model/index.js';
+import type { Claim, CleanupScope, Environment, PeerAuthenticationManifest, RunBackend, RunResult, Scenario } from '../../../src/model/index.js';
+import type { ConvergenceOptions } from '../../../src/backend/kube/index.js';
+import type { MeshPki } from '../../../src/pki/index.js';
+import { runSuite } from '../../../src/run/pipeline.js';
+import { scope } from '../../../src/run/lifecycle.js';
 import { loadScenarios } from '../../../src/scenario/index.js';
 
 export const root = fileURLToPath(new URL('../../..', import.meta.url));
@@ -123,4 +127,60 @@ export function dockerAgentStream(container: string): LineStream {
 export async function hasCommand(argv: readonly [string, ...string[]]): Promise<boolean> {
   const r = await execa(argv[0], argv.slice(1), { reject: false, timeout: 10_000 });
   return r.exitCode === 0;
+}
+
+/** The options kube tests run with: the pipeline's, with the kube defaults filled in. */
+export interface KubeSuiteOptions {
+  readonly scenarios: readonly Scenario[];
+  readonly paths: readonly string[];
+  readonly backend: RunBackend;
+  readonly runId: string;
+  readonly concurrency: number;
+  readonly timeoutMs: number;
+  readonly convergence: ConvergenceOptions;
+  readonly dataPlaneName: string;
+  readonly log?: (line: string) => void;
+  readonly pki?: MeshPki;
+  readonly claim?: Claim;
+}
+
+/** A kube run through the one pipeline; undefined in a dry run (the plan went to the runner's output). */
+export async function runKubeSuite(o: KubeSuiteOptions): Promise<RunResult | undefined> {
+  const result = await runSuite({
+    scenarios: o.scenarios,
+    paths: o.paths,
+    backend: o.backend,
+    dataPlane: { name: o.dataPlaneName, argv: [], workloadsPerProcess: 1, meshModes: ['sidecar', 'ambient'] },
+    echoArgv: [],
+    convergence: o.convergence,
+    concurrency: o.concurrency,
+    timeoutMs: o.timeoutMs,
+    readyTimeoutMs: 15_000,
+    parallelScenarios: 1,
+    runId: o.runId,
+    ...(o.log ? { log: o.log } : {}),
+    ...(o.pki ? { pkiFor: () => o.pki! } : {}),
+    ...(o.claim ? { claim: o.claim } : {}),
+  });
+  return o.backend.dryRun ? undefined : result;
+}
+
+/** Every clean-up a test's backends registered and have not run yet, by label. */
+export const teardowns: string[] = [];
+
+/** The run's lifecycle scope, recording what is owned in `teardowns`. */
+export function recordingScope(): CleanupScope {
+  const s = scope();
+  return {
+    own(label, fn) {
+      teardowns.push(label);
+      return s.own(label, async () => {
+        const i = teardowns.indexOf(label);
+        if (i >= 0) teardowns.splice(i, 1);
+        await fn();
+      });
+    },
+    close: () => s.close(),
+    interrupted: () => s.interrupted(),
+  };
 }

@@ -1,0 +1,29 @@
+import type { Backend, BackendSession, RunBackend } from '../model/index.js';
+
+/**
+ * The strategy of the backends that start each scenario's environment on this host: the data plane starts with its
+ * policies in place (cells settle by retries), scenarios may overlap, the host probes, and closing the session sweeps
+ * whatever the run left (docker and netns label every resource with the run id).
+ */
+export function hostBackend(b: Backend): RunBackend {
+  return {
+    name: b.name,
+    settle: 'retries',
+    parallelScenarios: true,
+    ...(b.chaosCapabilities ? { chaosCapabilities: b.chaosCapabilities } : {}),
+    async open(o): Promise<BackendSession> {
+      return {
+        details: () => ({ ...(b.details ?? {}) }),
+        deploy: (options) => b.start(options),
+        ...(b.closeRun ? { onInterrupt: () => b.closeRun!(o.runId) } : {}),
+        close: async () => {
+          await b.removeRun?.(o.runId);
+        },
+      };
+    },
+  };
+}
+
+export function isRunBackend(b: Backend | RunBackend): b is RunBackend {
+  return 'open' in b;
+}

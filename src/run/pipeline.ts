@@ -1,0 +1,255 @@
+/**
+ * The one run pipeline, for every backend: plan cells from the oracle, open the backend's session, deploy one scenario
+ * (in one mesh mode) at a time, probe through the session's prober (or the host's), settle each cell by the backend's
+ * policy (retries, or convergence), judge, tear down. Chaos scenarios take the chaos driver in place of settling.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Backend, BackendSession, CellResult, Claim, DataPlaneSpec, MeshMode, ModeDifferential, RunBackend, RunResult, Scenario, ScenarioResult } from '../model/index.js';
+import { RUN_RESULT_API_VERSION } from '../model/index.js';
+import { modeDifferentials, summarize } from '../diff/index.js';
+import { createMeshPki, KEYS_PER_PKI, prepareKeyPairs, type MeshPki } from '../pki/index.js';
+import type { SessionPki } from '../model/index.js';
+import { hostBackend, isRunBackend } from '../backend/host-session.js';
+import type { ConvergenceOptions } from '../backend/kube/index.js';
+import { UsageError } from '../util/errors.js';
+import { prepareChaos } from './run-chaos.js';
+import { HARNESS_VERSION } from './version.js';
+import { task } from './lifecycle.js';
+import { planUnits, chooseTrustDomain, type Planned } from './plan.js';
+import { runUnit, type UnitRun } from './run-unit.js';
+import { settleByRetries, type SettlePolicy, type Unit } from './settle.js';
+import { settleByConvergence } from './settle-convergence.js';
+import { OTHER_TRUST_DOMAIN, PROBE_NAMESPACE, PROBE_SERVICE_ACCOUNT } from '../pki/index.js';
+
+export interface RunHooks {
+  onRunStart?(info: { runId: string; scenarios: number; cells: number }): void;
+  onScenarioStart?(info: { scenario: string; meshMode: MeshMode; cells: number }): void;
+  onCellResult?(cell: CellResult): void;
+  onScenarioEnd?(result: ScenarioResult): void;
+}
+
+export interface RunOptions {
+  readonly scenarios: readonly Scenario[];
+  readonly paths: readonly string[];
+  readonly grep?: string;
+  readonly backend: RunBackend | Backend;
+  /** The system under test: a data plane the harness starts, or (on Kubernetes) the mesh's name for the report. */
+  readonly dataPlane: DataPlaneSpec;
+  readonly echoArgv: readonly string[];
+  /** Retries backends: extra attempts for a cell that did not match (default 1); refused on a convergence backend. */
+  readonly retries?: number;
+  /** Convergence backends: the N-in-a-row rule (required there); refused on a retries backend. */
+  readonly convergence?: ConvergenceOptions;
+  /** Probes in flight at once. */
+  readonly concurrency: number;
+  /** Per-probe deadline. */
+  readonly timeoutMs: number;
+  /** Deadline for a data plane to accept TCP on every declared port. */
+  readonly readyTimeoutMs: number;
+  /** Scenarios whose environments run at the same time (1 where the backend cannot overlap them). */
+  readonly parallelScenarios: number;
+  readonly runId?: string;
+  readonly hooks?: RunHooks;
+  /**
+   * The mesh PKI of a trust domain; default: a new one per run. `mutate` shares one across its runs, because CA key
+   * generation blocks the event loop for seconds, which would stall the probes of runs going on at the same time.
+   */
+  readonly pkiFor?: (trustDomain: string) => MeshPki;
+  /** Once aborted, no further scenario starts; the result then holds only the scenarios that ran (`mutate --fail-fast`). */
+  readonly stop?: AbortSignal;
+  /**
+   * The run's interrupt (SIGINT/SIGTERM): once aborted no scenario or probe starts, probes in flight are given up, and
+   * the cells of scenarios still running are errors, never judged on what was seen while the run was being stopped.
+   */
+  readonly interrupt?: AbortSignal;
+  /** Seed of every chaos scenario's fault schedule, instead of the scenario's own (`--seed`). */
+  readonly seed?: number;
+  /** What a pass claims (`--claim`): PeerAuthentication's required outcomes (`spec`, default) or Istio's (`istio`). */
+  readonly claim?: Claim;
+  /** Progress lines for a person (and, in a dry run, the plan's comments). */
+  readonly log?: (line: string) => void;
+}
+
+export function newRunId(now = new Date()): string {
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
+  return `${stamp}-${randomBytes(3).toString('hex')}`;
+}
+
+/** The settle policy the backend's family needs, from the options; an option it cannot honour is a usage error. */
+export function settlePolicyFor(backend: RunBackend, o: Pick<RunOptions, 'retries' | 'convergence'>): SettlePolicy {
+  if (backend.settle === 'retries') {
+    if (o.convergence) throw new UsageError(`the ${backend.name} backend settles cells by retries: convergence options do not apply`);
+    return settleByRetries(o.retries ?? 1);
+  }
+  if (o.retries !== undefined) throw new UsageError(`--retries: the ${backend.name} backend settles cells by convergence (--converge-successes), not retries`);
+  if (!o.convergence) throw new UsageError(`the ${backend.name} backend settles cells by convergence: convergence options are required`);
+  return settleByConvergence(o.convergence);
+}
+
+/**
+ * Runs every scenario on the backend and returns the result (in a dry run: a result of skipped cells, the plan having
+ * gone to `log`). Setup failures throw (exit 2), and so does an oracle exception (a bug, never a skip).
+ */
+export async function runSuite(o: RunOptions): Promise<RunResult> {
+  const runId = o.runId ?? newRunId();
+  const started = new Date();
+  const backend = isRunBackend(o.backend) ? o.backend : hostBackend(o.backend);
+  const settle = settlePolicyFor(backend, o);
+  const log = o.log ?? (() => {});
+  let units = planUnits(o.scenarios, backend, o.dataPlane);
+  const trustDomain = backend.meshTrustDomain ? await chooseTrustDomain(backend, units, o.scenarios) : undefined;
+  if (trustDomain) units = units.map((u) => trustDomain.skipOf(u));
+  const chaos = prepareChaos(units, { backend, ...(o.seed !== undefined ? { seed: o.seed } : {}), dataPlane: o.dataPlane });
+  const planned: Planned[] = units.map((u) => ({ ...u, chaos: u.s.chaos ? chaos.get(u.s) : undefined }));
+  o.hooks?.onRunStart?.({ runId, scenarios: planned.length, cells: planned.reduce((n, p) => n + cellCount(p), 0) });
+
+  const pkis = await runPkis(o, planned, trustDomain?.name);
+  const results: ScenarioResult[] = new Array(planned.length);
+  let session: BackendSession | undefined;
+  if (planned.every((u) => u.skip !== undefined)) {
+    // Nothing to run: nothing is created or touched.
+    if (backend.dryRun) for (const u of planned) log(`scenario ${u.s.name} (${u.m}) skipped: ${u.skip}`);
+    log('every scenario is skipped on this backend: nothing to do in the cluster');
+  } else {
+    const opened = await task(
+      `${backend.name} session of run ${runId}`,
+      (signal) =>
+        backend.open({ runId, pkiFor: (td) => sessionPki(pkis.get(td)!), probe: { timeoutMs: o.timeoutMs, concurrency: o.concurrency }, signal, trustDomain: trustDomain?.name }),
+      (s) => s.close(),
+      { onInterrupt: (s) => s.onInterrupt?.() },
+    );
+    session = opened.value;
+    try {
+      const run: UnitRun = { o, runId, backend, session, settle, pkis, log };
+      await eachUnit(o, backend, planned, async (i) => void (results[i] = await runUnit(run, planned[i]!)));
+    } finally {
+      await opened.end();
+    }
+  }
+  const ran = results.filter((r): r is ScenarioResult => r !== undefined);
+  for (const [i, u] of planned.entries()) if (!session && u.skip !== undefined) ran.splice(i, 0, skippedOnly(o, u));
+  return runResult(o, { runId, started, backend, settle, session, ran, units: planned });
+}
+
+function cellCount(p: Planned): number {
+  if (p.skip !== undefined) return 0;
+  if (p.chaos) return 'cells' in p.chaos ? p.chaos.cells.length : 0;
+  return p.exps.length;
+}
+
+/** One PKI per trust domain the runnable units need (one only, where the backend's mesh has one). */
+async function runPkis(o: RunOptions, units: readonly Unit[], only: string | undefined): Promise<Map<string, MeshPki>> {
+  const domains = only !== undefined ? [only] : [...new Set(units.filter((u) => u.skip === undefined).map((u) => u.s.trustDomain))];
+  if (!o.pkiFor && domains.length > 0) await prepareKeyPairs(KEYS_PER_PKI * domains.length);
+  const pkiFor = o.pkiFor ?? ((td: string) => createMeshPki({ trustDomain: td }));
+  return new Map(domains.map((td) => [td, pkiFor(td)]));
+}
+
+/**
+ * Runs units through `each` on up to `parallelScenarios` workers (one where the backend cannot overlap scenarios),
+ * chaos scenarios last: their probes fire on a schedule and should not compete with a suite probing at full speed.
+ */
+async function eachUnit(o: RunOptions, backend: RunBackend, units: readonly Planned[], each: (i: number) => Promise<void>): Promise<void> {
+  const order = units.map((_, i) => i).sort((a, b) => Number(units[a]!.chaos !== undefined) - Number(units[b]!.chaos !== undefined) || a - b);
+  const workers = backend.parallelScenarios ? Math.max(1, Math.min(o.parallelScenarios, units.length)) : 1;
+  let next = 0;
+  let failure: unknown;
+  const worker = async () => {
+    while (failure === undefined && next < units.length && !o.stop?.aborted && !o.interrupt?.aborted) {
+      const i = order[next++]!;
+      try {
+        await each(i);
+      } catch (err) {
+        // A scenario cut short by the interrupt (its start aborted) is a hole in an interrupted run, not a failure.
+        if (!o.interrupt?.aborted) failure ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: workers }, worker));
+  if (failure !== undefined) throw failure;
+}
+
+/** The result of a unit that never reached a session (every unit was skipped). */
+function skippedOnly(o: RunOptions, u: Unit): ScenarioResult {
+  const r: ScenarioResult = { ...scenarioBase(u), lint: [], cells: [], summary: summarize([]), durationMs: 0, skipped: u.skip! };
+  o.hooks?.onScenarioStart?.({ scenario: u.s.name, meshMode: u.m, cells: 0 });
+  o.hooks?.onScenarioEnd?.(r);
+  return r;
+}
+
+export function scenarioBase(u: Pick<Unit, 's' | 'm'>): Omit<ScenarioResult, 'summary' | 'lint' | 'cells' | 'durationMs'> {
+  const { s, m } = u;
+  return { name: s.name, file: s.file, feature: s.feature, meshMode: m, description: s.description, warnings: s.warnings, policies: s.policies.map((x) => x.manifest) };
+}
+
+interface RunFacts {
+  readonly runId: string;
+  readonly started: Date;
+  readonly backend: RunBackend;
+  readonly settle: SettlePolicy;
+  readonly session: BackendSession | undefined;
+  readonly ran: readonly ScenarioResult[];
+  readonly units: readonly Unit[];
+}
+
+function runResult(o: RunOptions, f: RunFacts): RunResult {
+  const finished = new Date();
+  const details = f.session?.details() ?? {};
+  return {
+    apiVersion: RUN_RESULT_API_VERSION,
+    kind: 'RunResult',
+    runId: f.runId,
+    startedAt: f.started.toISOString(),
+    finishedAt: finished.toISOString(),
+    durationMs: finished.getTime() - f.started.getTime(),
+    harness: { name: 'meshconform', version: HARNESS_VERSION },
+    claim: o.claim ?? 'spec',
+    environment: {
+      backend: f.backend.name,
+      dataPlane: dataPlaneName(o.dataPlane, f.units),
+      node: process.version,
+      platform: `${process.platform}-${process.arch}`,
+      ...(Object.keys(details).length > 0 ? { details: { ...details } } : {}),
+    },
+    options: {
+      ...(f.settle.retries !== undefined ? { retries: f.settle.retries } : {}),
+      settle: f.settle.description,
+      concurrency: o.concurrency,
+      timeoutMs: o.timeoutMs,
+      ...(o.grep !== undefined ? { grep: o.grep } : {}),
+      paths: [...o.paths],
+    },
+    summary: summarize(f.ran.flatMap((r) => r.cells)),
+    lintErrors: f.ran.reduce((n, r) => n + r.lint.length, 0),
+    scenarios: [...f.ran],
+    ...withDifferentials(f.ran),
+  };
+}
+
+/** `reference`, or `reference (ambient: reference-ambient)` when a companion ran some scenarios. */
+function dataPlaneName(dataPlane: DataPlaneSpec, units: readonly Unit[]): string {
+  const others = [...new Set(units.filter((u) => u.skip === undefined && u.dataPlane !== dataPlane).map((u) => `${u.m}: ${u.dataPlane.name}`))];
+  return others.length > 0 ? `${dataPlane.name} (${others.join(', ')})` : dataPlane.name;
+}
+
+/** Sidecar-versus-ambient tables of the `mode: both` scenarios that ran in both modes. */
+function withDifferentials(ran: readonly ScenarioResult[]): { differentials?: ModeDifferential[] } {
+  const differentials = modeDifferentials(ran);
+  return differentials.length > 0 ? { differentials } : {};
+}
+
+/** The run's PKI of one trust domain, as a backend session sees it. */
+function sessionPki(pki: MeshPki): SessionPki {
+  return {
+    trustDomain: pki.trustDomain,
+    meshCaPem: pki.meshCaPem,
+    writeCaFiles: (dir) => pki.writeCaFiles(dir as Parameters<MeshPki['writeCaFiles']>[0]),
+    appIdentity: () => pki.appIdentity(),
+    probeMaterial: () => pki.probeMaterial(),
+    otherTrustDomain: OTHER_TRUST_DOMAIN,
+    probeIdentity: { namespace: PROBE_NAMESPACE, serviceAccount: PROBE_SERVICE_ACCOUNT },
+  };
+}

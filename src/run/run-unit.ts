@@ -1,0 +1,161 @@
+import type { BackendSession, Expectation, ProbeJob, Prober, RunBackend, ScenarioResult, WorkloadKey, WorkloadTls } from '../model/index.js';
+import { isHboneClient } from '../model/index.js';
+import { lintExpectations } from '../oracle/index.js';
+import { skippedCell, summarize } from '../diff/index.js';
+import type { MeshPki } from '../pki/index.js';
+import { CLIENT_PROFILES, HBONE_PROFILES, createProbeContext, hboneUnservedPort, runProbes } from '../probe/index.js';
+import { BackendError } from '../util/errors.js';
+import { task } from './lifecycle.js';
+import type { Planned } from './plan.js';
+import { scenarioBase, type RunOptions } from './pipeline.js';
+import { runChaosScenario } from './run-chaos.js';
+import { ADMISSION_LABEL } from './settle-convergence.js';
+import type { Settled, SettlePolicy, Unit } from './settle.js';
+
+/** What every unit of one run shares. */
+export interface UnitRun {
+  readonly o: RunOptions;
+  readonly runId: string;
+  readonly backend: RunBackend;
+  readonly session: BackendSession;
+  readonly settle: SettlePolicy;
+  readonly pkis: ReadonlyMap<string, MeshPki>;
+  readonly log: (line: string) => void;
+}
+
+/** One unit through the pipeline: skip, or deploy, probe, settle, judge and tear down. */
+export async function runUnit(r: UnitRun, u: Planned): Promise<ScenarioResult> {
+  const skip = u.skip ?? (u.chaos && 'skip' in u.chaos ? u.chaos.skip : undefined);
+  if (skip !== undefined) return skipped(r, u, skip);
+  if (u.chaos && 'cells' in u.chaos) return runChaosScenario(r, u, u.chaos, r.pkis.get(u.s.trustDomain)!);
+  const t0 = Date.now();
+  const { s, m, exps } = u;
+  r.o.hooks?.onScenarioStart?.({ scenario: s.name, meshMode: m, cells: exps.length });
+  const lint = lintExpectations(s, m);
+  const here = r.session.unsupportedHere?.(s, m);
+  let settled: Settled;
+  if (here !== undefined) {
+    if (r.backend.dryRun) r.log(`scenario ${s.name} (${m}) skipped: ${here}`);
+    settled = { cells: exps.map((e) => skippedCell(e, here, s.feature)), skipped: here };
+  } else {
+    if (r.backend.dryRun) r.log(`scenario ${s.name} (${m}): ${exps.length} cells`);
+    settled = await deployAndSettle(r, u);
+  }
+  for (const c of settled.cells) r.o.hooks?.onCellResult?.(c);
+  const result: ScenarioResult = {
+    ...scenarioBase(u),
+    summary: summarize(settled.cells),
+    lint,
+    cells: settled.cells,
+    durationMs: Date.now() - t0,
+    ...(settled.skipped !== undefined ? { skipped: settled.skipped } : {}),
+    ...(settled.error !== undefined ? { error: settled.error } : {}),
+    ...(settled.timeline ? { timeline: settled.timeline } : {}),
+  };
+  r.o.hooks?.onScenarioEnd?.(result);
+  return result;
+}
+
+function skipped(r: UnitRun, u: Unit, why: string): ScenarioResult {
+  r.o.hooks?.onScenarioStart?.({ scenario: u.s.name, meshMode: u.m, cells: 0 });
+  if (r.backend.dryRun) r.log(`scenario ${u.s.name} (${u.m}) skipped: ${why}`);
+  const result: ScenarioResult = { ...scenarioBase(u), summary: summarize([]), lint: [], cells: [], durationMs: 0, skipped: why };
+  r.o.hooks?.onScenarioEnd?.(result);
+  return result;
+}
+
+/** The workload identities of a unit, issued by its trust domain's PKI. */
+export function issueIdentities(u: Unit, pki: MeshPki): Map<WorkloadKey, WorkloadTls> {
+  const identities = new Map<WorkloadKey, WorkloadTls>();
+  for (const w of u.s.workloads) identities.set(`${w.namespace}/${w.name}`, pki.issueWorkload({ namespace: w.namespace, serviceAccount: w.serviceAccount }));
+  return identities;
+}
+
+async function deployAndSettle(r: UnitRun, u: Unit): Promise<Settled> {
+  const { s, m } = u;
+  // An admission scenario needs the mesh's admission to fail closed before anything of it is applied.
+  if (s.labels[ADMISSION_LABEL] === 'reject') await r.session.awaitAdmissionReady?.();
+  const pki = r.pkis.get(s.trustDomain)!;
+  const identities = issueIdentities(u, pki);
+  const env = await task(
+    `environment of ${s.name}`,
+    (signal) =>
+      r.session.deploy({
+        runId: r.runId,
+        scenario: s,
+        meshMode: m,
+        dataPlane: u.dataPlane,
+        echoArgv: r.o.echoArgv,
+        identities,
+        appTls: pki.appIdentity(),
+        readyTimeoutMs: r.o.readyTimeoutMs,
+        signal,
+      }),
+    (e) => e.stop(),
+  );
+  try {
+    const prober = r.session.prober ?? (r.backend.dryRun ? undefined : hostProber(r, pki));
+    const skipReason = (e: Expectation) => skipReasonOf(u, prober, e);
+    const jobs = new Map<string, ProbeJob>();
+    for (const e of u.exps) if (skipReason(e) === undefined) jobs.set(e.key, jobOf(u, e, env.value.targets, identities));
+    return await r.settle.settle({
+      unit: u,
+      env: env.value,
+      jobs,
+      ...(prober ? { prober } : {}),
+      skipReason,
+      claim: r.o.claim ?? 'spec',
+      ...(r.o.interrupt ? { interrupt: r.o.interrupt } : {}),
+      log: r.log,
+    });
+  } finally {
+    await env.end();
+  }
+}
+
+const hostContexts = new WeakMap<MeshPki, ReturnType<typeof createProbeContext>>();
+
+/** The host's prober for a trust domain: every client from this process, bounded by the run's concurrency. */
+export function hostProber(r: Pick<UnitRun, 'o'>, pki: MeshPki): Prober {
+  let ctx = hostContexts.get(pki);
+  if (!ctx) hostContexts.set(pki, (ctx = createProbeContext(pki.probeMaterial())));
+  const c = ctx;
+  const options = { concurrency: r.o.concurrency, timeoutMs: r.o.timeoutMs, ...(r.o.interrupt ? { signal: r.o.interrupt } : {}) };
+  return { probe: (jobs) => runProbes(jobs, c, options) };
+}
+
+/** Why a cell is not probed: the data plane cannot express it, or the prober lacks its client's credential. */
+function skipReasonOf(u: Unit, prober: Prober | undefined, e: Expectation): string | undefined {
+  const limit = u.dataPlane.inexpressible?.find((x) => x.client === e.client && (!x.modes || x.modes.includes(e.mode)));
+  if (limit) return `${u.dataPlane.name} cannot express this cell: ${limit.reason}`;
+  const cred = isHboneClient(e.client) ? HBONE_PROFILES[e.client].credential : (CLIENT_PROFILES[e.client].tls?.credential ?? null);
+  if (cred !== null && prober?.credentials && !prober.credentials.includes(cred)) {
+    return `the probe agent has no ${cred} client certificate: it needs the mesh CA's key (pass --mesh-ca), which this run does not have`;
+  }
+  return undefined;
+}
+
+function jobOf(
+  u: Unit,
+  e: Expectation,
+  targets: ReadonlyMap<WorkloadKey, { address: string; ports: ReadonlyMap<number, number> }>,
+  ids: ReadonlyMap<WorkloadKey, WorkloadTls>,
+): ProbeJob {
+  const target = targets.get(e.workload);
+  const id = ids.get(e.workload);
+  if (!target || !id) throw new BackendError(`scenario ${u.s.name}: no target for ${e.workload}`);
+  const w = u.s.workloads.find((x) => `${x.namespace}/${x.name}` === e.workload);
+  return {
+    key: e.key,
+    scenario: u.s.name,
+    meshMode: u.m,
+    workload: e.workload,
+    port: e.port,
+    protocol: e.protocol,
+    client: e.client,
+    address: target.address,
+    // HBONE: address:targetPort is the CONNECT authority; hbone-unserved-port names a port the workload lacks.
+    targetPort: e.client === 'hbone-unserved-port' ? hboneUnservedPort(w?.ports.map((p) => p.port) ?? []) : (target.ports.get(e.port) ?? e.port),
+    expectedServerIdentity: id.spiffeId,
+  };
+}
