@@ -279,13 +279,12 @@ export interface Judgement {
   readonly availability?: number;
 }
 
-/** Verdict per cell and the invariants over the whole timeline. */
-export function judgeRun(args: {
+export interface JudgeRunInput {
   scenario: Scenario;
   cells: readonly ChaosCell[];
   judged: readonly JudgedProbe[];
   enforcement: readonly EnforcementDetail[];
-  recoveries: readonly (RecoveryToMeasure & { recoveryMs?: number; observable: boolean })[];
+  recoveries: readonly MeasuredRecovery[];
   invariants: ChaosInvariants;
   finalExpectation: (cell: ChaosCell) => Expectation;
   /** A harness problem (a failed canary, a data plane that died): cells that did not fail become errors. */
@@ -295,7 +294,19 @@ export function judgeRun(args: {
    * or from load, so every cell is an error, failing ones included (never a fail, never a pass).
    */
   unproven?: string;
-}): Judgement {
+}
+
+type MeasuredRecovery = RecoveryToMeasure & { recoveryMs?: number; observable: boolean };
+
+/** What the whole run's invariants say that each cell's verdict needs. */
+interface RunFacts {
+  readonly availability: number | undefined;
+  readonly availabilityOk: boolean;
+  readonly lateRecovery: readonly MeasuredRecovery[];
+}
+
+/** Verdict per cell and the invariants over the whole timeline. */
+export function judgeRun(args: JudgeRunInput): Judgement {
   const { judged, invariants } = args;
   const byCell = new Map<string, JudgedProbe[]>();
   for (const j of judged) byCell.set(j.record.cell.key, [...(byCell.get(j.record.cell.key) ?? []), j]);
@@ -305,141 +316,165 @@ export function judgeRun(args: {
   const unavailable = allowedPaths.filter((j) => j.judged === 'unavailable');
   const availability = allowedPaths.length > 0 ? (allowedPaths.length - unavailable.length) / allowedPaths.length : undefined;
   const availabilityOk = availability === undefined || availability >= invariants.availability;
-
-  const failOpen = judged.filter((j) => j.judged === 'fail-open');
-  const lateEnforcement = args.enforcement.filter((m) => !m.ok);
   const lateRecovery = args.recoveries.filter((r) => r.observable && (r.recoveryMs === undefined || r.recoveryMs > invariants.recoveryMs));
+  const facts: RunFacts = { availability, availabilityOk, lateRecovery };
 
   const invariantResults: InvariantResult[] = [
-    {
-      name: 'no-fail-open',
-      ok: failOpen.length === 0,
-      value: failOpen.length,
-      violations: [...groupByCell(failOpen).values()].flatMap((list) =>
-        windows(list).map((w) => `${cellText(list[0]!.record.cell)} failed open at ${windowText(w)}: ${list[0]!.detail}`),
-      ),
-    },
-    {
-      name: 'time-to-enforce',
-      ok: lateEnforcement.length === 0,
-      ...(args.enforcement.some((m) => m.timeToEnforceMs !== undefined)
-        ? { value: Math.max(...args.enforcement.filter((m) => m.timeToEnforceMs !== undefined).map((m) => m.timeToEnforceMs!)) }
-        : {}),
-      bound: invariants.timeToEnforceMs,
-      violations: lateEnforcement.map((m) =>
-        m.timeToEnforceMs === undefined
-          ? `${m.workload}:${m.port}: ${m.change} at ${secs(m.atMs)} was never enforced for good`
-          : `${m.workload}:${m.port}: ${m.change} at ${secs(m.atMs)} took ${m.timeToEnforceMs} ms (bound ${m.boundMs} ms)`,
-      ),
-    },
-    {
-      name: 'availability',
-      ok: availabilityOk,
-      ...(availability !== undefined ? { value: Number(availability.toFixed(6)) } : {}),
-      bound: invariants.availability,
-      violations: availabilityOk
-        ? []
-        : [...groupByCell(unavailable).values()].flatMap((list) =>
-            windows(list).map((w) => `${cellText(list[0]!.record.cell)} unavailable at ${windowText(w)}: ${list[0]!.detail ?? ''}`),
-          ),
-    },
-    {
-      name: 'recovery',
-      ok: lateRecovery.length === 0,
-      ...(args.recoveries.some((r) => r.recoveryMs !== undefined)
-        ? { value: Math.max(...args.recoveries.filter((r) => r.recoveryMs !== undefined).map((r) => r.recoveryMs!)) }
-        : {}),
-      bound: invariants.recoveryMs,
-      violations: lateRecovery.map((r) =>
-        r.recoveryMs === undefined
-          ? `${r.workload}: did not recover after ${r.fault} (ended at ${secs(r.fromMs)})`
-          : `${r.workload}: recovered ${r.recoveryMs} ms after ${r.fault} (bound ${invariants.recoveryMs} ms)`,
-      ),
-    },
+    noFailOpenInvariant(judged),
+    timeToEnforceInvariant(args.enforcement, invariants),
+    availabilityInvariant(facts, unavailable, invariants),
+    recoveryInvariant(args.recoveries, lateRecovery, invariants),
   ];
+  const cells: CellResult[] = args.cells.map((cell) => judgeCell(cell, byCell.get(cell.key) ?? [], args, facts));
+  return { cells, invariants: invariantResults, timelineProbes: timelineProbes(judged), ...(availability !== undefined ? { availability } : {}) };
+}
 
-  const cells: CellResult[] = args.cells.map((cell) => {
-    const list = byCell.get(cell.key) ?? [];
-    const exp = args.finalExpectation(cell);
-    const problems: string[] = [];
-    const open = list.filter((j) => j.judged === 'fail-open');
-    for (const w of windows(open)) problems.push(`FAIL-OPEN at ${windowText(w)}: ${open[0]!.detail}`);
-    const wrong = list.filter((j) => j.judged === 'mismatch');
-    for (const w of windows(wrong)) problems.push(`mismatch at ${windowText(w)}: ${wrong.find((j) => j.record.startMs >= w.fromMs)?.detail ?? wrong[0]!.detail}`);
-    const down = list.filter((j) => j.judged === 'unavailable');
-    if (!availabilityOk && down.length > 0)
-      for (const w of windows(down)) problems.push(`unavailable at ${windowText(w)} (availability ${pct(availability)} < ${pct(invariants.availability)}): ${down[0]!.detail}`);
-    const cellChanges = args.enforcement.filter((m) => m.changedCells.includes(cell.key) && !m.ok);
-    for (const m of cellChanges)
-      problems.push(
-        m.timeToEnforceMs === undefined
-          ? `${m.change} at ${secs(m.atMs)} was never enforced for good on this port`
-          : `${m.change} took ${m.timeToEnforceMs} ms to be enforced on this port (bound ${m.boundMs} ms)`,
-      );
-    for (const r of lateRecovery.filter((x) => x.workload === cell.workload && (!x.ports || x.ports.has(cell.port)))) {
-      if (!list.some((j) => j.record.startMs >= r.fromMs && j.judged !== 'match')) continue;
-      problems.push(r.recoveryMs === undefined ? `did not recover after ${r.fault}` : `recovered only ${r.recoveryMs} ms after ${r.fault} (bound ${invariants.recoveryMs} ms)`);
-    }
-    const errors = list.filter((j) => j.judged === 'error');
-    const counts = count(list);
-    let verdict: Verdict;
-    let reason: string;
-    if (args.unproven !== undefined) {
-      verdict = 'error';
-      reason = `${args.unproven}; this cell proves nothing${problems.length > 0 ? ` (it would have failed: ${problems.join('; ')})` : ''}. ${counts}`;
-    } else if (problems.length > 0) {
-      verdict = 'fail';
-      reason = `${problems.join('; ')}. ${counts}`;
-    } else if (args.harnessError !== undefined) {
-      verdict = 'error';
-      reason = `${args.harnessError}; this cell proves nothing. ${counts}`;
-    } else if (list.length === 0) {
-      verdict = 'error';
-      reason = 'no probe of this cell ran';
-    } else if (errors.length > 0) {
-      verdict = 'error';
-      reason = `${errors.length} probe(s) could not run (${errors[0]!.detail}), so the timeline has holes: not a pass. ${counts}`;
-    } else {
-      verdict = 'pass';
-      reason = `every probe as expected over the whole run (${exp.mode} at the end, ${exp.rule}). ${counts}`;
-    }
-    // A failing cell shows its first offending probe (expected then, observed then); others the state at the end.
-    const sorted = [...list].sort((a, b) => a.record.startMs - b.record.startMs);
-    // A policy never enforced within a run that moved on before its bound shows only transitions: the last is the proof.
-    const offending =
-      verdict === 'fail'
-        ? (sorted.find((j) => j.judged === 'fail-open') ??
-          sorted.find((j) => j.judged === 'mismatch' || j.judged === 'unavailable') ??
-          sorted.findLast((j) => j.judged === 'transition'))
-        : undefined;
-    const shown = offending ?? sorted.filter((j) => !j.record.special).at(-1);
-    const observed = shown ? stripChaosEvidence(shown.obs) : undefined;
-    const lastOutcome = observed ? outcomeOf(observed) : undefined;
-    const expected =
-      offending && 'mode' in offending.expected
-        ? offending.expected
-        : offending
-          ? { ...exp, outcome: offending.expected.outcome, rule: offending.expected.rule, required: [offending.expected.outcome], requiredRule: offending.expected.rule }
-          : exp;
-    return {
-      key: cell.key,
-      scenario: args.scenario.name,
-      feature: args.scenario.feature,
-      meshMode: exp.meshMode,
-      workload: cell.workload,
-      port: cell.port,
-      protocol: cell.protocol,
-      client: cell.client,
-      expected: { mode: expected.mode, outcome: expected.outcome, rule: expected.rule, required: expected.required, requiredRule: expected.requiredRule },
-      ...(observed ? { observed: { ...observed, attempts: list.length } } : {}),
-      ...(lastOutcome !== undefined ? { observedOutcome: lastOutcome } : {}),
-      verdict,
-      reason,
-      decidedBy: exp.decidedBy,
-    };
-  });
+function noFailOpenInvariant(judged: readonly JudgedProbe[]): InvariantResult {
+  const failOpen = judged.filter((j) => j.judged === 'fail-open');
+  return {
+    name: 'no-fail-open',
+    ok: failOpen.length === 0,
+    value: failOpen.length,
+    violations: [...groupByCell(failOpen).values()].flatMap((list) =>
+      windows(list).map((w) => `${cellText(list[0]!.record.cell)} failed open at ${windowText(w)}: ${list[0]!.detail}`),
+    ),
+  };
+}
 
-  const timelineProbes: TimelineProbe[] = [...judged]
+function timeToEnforceInvariant(enforcement: readonly EnforcementDetail[], invariants: ChaosInvariants): InvariantResult {
+  const lateEnforcement = enforcement.filter((m) => !m.ok);
+  return {
+    name: 'time-to-enforce',
+    ok: lateEnforcement.length === 0,
+    ...(enforcement.some((m) => m.timeToEnforceMs !== undefined)
+      ? { value: Math.max(...enforcement.filter((m) => m.timeToEnforceMs !== undefined).map((m) => m.timeToEnforceMs!)) }
+      : {}),
+    bound: invariants.timeToEnforceMs,
+    violations: lateEnforcement.map((m) =>
+      m.timeToEnforceMs === undefined
+        ? `${m.workload}:${m.port}: ${m.change} at ${secs(m.atMs)} was never enforced for good`
+        : `${m.workload}:${m.port}: ${m.change} at ${secs(m.atMs)} took ${m.timeToEnforceMs} ms (bound ${m.boundMs} ms)`,
+    ),
+  };
+}
+
+function availabilityInvariant(facts: RunFacts, unavailable: readonly JudgedProbe[], invariants: ChaosInvariants): InvariantResult {
+  const { availability, availabilityOk } = facts;
+  return {
+    name: 'availability',
+    ok: availabilityOk,
+    ...(availability !== undefined ? { value: Number(availability.toFixed(6)) } : {}),
+    bound: invariants.availability,
+    violations: availabilityOk
+      ? []
+      : [...groupByCell(unavailable).values()].flatMap((list) =>
+          windows(list).map((w) => `${cellText(list[0]!.record.cell)} unavailable at ${windowText(w)}: ${list[0]!.detail ?? ''}`),
+        ),
+  };
+}
+
+function recoveryInvariant(recoveries: readonly MeasuredRecovery[], lateRecovery: readonly MeasuredRecovery[], invariants: ChaosInvariants): InvariantResult {
+  return {
+    name: 'recovery',
+    ok: lateRecovery.length === 0,
+    ...(recoveries.some((r) => r.recoveryMs !== undefined) ? { value: Math.max(...recoveries.filter((r) => r.recoveryMs !== undefined).map((r) => r.recoveryMs!)) } : {}),
+    bound: invariants.recoveryMs,
+    violations: lateRecovery.map((r) =>
+      r.recoveryMs === undefined
+        ? `${r.workload}: did not recover after ${r.fault} (ended at ${secs(r.fromMs)})`
+        : `${r.workload}: recovered ${r.recoveryMs} ms after ${r.fault} (bound ${invariants.recoveryMs} ms)`,
+    ),
+  };
+}
+
+/** One cell's verdict from its probes, with the probe that shows it. */
+function judgeCell(cell: ChaosCell, list: readonly JudgedProbe[], args: JudgeRunInput, facts: RunFacts): CellResult {
+  const exp = args.finalExpectation(cell);
+  const problems = cellProblems(cell, list, args, facts);
+  const { verdict, reason } = cellVerdict(list, problems, exp, args);
+  const { observed, expected } = shownProbe(list, verdict, exp);
+  const lastOutcome = observed ? outcomeOf(observed) : undefined;
+  return {
+    key: cell.key,
+    scenario: args.scenario.name,
+    feature: args.scenario.feature,
+    meshMode: exp.meshMode,
+    workload: cell.workload,
+    port: cell.port,
+    protocol: cell.protocol,
+    client: cell.client,
+    expected: { mode: expected.mode, outcome: expected.outcome, rule: expected.rule, required: expected.required, requiredRule: expected.requiredRule },
+    ...(observed ? { observed: { ...observed, attempts: list.length } } : {}),
+    ...(lastOutcome !== undefined ? { observedOutcome: lastOutcome } : {}),
+    verdict,
+    reason,
+    decidedBy: exp.decidedBy,
+  };
+}
+
+/** What makes the cell fail: fail-open and mismatch windows, and its share of the broken invariants. */
+function cellProblems(cell: ChaosCell, list: readonly JudgedProbe[], args: JudgeRunInput, facts: RunFacts): string[] {
+  const { invariants } = args;
+  const problems: string[] = [];
+  const open = list.filter((j) => j.judged === 'fail-open');
+  for (const w of windows(open)) problems.push(`FAIL-OPEN at ${windowText(w)}: ${open[0]!.detail}`);
+  const wrong = list.filter((j) => j.judged === 'mismatch');
+  for (const w of windows(wrong)) problems.push(`mismatch at ${windowText(w)}: ${wrong.find((j) => j.record.startMs >= w.fromMs)?.detail ?? wrong[0]!.detail}`);
+  const down = list.filter((j) => j.judged === 'unavailable');
+  if (!facts.availabilityOk && down.length > 0)
+    for (const w of windows(down)) problems.push(`unavailable at ${windowText(w)} (availability ${pct(facts.availability)} < ${pct(invariants.availability)}): ${down[0]!.detail}`);
+  const cellChanges = args.enforcement.filter((m) => m.changedCells.includes(cell.key) && !m.ok);
+  for (const m of cellChanges)
+    problems.push(
+      m.timeToEnforceMs === undefined
+        ? `${m.change} at ${secs(m.atMs)} was never enforced for good on this port`
+        : `${m.change} took ${m.timeToEnforceMs} ms to be enforced on this port (bound ${m.boundMs} ms)`,
+    );
+  for (const r of facts.lateRecovery.filter((x) => x.workload === cell.workload && (!x.ports || x.ports.has(cell.port)))) {
+    if (!list.some((j) => j.record.startMs >= r.fromMs && j.judged !== 'match')) continue;
+    problems.push(r.recoveryMs === undefined ? `did not recover after ${r.fault}` : `recovered only ${r.recoveryMs} ms after ${r.fault} (bound ${invariants.recoveryMs} ms)`);
+  }
+  return problems;
+}
+
+function cellVerdict(list: readonly JudgedProbe[], problems: readonly string[], exp: Expectation, args: JudgeRunInput): { verdict: Verdict; reason: string } {
+  const errors = list.filter((j) => j.judged === 'error');
+  const counts = count(list);
+  if (args.unproven !== undefined) {
+    return { verdict: 'error', reason: `${args.unproven}; this cell proves nothing${problems.length > 0 ? ` (it would have failed: ${problems.join('; ')})` : ''}. ${counts}` };
+  }
+  if (problems.length > 0) return { verdict: 'fail', reason: `${problems.join('; ')}. ${counts}` };
+  if (args.harnessError !== undefined) return { verdict: 'error', reason: `${args.harnessError}; this cell proves nothing. ${counts}` };
+  if (list.length === 0) return { verdict: 'error', reason: 'no probe of this cell ran' };
+  if (errors.length > 0) {
+    return { verdict: 'error', reason: `${errors.length} probe(s) could not run (${errors[0]!.detail}), so the timeline has holes: not a pass. ${counts}` };
+  }
+  return { verdict: 'pass', reason: `every probe as expected over the whole run (${exp.mode} at the end, ${exp.rule}). ${counts}` };
+}
+
+/** A failing cell shows its first offending probe (expected then, observed then); others the state at the end. */
+function shownProbe(list: readonly JudgedProbe[], verdict: Verdict, exp: Expectation): { observed: Observation | undefined; expected: Expectation } {
+  const sorted = [...list].sort((a, b) => a.record.startMs - b.record.startMs);
+  // A policy never enforced within a run that moved on before its bound shows only transitions: the last is the proof.
+  const offending =
+    verdict === 'fail'
+      ? (sorted.find((j) => j.judged === 'fail-open') ??
+        sorted.find((j) => j.judged === 'mismatch' || j.judged === 'unavailable') ??
+        sorted.findLast((j) => j.judged === 'transition'))
+      : undefined;
+  const shown = offending ?? sorted.filter((j) => !j.record.special).at(-1);
+  const observed = shown ? stripChaosEvidence(shown.obs) : undefined;
+  const expected =
+    offending && 'mode' in offending.expected
+      ? offending.expected
+      : offending
+        ? { ...exp, outcome: offending.expected.outcome, rule: offending.expected.rule, required: [offending.expected.outcome], requiredRule: offending.expected.rule }
+        : exp;
+  return { observed, expected };
+}
+
+function timelineProbes(judged: readonly JudgedProbe[]): TimelineProbe[] {
+  return [...judged]
     .sort((a, b) => a.record.startMs - b.record.startMs)
     .map((j) => {
       const o = outcomeOf(j.obs);
@@ -457,7 +492,6 @@ export function judgeRun(args: {
         ...(j.detail !== undefined && j.judged !== 'match' ? { detail: j.detail } : {}),
       };
     });
-  return { cells, invariants: invariantResults, timelineProbes, ...(availability !== undefined ? { availability } : {}) };
 }
 
 function groupByCell(list: readonly JudgedProbe[]): Map<string, JudgedProbe[]> {

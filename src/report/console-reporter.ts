@@ -49,123 +49,152 @@ function summaryText(s: Summary): string {
   return `${s.cells} cells: ${s.passed} passed, ${s.failed} failed, ${s.flaky} flaky, ${s.errors} errors, ${s.skipped} skipped${differs}`;
 }
 
+type Symbols = ReturnType<typeof symbols>;
+type Styled = { text: string; tone?: Tone };
+
+/** What every section draws with: the symbol set and the colouring of the chosen style. */
+interface Pen {
+  readonly sym: Symbols;
+  paint(tone: Tone, s: string): string;
+}
+
 /** The whole end-of-run report as text: truth tables, failures, lint errors, harness errors, summary. */
 export function renderConsoleReport(result: RunResult, outDir: string, style: ConsoleStyle): string {
-  const sym = symbols(style.fancy);
-  const paint = (tone: Tone, s: string): string => (style.fancy ? `${ANSI[tone]}${s}\x1b[0m` : s);
-  const out: string[] = [];
-
-  const cellText = (c: CellResult | undefined): { text: string; tone?: Tone } => {
-    if (!c) return { text: sym.none, tone: 'dim' };
-    const exp = OUTCOME_SHORT[c.expected.outcome];
-    const tone = VERDICT_TONE[c.verdict];
-    switch (c.verdict) {
-      case 'pass':
-        // Conformant (--claim spec) with another outcome than Istio's: show what was seen, marked '^'.
-        if (c.differsFromIstio && c.observedOutcome !== undefined) return { text: `${sym.pass} ${OUTCOME_SHORT[c.observedOutcome]}^`, tone };
-        return { text: `${sym.pass} ${exp}`, tone };
-      case 'fail': {
-        const got = c.observedOutcome;
-        // Same outcome class but inconsistent evidence (misroute, wrong server identity): mark with '*'.
-        const text = got === undefined ? `${sym.fail} ?${sym.ne}${exp}` : got === c.expected.outcome ? `${sym.fail} ${exp}*` : `${sym.fail} ${OUTCOME_SHORT[got]}${sym.ne}${exp}`;
-        return { text, tone };
-      }
-      case 'flaky':
-        return { text: `${sym.flaky} ${exp}`, tone };
-      case 'error':
-        return { text: sym.error, tone };
-      case 'skipped':
-        return { text: sym.skipped, tone };
-      default: {
-        const never: never = c.verdict;
-        return { text: String(never) };
-      }
-    }
-  };
-
-  const renderTable = (s: ScenarioResult): string[] => {
-    const columns = clientColumns(s.cells);
-    const sorted = truthRows(s.cells, columns).map((r) => ({ label: t(`${r.workload}:${r.port}`), proto: r.protocol, mode: r.mode, cells: r.cells.map((c) => c ?? undefined) }));
-    const header = ['workload:port', 'proto', 'mode', ...columns.map((k) => CLIENT_SHORT_NAMES[k])];
-    const body = sorted.map((r) => [{ text: truncate(r.label, MAX_LABEL, sym.ell) }, { text: r.proto }, { text: r.mode }, ...r.cells.map(cellText)]);
-    const widths = header.map((h, i) => Math.max(width(h), ...body.map((cols) => width(cols[i]!.text))));
-    const line = (cols: readonly { text: string; tone?: Tone }[]): string =>
-      '  ' +
-      cols
-        .map((c, i) => {
-          const padded = i === cols.length - 1 ? c.text : pad(c.text, widths[i]!);
-          return c.tone ? paint(c.tone, padded) : padded;
-        })
-        .join(' ')
-        .trimEnd();
-    return [line(header.map((h) => ({ text: h, tone: 'bold' as const }))), ...body.map(line)];
-  };
-
-  const scenarioTitle = (s: ScenarioResult): string => t(`${s.name} [${s.meshMode}]`);
-  const hasTrouble = (s: ScenarioResult): boolean => s.summary.failed + s.summary.flaky + s.summary.errors > 0 || s.lint.length > 0 || s.error !== undefined;
-
-  if (style.tables !== 'none') {
-    const shown = result.scenarios.filter((s) => style.tables === 'all' || hasTrouble(s));
-    if (shown.length > 0) {
-      const x = `${sym.fail} allow${sym.ne}deny`;
-      out.push(
-        paint('bold', 'Truth tables'),
-        `Legend: ${sym.pass} deny  passed (the cell names the expected outcome)    ${x}  failed: observed allow, expected deny`,
-        `        ${sym.fail} allow*  right outcome, wrong evidence (misroute, server identity)    ${sym.flaky} allow  flaky: matched on a retry`,
-        `        ${sym.error}  error: the probe could not run (never a denial)    ${sym.skipped}  skipped    ${sym.none}  not run`,
-        `        ${sym.pass} allow^  passed: an outcome PeerAuthentication allows but Istio does not give (--claim spec)`,
-        `Clients: pt = plaintext, no-cert = TLS without client cert, foreign = foreign CA, other-td = other trust domain,`,
-        `         no-alpn = mesh cert without Istio ALPN.  pthru = the TLS passed through to the app untouched`,
-        '',
-      );
-    }
-    for (const s of shown) {
-      out.push(paint('bold', scenarioTitle(s)) + t(`  feature ${s.feature}  ${s.file}`));
-      if (s.description) out.push(`  ${t(s.description)}`);
-      if (s.skipped !== undefined) out.push(paint('dim', `  skipped: ${t(s.skipped)}`));
-      if (s.error !== undefined) out.push(paint('magenta', `  harness error: ${t(s.error)}`));
-      if (s.cells.length > 0) out.push(...renderTable(s));
-      out.push(`  ${summaryText(s.summary)}`, '');
-    }
-  }
-
-  // Chaos scenarios: a compact timeline each (faults, canaries, time to enforce, invariants).
-  const chaos = result.scenarios.filter((s) => s.timeline?.invariants !== undefined);
-  if (chaos.length > 0) {
-    out.push(paint('bold', 'Chaos timelines'));
-    for (const s of chaos) {
-      const bad = s.timeline!.invariants!.some((i) => !i.ok) || s.timeline!.faults.some((f) => f.canary && !f.canary.ok);
-      out.push(paint(bad ? 'red' : 'bold', `${scenarioTitle(s)}`), ...timelineLines(s.timeline!).map((l) => `  ${t(l)}`));
-    }
-    out.push('');
-  }
-
+  const pen: Pen = { sym: symbols(style.fancy), paint: (tone, s) => (style.fancy ? `${ANSI[tone]}${s}\x1b[0m` : s) };
+  const { sym } = pen;
   const cells = result.scenarios.flatMap((s) => s.cells);
-  const listSection = (title: string, tone: Tone, items: readonly string[]): void => {
-    if (items.length === 0) return;
-    out.push(paint(tone, `${title} (${items.length})`));
-    for (const item of items.slice(0, MAX_LIST)) out.push(`  ${t(item)}`);
-    if (items.length > MAX_LIST) out.push(`  ${sym.ell} and ${items.length - MAX_LIST} more (see report.json)`);
-    out.push('');
-  };
-
-  const where = (c: CellResult): string => `${c.scenario} [${c.meshMode}] ${cellLabel(c)}`;
-  listSection(
-    'Failures',
-    'red',
-    cells.filter((c) => c.verdict === 'fail').map((c) => `${sym.fail} ${where(c)}: ${c.reason}`),
-  );
-  listSection(
-    'Flaky',
-    'yellow',
-    cells.filter((c) => c.verdict === 'flaky').map((c) => `${sym.flaky} ${where(c)}: ${c.reason}`),
-  );
-
   const lint = result.scenarios.flatMap((s) => s.lint.map((l) => `${l.file}:${l.line}:${l.column} ${l.scenario}: ${l.message}`));
-  listSection('Scenario lint errors: author expectations contradicting the oracle, not mesh failures', 'yellow', lint);
+  const warnings = result.scenarios.flatMap((s) => s.warnings.map((w) => `${w.source.file}:${w.source.line}:${w.source.column} ${s.name}: ${w.message}`));
+  return (
+    [
+      ...truthTableSection(result, style, pen),
+      ...chaosSection(result, pen),
+      ...listSection(
+        pen,
+        'Failures',
+        'red',
+        cells.filter((c) => c.verdict === 'fail').map((c) => `${sym.fail} ${where(c)}: ${c.reason}`),
+      ),
+      ...listSection(
+        pen,
+        'Flaky',
+        'yellow',
+        cells.filter((c) => c.verdict === 'flaky').map((c) => `${sym.flaky} ${where(c)}: ${c.reason}`),
+      ),
+      ...listSection(pen, 'Scenario lint errors: author expectations contradicting the oracle, not mesh failures', 'yellow', lint),
+      ...listSection(pen, 'Harness errors: the probe or the environment could not run (never counted as denials)', 'magenta', harnessErrors(result, cells)),
+      ...differentialSection(result, pen),
+      ...listSection(pen, 'Scenario warnings', 'dim', [...new Set(warnings)]),
+      ...summarySection(result, outDir, pen),
+    ].join('\n') + '\n'
+  );
+}
 
-  // Cell errors usually share one cause per scenario (a dead data plane), so they are grouped by reason.
+const where = (c: CellResult): string => `${c.scenario} [${c.meshMode}] ${cellLabel(c)}`;
+const scenarioTitle = (s: ScenarioResult): string => t(`${s.name} [${s.meshMode}]`);
+const hasTrouble = (s: ScenarioResult): boolean => s.summary.failed + s.summary.flaky + s.summary.errors > 0 || s.lint.length > 0 || s.error !== undefined;
+
+function verdictCell(c: CellResult | undefined, sym: Symbols): Styled {
+  if (!c) return { text: sym.none, tone: 'dim' };
+  const exp = OUTCOME_SHORT[c.expected.outcome];
+  const tone = VERDICT_TONE[c.verdict];
+  switch (c.verdict) {
+    case 'pass':
+      // Conformant (--claim spec) with another outcome than Istio's: show what was seen, marked '^'.
+      if (c.differsFromIstio && c.observedOutcome !== undefined) return { text: `${sym.pass} ${OUTCOME_SHORT[c.observedOutcome]}^`, tone };
+      return { text: `${sym.pass} ${exp}`, tone };
+    case 'fail': {
+      const got = c.observedOutcome;
+      // Same outcome class but inconsistent evidence (misroute, wrong server identity): mark with '*'.
+      const text = got === undefined ? `${sym.fail} ?${sym.ne}${exp}` : got === c.expected.outcome ? `${sym.fail} ${exp}*` : `${sym.fail} ${OUTCOME_SHORT[got]}${sym.ne}${exp}`;
+      return { text, tone };
+    }
+    case 'flaky':
+      return { text: `${sym.flaky} ${exp}`, tone };
+    case 'error':
+      return { text: sym.error, tone };
+    case 'skipped':
+      return { text: sym.skipped, tone };
+    default: {
+      const never: never = c.verdict;
+      return { text: String(never) };
+    }
+  }
+}
+
+function truthTable(s: ScenarioResult, pen: Pen): string[] {
+  const { sym, paint } = pen;
+  const columns = clientColumns(s.cells);
+  const sorted = truthRows(s.cells, columns).map((r) => ({ label: t(`${r.workload}:${r.port}`), proto: r.protocol, mode: r.mode, cells: r.cells.map((c) => c ?? undefined) }));
+  const header = ['workload:port', 'proto', 'mode', ...columns.map((k) => CLIENT_SHORT_NAMES[k])];
+  const body = sorted.map((r) => [{ text: truncate(r.label, MAX_LABEL, sym.ell) }, { text: r.proto }, { text: r.mode }, ...r.cells.map((c) => verdictCell(c, sym))]);
+  const widths = header.map((h, i) => Math.max(width(h), ...body.map((cols) => width(cols[i]!.text))));
+  const line = (cols: readonly Styled[]): string =>
+    '  ' +
+    cols
+      .map((c, i) => {
+        const padded = i === cols.length - 1 ? c.text : pad(c.text, widths[i]!);
+        return c.tone ? paint(c.tone, padded) : padded;
+      })
+      .join(' ')
+      .trimEnd();
+  return [line(header.map((h) => ({ text: h, tone: 'bold' as const }))), ...body.map(line)];
+}
+
+function truthTableSection(result: RunResult, style: ConsoleStyle, pen: Pen): string[] {
+  if (style.tables === 'none') return [];
+  const { sym, paint } = pen;
+  const out: string[] = [];
+  const shown = result.scenarios.filter((s) => style.tables === 'all' || hasTrouble(s));
+  if (shown.length > 0) {
+    const x = `${sym.fail} allow${sym.ne}deny`;
+    out.push(
+      paint('bold', 'Truth tables'),
+      `Legend: ${sym.pass} deny  passed (the cell names the expected outcome)    ${x}  failed: observed allow, expected deny`,
+      `        ${sym.fail} allow*  right outcome, wrong evidence (misroute, server identity)    ${sym.flaky} allow  flaky: matched on a retry`,
+      `        ${sym.error}  error: the probe could not run (never a denial)    ${sym.skipped}  skipped    ${sym.none}  not run`,
+      `        ${sym.pass} allow^  passed: an outcome PeerAuthentication allows but Istio does not give (--claim spec)`,
+      `Clients: pt = plaintext, no-cert = TLS without client cert, foreign = foreign CA, other-td = other trust domain,`,
+      `         no-alpn = mesh cert without Istio ALPN.  pthru = the TLS passed through to the app untouched`,
+      '',
+    );
+  }
+  for (const s of shown) {
+    out.push(paint('bold', scenarioTitle(s)) + t(`  feature ${s.feature}  ${s.file}`));
+    if (s.description) out.push(`  ${t(s.description)}`);
+    if (s.skipped !== undefined) out.push(paint('dim', `  skipped: ${t(s.skipped)}`));
+    if (s.error !== undefined) out.push(paint('magenta', `  harness error: ${t(s.error)}`));
+    if (s.cells.length > 0) out.push(...truthTable(s, pen));
+    out.push(`  ${summaryText(s.summary)}`, '');
+  }
+  return out;
+}
+
+/** Chaos scenarios: a compact timeline each (faults, canaries, time to enforce, invariants). */
+function chaosSection(result: RunResult, pen: Pen): string[] {
+  const chaos = result.scenarios.filter((s) => s.timeline?.invariants !== undefined);
+  if (chaos.length === 0) return [];
+  const out = [pen.paint('bold', 'Chaos timelines')];
+  for (const s of chaos) {
+    const bad = s.timeline!.invariants!.some((i) => !i.ok) || s.timeline!.faults.some((f) => f.canary && !f.canary.ok);
+    out.push(pen.paint(bad ? 'red' : 'bold', `${scenarioTitle(s)}`), ...timelineLines(s.timeline!).map((l) => `  ${t(l)}`));
+  }
+  out.push('');
+  return out;
+}
+
+function listSection(pen: Pen, title: string, tone: Tone, items: readonly string[]): string[] {
+  if (items.length === 0) return [];
+  const out = [pen.paint(tone, `${title} (${items.length})`)];
+  for (const item of items.slice(0, MAX_LIST)) out.push(`  ${t(item)}`);
+  if (items.length > MAX_LIST) out.push(`  ${pen.sym.ell} and ${items.length - MAX_LIST} more (see report.json)`);
+  out.push('');
+  return out;
+}
+
+function harnessErrors(result: RunResult, cells: readonly CellResult[]): string[] {
   const harness: string[] = result.scenarios.filter((s) => s.error !== undefined).map((s) => `E ${scenarioTitle(s)}: ${s.error}`);
+  // Cell errors usually share one cause per scenario (a dead data plane), so they are grouped by reason.
   const grouped = new Map<string, { title: string; reason: string; cells: CellResult[] }>();
   for (const c of cells.filter((x) => x.verdict === 'error')) {
     const k = `${c.scenario}\u0000${c.meshMode}\u0000${c.reason}`;
@@ -177,21 +206,24 @@ export function renderConsoleReport(result: RunResult, outDir: string, style: Co
     const first = g.cells[0]!;
     harness.push(g.cells.length === 1 ? `E ${where(first)}: ${g.reason}` : `E ${g.title} ${g.cells.length} cells: ${g.reason}`);
   }
-  listSection('Harness errors: the probe or the environment could not run (never counted as denials)', 'magenta', harness);
+  return harness;
+}
 
-  const diffLines = differentialLines(result, sym.ne);
-  if (diffLines.length > 0) {
-    out.push(paint('bold', 'Sidecar vs ambient (mode: both): cells whose two modes differ, and why'));
-    for (const l of diffLines.slice(0, MAX_LIST)) out.push(`  ${t(l)}`);
-    if (diffLines.length > MAX_LIST) out.push(`  ${sym.ell} and ${diffLines.length - MAX_LIST} more lines (report.json: differentials)`);
-    out.push('');
-  }
+function differentialSection(result: RunResult, pen: Pen): string[] {
+  const diffLines = differentialLines(result, pen.sym.ne);
+  if (diffLines.length === 0) return [];
+  const out = [pen.paint('bold', 'Sidecar vs ambient (mode: both): cells whose two modes differ, and why')];
+  for (const l of diffLines.slice(0, MAX_LIST)) out.push(`  ${t(l)}`);
+  if (diffLines.length > MAX_LIST) out.push(`  ${pen.sym.ell} and ${diffLines.length - MAX_LIST} more lines (report.json: differentials)`);
+  out.push('');
+  return out;
+}
 
-  const warnings = result.scenarios.flatMap((s) => s.warnings.map((w) => `${w.source.file}:${w.source.line}:${w.source.column} ${s.name}: ${w.message}`));
-  listSection('Scenario warnings', 'dim', [...new Set(warnings)]);
-
+function summarySection(result: RunResult, outDir: string, pen: Pen): string[] {
+  const { paint } = pen;
   const s = result.summary;
   const tone: Tone = s.failed + s.errors > 0 || result.lintErrors > 0 || result.interrupted ? 'red' : s.flaky > 0 ? 'yellow' : 'green';
+  const out: string[] = [];
   if (result.interrupted) {
     out.push(
       paint(
@@ -202,7 +234,7 @@ export function renderConsoleReport(result: RunResult, outDir: string, style: Co
   }
   out.push(paint(tone, `${summaryText(s)}; judged under --claim ${result.claim}`));
   out.push(`${result.lintErrors} scenario lint errors; report in ${t(outDir)}`);
-  return out.join('\n') + '\n';
+  return out;
 }
 
 /** "R5.3" from "R5.3 STRICT: …": the rule's citation, enough for a compact line. */

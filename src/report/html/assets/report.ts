@@ -500,9 +500,32 @@ function category(p: TimelineProbe): Category {
   return 'other';
 }
 
+type Timeline = NonNullable<ScenarioResult['timeline']>;
+
 function renderTimeline(s: ScenarioResult): HTMLElement {
   const tl = s.timeline!;
   const wrap = h('div', { class: 'timeline', 'data-testid': 'timeline' }, h('h3', null, 'Timeline'));
+  const { lanes, laneOf } = timelineLanes(tl);
+  const chart = h('div', { class: 'chart', 'data-testid': 'timeline-chart' });
+  wrap.append(chart, timelineSummary(tl));
+
+  if (typeof uPlot !== 'function') {
+    chart.append(h('p', { class: 'empty' }, 'chart library missing'));
+    return wrap;
+  }
+  const Plot = uPlot;
+  const plotData = timelineData(tl, laneOf);
+  const opts = timelineOptions(tl, lanes, Plot.pxRatio || 1);
+  try {
+    new Plot(opts, plotData, chart);
+  } catch (err) {
+    chart.append(h('p', { class: 'box error' }, 'the timeline could not be drawn: ' + (err instanceof Error ? err.message : String(err))));
+  }
+  return wrap;
+}
+
+/** One lane per probed cell, in the order the cells first appear. */
+function timelineLanes(tl: Timeline): { lanes: string[]; laneOf: Map<string, number> } {
   const lanes: string[] = [];
   const laneOf = new Map<string, number>();
   for (const p of tl.probes) {
@@ -511,21 +534,21 @@ function renderTimeline(s: ScenarioResult): HTMLElement {
       lanes.push(p.workload + ':' + p.port + ' ' + clientShortName(p.client));
     }
   }
+  return { lanes, laneOf };
+}
+
+function timelineSummary(tl: Timeline): HTMLUListElement {
   const failOpen = tl.probes.filter((p) => category(p) === 'open');
-  const lastChange = tl.events.length ? tl.events[tl.events.length - 1] : undefined;
   const summary = h('ul', { 'data-testid': 'timeline-summary' });
   for (const f of tl.faults) summary.append(h('li', null, 'fault ' + f.name + ': ' + secs(f.startMs) + ' – ' + (f.endMs === undefined ? 'end' : secs(f.endMs))));
   for (const e of tl.events) summary.append(h('li', null, secs(e.atMs) + ': ' + e.label));
   summary.append(h('li', { 'data-field': 'fail-open' }, failOpen[0] ? failOpen.length + ' fail-open probe(s), first at ' + secs(failOpen[0].atMs) : 'no fail-open probe'));
   summary.append(h('li', { 'data-field': 'time-to-enforce' }, tl.timeToEnforceMs === undefined ? 'time to enforce: not measured' : 'time to enforce: ' + secs(tl.timeToEnforceMs)));
-  const chart = h('div', { class: 'chart', 'data-testid': 'timeline-chart' });
-  wrap.append(chart, summary);
+  return summary;
+}
 
-  if (typeof uPlot !== 'function') {
-    chart.append(h('p', { class: 'empty' }, 'chart library missing'));
-    return wrap;
-  }
-  const Plot = uPlot;
+/** x: seconds; one series per category, each probe a point on its cell's lane. */
+function timelineData(tl: Timeline, laneOf: ReadonlyMap<string, number>): uPlotType.AlignedData {
   // uPlot wants strictly increasing x: probes fired in the same millisecond are spread by a microsecond each.
   const probes = tl.probes.slice().sort((a, b) => a.atMs - b.atMs);
   const xs: number[] = [];
@@ -538,61 +561,12 @@ function renderTimeline(s: ScenarioResult): HTMLElement {
     const cat = category(p);
     CATEGORIES.forEach((c, i) => series[i]!.push(c.id === cat ? (laneOf.get(p.key) ?? null) : null));
   }
-  const dpr = Plot.pxRatio || 1;
-  function drawBands(u: uPlotType): void {
-    const ctx = u.ctx;
-    ctx.save();
-    ctx.font = 11 * dpr + 'px sans-serif';
-    ctx.textAlign = 'left';
-    ctx.textBaseline = 'alphabetic';
-    for (const f of tl.faults) {
-      const x0 = u.valToPos(f.startMs / 1000, 'x', true);
-      const x1 = u.valToPos((f.endMs === undefined ? tl.durationMs : f.endMs) / 1000, 'x', true);
-      ctx.fillStyle = 'rgba(255, 152, 0, 0.20)';
-      ctx.fillRect(x0, u.bbox.top, Math.max(dpr, x1 - x0), u.bbox.height);
-      ctx.fillStyle = '#8a4b00';
-      ctx.fillText('fault: ' + f.name, x0 + 4 * dpr, u.bbox.top + 12 * dpr);
-    }
-    ctx.restore();
-  }
-  function drawMarks(u: uPlotType): void {
-    const ctx = u.ctx;
-    ctx.save();
-    ctx.font = 11 * dpr + 'px sans-serif';
-    ctx.textAlign = 'left';
-    ctx.textBaseline = 'alphabetic';
-    for (const e of tl.events) {
-      const x = u.valToPos(e.atMs / 1000, 'x', true);
-      ctx.strokeStyle = '#1a56c4';
-      ctx.setLineDash([4 * dpr, 3 * dpr]);
-      ctx.lineWidth = dpr;
-      ctx.beginPath();
-      ctx.moveTo(x, u.bbox.top);
-      ctx.lineTo(x, u.bbox.top + u.bbox.height);
-      ctx.stroke();
-      ctx.fillStyle = '#1a56c4';
-      ctx.fillText(e.label, x + 4 * dpr, u.bbox.top + 26 * dpr);
-    }
-    if (lastChange && tl.timeToEnforceMs !== undefined) {
-      const a = u.valToPos(lastChange.atMs / 1000, 'x', true);
-      const b = u.valToPos((lastChange.atMs + tl.timeToEnforceMs) / 1000, 'x', true);
-      const y = u.valToPos(-0.95, 'y', true);
-      ctx.setLineDash([]);
-      ctx.strokeStyle = '#1f2328';
-      ctx.lineWidth = 2 * dpr;
-      ctx.beginPath();
-      ctx.moveTo(a, y);
-      ctx.lineTo(b, y);
-      ctx.moveTo(b, y - 5 * dpr);
-      ctx.lineTo(b, y + 5 * dpr);
-      ctx.stroke();
-      ctx.fillStyle = '#1f2328';
-      ctx.fillText('time to enforce ' + secs(tl.timeToEnforceMs), b + 4 * dpr, y + 4 * dpr);
-    }
-    ctx.restore();
-  }
+  return [xs, ...series] as uPlotType.AlignedData;
+}
+
+function timelineOptions(tl: Timeline, lanes: readonly string[], dpr: number): uPlotType.Options {
   const laneIdx = lanes.map((_, i) => i);
-  const opts: uPlotType.Options = {
+  return {
     width: Math.max(600, Math.min(1400, (app.clientWidth || 1000) - 90)),
     height: Math.max(220, 140 + lanes.length * 24),
     scales: { x: { time: false, range: [0, Math.max(tl.durationMs, 1) / 1000] }, y: { range: [-1.4, Math.max(lanes.length, 1) + 0.4] } },
@@ -614,14 +588,65 @@ function renderTimeline(s: ScenarioResult): HTMLElement {
         }),
       ),
     ],
-    hooks: { drawClear: [drawBands], draw: [drawMarks] },
+    hooks: { drawClear: [(u) => drawFaultBands(u, tl, dpr)], draw: [(u) => drawEventMarks(u, tl, dpr)] },
   };
-  try {
-    new Plot(opts, [xs, ...series] as uPlotType.AlignedData, chart);
-  } catch (err) {
-    chart.append(h('p', { class: 'box error' }, 'the timeline could not be drawn: ' + (err instanceof Error ? err.message : String(err))));
+}
+
+/** Each fault as a shaded band across the lanes, named at its start. */
+function drawFaultBands(u: uPlotType, tl: Timeline, dpr: number): void {
+  const ctx = u.ctx;
+  ctx.save();
+  ctx.font = 11 * dpr + 'px sans-serif';
+  ctx.textAlign = 'left';
+  ctx.textBaseline = 'alphabetic';
+  for (const f of tl.faults) {
+    const x0 = u.valToPos(f.startMs / 1000, 'x', true);
+    const x1 = u.valToPos((f.endMs === undefined ? tl.durationMs : f.endMs) / 1000, 'x', true);
+    ctx.fillStyle = 'rgba(255, 152, 0, 0.20)';
+    ctx.fillRect(x0, u.bbox.top, Math.max(dpr, x1 - x0), u.bbox.height);
+    ctx.fillStyle = '#8a4b00';
+    ctx.fillText('fault: ' + f.name, x0 + 4 * dpr, u.bbox.top + 12 * dpr);
   }
-  return wrap;
+  ctx.restore();
+}
+
+/** Each event as a dashed line, and the time to enforce as a bar from the last change. */
+function drawEventMarks(u: uPlotType, tl: Timeline, dpr: number): void {
+  const ctx = u.ctx;
+  ctx.save();
+  ctx.font = 11 * dpr + 'px sans-serif';
+  ctx.textAlign = 'left';
+  ctx.textBaseline = 'alphabetic';
+  for (const e of tl.events) {
+    const x = u.valToPos(e.atMs / 1000, 'x', true);
+    ctx.strokeStyle = '#1a56c4';
+    ctx.setLineDash([4 * dpr, 3 * dpr]);
+    ctx.lineWidth = dpr;
+    ctx.beginPath();
+    ctx.moveTo(x, u.bbox.top);
+    ctx.lineTo(x, u.bbox.top + u.bbox.height);
+    ctx.stroke();
+    ctx.fillStyle = '#1a56c4';
+    ctx.fillText(e.label, x + 4 * dpr, u.bbox.top + 26 * dpr);
+  }
+  const lastChange = tl.events.length ? tl.events[tl.events.length - 1] : undefined;
+  if (lastChange && tl.timeToEnforceMs !== undefined) {
+    const a = u.valToPos(lastChange.atMs / 1000, 'x', true);
+    const b = u.valToPos((lastChange.atMs + tl.timeToEnforceMs) / 1000, 'x', true);
+    const y = u.valToPos(-0.95, 'y', true);
+    ctx.setLineDash([]);
+    ctx.strokeStyle = '#1f2328';
+    ctx.lineWidth = 2 * dpr;
+    ctx.beginPath();
+    ctx.moveTo(a, y);
+    ctx.lineTo(b, y);
+    ctx.moveTo(b, y - 5 * dpr);
+    ctx.lineTo(b, y + 5 * dpr);
+    ctx.stroke();
+    ctx.fillStyle = '#1f2328';
+    ctx.fillText('time to enforce ' + secs(tl.timeToEnforceMs), b + 4 * dpr, y + 4 * dpr);
+  }
+  ctx.restore();
 }
 
 // ---- spec rules ------------------------------------------------------------------------------------------
@@ -695,7 +720,19 @@ function openEvidence(key: string): void {
   );
   const ch = changes.get(key);
   if (ch) panel.append(h('p', { 'data-field': 'baseline' }, ch.kind === 'added' ? 'new since the baseline' : 'baseline verdict: ' + ch.before + ' (' + ch.kind + ')'));
+  panel.append(expectedEvidence(c), decidedByEvidence(c, hit.si), observedEvidence(c));
+  panel.append(h('p', { class: 'meta mono' }, 'cell ' + key));
+  panel.hidden = false;
+  try {
+    history.replaceState(null, '', '#cell=' + encodeURIComponent(key));
+  } catch {
+    // file: URLs may refuse
+  }
+}
 
+/** The expected outcome, the rules behind it (with their text), and a note when it is not Istio's answer. */
+function expectedEvidence(c: CellResult): DocumentFragment {
+  const out = document.createDocumentFragment();
   const expected: KvRow[] = [
     ['outcome', c.expected.outcome, 'expected-outcome'],
     ['effective mode', c.expected.mode, 'expected-mode'],
@@ -707,11 +744,11 @@ function openEvidence(key: string): void {
       ['why', c.expected.requiredRule && ruleLinks(c.expected.requiredRule), 'required-rule'],
     );
   }
-  panel.append(h('h3', null, 'Expected'), kv(expected));
+  out.append(h('h3', null, 'Expected'), kv(expected));
   const texts = ruleTexts([c.expected.rule, c.expected.requiredRule ?? '']);
-  if (texts) panel.append(texts);
+  if (texts) out.append(texts);
   if (c.differsFromIstio) {
-    panel.append(
+    out.append(
       h(
         'p',
         { class: 'note', 'data-field': 'differs-from-istio' },
@@ -719,68 +756,76 @@ function openEvidence(key: string): void {
       ),
     );
   }
-  panel.append(h('h3', null, 'Why it was expected'));
-  if (!c.decidedBy.length) {
-    panel.append(h('p', { 'data-field': 'decided-by' }, 'No policy applies to this port: PERMISSIVE by default.'));
-  } else {
-    const chain = h('ol', { class: 'chain', 'data-field': 'decided-by' });
-    for (const p of c.decidedBy) chain.append(h('li', null, p.level + ' level: ' + p.namespace + '/' + p.name));
-    panel.append(h('p', { class: 'meta' }, 'Policies that decided the effective mode, outermost first (the last one wins):'), chain);
-    for (const p of c.decidedBy) {
-      const y = policyYaml(hit.si, p);
-      if (y) panel.append(h('details', null, h('summary', null, p.namespace + '/' + p.name + ' as YAML'), h('pre', null, y)));
-    }
-  }
+  return out;
+}
 
-  panel.append(h('h3', null, 'Observed'));
+/** The chain of policies that decided the effective mode, each with its YAML. */
+function decidedByEvidence(c: CellResult, si: number): DocumentFragment {
+  const out = document.createDocumentFragment();
+  out.append(h('h3', null, 'Why it was expected'));
+  if (!c.decidedBy.length) {
+    out.append(h('p', { 'data-field': 'decided-by' }, 'No policy applies to this port: PERMISSIVE by default.'));
+    return out;
+  }
+  const chain = h('ol', { class: 'chain', 'data-field': 'decided-by' });
+  for (const p of c.decidedBy) chain.append(h('li', null, p.level + ' level: ' + p.namespace + '/' + p.name));
+  out.append(h('p', { class: 'meta' }, 'Policies that decided the effective mode, outermost first (the last one wins):'), chain);
+  for (const p of c.decidedBy) {
+    const y = policyYaml(si, p);
+    if (y) out.append(h('details', null, h('summary', null, p.namespace + '/' + p.name + ' as YAML'), h('pre', null, y)));
+  }
+  return out;
+}
+
+function observedEvidence(c: CellResult): DocumentFragment {
+  const out = document.createDocumentFragment();
+  out.append(h('h3', null, 'Observed'));
   const ob = c.observed;
-  if (!ob) {
-    panel.append(h('p', { 'data-field': 'observed-outcome', class: 'empty' }, 'nothing observed (' + c.verdict + ')'));
+  if (!ob) out.append(h('p', { 'data-field': 'observed-outcome', class: 'empty' }, 'nothing observed (' + c.verdict + ')'));
+  else out.append(kv(observedRows(c, ob)));
+  return out;
+}
+
+function observedRows(c: CellResult, ob: NonNullable<CellResult['observed']>): KvRow[] {
+  const rows: KvRow[] = [
+    ['outcome', c.observedOutcome === undefined ? '(none: ' + ob.status + ')' : c.observedOutcome, 'observed-outcome'],
+    ['status', ob.status, 'status'],
+  ];
+  if (ob.status === 'allowed') {
+    rows.push(['path', ob.path, 'path']);
+    rows.push(['answered by', ob.echo.workload + ':' + ob.echo.port + ' (app received ' + ob.echo.received + ', ' + ob.echo.protocol + ')', 'echo']);
+    if (ob.echo.xfcc !== undefined) rows.push(['x-forwarded-client-cert', ob.echo.xfcc, 'xfcc']);
+    if (ob.httpStatus !== undefined) rows.push(['HTTP status', ob.httpStatus, 'http-status']);
+  } else if (ob.status === 'denied') {
+    rows.push(['denied how', ob.how, 'denial']);
+    if (ob.alert) rows.push(['TLS alert', ob.alert.name + (ob.alert.code !== undefined ? ' (' + ob.alert.code + ')' : ''), 'alert']);
+    if (ob.httpStatus !== undefined) rows.push(['HTTP status', ob.httpStatus, 'http-status']);
+    rows.push(['detail', ob.detail, 'detail']);
   } else {
-    const rows: KvRow[] = [
-      ['outcome', c.observedOutcome === undefined ? '(none: ' + ob.status + ')' : c.observedOutcome, 'observed-outcome'],
-      ['status', ob.status, 'status'],
-    ];
-    if (ob.status === 'allowed') {
-      rows.push(['path', ob.path, 'path']);
-      rows.push(['answered by', ob.echo.workload + ':' + ob.echo.port + ' (app received ' + ob.echo.received + ', ' + ob.echo.protocol + ')', 'echo']);
-      if (ob.echo.xfcc !== undefined) rows.push(['x-forwarded-client-cert', ob.echo.xfcc, 'xfcc']);
-      if (ob.httpStatus !== undefined) rows.push(['HTTP status', ob.httpStatus, 'http-status']);
-    } else if (ob.status === 'denied') {
-      rows.push(['denied how', ob.how, 'denial']);
-      if (ob.alert) rows.push(['TLS alert', ob.alert.name + (ob.alert.code !== undefined ? ' (' + ob.alert.code + ')' : ''), 'alert']);
-      if (ob.httpStatus !== undefined) rows.push(['HTTP status', ob.httpStatus, 'http-status']);
-      rows.push(['detail', ob.detail, 'detail']);
-    } else {
-      rows.push(['error', ob.message, 'error']);
-    }
-    rows.push(['TLS version', ob.tls ? ob.tls.version || 'none' : 'no TLS', 'tls-version']);
-    rows.push(['ALPN', ob.tls ? ob.tls.alpn || 'none negotiated' : 'no TLS', 'alpn']);
-    if (ob.tls) {
-      rows.push(['server identity', ob.tls.serverIdentity || 'no SPIFFE ID', 'server-identity']);
-      rows.push(['server certificate from', ob.tls.serverIssuer + ' CA', 'server-issuer']);
-      rows.push(['identity as expected', ob.tls.serverIdentityOk ? 'yes' : 'no', 'server-identity-ok']);
-    }
-    // Envoy's TCP metadata exchange: the answering proxy named itself in its preamble.
-    if (ob.mx) rows.push(['istio-peer-exchange', 'preamble from ' + (ob.mx.workload ? (ob.mx.namespace ? ob.mx.namespace + '/' : '') + ob.mx.workload : 'an unnamed proxy'), 'mx']);
-    // The echo application's own record of this probe: it was reached, whatever the client saw.
-    if (ob.receipt) rows.push(['application receipt', 'received ' + ob.receipt.received + ' at ' + ob.receipt.workload + ':' + ob.receipt.port, 'receipt']);
-    rows.push(['attempts', ob.attempts, 'attempts']);
-    const t = ob.timings;
-    const timings = ['connect ' + (ms(t.connectMs) || '–'), 'handshake ' + (ms(t.handshakeMs) || '–')];
-    if (t.tunnelMs !== undefined) timings.push('HBONE CONNECT ' + ms(t.tunnelMs));
-    timings.push('total ' + ms(t.totalMs));
-    rows.push(['timings', timings.join(' · '), 'timings']);
-    rows.push(['started', new Date(t.startedAt).toISOString(), 'started']);
-    panel.append(kv(rows));
+    rows.push(['error', ob.message, 'error']);
   }
-  panel.append(h('p', { class: 'meta mono' }, 'cell ' + key));
-  panel.hidden = false;
-  try {
-    history.replaceState(null, '', '#cell=' + encodeURIComponent(key));
-  } catch {
-    // file: URLs may refuse
+  rows.push(['TLS version', ob.tls ? ob.tls.version || 'none' : 'no TLS', 'tls-version']);
+  rows.push(['ALPN', ob.tls ? ob.tls.alpn || 'none negotiated' : 'no TLS', 'alpn']);
+  if (ob.tls) {
+    rows.push(['server identity', ob.tls.serverIdentity || 'no SPIFFE ID', 'server-identity']);
+    rows.push(['server certificate from', ob.tls.serverIssuer + ' CA', 'server-issuer']);
+    rows.push(['identity as expected', ob.tls.serverIdentityOk ? 'yes' : 'no', 'server-identity-ok']);
   }
+  // Envoy's TCP metadata exchange: the answering proxy named itself in its preamble.
+  if (ob.mx) rows.push(['istio-peer-exchange', 'preamble from ' + (ob.mx.workload ? (ob.mx.namespace ? ob.mx.namespace + '/' : '') + ob.mx.workload : 'an unnamed proxy'), 'mx']);
+  // The echo application's own record of this probe: it was reached, whatever the client saw.
+  if (ob.receipt) rows.push(['application receipt', 'received ' + ob.receipt.received + ' at ' + ob.receipt.workload + ':' + ob.receipt.port, 'receipt']);
+  rows.push(['attempts', ob.attempts, 'attempts']);
+  rows.push(['timings', timingsText(ob.timings), 'timings']);
+  rows.push(['started', new Date(ob.timings.startedAt).toISOString(), 'started']);
+  return rows;
+}
+
+function timingsText(t: NonNullable<CellResult['observed']>['timings']): string {
+  const timings = ['connect ' + (ms(t.connectMs) || '–'), 'handshake ' + (ms(t.handshakeMs) || '–')];
+  if (t.tunnelMs !== undefined) timings.push('HBONE CONNECT ' + ms(t.tunnelMs));
+  timings.push('total ' + ms(t.totalMs));
+  return timings.join(' · ');
 }
 function closeEvidence(): void {
   panel.hidden = true;
