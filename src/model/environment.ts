@@ -86,6 +86,7 @@ export interface Environment {
    * Replace the policy set: config files replaced atomically, then SIGHUP (the data-plane contract), or `kubectl
    * apply` on Kubernetes, where the mesh's admission may refuse it.
    */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a host data plane's reload has no answer; only a mesh's admission gives one
   applyPolicies(policies: readonly PeerAuthenticationManifest[]): Promise<ApplyResult | void>;
   /** Problems that make observations untrustworthy (a data-plane process that died); empty when healthy. */
   health(): readonly string[];

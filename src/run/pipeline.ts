@@ -12,7 +12,7 @@ import type { SessionPki } from '../model/index.js';
 import { hostBackend, isRunBackend } from '../backend/host-session.js';
 import type { ConvergenceOptions } from '../backend/kube/index.js';
 import { UsageError } from '../util/errors.js';
-import { prepareChaos } from './run-chaos.js';
+import { prepareChaos } from './chaos-driver.js';
 import { HARNESS_VERSION } from './version.js';
 import { task } from './lifecycle.js';
 import { planUnits, chooseTrustDomain, type Planned } from './plan.js';

@@ -2,7 +2,7 @@ import type { DataPlaneSpec, RunBackend, Scenario } from '../model/index.js';
 import { expectations } from '../oracle/index.js';
 import { HarnessBugError } from '../util/errors.js';
 import { dataPlaneFor } from './data-plane-for-mode.js';
-import type { ChaosPreparation } from './run-chaos.js';
+import type { ChaosPreparation } from './chaos-driver.js';
 import type { Unit } from './settle.js';
 
 /** A unit with its chaos preparation (chaos scenarios only). */

@@ -8,7 +8,7 @@ import { BackendError } from '../util/errors.js';
 import { task } from './lifecycle.js';
 import type { Planned } from './plan.js';
 import { scenarioBase, type RunOptions } from './pipeline.js';
-import { runChaosScenario } from './run-chaos.js';
+import { runChaosScenario } from './chaos-driver.js';
 import { ADMISSION_LABEL } from './settle-convergence.js';
 import type { Settled, SettlePolicy, Unit } from './settle.js';
 

@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import type tls from 'node:tls';
-import type { ChaosClient, ClientKind, DataPlaneSpec, Expectation, MeshMode, ProbeJob, RunBackend, Scenario, ScenarioResult, WorkloadKey } from '../model/index.js';
+import type { ChaosClient, ClientKind, DataPlaneSpec, Environment, Expectation, MeshMode, ProbeJob, RunBackend, Scenario, ScenarioResult, WorkloadKey } from '../model/index.js';
 import { FAULT_DATA_PLANE_NEEDS } from '../model/index.js';
 import { expectations, lintExpectations } from '../oracle/index.js';
 import { judgeCell, summarize } from '../diff/index.js';
@@ -193,12 +193,7 @@ async function chaosSlot(): Promise<() => void> {
 }
 
 /** One chaos scenario: start its environment (one workload per data-plane process), run the schedule, judge, stop. */
-export async function runChaosScenario(
-  r: UnitRun,
-  unit: { readonly s: Scenario; readonly m: MeshMode; readonly dataPlane: DataPlaneSpec },
-  prep: Exclude<ChaosPreparation, { skip: string }>,
-  pki: MeshPki,
-): Promise<ScenarioResult> {
+export async function runChaosScenario(r: UnitRun, unit: ChaosUnit, prep: Prepared, pki: MeshPki): Promise<ScenarioResult> {
   const release = await chaosSlot();
   try {
     return await runPrepared(r, unit, prep, pki);
@@ -207,28 +202,30 @@ export async function runChaosScenario(
   }
 }
 
-async function runPrepared(
-  r: UnitRun,
-  unit: { readonly s: Scenario; readonly m: MeshMode; readonly dataPlane: DataPlaneSpec },
-  prep: Exclude<ChaosPreparation, { skip: string }>,
-  pki: MeshPki,
-): Promise<ScenarioResult> {
-  const o = r.o;
-  const t0 = Date.now();
-  const { s, m } = unit;
-  const spec = s.chaos!;
-  o.hooks?.onScenarioStart?.({ scenario: s.name, meshMode: m, cells: prep.cells.length });
-  const lint = lintExpectations(s, m);
+type Prepared = Exclude<ChaosPreparation, { skip: string }>;
+type ChaosUnit = { readonly s: Scenario; readonly m: MeshMode; readonly dataPlane: DataPlaneSpec };
 
+/** The probe clients' contexts: the current mesh root, and (for a CA rotation) the next root's mesh credential. */
+async function chaosCredentials(pki: MeshPki, prep: Prepared) {
   const rotates = prep.schedule.some((f) => f.fault === 'ca-rotation');
   if (rotates) await prepareKeyPairs(1);
   const next = rotates ? pki.nextRoot() : undefined;
   const material = pki.probeMaterial();
   const meshCaPem = next ? `${material.meshCaPem.trim()}\n${next.caPem.trim()}\n` : material.meshCaPem;
   const roots = { current: new X509Certificate(pki.meshCaPem), ...(next ? { next: new X509Certificate(next.caPem) } : {}) };
-  const ctxCurrent = chaosProbeContext(createProbeContext({ ...material, meshCaPem }), roots);
-  const ctxNext = next ? chaosProbeContext(createProbeContext({ ...material, meshCaPem, clients: { ...material.clients, mesh: next.meshClient } }), roots) : ctxCurrent;
+  const current = chaosProbeContext(createProbeContext({ ...material, meshCaPem }), roots);
+  const nextCtx = next ? chaosProbeContext(createProbeContext({ ...material, meshCaPem, clients: { ...material.clients, mesh: next.meshClient } }), roots) : current;
+  return { next, current, nextCtx };
+}
+type Credentials = Awaited<ReturnType<typeof chaosCredentials>>;
 
+async function runPrepared(r: UnitRun, unit: ChaosUnit, prep: Prepared, pki: MeshPki): Promise<ScenarioResult> {
+  const o = r.o;
+  const t0 = Date.now();
+  const { s, m } = unit;
+  o.hooks?.onScenarioStart?.({ scenario: s.name, meshMode: m, cells: prep.cells.length });
+  const lint = lintExpectations(s, m);
+  const creds = await chaosCredentials(pki, prep);
   const identities = new Map<WorkloadKey, IssuedTls>();
   for (const w of s.workloads) {
     identities.set(`${w.namespace}/${w.name}`, issued(pki.issueWorkload({ namespace: w.namespace, serviceAccount: w.serviceAccount }), pki.meshCaPem));
@@ -237,86 +234,93 @@ async function runPrepared(
   const dataPlane: DataPlaneSpec = { ...unit.dataPlane, workloadsPerProcess: 1 };
   // Stops the run's probing and faults on Ctrl-C before the environment goes.
   const stopping = new AbortController();
+  const deploy = { runId: r.runId, scenario: s, meshMode: m, dataPlane, echoArgv: o.echoArgv, identities, appTls: pki.appIdentity(), readyTimeoutMs: o.readyTimeoutMs };
   const started = await task(
     `environment of ${s.name}`,
-    (signal) =>
-      r.session.deploy({
-        runId: r.runId,
-        scenario: s,
-        meshMode: m,
-        dataPlane,
-        echoArgv: o.echoArgv,
-        identities,
-        appTls: pki.appIdentity(),
-        readyTimeoutMs: o.readyTimeoutMs,
-        signal,
-      }),
+    (signal) => r.session.deploy({ ...deploy, signal }),
     async (e) => {
       stopping.abort();
       await e.stop();
     },
   );
-  const env = started.value;
   const stopOnInterrupt = () => stopping.abort();
   if (o.interrupt?.aborted) stopping.abort();
   else o.interrupt?.addEventListener('abort', stopOnInterrupt, { once: true });
   let result: Awaited<ReturnType<typeof runChaos>>;
   try {
-    const spiffe = new Map([...identities].map(([w, id]) => [w, id.spiffeId]));
-    result = await runChaos({
-      scenario: s,
-      spec,
-      schedule: prep.schedule,
-      seed: prep.seed,
-      env,
-      cells: prep.cells,
-      sets: prep.sets,
-      job(cell, via): ProbeJob {
-        const target = env.targets.get(cell.workload);
-        if (!target) throw new BackendError(`scenario ${s.name}: no target for ${cell.workload}`);
-        return {
-          key: cell.key,
-          scenario: s.name,
-          meshMode: m,
-          workload: cell.workload,
-          port: cell.port,
-          protocol: cell.protocol,
-          client: cell.client,
-          address: via?.address ?? target.address,
-          targetPort: via?.port ?? target.ports.get(cell.port) ?? cell.port,
-          expectedServerIdentity: spiffe.get(cell.workload)!,
-        };
-      },
-      async probe(job, options) {
-        const ctx = options.credentials === 'next' ? ctxNext : ctxCurrent;
-        // Through runProbes: a timeout while the harness itself was starved is an error, not a denial.
-        const r = await runProbes([job], ctx, { concurrency: 1, timeoutMs: options.timeoutMs, ...(o.interrupt ? { signal: o.interrupt } : {}) });
-        return r.get(job.key) ?? { status: 'error', message: 'probe produced no observation', timings: { startedAt: Date.now(), totalMs: 0 }, attempts: 1 };
-      },
-      matches(exp: Expectation, obs) {
-        const c = judgeCell(exp, [obs], { feature: s.feature, claim: o.claim ?? 'spec' });
-        return c.verdict === 'pass' ? { kind: 'match' } : c.verdict === 'error' ? { kind: 'error', why: c.reason } : { kind: 'mismatch', why: c.reason };
-      },
-      initialTls: identities,
-      issue(w, options) {
-        const wl = s.workloads.find((x) => `${x.namespace}/${x.name}` === w)!;
-        const request = { namespace: wl.namespace, serviceAccount: wl.serviceAccount };
-        const validity = options.notAfter !== undefined ? { notAfter: options.notAfter } : undefined;
-        const id = options.root === 'next' ? next!.issueWorkload(request, validity) : pki.issueWorkload(request, validity);
-        return issued(id, options.bundle);
-      },
-      meshCaPem: pki.meshCaPem,
-      ...(next ? { nextCaPem: next.caPem } : {}),
-      clientValidity: clientValidityOf(pki),
-      concurrency: o.concurrency,
-      timeoutMs: o.timeoutMs,
-      registerCleanup: (label, fn) => own(label, fn).release,
-      signal: stopping.signal,
-    });
+    result = await runChaos(chaosRunOptions(r, unit, prep, { pki, creds, identities, env: started.value, signal: stopping.signal }));
   } finally {
     o.interrupt?.removeEventListener('abort', stopOnInterrupt);
     await started.end();
   }
+  return chaosResult(r, unit, result, lint, t0);
+}
+
+/** The chaos runner's view of this run: how to build, fire and judge a probe, and issue certificates. */
+function chaosRunOptions(
+  r: UnitRun,
+  unit: ChaosUnit,
+  prep: Prepared,
+  w: { pki: MeshPki; creds: Credentials; identities: ReadonlyMap<WorkloadKey, IssuedTls>; env: Environment; signal: AbortSignal },
+): Parameters<typeof runChaos>[0] {
+  const { o } = r;
+  const { s, m } = unit;
+  const { pki, creds, env } = w;
+  const spiffe = new Map([...w.identities].map(([wk, id]) => [wk, id.spiffeId]));
+  return {
+    scenario: s,
+    spec: s.chaos!,
+    schedule: prep.schedule,
+    seed: prep.seed,
+    env,
+    cells: prep.cells,
+    sets: prep.sets,
+    job(cell, via): ProbeJob {
+      const target = env.targets.get(cell.workload);
+      if (!target) throw new BackendError(`scenario ${s.name}: no target for ${cell.workload}`);
+      return {
+        key: cell.key,
+        scenario: s.name,
+        meshMode: m,
+        workload: cell.workload,
+        port: cell.port,
+        protocol: cell.protocol,
+        client: cell.client,
+        address: via?.address ?? target.address,
+        targetPort: via?.port ?? target.ports.get(cell.port) ?? cell.port,
+        expectedServerIdentity: spiffe.get(cell.workload)!,
+      };
+    },
+    async probe(job, options) {
+      const ctx = options.credentials === 'next' ? creds.nextCtx : creds.current;
+      // Through runProbes: a timeout while the harness itself was starved is an error, not a denial.
+      const res = await runProbes([job], ctx, { concurrency: 1, timeoutMs: options.timeoutMs, ...(o.interrupt ? { signal: o.interrupt } : {}) });
+      return res.get(job.key) ?? { status: 'error', message: 'probe produced no observation', timings: { startedAt: Date.now(), totalMs: 0 }, attempts: 1 };
+    },
+    matches(exp: Expectation, obs) {
+      const c = judgeCell(exp, [obs], { feature: s.feature, claim: o.claim ?? 'spec' });
+      return c.verdict === 'pass' ? { kind: 'match' } : c.verdict === 'error' ? { kind: 'error', why: c.reason } : { kind: 'mismatch', why: c.reason };
+    },
+    initialTls: w.identities,
+    issue(wk, options) {
+      const wl = s.workloads.find((x) => `${x.namespace}/${x.name}` === wk)!;
+      const request = { namespace: wl.namespace, serviceAccount: wl.serviceAccount };
+      const validity = options.notAfter !== undefined ? { notAfter: options.notAfter } : undefined;
+      const id = options.root === 'next' ? creds.next!.issueWorkload(request, validity) : pki.issueWorkload(request, validity);
+      return issued(id, options.bundle);
+    },
+    meshCaPem: pki.meshCaPem,
+    ...(creds.next ? { nextCaPem: creds.next.caPem } : {}),
+    clientValidity: clientValidityOf(pki),
+    concurrency: o.concurrency,
+    timeoutMs: o.timeoutMs,
+    registerCleanup: (label, fn) => own(label, fn).release,
+    signal: w.signal,
+  };
+}
+
+function chaosResult(r: UnitRun, unit: ChaosUnit, result: Awaited<ReturnType<typeof runChaos>>, lint: ScenarioResult['lint'], t0: number): ScenarioResult {
+  const o = r.o;
   // After an interrupt nothing is judged: a fault's teardown and ours look alike to a probe.
   const by = interruptedBy(o.interrupt);
   const cells = by ? result.cells.map((c) => interruptedCell(c, by)) : result.cells;
