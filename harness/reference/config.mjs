@@ -1,25 +1,18 @@
 // @ts-check
 /**
- * Reading and checking the data-plane contract file (src/model/data-plane.ts `WorkloadConfig`, mirrored here as
- * JSDoc because harness code never imports src/). Every problem is one HarnessError naming the file and the field.
+ * The reference sidecar's view of the data-plane contract file: the shared checker (../common/workload-config.mjs,
+ * the rules of schemas/workload-config.schema.json) plus what is the sidecar's own: sidecar mode only, and policies
+ * normalised the sidecar way (policy.mjs). Every problem is one HarnessError naming the file and the field.
  */
-import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
-import { HarnessError, describeError } from '../common/harness-error.mjs';
+import { HarnessError } from '../common/harness-error.mjs';
+import { checkWorkloadConfig as checkContract, loadWorkloadConfigFile } from '../common/workload-config.mjs';
 import { normalizePolicy } from './policy.mjs';
 
-export const WORKLOAD_CONFIG_API_VERSION = 'meshconform.dev/v1alpha1';
-
-/** @typedef {'tcp' | 'http'} PortProtocol */
+/** @typedef {import('../common/workload-config.mjs').PortProtocol} PortProtocol */
 /**
- * @typedef {object} WorkloadConfig
- * @property {string} apiVersion
- * @property {{ name: string, namespace: string, labels: Record<string, string>, serviceAccount: string, address: string,
- *   ports: { port: number, protocol: PortProtocol }[] }} workload
- * @property {{ address: string, ports: Record<string, number> }} app
- * @property {{ mode: string, rootNamespace: string, trustDomain: string }} mesh
- * @property {{ certFile: string, keyFile: string, caFile: string }} tls
- * @property {import('./policy.mjs').PeerAuthentication[]} policies normalised
+ * @typedef {Omit<import('../common/workload-config.mjs').WorkloadConfig, 'mesh' | 'policies'> & {
+ *   mesh: { mode: 'sidecar', rootNamespace: string, trustDomain: string },
+ *   policies: import('./policy.mjs').PeerAuthentication[] }} WorkloadConfig policies normalised
  */
 
 /**
@@ -27,23 +20,7 @@ export const WORKLOAD_CONFIG_API_VERSION = 'meshconform.dev/v1alpha1';
  * @returns {WorkloadConfig}
  */
 export function loadWorkloadConfig(file) {
-  let text;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new HarnessError(`cannot read workload config ${file}: ${describeError(err)}`, { cause: err });
-  }
-  let raw;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new HarnessError(`workload config ${file} is not valid JSON: ${describeError(err)}`, { cause: err });
-  }
-  try {
-    return checkWorkloadConfig(raw);
-  } catch (err) {
-    throw new HarnessError(`workload config ${file}: ${describeError(err)}`, { cause: err });
-  }
+  return loadWorkloadConfigFile(file, sidecarConfig);
 }
 
 /**
@@ -51,90 +28,15 @@ export function loadWorkloadConfig(file) {
  * @returns {WorkloadConfig}
  */
 export function checkWorkloadConfig(raw) {
-  const c = obj(raw, 'config');
-  if (c.apiVersion !== WORKLOAD_CONFIG_API_VERSION) {
-    throw new HarnessError(`apiVersion is ${JSON.stringify(c.apiVersion)}, expected ${WORKLOAD_CONFIG_API_VERSION}`);
-  }
-  const w = obj(c.workload, 'workload');
-  const address = str(w.address, 'workload.address');
-  if (isIP(address) === 0) throw new HarnessError(`workload.address ${JSON.stringify(address)} is not an IP address`);
-  const portsRaw = w.ports;
-  if (!Array.isArray(portsRaw) || portsRaw.length === 0) throw new HarnessError('workload.ports must be a non-empty array');
-  /** @type {Set<number>} */
-  const seen = new Set();
-  const ports = portsRaw.map((p, i) => {
-    const o = obj(p, `workload.ports[${i}]`);
-    const port = portNumber(o.port, `workload.ports[${i}].port`);
-    if (seen.has(port)) throw new HarnessError(`workload.ports: port ${port} declared twice`);
-    seen.add(port);
-    if (o.protocol !== 'tcp' && o.protocol !== 'http') {
-      throw new HarnessError(`workload.ports[${i}].protocol ${JSON.stringify(o.protocol)} is not tcp or http`);
-    }
-    return { port, protocol: /** @type {PortProtocol} */ (o.protocol) };
-  });
-  const a = obj(c.app, 'app');
-  const appPortsRaw = obj(a.ports, 'app.ports');
-  /** @type {Record<string, number>} */
-  const appPorts = {};
-  for (const { port } of ports) {
-    appPorts[String(port)] = portNumber(appPortsRaw[String(port)], `app.ports["${port}"]`);
-  }
-  const m = obj(c.mesh, 'mesh');
-  if (m.mode !== 'sidecar') throw new HarnessError(`mesh.mode is ${JSON.stringify(m.mode)}; the reference sidecar implements sidecar mode only`);
-  const t = obj(c.tls, 'tls');
-  if (!Array.isArray(c.policies)) throw new HarnessError('policies must be an array');
-  return {
-    apiVersion: WORKLOAD_CONFIG_API_VERSION,
-    workload: {
-      name: str(w.name, 'workload.name'),
-      namespace: str(w.namespace, 'workload.namespace'),
-      labels: labels(w.labels, 'workload.labels'),
-      serviceAccount: str(w.serviceAccount, 'workload.serviceAccount'),
-      address,
-      ports,
-    },
-    app: { address: str(a.address, 'app.address'), ports: appPorts },
-    mesh: { mode: 'sidecar', rootNamespace: str(m.rootNamespace, 'mesh.rootNamespace'), trustDomain: str(m.trustDomain, 'mesh.trustDomain') },
-    tls: { certFile: str(t.certFile, 'tls.certFile'), keyFile: str(t.keyFile, 'tls.keyFile'), caFile: str(t.caFile, 'tls.caFile') },
-    policies: c.policies.map((p, i) => normalizePolicy(p, i)),
-  };
+  return sidecarConfig(checkContract(raw));
 }
 
 /**
- * @param {unknown} v
- * @param {string} where
- * @returns {Record<string, any>}
+ * @param {import('../common/workload-config.mjs').WorkloadConfig} config
+ * @returns {WorkloadConfig}
  */
-function obj(v, where) {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new HarnessError(`${where} must be an object`);
-  return /** @type {Record<string, any>} */ (v);
-}
-
-/**
- * @param {unknown} v
- * @param {string} where
- */
-function str(v, where) {
-  if (typeof v !== 'string' || v === '') throw new HarnessError(`${where} must be a non-empty string`);
-  return v;
-}
-
-/**
- * @param {unknown} v
- * @param {string} where
- */
-function portNumber(v, where) {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 65535) throw new HarnessError(`${where} must be a port 1-65535`);
-  return v;
-}
-
-/**
- * @param {unknown} v
- * @param {string} where
- * @returns {Record<string, string>}
- */
-function labels(v, where) {
-  const o = obj(v ?? {}, where);
-  for (const [k, val] of Object.entries(o)) if (typeof val !== 'string') throw new HarnessError(`${where}.${k} must be a string`);
-  return /** @type {Record<string, string>} */ ({ ...o });
+function sidecarConfig(config) {
+  const { mesh } = config;
+  if (mesh.mode !== 'sidecar') throw new HarnessError(`mesh.mode is ${JSON.stringify(mesh.mode)}; the reference sidecar implements sidecar mode only`);
+  return { ...config, mesh: { ...mesh, mode: 'sidecar' }, policies: config.policies.map((p, i) => normalizePolicy(p, i)) };
 }

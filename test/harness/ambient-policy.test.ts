@@ -144,12 +144,17 @@ describe('reference ambient: effective modes', function () {
         workload: { name: 'a', namespace: 'foo', labels: {}, serviceAccount: 'a', address: '127.0.0.1', ports: [{ port: 8080, protocol: 'tcp' }] },
         app: { address: '127.0.0.1', ports: { '8080': 40000 } },
         mesh: { mode: 'sidecar', rootNamespace: 'istio-system', trustDomain: 'cluster.local' },
-        tls: { certFile: 'c', keyFile: 'k', caFile: 'ca' },
+        tls: { certFile: '/c', keyFile: '/k', caFile: '/ca' },
         policies: [],
       };
       expect(() => checkAmbientConfig(config)).to.throw(/mesh\.mode is "sidecar"; the reference ambient proxy implements ambient mode only/);
       expect(() =>
-        checkAmbientConfig({ ...config, mesh: { ...config.mesh, mode: 'ambient' }, workload: { ...config.workload, ports: [{ port: 15008, protocol: 'tcp' }] } }),
+        checkAmbientConfig({
+          ...config,
+          mesh: { ...config.mesh, mode: 'ambient' },
+          workload: { ...config.workload, ports: [{ port: 15008, protocol: 'tcp' }] },
+          app: { ...config.app, ports: { '15008': 40000 } },
+        }),
       ).to.throw(/port 15008 is the node proxy's HBONE port/);
       expect(checkAmbientConfig({ ...config, mesh: { ...config.mesh, mode: 'ambient' } }).mesh.mode).to.equal('ambient');
     });

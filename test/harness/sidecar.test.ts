@@ -238,7 +238,7 @@ describe('harness: reference sidecar (real processes, real TLS)', function () {
       const from = sidecar.lines.length;
       process.kill(sidecar.pid, 'SIGHUP');
       expect(await sidecar.waitForLine((l) => l.startsWith('reload'), from)).to.equal('reload-failed');
-      await sidecar.waitForStderr(/reload failed, keeping the previous configuration: workload config .*: workload must be an object/);
+      await sidecar.waitForStderr(/reload failed, keeping the previous configuration: workload config .*: workload: missing \(required\)/);
       expect((await probe('plaintext-tcp', { host: w.address, port: 8080, protocol: 'tcp' }, pki)).outcome).to.equal('deny');
     });
   });
@@ -331,7 +331,7 @@ describe('harness: reference sidecar (real processes, real TLS)', function () {
       [
         'an unknown policy mode',
         () => ({ MESHCONFORM_WORKLOAD_CONFIG: config(spec(6005), { policies: [policy('foo', 'x', { mtls: { mode: 'STRIKT' as never } })] }) }),
-        /policies\[0\] \(x\): spec\.mtls\.mode "STRIKT" is not one of/,
+        /policies\[0\]\.spec\.mtls\.mode: expected one of UNSET, DISABLE, PERMISSIVE, STRICT, null, got "STRIKT"/,
       ],
       ['an unknown defect', () => ({ MESHCONFORM_WORKLOAD_CONFIG: config(spec(6006)), MESHCONFORM_DEFECTS: 'fail-open' }), /unknown defect 'fail-open'/],
     ];

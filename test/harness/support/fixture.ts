@@ -39,7 +39,14 @@ export function workloadConfig(w: WorkloadSpec, appPorts: Record<string, number>
   const cert = pki.workload(w.namespace, w.name, w.address);
   return {
     apiVersion: 'meshconform.dev/v1alpha1',
-    workload: { name: w.name, namespace: w.namespace, labels: w.labels, serviceAccount: w.name, address: w.address, ports: [...w.ports] },
+    workload: {
+      name: w.name,
+      namespace: w.namespace,
+      labels: w.labels,
+      serviceAccount: w.name,
+      address: w.address,
+      ports: w.ports.map((p) => ({ port: p.port, protocol: p.protocol })),
+    },
     app: { address: '127.0.0.1', ports: Object.fromEntries(w.ports.map((p) => [String(p.port), appPorts[`${w.namespace}/${w.name}|${p.port}`] ?? 0])) },
     mesh: { mode: 'sidecar', rootNamespace: 'istio-system', trustDomain: TRUST_DOMAIN },
     tls: { certFile: cert.certFile, keyFile: cert.keyFile, caFile: pki.meshCa.certFile },
