@@ -3,22 +3,6 @@ import { modeDifferentials, summarize } from '../diff/index.js';
 
 export type InterruptSignal = 'SIGINT' | 'SIGTERM';
 
-const controller = new AbortController();
-let watching = false;
-
-/**
- * The run's interrupt: aborted (reason: the signal's name) by the first SIGINT or SIGTERM. Once aborted nothing more is
- * judged: no scenario or probe starts, probes in flight give `error`, and `latest` keeps pointing at the last run that
- * finished. The CLI watches; library callers (tests, `mutate`) get a signal that never fires unless they watch too.
- */
-export function watchInterrupts(): AbortSignal {
-  if (!watching) {
-    watching = true;
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => controller.abort(signal));
-  }
-  return controller.signal;
-}
-
 /** The signal that interrupted the run, if any. */
 export function interruptedBy(signal: AbortSignal | undefined): InterruptSignal | undefined {
   if (!signal?.aborted) return undefined;

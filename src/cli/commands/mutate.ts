@@ -4,7 +4,7 @@ import type { CellResult, Claim, RunResult } from '../../model/index.js';
 import { loadScenarios } from '../../scenario/index.js';
 import { mutate, subnetsNeeded, type DefectResult, type MutationResult } from '../../run/mutate.js';
 import { checkDefectNames, defectName, referenceDefects } from '../../run/reference-defects.js';
-import { watchSignals as installSignalHandlers } from '../../run/lifecycle.js';
+import { watchSignals } from '../../run/lifecycle.js';
 import { newRunId } from '../../run/pipeline.js';
 import { EXIT, UsageError } from '../../util/errors.js';
 import { int, type CommandModule } from '../command-context.js';
@@ -162,7 +162,7 @@ export const mutateCommand: CommandModule = (program, { out, err, setExitCode })
       const scenarios = await loadScenarios(paths, flags.grep !== undefined ? { grep: flags.grep } : {});
       if (scenarios.length === 0) throw new UsageError(`no scenarios found in ${paths.join(', ')}${flags.grep ? ` matching --grep ${flags.grep}` : ''}`);
       const outDir = flags.out !== undefined ? await createOutDir(flags.out) : undefined;
-      installSignalHandlers();
+      watchSignals();
       const text = !flags.json;
       if (text)
         out.write(`meshconform mutate: ${defects.length} defect(s) of --claim ${flags.claim} against ${scenarios.length} scenario(s), ${flags.parallelDefects} at a time\n`);
