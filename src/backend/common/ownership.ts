@@ -1,9 +1,12 @@
 import { hostname } from 'node:os';
+import { processStartTime } from '../../util/run-state.js';
 
-/** Who created a run's resources, as their names, labels or annotations record it. */
+/** Who created a run's resources, as their names, labels, annotations or run-state file record it. */
 export interface RunOwner {
   /** The meshconform process. */
   readonly pid: number;
+  /** Its start time (/proc), where recorded: a live process with that pid but another start time reused the id. */
+  readonly pidStart?: number | undefined;
   /** The host it ran on, where resources can outlive it elsewhere (a Docker engine); absent: this host. */
   readonly host?: string | undefined;
 }
@@ -22,5 +25,7 @@ export function stillOwned(owner: RunOwner): string | undefined {
     // EPERM: it exists, under another user.
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') return undefined;
   }
+  const start = owner.pidStart === undefined ? undefined : processStartTime(pid);
+  if (start !== undefined && start !== owner.pidStart) return undefined;
   return `its process ${pid} is still running (use --all to remove it anyway)`;
 }

@@ -72,7 +72,8 @@ export async function startProcessEnvironment(o: EnvironmentOptions, b: ProcessB
     await supervisor.start();
     b.guard.check();
     const receiptsFiles = echoes.map((e) => e.receiptsFile);
-    return processEnvironment({ ...b, where: whereOf(o), dir: d, slots, supervisor, receiptsFiles, stopped: () => stopping !== undefined, stop });
+    const { capabilities, moreChaos } = b;
+    return processEnvironment({ where: whereOf(o), dir: d, slots, supervisor, receiptsFiles, capabilities, moreChaos, stopped: () => stopping !== undefined, stop });
   } catch (err) {
     await stop().catch(() => undefined);
     throw err;
