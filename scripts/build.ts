@@ -1,10 +1,12 @@
 // `npm run build` (and `prepare`, which `npm ci` and `npm pack` run): compiles src/ to dist/ for Node, one module per
-// source file, and bundles the HTML report's page script. Only changed files are rewritten, each by rename, so a
-// CLI started while a build runs never reads half a file. `--clean` removes dist/ first.
+// source file, bundles the HTML report's page script, and bundles the probe agent (src/agent) into
+// harness/probe-agent/probe-agent.mjs, the one file the probe pod runs. Only changed files are rewritten, each by
+// rename, so a CLI started while a build runs never reads half a file. `--clean` removes dist/ and the agent first.
 import { build } from 'esbuild';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AGENT_BUNDLE, bundleProbeAgent } from '../src/backend/kube/agent-bundle.js';
 import { bundleReportScript } from '../src/report/html/report-script.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -39,7 +41,12 @@ export async function buildDist(options: { clean?: boolean } = {}): Promise<numb
   written = 0;
   // The stamp carries the time the build read src/: an edit made during the build still counts as newer.
   const started = new Date();
-  if (options.clean) rmSync(DIST, { recursive: true, force: true });
+  if (options.clean) {
+    rmSync(DIST, { recursive: true, force: true });
+    rmSync(join(root, 'harness', AGENT_BUNDLE), { force: true });
+  }
+  // First: should it fail, the stale agent is gone before anything else can stop the build.
+  if (await bundleProbeAgent(root)) written++;
   const files = walk(src);
   const modules = files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && !f.startsWith(PAGE_SCRIPT_DIR));
   const out = await build({

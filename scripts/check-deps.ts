@@ -12,6 +12,8 @@ function allowed(area: string): string[] {
   if (STAGES.some((s) => area === `src/${s}`)) return [area, 'src/model', 'src/util'];
   if (area === 'src/run') return ['src/run', 'src/model', 'src/util', ...STAGES.map((s) => `src/${s}`)];
   if (area === 'src/mocha') return ['src/mocha', 'src/run', 'src/model', 'src/util', ...STAGES.map((s) => `src/${s}`)];
+  // The probe agent's entry (bundled into harness/probe-agent/probe-agent.mjs): the probes, and nothing of the host's.
+  if (area === 'src/agent') return ['src/agent', 'src/probe', 'src/model', 'src/util'];
   if (area === 'src/cli') return ['src/cli', 'src/run', 'src/model', 'src/util', ...STAGES.map((s) => `src/${s}`)];
   if (area === 'harness') return ['harness'];
   throw new Error(`no import rule for ${area}`);

@@ -6,8 +6,8 @@
  * u32 length, then that many bytes of a protobuf `google.protobuf.Any` whose value is a `google.protobuf.Struct`:
  * `{ "x-envoy-peer-metadata": { NAME, NAMESPACE, WORKLOAD_NAME, ... }, "x-envoy-peer-metadata-id": "<node id>" }`.
  *
- * Shared by the probe agent (reads the server's preamble) and the reference sidecar (writes it, consumes a client's).
- * The host prober has its own TypeScript codec (src/probe/peer-exchange.ts); tests check the two agree.
+ * Used by the reference sidecar (writes it, consumes a client's). The host prober, and the probe agent built from
+ * it, have their own TypeScript codec (src/probe/peer-exchange.ts); tests check the two agree.
  */
 
 export const MX_ALPN = 'istio-peer-exchange';

@@ -14,3 +14,4 @@ export type * from './chaos-controls.js';
 export type * from './chaos.js';
 export { CHAOS_DEFAULTS, FAULT_CAPABILITIES, FAULT_DATA_PLANE_NEEDS, FAULT_KINDS, PROXY_FAULTS } from './chaos.js';
 export { DATA_PLANE_CAPABILITIES } from './environment.js';
+export * from './agent-protocol.js';

@@ -61,221 +61,252 @@ interface Wire {
  * not parse `protocol-error`.
  */
 export function hboneExchange(job: ProbeJob, ctx: ProbeContext, options: HboneOptions, signal: AbortSignal): Promise<HboneResult> {
-  return new Promise((resolve) => {
-    const authority = `${net.isIPv6(job.address) ? `[${job.address}]` : job.address}:${job.targetPort}`;
-    const wire: Wire = {};
-    let settled = false;
-    let established = false;
-    let tunnelStart = 0;
-    let tunnelMs: number | undefined;
-    let session: http2.ClientHttp2Session | undefined;
-    let pendingFailure: NodeJS.Immediate | undefined;
-    let grace: NodeJS.Timeout | undefined;
+  return new Promise((resolve) => new HboneProbe(job, ctx, options, signal, resolve).start());
+}
 
+/** The state of one HBONE probe, from TCP connect to its one outcome. */
+class HboneProbe {
+  private readonly job: ProbeJob;
+  private readonly options: HboneOptions;
+  private readonly signal: AbortSignal;
+  private readonly resolve: (result: HboneResult) => void;
+  private readonly authority: string;
+  private readonly wire: Wire = {};
+  private readonly socket: net.Socket;
+  private readonly trace: ConnectionTrace;
+  private settled = false;
+  private established = false;
+  private tunnelStart = 0;
+  private tunnelMs: number | undefined;
+  private session: http2.ClientHttp2Session | undefined;
+  private pendingFailure: NodeJS.Immediate | undefined;
+  private grace: NodeJS.Timeout | undefined;
+
+  constructor(job: ProbeJob, ctx: ProbeContext, options: HboneOptions, signal: AbortSignal, resolve: (result: HboneResult) => void) {
+    this.job = job;
+    this.options = options;
+    this.signal = signal;
+    this.resolve = resolve;
+    this.authority = `${net.isIPv6(job.address) ? `[${job.address}]` : job.address}:${job.targetPort}`;
     const { socket, trace } = openConnection({ ...job, targetPort: HBONE_PORT }, ctx, { secureContext: options.secureContext, alpn: HBONE_ALPN }, (s) => {
-      if (!settled) startSession(s as tls.TLSSocket);
+      if (!this.settled) this.startSession(s as tls.TLSSocket);
     });
+    this.socket = socket;
+    this.trace = trace;
+  }
 
-    const finish = (outcome: Outcome) => {
-      if (settled) return;
-      settled = true;
-      signal.removeEventListener('abort', onAbort);
-      if (pendingFailure) clearImmediate(pendingFailure);
-      clearTimeout(grace);
-      session?.destroy();
-      socket.destroy();
-      void closed(socket).then(() => resolve({ outcome, trace, ...(tunnelMs !== undefined ? { tunnelMs } : {}) }));
-    };
-    // Errors, resets and closes arrive as several events in no fixed order: judge once they have all landed.
-    const fail = () => {
-      if (settled || pendingFailure) return;
-      pendingFailure = setImmediate(() => finish(failureOutcome()));
-    };
-    const waitingFor = () =>
-      trace.phase === 'connect'
-        ? 'TCP connect to the HBONE port'
-        : trace.phase === 'handshake'
-          ? 'the TLS handshake'
-          : established
-            ? 'a reply through the tunnel'
-            : 'the CONNECT response';
-    const onAbort = () => {
-      const reason = signal.reason instanceof Error ? signal.reason.message : 'probe deadline passed';
-      finish(denied('timeout', `${reason} (waiting for ${waitingFor()})`));
-    };
+  start(): void {
+    this.socket.on('error', this.fail);
+    this.socket.on('close', this.fail);
+    this.signal.addEventListener('abort', this.onAbort, { once: true });
+    if (this.signal.aborted) this.onAbort();
+  }
 
-    const record = (err: Error) => {
-      if (isHttp2Error(err)) wire.http2Error ??= err;
-      else wire.socketError ??= err;
+  private finish(outcome: Outcome): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.signal.removeEventListener('abort', this.onAbort);
+    if (this.pendingFailure) clearImmediate(this.pendingFailure);
+    clearTimeout(this.grace);
+    this.session?.destroy();
+    this.socket.destroy();
+    void closed(this.socket).then(() => this.resolve({ outcome, trace: this.trace, ...(this.tunnelMs !== undefined ? { tunnelMs: this.tunnelMs } : {}) }));
+  }
+
+  /** Errors, resets and closes arrive as several events in no fixed order: judge once they have all landed. */
+  private readonly fail = (): void => {
+    if (this.settled || this.pendingFailure) return;
+    this.pendingFailure = setImmediate(() => this.finish(this.failureOutcome()));
+  };
+
+  private waitingFor(): string {
+    if (this.trace.phase === 'connect') return 'TCP connect to the HBONE port';
+    if (this.trace.phase === 'handshake') return 'the TLS handshake';
+    return this.established ? 'a reply through the tunnel' : 'the CONNECT response';
+  }
+
+  private readonly onAbort = (): void => {
+    const reason = this.signal.reason instanceof Error ? this.signal.reason.message : 'probe deadline passed';
+    this.finish(denied('timeout', `${reason} (waiting for ${this.waitingFor()})`));
+  };
+
+  private record(err: Error): void {
+    if (isHttp2Error(err)) this.wire.http2Error ??= err;
+    else this.wire.socketError ??= err;
+  }
+
+  private failureOutcome(): Outcome {
+    const { wire, trace } = this;
+    const what = this.established ? 'the tunnel' : 'the CONNECT stream';
+    const before = this.established ? 'before the reply' : trace.phase === 'reply' ? 'before answering the CONNECT' : 'during the TLS handshake';
+    if (wire.clientGoaway !== undefined && wire.clientGoaway !== NO_ERROR) {
+      return denied('protocol-error', `malformed HTTP/2 from the HBONE server: the client ended the session (GOAWAY ${http2ErrorName(wire.clientGoaway)})`);
+    }
+    if (wire.clientRst !== undefined) {
+      return denied('protocol-error', `malformed HTTP/2 from the HBONE server: the client reset ${what} (RST_STREAM ${http2ErrorName(wire.clientRst)})`);
+    }
+    if (wire.serverRst !== undefined) return denied('reset', `the server reset ${what} (RST_STREAM ${http2ErrorName(wire.serverRst)})`);
+    const socketError = trace.error && !isHttp2Error(trace.error) ? trace.error : wire.socketError;
+    if (socketError) return outcomeOfError(socketError);
+    if (wire.serverGoaway !== undefined) return denied('closed', `the server ended the HTTP/2 session (GOAWAY ${http2ErrorName(wire.serverGoaway)}) ${before}`);
+    if (wire.http2Error) return denied('protocol-error', `malformed HTTP/2 from the HBONE server: ${wire.http2Error.message}`);
+    return denied('closed', `the server closed the connection ${before}`);
+  }
+
+  private startSession(tlsSocket: tls.TLSSocket): void {
+    const alpn = tlsSocket.alpnProtocol;
+    if (alpn !== 'h2') {
+      this.finish(denied('protocol-error', `the HBONE server negotiated ${alpn ? `ALPN "${printable(alpn, 40)}"` : 'no ALPN'}, not h2`));
+      return;
+    }
+    // HTTP/2 writes several small frames in a row: without this, Nagle and delayed ACKs add ~40 ms per exchange.
+    tlsSocket.setNoDelay(true);
+    const tapped = this.tapFrames(tlsSocket);
+    // In TLS 1.3 a server refuses the client certificate only after the client's handshake finished: a preface
+    // written at once would meet the closed connection (EPIPE, reset) before the alert is read. So the client
+    // speaks once the server has (its session ticket or its SETTINGS, which servers send unasked), or after a
+    // short grace for a server that waits for the preface. The alert, EOF or error is then what the probe sees.
+    let opened = false;
+    const open = () => {
+      if (opened || this.settled) return;
+      opened = true;
+      clearTimeout(this.grace);
+      this.openSession(tapped);
     };
-    const failureOutcome = (): Outcome => {
-      const what = established ? 'the tunnel' : 'the CONNECT stream';
-      const before = established ? 'before the reply' : trace.phase === 'reply' ? 'before answering the CONNECT' : 'during the TLS handshake';
-      if (wire.clientGoaway !== undefined && wire.clientGoaway !== NO_ERROR) {
-        return denied('protocol-error', `malformed HTTP/2 from the HBONE server: the client ended the session (GOAWAY ${http2ErrorName(wire.clientGoaway)})`);
+    this.grace = setTimeout(open, SERVER_FIRST_GRACE_MS);
+    tlsSocket.once('data', open);
+    tlsSocket.once('session', open);
+  }
+
+  /** The TLS socket behind frame scanners in both directions, which note every RST_STREAM and GOAWAY in `wire`. */
+  private tapFrames(tlsSocket: tls.TLSSocket): TappedSocket {
+    const wire = this.wire;
+    const inbound = new FrameScanner(
+      (f) => {
+        if (f.type === FRAME_RST_STREAM && f.streamId !== 0) wire.serverRst ??= f.errorCode ?? 0;
+        if (f.type === FRAME_GOAWAY) wire.serverGoaway ??= f.errorCode ?? 0;
+      },
+      { clientPreface: false },
+    );
+    // node:http2 does not report a GOAWAY it sends itself over malformed frames: the session just goes quiet.
+    const outbound = new FrameScanner(
+      (f) => {
+        if (this.settled) return;
+        if (f.type === FRAME_RST_STREAM && f.errorCode !== undefined && f.errorCode !== NO_ERROR && f.errorCode !== CANCEL) wire.clientRst ??= f.errorCode;
+        if (f.type !== FRAME_GOAWAY) return;
+        wire.clientGoaway ??= f.errorCode ?? 0;
+        if (wire.clientGoaway !== NO_ERROR) this.fail();
+      },
+      { clientPreface: true },
+    );
+    return new TappedSocket(
+      tlsSocket,
+      (c) => inbound.push(c),
+      (c) => outbound.push(c),
+    );
+  }
+
+  private openSession(tapped: TappedSocket): void {
+    let stream: http2.ClientHttp2Stream;
+    try {
+      const session = http2.connect(`https://${this.authority}`, { createConnection: () => tapped, settings: { enablePush: false } });
+      this.session = session;
+      session.on('error', (err) => {
+        this.record(err);
+        this.fail();
+      });
+      session.on('close', this.fail);
+      stream = session.request({ ':method': 'CONNECT', ':authority': this.authority }, { endStream: false });
+    } catch (err) {
+      this.finish({ kind: 'error', message: `probe could not open the HBONE session: ${err instanceof Error ? err.message : String(err)}` });
+      return;
+    }
+    this.tunnelStart = performance.now();
+    // "Stream closed with error code NGHTTP2_…" only restates a RST_STREAM the frame scanners already saw.
+    stream.on('error', (err) => {
+      if (!(isHttp2Error(err) && /NGHTTP2_/.test(err.message))) this.record(err);
+      this.fail();
+    });
+    stream.on('response', (headers) => this.onConnectResponse(stream, headers));
+    // Before the tunnel is up a closed stream ends the probe; after it, the payload exchange decides.
+    stream.on('close', () => {
+      if (!this.established) this.fail();
+    });
+  }
+
+  private onConnectResponse(stream: http2.ClientHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+    this.tunnelMs = performance.now() - this.tunnelStart;
+    const status = Number(headers[':status']);
+    if (!Number.isInteger(status)) {
+      this.finish(denied('protocol-error', 'the CONNECT response has no valid :status'));
+    } else if (status < 200 || status > 299) {
+      this.finish(outcomeOfHttpStatus(status, `CONNECT answered HTTP ${status}`));
+    } else {
+      this.established = true;
+      if (this.options.payload === 'http') this.httpThroughTunnel(stream);
+      else this.lineThroughTunnel(stream);
+    }
+  }
+
+  private lineThroughTunnel(stream: http2.ClientHttp2Stream): void {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const received = () => Buffer.concat(chunks, size).toString('utf8');
+    stream.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (chunk.includes(0x0a)) {
+        const text = received();
+        this.finish(outcomeOfReplyLine(text.slice(0, text.indexOf('\n'))));
+      } else if (size >= MAX_REPLY_BYTES) {
+        this.finish(outcomeOfReplyLine(received()));
       }
-      if (wire.clientRst !== undefined) {
-        return denied('protocol-error', `malformed HTTP/2 from the HBONE server: the client reset ${what} (RST_STREAM ${http2ErrorName(wire.clientRst)})`);
-      }
-      if (wire.serverRst !== undefined) return denied('reset', `the server reset ${what} (RST_STREAM ${http2ErrorName(wire.serverRst)})`);
-      const socketError = trace.error && !isHttp2Error(trace.error) ? trace.error : wire.socketError;
-      if (socketError) return outcomeOfError(socketError);
-      if (wire.serverGoaway !== undefined) return denied('closed', `the server ended the HTTP/2 session (GOAWAY ${http2ErrorName(wire.serverGoaway)}) ${before}`);
-      if (wire.http2Error) return denied('protocol-error', `malformed HTTP/2 from the HBONE server: ${wire.http2Error.message}`);
-      return denied('closed', `the server closed the connection ${before}`);
-    };
+    });
+    stream.on('end', () => this.finish(size > 0 ? outcomeOfReplyLine(received()) : denied('closed', 'the tunnel closed without a reply')));
+    stream.on('close', this.fail);
+    stream.write(`${PROBE_LINE_PREFIX}${payloadId(this.job)}\n`);
+  }
 
-    const startSession = (tlsSocket: tls.TLSSocket) => {
-      const alpn = tlsSocket.alpnProtocol;
-      if (alpn !== 'h2') {
-        finish(denied('protocol-error', `the HBONE server negotiated ${alpn ? `ALPN "${printable(alpn, 40)}"` : 'no ALPN'}, not h2`));
+  private httpThroughTunnel(stream: http2.ClientHttp2Stream): void {
+    const tapped: Buffer[] = [];
+    let tappedBytes = 0;
+    stream.on('data', (chunk: Buffer) => {
+      if (tappedBytes < MAX_TAP_BYTES) {
+        tapped.push(chunk);
+        tappedBytes += chunk.length;
+      }
+    });
+    const raw = () => Buffer.concat(tapped).toString('utf8');
+    const req = http.request({
+      createConnection: () => stream as unknown as net.Socket,
+      method: 'GET',
+      path: '/',
+      headers: { host: this.authority, 'x-meshconform-probe': payloadId(this.job), connection: 'close' },
+    });
+    req.on('response', (res) => {
+      const body: Buffer[] = [];
+      let bodyBytes = 0;
+      res.on('data', (chunk: Buffer) => {
+        bodyBytes += chunk.length;
+        if (bodyBytes > MAX_BODY_BYTES) this.finish(denied('protocol-error', `response larger than ${MAX_BODY_BYTES} bytes`));
+        else body.push(chunk);
+      });
+      res.on('end', () => this.finish(outcomeOfTunnelResponse(res.statusCode ?? 0, Buffer.concat(body).toString('utf8'))));
+      res.on('error', this.fail);
+      res.on('aborted', this.fail);
+    });
+    req.on('error', (err) => {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (typeof code === 'string' && code.startsWith('HPE_')) {
+        const text = raw();
+        this.finish(text.length > 0 ? outcomeOfReplyLine(text.split('\n', 1)[0]!) : denied('protocol-error', `invalid HTTP response through the tunnel: ${err.message}`));
         return;
       }
-      // HTTP/2 writes several small frames in a row: without this, Nagle and delayed ACKs add ~40 ms per exchange.
-      tlsSocket.setNoDelay(true);
-      const inbound = new FrameScanner(
-        (f) => {
-          if (f.type === FRAME_RST_STREAM && f.streamId !== 0) wire.serverRst ??= f.errorCode ?? 0;
-          if (f.type === FRAME_GOAWAY) wire.serverGoaway ??= f.errorCode ?? 0;
-        },
-        { clientPreface: false },
-      );
-      // node:http2 does not report a GOAWAY it sends itself over malformed frames: the session just goes quiet.
-      const outbound = new FrameScanner(
-        (f) => {
-          if (settled) return;
-          if (f.type === FRAME_RST_STREAM && f.errorCode !== undefined && f.errorCode !== NO_ERROR && f.errorCode !== CANCEL) wire.clientRst ??= f.errorCode;
-          if (f.type !== FRAME_GOAWAY) return;
-          wire.clientGoaway ??= f.errorCode ?? 0;
-          if (wire.clientGoaway !== NO_ERROR) fail();
-        },
-        { clientPreface: true },
-      );
-      const tapped = new TappedSocket(
-        tlsSocket,
-        (c) => inbound.push(c),
-        (c) => outbound.push(c),
-      );
-      // In TLS 1.3 a server refuses the client certificate only after the client's handshake finished: a preface
-      // written at once would meet the closed connection (EPIPE, reset) before the alert is read. So the client
-      // speaks once the server has (its session ticket or its SETTINGS, which servers send unasked), or after a
-      // short grace for a server that waits for the preface. The alert, EOF or error is then what the probe sees.
-      let opened = false;
-      const open = () => {
-        if (opened || settled) return;
-        opened = true;
-        clearTimeout(grace);
-        openSession(tapped);
-      };
-      grace = setTimeout(open, SERVER_FIRST_GRACE_MS);
-      tlsSocket.once('data', open);
-      tlsSocket.once('session', open);
-    };
-
-    const openSession = (tapped: TappedSocket) => {
-      let stream: http2.ClientHttp2Stream;
-      try {
-        session = http2.connect(`https://${authority}`, { createConnection: () => tapped, settings: { enablePush: false } });
-        session.on('error', (err) => {
-          record(err);
-          fail();
-        });
-        session.on('close', fail);
-        stream = session.request({ ':method': 'CONNECT', ':authority': authority }, { endStream: false });
-      } catch (err) {
-        finish({ kind: 'error', message: `probe could not open the HBONE session: ${err instanceof Error ? err.message : String(err)}` });
-        return;
-      }
-      tunnelStart = performance.now();
-      // "Stream closed with error code NGHTTP2_…" only restates a RST_STREAM the frame scanners already saw.
-      stream.on('error', (err) => {
-        if (!(isHttp2Error(err) && /NGHTTP2_/.test(err.message))) record(err);
-        fail();
-      });
-      stream.on('response', (headers) => {
-        tunnelMs = performance.now() - tunnelStart;
-        const status = Number(headers[':status']);
-        if (!Number.isInteger(status)) {
-          finish(denied('protocol-error', 'the CONNECT response has no valid :status'));
-        } else if (status < 200 || status > 299) {
-          finish(outcomeOfHttpStatus(status, `CONNECT answered HTTP ${status}`));
-        } else {
-          established = true;
-          if (options.payload === 'http') httpThroughTunnel(stream);
-          else lineThroughTunnel(stream);
-        }
-      });
-      // Before the tunnel is up a closed stream ends the probe; after it, the payload exchange decides.
-      stream.on('close', () => {
-        if (!established) fail();
-      });
-    };
-
-    const lineThroughTunnel = (stream: http2.ClientHttp2Stream) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      const received = () => Buffer.concat(chunks, size).toString('utf8');
-      stream.on('data', (chunk: Buffer) => {
-        chunks.push(chunk);
-        size += chunk.length;
-        if (chunk.includes(0x0a)) {
-          const text = received();
-          finish(outcomeOfReplyLine(text.slice(0, text.indexOf('\n'))));
-        } else if (size >= MAX_REPLY_BYTES) {
-          finish(outcomeOfReplyLine(received()));
-        }
-      });
-      stream.on('end', () => finish(size > 0 ? outcomeOfReplyLine(received()) : denied('closed', 'the tunnel closed without a reply')));
-      stream.on('close', fail);
-      stream.write(`${PROBE_LINE_PREFIX}${payloadId(job)}\n`);
-    };
-
-    const httpThroughTunnel = (stream: http2.ClientHttp2Stream) => {
-      const tapped: Buffer[] = [];
-      let tappedBytes = 0;
-      stream.on('data', (chunk: Buffer) => {
-        if (tappedBytes < MAX_TAP_BYTES) {
-          tapped.push(chunk);
-          tappedBytes += chunk.length;
-        }
-      });
-      const raw = () => Buffer.concat(tapped).toString('utf8');
-      const req = http.request({
-        createConnection: () => stream as unknown as net.Socket,
-        method: 'GET',
-        path: '/',
-        headers: { host: authority, 'x-meshconform-probe': payloadId(job), connection: 'close' },
-      });
-      req.on('response', (res) => {
-        const body: Buffer[] = [];
-        let bodyBytes = 0;
-        res.on('data', (chunk: Buffer) => {
-          bodyBytes += chunk.length;
-          if (bodyBytes > MAX_BODY_BYTES) finish(denied('protocol-error', `response larger than ${MAX_BODY_BYTES} bytes`));
-          else body.push(chunk);
-        });
-        res.on('end', () => finish(outcomeOfTunnelResponse(res.statusCode ?? 0, Buffer.concat(body).toString('utf8'))));
-        res.on('error', fail);
-        res.on('aborted', fail);
-      });
-      req.on('error', (err) => {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (typeof code === 'string' && code.startsWith('HPE_')) {
-          const text = raw();
-          finish(text.length > 0 ? outcomeOfReplyLine(text.split('\n', 1)[0]!) : denied('protocol-error', `invalid HTTP response through the tunnel: ${err.message}`));
-          return;
-        }
-        fail();
-      });
-      req.on('close', fail);
-      req.end();
-    };
-
-    socket.on('error', fail);
-    socket.on('close', fail);
-    signal.addEventListener('abort', onAbort, { once: true });
-    if (signal.aborted) onAbort();
-  });
+      this.fail();
+    });
+    req.on('close', this.fail);
+    req.end();
+  }
 }
 
 function isHttp2Error(err: Error): boolean {

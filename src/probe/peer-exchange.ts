@@ -6,8 +6,8 @@
  * `{ "x-envoy-peer-metadata": { NAME, NAMESPACE, WORKLOAD_NAME, ... }, "x-envoy-peer-metadata-id": "<node id>" }`.
  * The server writes its preamble when the client's first data arrives and holds the client's bytes until it has 8.
  *
- * The harness side (probe agent, reference sidecar) has its own codec, harness/common/peer-exchange.mjs (src/ never
- * imports harness/); tests check the two agree byte for byte.
+ * The reference sidecar has its own codec, harness/common/peer-exchange.mjs (src/ never imports harness/; the probe
+ * agent is built from this one); tests check the two agree byte for byte.
  */
 
 export const MX_ALPN = 'istio-peer-exchange';

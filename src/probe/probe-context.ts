@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
-import type { TlsEvidence } from '../model/index.js';
+import { CREDENTIAL_NAMES, type TlsEvidence } from '../model/index.js';
 import { ProbeError } from '../util/errors.js';
 import type { CredentialName, ProbeMaterial } from './probe-material.js';
 
@@ -14,7 +14,6 @@ export interface ProbeContext {
   tlsEvidence(socket: tls.TLSSocket, expectedServerIdentity: string): TlsEvidence;
 }
 
-const CREDENTIALS: readonly CredentialName[] = ['mesh', 'foreignCa', 'expired', 'otherTrustDomain'];
 const ISSUER_CACHE_LIMIT = 4096;
 const MAX_CHAIN_DEPTH = 5;
 
@@ -28,7 +27,7 @@ export function createProbeContext(material: ProbeMaterial): ProbeContext {
   const contexts = new Map<CredentialName | null, tls.SecureContext>();
   try {
     contexts.set(null, tls.createSecureContext({}));
-    for (const name of CREDENTIALS) {
+    for (const name of CREDENTIAL_NAMES) {
       const cred = material.clients[name];
       if (cred) contexts.set(name, tls.createSecureContext({ cert: cred.certPem, key: cred.keyPem }));
     }

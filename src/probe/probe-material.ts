@@ -1,11 +1,13 @@
+import type { CredentialName } from '../model/index.js';
+
 /** A client certificate and its key, PEM. */
 export interface PemCredential {
   readonly certPem: string;
   readonly keyPem: string;
 }
 
-/** Which client certificate a TLS probe presents. */
-export type CredentialName = 'mesh' | 'foreignCa' | 'expired' | 'otherTrustDomain';
+/** Which client certificate a TLS probe presents (the names the probe agent's protocol carries too). */
+export type { CredentialName };
 
 /**
  * What the probes need from the PKI. Structural on purpose: `run/` passes the pki stage's `probeMaterial()` without

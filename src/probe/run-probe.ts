@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { isHboneClient } from '../model/index.js';
 import type { Observation, ProbeJob, ProbeTimings } from '../model/index.js';
@@ -123,7 +124,8 @@ function jobProblem(job: ProbeJob): string | undefined {
     return `unknown client kind "${String(job.client)}"`;
   }
   if (job.protocol !== 'tcp' && job.protocol !== 'http') return `unknown port protocol "${String(job.protocol)}"`;
-  if (typeof job.address !== 'string' || job.address === '') return 'no target address';
+  // A name would make the observation depend on DNS: every backend hands out addresses.
+  if (typeof job.address !== 'string' || isIP(job.address) === 0) return 'target address must be an IP address';
   if (!Number.isInteger(job.targetPort) || job.targetPort < 1 || job.targetPort > 65535) return `bad target port ${String(job.targetPort)}`;
   if (typeof job.expectedServerIdentity !== 'string') return 'no expected server identity';
   return undefined;

@@ -12,8 +12,13 @@ export interface RunProbesOptions {
   /** Probes in flight at once (each holds one socket). */
   readonly concurrency: number;
   readonly timeoutMs: number;
-  /** Called as each probe finishes (progress). If it throws, no new probe starts and `runProbes` rejects. */
-  readonly onResult?: (job: ProbeJob, observation: Observation) => void;
+  /**
+   * Called as each probe finishes (progress); its worker waits for a returned promise (back-pressure). If it throws
+   * or rejects, no new probe starts and `runProbes` rejects.
+   */
+  readonly onResult?: (job: ProbeJob, observation: Observation) => void | Promise<void>;
+  /** Who fires the probes, as a starved timeout's message names it; `the harness` unless given. */
+  readonly prober?: string;
   /**
    * The run's interrupt: once aborted no probe starts, and the probes in flight are given up at once (their sockets
    * close at their own deadline). Jobs without an observation are absent from the result.
@@ -58,7 +63,7 @@ export async function runProbes(jobs: readonly ProbeJob[], ctx: ProbeContext, op
         if (stalled >= options.timeoutMs * STARVED_SHARE) {
           obs = {
             status: 'error',
-            message: `timed out while the harness itself was starved (its event loop stalled ${Math.round(stalled)} ms of a ${options.timeoutMs} ms deadline): not evidence of a denial`,
+            message: `timed out while ${options.prober ?? 'the harness'} itself was starved (its event loop stalled ${Math.round(stalled)} ms of a ${options.timeoutMs} ms deadline): not evidence of a denial`,
             timings: obs.timings,
             attempts: obs.attempts,
             ...(obs.tls ? { tls: obs.tls } : {}),
@@ -67,7 +72,7 @@ export async function runProbes(jobs: readonly ProbeJob[], ctx: ProbeContext, op
       }
       results.set(job.key, obs);
       try {
-        options.onResult?.(job, obs);
+        await options.onResult?.(job, obs);
       } catch (error) {
         callbackFailure ??= { error };
       }

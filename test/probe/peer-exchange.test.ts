@@ -1,9 +1,8 @@
 // Istio's TCP metadata exchange: the codecs (src/probe/peer-exchange.ts, harness/common/peer-exchange.mjs) and the
-// mtls-tcp client of the host prober and of the probe agent against real TLS servers that do it, botch it, or never do it.
+// mtls-tcp client (the host prober's, which the probe agent bundles) against real TLS servers that do it, botch it,
+// or never do it.
 import { expect } from 'chai';
 import * as mjs from '../../harness/common/peer-exchange.mjs';
-import * as agent from '../../harness/probe-agent/clients.mjs';
-import type { Observation } from '../../src/model/index.js';
 import { createMeshPki, type MeshPki } from '../../src/pki/index.js';
 import { createProbeContext, PROBE_LINE_PREFIX, runProbe, type ProbeContext } from '../../src/probe/index.js';
 import * as ts from '../../src/probe/peer-exchange.js';
@@ -83,7 +82,6 @@ describe('probe: Istio metadata exchange (istio-peer-exchange)', function () {
   describe('mtls-tcp against real TLS servers', function () {
     let pki: MeshPki;
     let ctx: ProbeContext;
-    let agentCtx: agent.ProbeContext;
     const servers: fx.TestServer[] = [];
     const start = async <T extends fx.TestServer>(s: Promise<T>): Promise<T> => {
       const server = await s;
@@ -94,7 +92,6 @@ describe('probe: Istio metadata exchange (istio-peer-exchange)', function () {
     before(function () {
       pki = createMeshPki({ trustDomain: 'cluster.local' });
       ctx = createProbeContext(pki.probeMaterial());
-      agentCtx = agent.createProbeContext(pki.probeMaterial());
     });
     after(async function () {
       await Promise.all(servers.map((s) => s.close()));
@@ -102,8 +99,6 @@ describe('probe: Istio metadata exchange (istio-peer-exchange)', function () {
 
     const clients = {
       'host prober': (port: number, timeoutMs = TIMEOUT_MS) => runProbe(fx.job('mtls-tcp', 'tcp', port, FINANCE), ctx, { timeoutMs }),
-      'probe agent': async (port: number, timeoutMs = TIMEOUT_MS) =>
-        (await agent.runProbe(fx.job('mtls-tcp', 'tcp', port, FINANCE), agentCtx, timeoutMs)) as unknown as Observation,
     };
 
     for (const [who, probe] of Object.entries(clients)) {

@@ -55,7 +55,13 @@ describe('probe: runProbes', function () {
       }
       const baseline = openFds();
       let callbacks = 0;
-      const results = await runProbes(jobs, ctx, { concurrency: 16, timeoutMs: 10_000, onResult: () => callbacks++ });
+      const results = await runProbes(jobs, ctx, {
+        concurrency: 16,
+        timeoutMs: 10_000,
+        onResult: () => {
+          callbacks++;
+        },
+      });
 
       expect(results.size).to.equal(200);
       expect(callbacks).to.equal(200);

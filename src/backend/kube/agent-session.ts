@@ -1,27 +1,22 @@
-import type { CellKey, Observation, ProbeJob } from '../../model/index.js';
+import {
+  AGENT_PROTOCOL,
+  CREDENTIAL_NAMES,
+  type AgentBatchMessage,
+  type AgentEndMessage,
+  type AgentHello,
+  type AgentHelloMessage,
+  type CellKey,
+  type CredentialName,
+  type Observation,
+  type ProbeJob,
+} from '../../model/index.js';
 import { BackendError } from '../../util/errors.js';
 import type { LineStream } from './command-runner.js';
 
+export { AGENT_PROTOCOL };
+export type { AgentHello, AgentMaterial } from '../../model/index.js';
 /** Client certificates the agent can present, by the probe stage's credential names. */
-export type AgentCredential = 'mesh' | 'foreignCa' | 'expired' | 'otherTrustDomain';
-
-/** What the agent needs to fire every client kind and to recognise who answered. Private keys travel on stdin only. */
-export interface AgentMaterial {
-  /** The mesh trust bundle; may be absent when the agent reads it from the sidecar's exported certificates. */
-  readonly meshCaPem?: string;
-  /** The echo application's CA: a server certificate chaining here means TLS reached the app (pass-through). */
-  readonly appCaPem: string;
-  readonly clients: Partial<Record<AgentCredential, { readonly certPem: string; readonly keyPem: string }>>;
-}
-
-export interface AgentHello {
-  readonly timeoutMs: number;
-  readonly concurrency: number;
-  readonly material: AgentMaterial;
-  /** Folder where the probe pod's sidecar exports its certificate (OUTPUT_CERTS): becomes the `mesh` credential. */
-  readonly istioOutputCerts?: string;
-  readonly waitForCertsMs?: number;
-}
+export type AgentCredential = CredentialName;
 
 export interface AgentSession {
   /** Credentials the agent holds (a client kind whose credential is missing cannot be fired). */
@@ -34,102 +29,28 @@ export interface AgentSession {
   close(): Promise<void>;
 }
 
-export const AGENT_PROTOCOL = 1;
 /** Time for `kubectl exec` to connect and the agent to answer hello, on top of reading exported certificates. */
 const HELLO_SLACK_MS = 60_000;
 /** Per batch, beyond the agent's own deadlines (exec stream latency, a slow API server). */
 const BATCH_SLACK_MS = 30_000;
 
 /**
- * Speaks the probe agent's line protocol (harness/probe-agent/probe-agent.mjs) over one stream: hello once, then
- * any number of batches. A stream that ends, an agent error, or a batch that outlives its deadline is a BackendError:
- * the harness cannot probe any more, which is never a denial.
+ * Speaks the probe agent's line protocol (src/model/agent-protocol.ts; the agent is src/agent) over one stream: hello
+ * once, then any number of batches. A stream that ends, an agent error, or a batch that outlives its deadline is a
+ * BackendError: the harness cannot probe any more, which is never a denial.
  */
 export async function openAgentSession(stream: LineStream, hello: AgentHello, label: string): Promise<AgentSession> {
+  const replies = new AgentReplies(stream, label);
   let closed = false;
-  let failure: BackendError | undefined;
-  const waiters = new Set<(err: BackendError) => void>();
-  const fail = (err: BackendError) => {
-    failure ??= err;
-    for (const w of waiters) w(failure);
-    waiters.clear();
-  };
-  // Messages in arrival order; the reader pushes, consumers pull.
-  const queue: Record<string, unknown>[] = [];
-  let wake: (() => void) | undefined;
-  void (async () => {
-    try {
-      for (;;) {
-        const next = await stream.lines.next();
-        if (next.done) break;
-        let msg: unknown;
-        try {
-          msg = JSON.parse(next.value);
-        } catch {
-          fail(new BackendError(`${label}: the probe agent wrote something that is not a protocol line: ${next.value.slice(0, 200)}`));
-          return;
-        }
-        if (typeof msg !== 'object' || msg === null) continue;
-        const m = msg as Record<string, unknown>;
-        if (m['type'] === 'error') {
-          fail(new BackendError(`${label}: the probe agent stopped: ${String(m['message'])}`));
-          return;
-        }
-        queue.push(m);
-        wake?.();
-      }
-      if (!closed) {
-        const r = await stream.close().catch(() => undefined);
-        fail(new BackendError(`${label}: the probe agent session ended unexpectedly${r ? ` (exit code ${r.exitCode})${r.stderr.trim() ? `: ${lastLines(r.stderr)}` : ''}` : ''}`));
-      }
-    } catch (err) {
-      fail(new BackendError(`${label}: the probe agent stream failed: ${(err as Error).message}`, { cause: err }));
-    }
-  })();
+  replies.read(() => closed);
+  const send = (msg: AgentHelloMessage | AgentBatchMessage | AgentEndMessage) => stream.send(JSON.stringify(msg));
 
-  const nextMessage = (deadlineMs: number, what: string): Promise<Record<string, unknown>> =>
-    new Promise((resolve, reject) => {
-      if (failure) return reject(failure);
-      const take = () => {
-        const m = queue.shift();
-        if (!m) return false;
-        cleanup();
-        resolve(m);
-        return true;
-      };
-      const onFail = (err: BackendError) => {
-        cleanup();
-        reject(err);
-      };
-      const timer = setTimeout(
-        () => {
-          cleanup();
-          const err = new BackendError(`${label}: no answer from the probe agent within ${Math.round(deadlineMs / 1000)} s while waiting for ${what}`);
-          fail(err);
-          stream.kill();
-          reject(err);
-        },
-        Math.max(0, deadlineMs),
-      );
-      const cleanup = () => {
-        clearTimeout(timer);
-        waiters.delete(onFail);
-        if (wake === tryTake) wake = undefined;
-      };
-      const tryTake = () => void take();
-      if (take()) return;
-      waiters.add(onFail);
-      wake = tryTake;
-    });
-
-  stream.send(JSON.stringify({ type: 'hello', protocol: AGENT_PROTOCOL, ...hello }));
-  const ready = await nextMessage(HELLO_SLACK_MS + (hello.waitForCertsMs ?? 0), 'its ready line');
+  send({ type: 'hello', protocol: AGENT_PROTOCOL, ...hello });
+  const ready = await replies.next(HELLO_SLACK_MS + (hello.waitForCertsMs ?? 0), 'its ready line');
   if (ready['type'] !== 'ready' || ready['protocol'] !== AGENT_PROTOCOL) {
     throw new BackendError(`${label}: the probe agent answered hello with ${JSON.stringify(ready).slice(0, 200)}; is the pod running this harness's agent?`);
   }
-  const credentials = (Array.isArray(ready['credentials']) ? ready['credentials'] : []).filter((c): c is AgentCredential =>
-    ['mesh', 'foreignCa', 'expired', 'otherTrustDomain'].includes(String(c)),
-  );
+  const credentials = (Array.isArray(ready['credentials']) ? ready['credentials'] : []).filter((c): c is AgentCredential => (CREDENTIAL_NAMES as readonly unknown[]).includes(c));
   let batches = 0;
   let busy: Promise<unknown> = Promise.resolve();
 
@@ -137,10 +58,10 @@ export async function openAgentSession(stream: LineStream, hello: AgentHello, la
     const id = `b${++batches}`;
     const out = new Map<CellKey, Observation>();
     const wanted = new Set(jobs.map((j) => j.key));
-    stream.send(JSON.stringify({ type: 'batch', id, jobs, timeoutMs }));
+    send({ type: 'batch', id, jobs, timeoutMs });
     const deadline = Date.now() + Math.ceil(jobs.length / Math.max(1, hello.concurrency)) * timeoutMs + BATCH_SLACK_MS;
     for (;;) {
-      const m = await nextMessage(deadline - Date.now(), `batch ${id} (${jobs.length} probes)`);
+      const m = await replies.next(deadline - Date.now(), `batch ${id} (${jobs.length} probes)`);
       if (m['batch'] !== id) continue;
       if (m['type'] === 'done') break;
       if (m['type'] !== 'observation') continue;
@@ -163,7 +84,7 @@ export async function openAgentSession(stream: LineStream, hello: AgentHello, la
     async close() {
       if (closed) return;
       closed = true;
-      stream.send(JSON.stringify({ type: 'end' }));
+      send({ type: 'end' });
       const closing = stream.close();
       const timer = setTimeout(() => stream.kill(), 10_000);
       try {
@@ -173,6 +94,104 @@ export async function openAgentSession(stream: LineStream, hello: AgentHello, la
       }
     },
   };
+}
+
+/** The agent's lines as they arrive, parsed, for consumers to take one at a time; the first failure ends them all. */
+class AgentReplies {
+  private failure: BackendError | undefined;
+  private readonly waiters = new Set<(err: BackendError) => void>();
+  private readonly queue: Record<string, unknown>[] = [];
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly stream: LineStream,
+    private readonly label: string,
+  ) {}
+
+  private fail(err: BackendError): void {
+    this.failure ??= err;
+    for (const w of this.waiters) w(this.failure);
+    this.waiters.clear();
+  }
+
+  /** Reads the stream to its end in the background; its end is a failure unless `closed()` says the host ended it. */
+  read(closed: () => boolean): void {
+    const { stream, label } = this;
+    void (async () => {
+      try {
+        for (;;) {
+          const next = await stream.lines.next();
+          if (next.done) break;
+          if (!this.take(next.value)) return;
+        }
+        if (!closed()) {
+          const r = await stream.close().catch(() => undefined);
+          this.fail(
+            new BackendError(`${label}: the probe agent session ended unexpectedly${r ? ` (exit code ${r.exitCode})${r.stderr.trim() ? `: ${lastLines(r.stderr)}` : ''}` : ''}`),
+          );
+        }
+      } catch (err) {
+        this.fail(new BackendError(`${label}: the probe agent stream failed: ${(err as Error).message}`, { cause: err }));
+      }
+    })();
+  }
+
+  /** Queues one line; false once the session failed (a line that is not the protocol, or the agent's error). */
+  private take(line: string): boolean {
+    let msg: unknown;
+    try {
+      msg = JSON.parse(line);
+    } catch {
+      this.fail(new BackendError(`${this.label}: the probe agent wrote something that is not a protocol line: ${line.slice(0, 200)}`));
+      return false;
+    }
+    if (typeof msg !== 'object' || msg === null) return true;
+    const m = msg as Record<string, unknown>;
+    if (m['type'] === 'error') {
+      this.fail(new BackendError(`${this.label}: the probe agent stopped: ${String(m['message'])}`));
+      return false;
+    }
+    this.queue.push(m);
+    this.wake?.();
+    return true;
+  }
+
+  /** The next message, within `deadlineMs`; past it the session fails (and the agent is killed). */
+  next(deadlineMs: number, what: string): Promise<Record<string, unknown>> {
+    return new Promise((resolve, reject) => {
+      if (this.failure) return reject(this.failure);
+      const take = () => {
+        const m = this.queue.shift();
+        if (!m) return false;
+        cleanup();
+        resolve(m);
+        return true;
+      };
+      const onFail = (err: BackendError) => {
+        cleanup();
+        reject(err);
+      };
+      const timer = setTimeout(
+        () => {
+          cleanup();
+          const err = new BackendError(`${this.label}: no answer from the probe agent within ${Math.round(deadlineMs / 1000)} s while waiting for ${what}`);
+          this.fail(err);
+          this.stream.kill();
+          reject(err);
+        },
+        Math.max(0, deadlineMs),
+      );
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.waiters.delete(onFail);
+        if (this.wake === tryTake) this.wake = undefined;
+      };
+      const tryTake = () => void take();
+      if (take()) return;
+      this.waiters.add(onFail);
+      this.wake = tryTake;
+    });
+  }
 }
 
 const STATUSES = new Set(['allowed', 'denied', 'error']);

@@ -9,28 +9,21 @@ import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
 import type { MeshMode, PeerAuthenticationManifest, PortProtocol, Scenario, Workload, WorkloadKey } from '../../model/index.js';
 import { BackendError } from '../../util/errors.js';
+import { AGENT_BUNDLE } from './agent-bundle.js';
 import { RUN_LABEL, WORKLOAD_LABEL, type OwnerAnnotations } from './labels.js';
 
 /** Every manifest the kube backends apply. */
 export type Manifest = INamespace | IServiceAccount | IConfigMap | ISecret | IDeployment | IService | PeerAuthenticationManifest;
 
-/** A file of harness/ shipped to the pods in a ConfigMap (so any image with node ≥ 20 runs the echo app and the agent). */
+/** A file of harness/ shipped to the pods in a ConfigMap (so any image with node ≥ 20.18 runs the echo app and the agent). */
 export interface HarnessFile {
   /** Path under harness/, e.g. `echo/echo-app.mjs`. */
   readonly path: string;
   readonly content: string;
 }
 
-/** The harness files the pods run, as paths under harness/. */
-export const POD_HARNESS_FILES = [
-  'common/harness-error.mjs',
-  'common/request-line.mjs',
-  'common/peer-exchange.mjs',
-  'echo/echo-app.mjs',
-  'probe-agent/clients.mjs',
-  'probe-agent/hbone.mjs',
-  'probe-agent/probe-agent.mjs',
-] as const;
+/** The harness files the pods run, as paths under harness/; the agent is the bundle of src/agent (agent-bundle.ts). */
+export const POD_HARNESS_FILES = ['common/harness-error.mjs', 'common/request-line.mjs', 'echo/echo-app.mjs', AGENT_BUNDLE] as const;
 
 /** Where the harness ConfigMap is mounted in every pod. */
 export const POD_HARNESS_DIR = '/meshconform/app';
@@ -118,7 +111,7 @@ export function namespaceManifest(ctx: ManifestContext, name: string, membership
 
 /** Harness files a workload pod runs, and those the probe pod runs. */
 const ECHO_FILES = ['common/harness-error.mjs', 'common/request-line.mjs', 'echo/echo-app.mjs'];
-const AGENT_FILES = ['common/peer-exchange.mjs', 'probe-agent/clients.mjs', 'probe-agent/hbone.mjs', 'probe-agent/probe-agent.mjs'];
+const AGENT_FILES = [AGENT_BUNDLE];
 
 /** Harness files as a ConfigMap (keys cannot hold '/': `echo/echo-app.mjs` is stored as `echo__echo-app.mjs`). */
 export function harnessConfigMap(ctx: ManifestContext, namespace: string, paths: readonly string[]): IConfigMap {
@@ -282,7 +275,7 @@ export function probeAgentManifests(ctx: ManifestContext, o: ProbeAgentOptions):
                   name: 'agent',
                   image: ctx.image,
                   imagePullPolicy: ctx.imagePullPolicy,
-                  command: ['node', `${POD_HARNESS_DIR}/probe-agent/probe-agent.mjs`, '--hold'],
+                  command: ['node', `${POD_HARNESS_DIR}/${AGENT_BUNDLE}`, '--hold'],
                   volumeMounts: [
                     { name: 'harness', mountPath: POD_HARNESS_DIR, readOnly: true },
                     ...(inMesh ? [{ name: 'istio-certs', mountPath: OUTPUT_CERTS_DIR, readOnly: true }] : []),

@@ -1,6 +1,7 @@
-// The probe agent (harness/probe-agent) for real: its batch protocol over one stdin/stdout stream, against real
-// workloads behind the reference data plane on the local and docker backends, compared cell by cell with the
-// oracle and with the harness's own probes (src/probe). The agent is the same file that runs in a cluster.
+// The probe agent (src/agent, bundled into harness/probe-agent/probe-agent.mjs) for real: its batch protocol over one
+// stdin/stdout stream, against real workloads behind the reference data plane on the local and docker backends,
+// compared cell by cell with the oracle and with the harness's own probes (src/probe), which the agent runs too. The
+// agent is the same file that runs in a cluster.
 import { expect } from 'chai';
 import { execa } from 'execa';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,6 +11,7 @@ import type Dockerode from 'dockerode';
 import { createLocalBackend } from '../../../src/backend/local/index.js';
 import { createDockerBackend } from '../../../src/backend/docker/index.js';
 import { openAgentSession, type AgentMaterial } from '../../../src/backend/kube/index.js';
+import { ensureProbeAgent } from '../../../src/backend/kube/agent-bundle.js';
 import { createMeshPki, type MeshPki } from '../../../src/pki/index.js';
 import { expectations } from '../../../src/oracle/index.js';
 import { observedOutcome } from '../../../src/diff/index.js';
@@ -28,7 +30,7 @@ import {
 } from '../../../src/model/index.js';
 import { requireCapability } from '../../support/require.js';
 import { dockerOrUndefined } from '../docker/support.js';
-import { agentPath, dockerAgentStream, e2eScenario, localAgentStream, root, scenario } from './support.js';
+import { agentPath, dockerAgentStream, e2eScenario, harnessDir, localAgentStream, root, scenario } from './support.js';
 
 const SCENARIOS = [e2eScenario('strict-and-permissive'), e2eScenario('port-level-disable'), join(root, 'scenarios/protocols/http-and-tcp-under-permissive.yaml')];
 /** Ambient scenarios with STRICT and PERMISSIVE ports, TCP and HTTP, for the HBONE clients. */
@@ -94,7 +96,9 @@ function compare(exps: readonly Expectation[], agent: ReadonlyMap<string, Observ
 describe('probe agent: batch protocol over one stream, against real workloads', function () {
   this.timeout(120_000);
   let pki: MeshPki;
-  before(() => {
+  before(async () => {
+    // The bundle these tests spawn, from the current src/agent (the build made it; a stale one is rebuilt here).
+    await ensureProbeAgent(harnessDir);
     pki = createMeshPki({ trustDomain: 'cluster.local' });
   });
 
@@ -273,7 +277,7 @@ describe('probe agent: batch protocol over one stream, against real workloads', 
     const obs = new Map(msgs.filter((m) => m.type === 'observation').map((m) => [m.key!, m.observation!]));
     expect(obs.get('hbone')).to.deep.include({ status: 'error' });
     expect((obs.get('hbone') as { message: string }).message).to.match(/names the served port 1 as its CONNECT target/);
-    expect((obs.get('unknown-client') as { message: string }).message).to.match(/carrier-pigeon: the probe agent has no such client kind/);
+    expect((obs.get('unknown-client') as { message: string }).message).to.match(/unknown client kind "carrier-pigeon"/);
     expect((obs.get('no-address') as { message: string }).message).to.match(/target address must be an IP address/);
     expect((obs.get('bad-port') as { message: string }).message).to.match(/bad target port 0/);
     expect(msgs.at(-1)).to.deep.equal({ type: 'done', batch: 'b1', count: 4 });
