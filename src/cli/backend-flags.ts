@@ -41,6 +41,6 @@ export const flagName = (attr: string): string => `--${attr.replace(/[A-Z]/g, (c
 export function checkFlagsFor(backend: BackendName, given: (attr: string) => boolean): void {
   const wrong = RULES.filter((r) => !r.backends.includes(backend) && given(r.attr));
   if (wrong.length === 0) return;
-  const lines = wrong.map((r) => `${flagName(r.attr)} is not for --backend ${backend}: ${r.why} (it is for --backend ${r.backends.join(', ')})`);
-  throw new UsageError(lines.join('\n'));
+  const parts = wrong.map((r) => `${flagName(r.attr)} is not for --backend ${backend}: ${r.why} (it is for --backend ${r.backends.join(', ')})`);
+  throw new UsageError(parts.join('; '));
 }

@@ -83,11 +83,15 @@ describe('kind and cluster backends through the CLI', function () {
   it('bad flags: exit 2 with one line saying what to do', async () => {
     const cases: [string[], RegExp][] = [
       [['--backend', 'cluster'], /--backend cluster needs --context <kubeconfig context>/],
-      [['--backend', 'local', '--dry-run'], /--dry-run needs --backend kind or cluster, not local/],
-      [['--backend', 'docker', '--keep', '--context', 'x'], /--keep, --context need --backend kind or cluster, not docker/],
+      [['--backend', 'local', '--dry-run'], /--dry-run is not for --backend local: .*\(it is for --backend kind, cluster\)/],
+      [['--backend', 'docker', '--keep', '--context', 'x'], /--keep is not for --backend docker: .*; --context is not for --backend docker: /],
+      [['--backend', 'kind', '--retries', '2'], /--retries is not for --backend kind: kind and cluster settle cells by convergence/],
+      [['--backend', 'cluster', '--context', 'x', '--parallel', '2'], /--parallel is not for --backend cluster: kind and cluster run one scenario at a time/],
+      [['--backend', 'local', '--converge-successes', '2'], /--converge-successes is not for --backend local/],
+      [['--backend', 'netns', '--local-subnet', '127.9'], /--local-subnet is not for --backend netns/],
       [['--backend', 'cluster', '--context', 'x', '--keep'], /--keep is not for --backend cluster/],
       [['--backend', 'kind', '--context', 'x'], /--context is not for --backend kind/],
-      [['--backend', 'kind', '--data-plane', 'haproxy'], /--data-plane haproxy: on --backend kind the data plane under test is the cluster's mesh/],
+      [['--backend', 'kind', '--data-plane', 'haproxy'], /--data-plane is not for --backend kind: on kind and cluster the data plane under test is the cluster's mesh/],
       [['--backend', 'kind', '--istio-profile', 'minimal'], /argument 'minimal' is invalid/],
       [['--backend', 'cluster', '--context', 'x', '--injection-label', 'nolabel'], /--injection-label must be key=value/],
       [['--backend', 'cluster', '--context', 'x', '--mesh-modes', 'sidecar,waypoint'], /--mesh-modes: unknown mode "waypoint"/],
