@@ -170,6 +170,16 @@ const CRD_INVALID = /PeerAuthentication\.security\.istio\.io "[^"]*" is invalid:
 /** How long to wait for istiod to switch its validating webhook to failurePolicy: Fail. */
 const ADMISSION_READY_TIMEOUT_MS = 120_000;
 
+/** What the steps after the open share. */
+interface KubeDeps {
+  readonly o: KubeBackendOptions;
+  readonly k: Kube;
+  readonly state: KubeState;
+  readonly runner: CommandRunner;
+  readonly log: (line: string) => void;
+  readonly sleep: (ms: number) => Promise<void>;
+}
+
 /** What the backend learns while it opens: the context, the mesh's version, the kind node image. */
 interface KubeState {
   context: string;
@@ -192,6 +202,7 @@ export function createKubeBackend(o: KubeBackendOptions): KubeBackend {
   };
   let trustDomainRead: Promise<string | undefined> | undefined;
   const k: Kube = { runner, log, context: () => state.context, own: o.scope.own, interrupted: () => o.scope.interrupted() };
+  const d: KubeDeps = { o, k, state, runner, log, sleep };
 
   return {
     name: o.backend,
@@ -236,165 +247,172 @@ export function createKubeBackend(o: KubeBackendOptions): KubeBackend {
       );
       const ctx = await manifestContext(o, run, image, 'Never', ['istio-injection', 'enabled']);
       await installIstio(k, o, run, ctx);
-      return await openRun(k, run, ctx, 'outside', rootNamespace);
+      return await openRun(d, run, ctx, 'outside', rootNamespace);
     }
     state.istioVersion = await preflightCluster(k, o);
     const ctx = await manifestContext(o, run, o.image, 'IfNotPresent', o.injectionLabel);
-    return await openRun(k, run, ctx, o.userCa ? 'outside' : 'sidecar-certs', rootNamespace);
+    return await openRun(d, run, ctx, o.userCa ? 'outside' : 'sidecar-certs', rootNamespace);
   }
+}
 
-  async function openRun(k: Kube, run: OpenOptions, ctx: ManifestContext, identity: 'outside' | 'sidecar-certs', root: string): Promise<KubeRun> {
-    const probeNs = `meshconform-probe-${runSuffix(run.runId)}`;
-    // Checked before its clean-up is registered: a namespace someone else owns is never deleted.
-    await refuseForeignNamespaces(k, run.runId, [probeNs]);
-    k.own(`probe namespace ${probeNs}`, () => deleteNamespaces(k, [probeNs]));
-    await apply(k, probeAgentManifests(ctx, { namespace: probeNs, identity }), (r) => `cannot create the probe agent in namespace ${probeNs}: ${tail(r)}`);
-    await waitAvailable(k, probeNs, `deployment/${PROBE_AGENT}`, o.podReadyTimeoutMs, 'the probe agent');
-    const exec: Command = {
-      argv: [
-        'kubectl',
-        '--context',
-        k.context(),
-        '-n',
-        probeNs,
-        'exec',
-        '-i',
-        `deployment/${PROBE_AGENT}`,
-        '-c',
-        'agent',
-        '--',
-        'node',
-        `${POD_HARNESS_DIR}/probe-agent/probe-agent.mjs`,
-      ],
-    };
-    const hello = {
-      timeoutMs: run.agent.timeoutMs,
-      concurrency: run.agent.concurrency,
-      material: run.agent.material,
-      ...(identity === 'sidecar-certs' ? { istioOutputCerts: OUTPUT_CERTS_DIR, waitForCertsMs: 60_000 } : {}),
-    };
-    let agent: AgentSession | undefined;
-    if (runner.dryRun) {
-      runner.stream({
-        ...exec,
-        show: `${JSON.stringify({ type: 'hello', protocol: 1, ...hello, material: redactMaterial(hello.material) })}\n<one {"type":"batch"} line per probe round>`,
-      });
-    } else {
-      log(`meshconform: probe agent session: ${commandLine(exec.argv)}`);
-      agent = await openAgentSession(runner.stream(exec), hello, `probe agent in ${probeNs}`);
-    }
-    k.own('probe agent session', async () => void (await agent?.close().catch(() => undefined)));
-    return {
-      context: k.context(),
-      ...(agent ? { agent } : {}),
-      unsupportedHere: (s, m) => tieSkip(s, m, state.istioVersion),
-      awaitAdmissionReady: () => awaitAdmissionReady(k),
-      deploy: (s, m) => deployScenario(k, run, ctx, s, m, root),
-      close: () => o.scope.close(),
-    };
-  }
-
-  async function deployScenario(k: Kube, run: OpenOptions, ctx: ManifestContext, s: Scenario, m: MeshMode, root: string): Promise<KubeScenario> {
-    const where = `scenario ${s.name}`;
-    const namespaces = [...new Set(s.workloads.map((w) => w.namespace))];
-    const policyNamespaces = [...new Set(s.policies.map((p) => p.namespace))];
-    // Policies in namespaces without workloads (the root namespace aside) still need their namespace.
-    const extra = policyNamespaces.filter((ns) => ns !== root && !namespaces.includes(ns));
-    // Checked before its clean-up is registered: a namespace someone else owns is never deleted.
-    await refuseForeignNamespaces(k, run.runId, [...namespaces, ...extra]);
-    const remove = k.own(`namespaces of ${where}`, async () => {
-      await must(
-        k,
-        {
-          argv: [
-            'kubectl',
-            '--context',
-            k.context(),
-            'delete',
-            'peerauthentications.security.istio.io',
-            '--all-namespaces',
-            '-l',
-            `${RUN_LABEL}=${run.runId}`,
-            '--ignore-not-found',
-          ],
-        },
-        (r) => `cannot remove the policies of ${where}: ${tail(r)}`,
-      );
-      await deleteNamespaces(k, [...namespaces, ...extra]);
+/** The probe agent in its own namespace, and the run's view of the cluster. */
+async function openRun(d: KubeDeps, run: OpenOptions, ctx: ManifestContext, identity: 'outside' | 'sidecar-certs', root: string): Promise<KubeRun> {
+  const { k, o, runner, log, state } = d;
+  const probeNs = `meshconform-probe-${runSuffix(run.runId)}`;
+  // Checked before its clean-up is registered: a namespace someone else owns is never deleted.
+  await refuseForeignNamespaces(k, run.runId, [probeNs]);
+  k.own(`probe namespace ${probeNs}`, () => deleteNamespaces(k, [probeNs]));
+  await apply(k, probeAgentManifests(ctx, { namespace: probeNs, identity }), (r) => `cannot create the probe agent in namespace ${probeNs}: ${tail(r)}`);
+  await waitAvailable(k, probeNs, `deployment/${PROBE_AGENT}`, o.podReadyTimeoutMs, 'the probe agent');
+  const exec: Command = {
+    argv: [
+      'kubectl',
+      '--context',
+      k.context(),
+      '-n',
+      probeNs,
+      'exec',
+      '-i',
+      `deployment/${PROBE_AGENT}`,
+      '-c',
+      'agent',
+      '--',
+      'node',
+      `${POD_HARNESS_DIR}/probe-agent/probe-agent.mjs`,
+    ],
+  };
+  const hello = {
+    timeoutMs: run.agent.timeoutMs,
+    concurrency: run.agent.concurrency,
+    material: run.agent.material,
+    ...(identity === 'sidecar-certs' ? { istioOutputCerts: OUTPUT_CERTS_DIR, waitForCertsMs: 60_000 } : {}),
+  };
+  let agent: AgentSession | undefined;
+  if (runner.dryRun) {
+    runner.stream({
+      ...exec,
+      show: `${JSON.stringify({ type: 'hello', protocol: 1, ...hello, material: redactMaterial(hello.material) })}\n<one {"type":"batch"} line per probe round>`,
     });
-    try {
-      log(`meshconform: ${where}: deploying ${s.workloads.length} workload(s) in ${namespaces.join(', ')}`);
-      const manifests: Manifest[] = [...scenarioManifests(ctx, s, m), ...extra.map((ns) => namespaceManifest(ctx, ns, m))];
-      await apply(k, manifests, (r) => `${where}: cannot create its workloads: ${tail(r)}`);
-      for (const ns of namespaces) await waitAvailable(k, ns, 'deployment', o.podReadyTimeoutMs, `the workloads of ${where}`, `${RUN_LABEL}=${run.runId}`);
-      const targets = new Map<WorkloadKey, { address: string }>();
-      const podNames = new Map<WorkloadKey, string>();
-      for (const ns of namespaces) {
-        const inNs = s.workloads.filter((w) => w.namespace === ns);
-        const r = await must(
+  } else {
+    log(`meshconform: probe agent session: ${commandLine(exec.argv)}`);
+    agent = await openAgentSession(runner.stream(exec), hello, `probe agent in ${probeNs}`);
+  }
+  k.own('probe agent session', async () => void (await agent?.close().catch(() => undefined)));
+  return {
+    context: k.context(),
+    ...(agent ? { agent } : {}),
+    unsupportedHere: (s, m) => tieSkip(s, m, state.istioVersion),
+    awaitAdmissionReady: () => awaitAdmissionReady(k),
+    deploy: (s, m) => deployScenario(d, run, ctx, s, m, root),
+    close: () => o.scope.close(),
+  };
+}
+
+/** One scenario's namespaces, workloads and Services, ready; its policies are applied later (`applyPolicies`). */
+async function deployScenario(d: KubeDeps, run: OpenOptions, ctx: ManifestContext, s: Scenario, m: MeshMode, root: string): Promise<KubeScenario> {
+  const { k, o, log } = d;
+  const where = `scenario ${s.name}`;
+  const namespaces = [...new Set(s.workloads.map((w) => w.namespace))];
+  const policyNamespaces = [...new Set(s.policies.map((p) => p.namespace))];
+  // Policies in namespaces without workloads (the root namespace aside) still need their namespace.
+  const extra = policyNamespaces.filter((ns) => ns !== root && !namespaces.includes(ns));
+  // Checked before its clean-up is registered: a namespace someone else owns is never deleted.
+  await refuseForeignNamespaces(k, run.runId, [...namespaces, ...extra]);
+  const remove = k.own(`namespaces of ${where}`, async () => {
+    await must(
+      k,
+      {
+        argv: ['kubectl', '--context', k.context(), 'delete', 'peerauthentications.security.istio.io', '--all-namespaces', '-l', `${RUN_LABEL}=${run.runId}`, '--ignore-not-found'],
+      },
+      (r) => `cannot remove the policies of ${where}: ${tail(r)}`,
+    );
+    await deleteNamespaces(k, [...namespaces, ...extra]);
+  });
+  try {
+    log(`meshconform: ${where}: deploying ${s.workloads.length} workload(s) in ${namespaces.join(', ')}`);
+    const manifests: Manifest[] = [...scenarioManifests(ctx, s, m), ...extra.map((ns) => namespaceManifest(ctx, ns, m))];
+    await apply(k, manifests, (r) => `${where}: cannot create its workloads: ${tail(r)}`);
+    for (const ns of namespaces) await waitAvailable(k, ns, 'deployment', o.podReadyTimeoutMs, `the workloads of ${where}`, `${RUN_LABEL}=${run.runId}`);
+    const { targets, podNames } = await podTargets(k, run, s, namespaces, where);
+    const without = [...servicePlan(s)].flatMap(([wk, ports]) => ports.filter((p) => p.servicePort === undefined).map((p) => `${wk}:${p.port}`));
+    return {
+      targets,
+      portsWithoutService: without,
+      applyPolicies: (policies) => applyPolicyGroups(d, run, m, policies, where),
+      configEvidence: (workload, modes) =>
+        configEvidence(
           k,
-          {
-            argv: ['kubectl', '--context', k.context(), '-n', ns, 'get', 'pods', '-l', `${RUN_LABEL}=${run.runId}`, '-o', 'json'],
-            dryRunStdout: JSON.stringify({
-              items: inNs.map((w) => ({
-                metadata: { name: `POD(${ns}/${w.name})`, labels: { [WORKLOAD_LABEL]: w.name } },
-                status: { phase: 'Running', podIP: `POD_IP(${ns}/${w.name})` },
-              })),
-            }),
-          },
-          (res) => `${where}: cannot list its pods in ${ns}: ${tail(res)}`,
+          m,
+          workload,
+          podNames.get(workload),
+          modes,
+          s.policies.map((p) => p.manifest),
+        ),
+      remove,
+    };
+  } catch (err) {
+    await remove().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** The pod IP (the probes' target) and pod name of every workload of a deployed scenario. */
+async function podTargets(k: Kube, run: OpenOptions, s: Scenario, namespaces: readonly string[], where: string) {
+  const targets = new Map<WorkloadKey, { address: string }>();
+  const podNames = new Map<WorkloadKey, string>();
+  for (const ns of namespaces) {
+    const inNs = s.workloads.filter((w) => w.namespace === ns);
+    const r = await must(
+      k,
+      {
+        argv: ['kubectl', '--context', k.context(), '-n', ns, 'get', 'pods', '-l', `${RUN_LABEL}=${run.runId}`, '-o', 'json'],
+        dryRunStdout: JSON.stringify({
+          items: inNs.map((w) => ({
+            metadata: { name: `POD(${ns}/${w.name})`, labels: { [WORKLOAD_LABEL]: w.name } },
+            status: { phase: 'Running', podIP: `POD_IP(${ns}/${w.name})` },
+          })),
+        }),
+      },
+      (res) => `${where}: cannot list its pods in ${ns}: ${tail(res)}`,
+    );
+    const pods = parseJson<{
+      items?: { metadata?: { name?: string; labels?: Record<string, string>; deletionTimestamp?: string }; status?: { phase?: string; podIP?: string } }[];
+    }>(r.stdout, 'kubectl get pods');
+    for (const w of inNs) {
+      const pod = (pods.items ?? []).find(
+        (p) => p.metadata?.labels?.[WORKLOAD_LABEL] === w.name && p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp && p.status?.podIP,
+      );
+      if (!pod)
+        throw new BackendError(
+          `${where}: no running pod with an IP for workload ${ns}/${w.name}. What to do: kubectl --context ${k.context()} -n ${ns} describe pods -l ${WORKLOAD_LABEL}=${w.name}`,
         );
-        const pods = parseJson<{
-          items?: { metadata?: { name?: string; labels?: Record<string, string>; deletionTimestamp?: string }; status?: { phase?: string; podIP?: string } }[];
-        }>(r.stdout, 'kubectl get pods');
-        for (const w of inNs) {
-          const pod = (pods.items ?? []).find(
-            (p) => p.metadata?.labels?.[WORKLOAD_LABEL] === w.name && p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp && p.status?.podIP,
-          );
-          if (!pod)
-            throw new BackendError(
-              `${where}: no running pod with an IP for workload ${ns}/${w.name}. What to do: kubectl --context ${k.context()} -n ${ns} describe pods -l ${WORKLOAD_LABEL}=${w.name}`,
-            );
-          targets.set(`${ns}/${w.name}`, { address: pod.status!.podIP! });
-          if (pod.metadata?.name) podNames.set(`${ns}/${w.name}`, pod.metadata.name);
-        }
-      }
-      const without = [...servicePlan(s)].flatMap(([wk, ports]) => ports.filter((p) => p.servicePort === undefined).map((p) => `${wk}:${p.port}`));
-      return {
-        targets,
-        portsWithoutService: without,
-        async applyPolicies(policies) {
-          const groups = policyGroups(run.runId, policies, { splitTies: m === 'ambient' && hasPolicyTies(policies) });
-          for (let i = 0; i < groups.length; i++) {
-            // Kubernetes stamps creation times in whole seconds: a later group must land in a later second.
-            if (i > 0) await sleep(1100);
-            if (k.interrupted()) throw new BackendError('the run is being cleaned up: nothing more is applied');
-            const r = await runner.run(applyCommand(k, groups[i]!));
-            if (r.exitCode !== 0) {
-              const message = tail(r, 4);
-              const layer = admissionLayer(r.stderr);
-              if (layer) return { kind: 'rejected', layer, message };
-              throw new BackendError(`${where}: kubectl apply of its policies failed: ${message}`);
-            }
-          }
-          return { kind: 'applied' };
-        },
-        configEvidence: (workload, modes) =>
-          configEvidence(
-            k,
-            m,
-            workload,
-            podNames.get(workload),
-            modes,
-            s.policies.map((p) => p.manifest),
-          ),
-        remove,
-      };
-    } catch (err) {
-      await remove().catch(() => undefined);
-      throw err;
+      targets.set(`${ns}/${w.name}`, { address: pod.status!.podIP! });
+      if (pod.metadata?.name) podNames.set(`${ns}/${w.name}`, pod.metadata.name);
     }
   }
+  return { targets, podNames };
+}
+
+/**
+ * Applies a policy set in creation-time groups (oldest first); a refusal by the mesh's admission is a result, any
+ * other failure an error.
+ */
+async function applyPolicyGroups(d: KubeDeps, run: OpenOptions, m: MeshMode, policies: readonly PeerAuthenticationManifest[], where: string): Promise<ApplyResult> {
+  const { k, runner, sleep } = d;
+  const groups = policyGroups(run.runId, policies, { splitTies: m === 'ambient' && hasPolicyTies(policies) });
+  for (let i = 0; i < groups.length; i++) {
+    // Kubernetes stamps creation times in whole seconds: a later group must land in a later second.
+    if (i > 0) await sleep(1100);
+    if (k.interrupted()) throw new BackendError('the run is being cleaned up: nothing more is applied');
+    const r = await runner.run(applyCommand(k, groups[i]!));
+    if (r.exitCode !== 0) {
+      const message = tail(r, 4);
+      const layer = admissionLayer(r.stderr);
+      if (layer) return { kind: 'rejected', layer, message };
+      throw new BackendError(`${where}: kubectl apply of its policies failed: ${message}`);
+    }
+  }
+  return { kind: 'applied' };
 }
 
 /** What every step needs: the runner, the context (known once the kind cluster exists), a log. */
