@@ -2,7 +2,8 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 
-const root = resolve(dirname(new URL(import.meta.url).pathname), '..');
+// The tree to check: this repository, or another one given as the first argument (the rule tests use a small one).
+const root = process.argv[2] ? resolve(process.argv[2]) : resolve(dirname(new URL(import.meta.url).pathname), '..');
 const STAGES = ['scenario', 'oracle', 'pki', 'backend', 'probe', 'diff', 'chaos', 'report'];
 
 /** Which top-level areas a file in `area` may import. */
@@ -22,6 +23,20 @@ function allowed(area: string): string[] {
 function areaOf(file: string): string {
   const rel = relative(root, file).split(sep);
   return rel[0] === 'src' ? `src/${rel[1]}` : rel[0]!;
+}
+
+/** The backend folder of a file under src/backend (`local`, `netns`, `docker`, `kube`, `common`), or undefined. */
+function backendOf(file: string): string | undefined {
+  const rel = relative(root, file).split(sep);
+  return rel[0] === 'src' && rel[1] === 'backend' && rel.length > 3 ? rel[2] : undefined;
+}
+
+/** Inside src/backend: a backend never imports another backend; `common` serves them all and imports none. */
+function backendViolation(file: string, target: string): string | undefined {
+  const from = backendOf(file);
+  const to = backendOf(target);
+  if (to === undefined || to === from || to === 'common') return undefined;
+  return from === undefined ? undefined : `src/backend/${from} must not import src/backend/${to}`;
 }
 
 function walk(dir: string): string[] {
@@ -46,11 +61,12 @@ for (const file of files) {
       if (area === 'harness' && !spec.startsWith('node:')) violations.push(`${relative(root, file)}: harness may import only node: built-ins, not "${spec}"`);
       continue;
     }
-    const target = areaOf(resolve(dirname(file), spec));
-    if (!ok.includes(target)) {
-      const line = text.slice(0, m.index).split('\n').length;
-      violations.push(`${relative(root, file)}:${line}: ${area} must not import ${target} ("${spec}")`);
-    }
+    const resolved = resolve(dirname(file), spec);
+    const target = areaOf(resolved);
+    const line = text.slice(0, m.index).split('\n').length;
+    if (!ok.includes(target)) violations.push(`${relative(root, file)}:${line}: ${area} must not import ${target} ("${spec}")`);
+    const inner = backendViolation(file, resolved);
+    if (inner) violations.push(`${relative(root, file)}:${line}: ${inner} ("${spec}")`);
   }
 }
 if (violations.length > 0) {
