@@ -86,7 +86,7 @@ export interface ClusterBackendOptions extends CommonOptions {
   readonly backend: 'cluster';
   /** kubeconfig context of a cluster with a mesh already installed. */
   readonly context: string;
-  /** Image with node ≥ 20 the cluster can pull (the harness files arrive in a ConfigMap). */
+  /** Image with node ≥ 20.18 the cluster can pull (the harness files arrive in a ConfigMap). */
   readonly image: string;
   /** Namespace label that enrols a namespace in the sidecar mesh, e.g. `istio-injection=enabled` or `istio.io/rev=stable`. */
   readonly injectionLabel: readonly [string, string];
