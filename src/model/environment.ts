@@ -1,6 +1,7 @@
 import type { MeshMode, Scenario, WorkloadKey } from './scenario.js';
 import type { MtlsMode, PeerAuthenticationManifest } from './policy.js';
-import type { AppReceipt, ClientKind, Observation, ProbeJob } from './probe.js';
+import type { AppReceipt, CellKey, ClientKind, Observation, ProbeJob } from './probe.js';
+import type { Attachment, CellEvidence } from './result.js';
 import type { ChaosCapability, EnvironmentChaos } from './chaos-controls.js';
 
 /** Cells a data plane cannot express: they are reported `skipped` with the reason instead of being probed. */
@@ -102,7 +103,27 @@ export interface Environment {
   configEvidence?(workload: WorkloadKey, modes: ReadonlyMap<number, MtlsMode>): Promise<boolean>;
   /** Chaos controls, on backends that have them (chaos scenarios need them). */
   readonly chaos?: EnvironmentChaos;
+  /**
+   * The data plane's side of some cells (failing, flaky, error), asked for before the environment stops: per cell its
+   * log lines in the window and the configuration in force, plus attachments (whole logs, proxy state). Absent on a
+   * backend without the channel; evidence that cannot be read is left out, never a harness error.
+   */
+  evidence?(requests: readonly EvidenceRequest[]): Promise<EnvironmentEvidence>;
   stop(): Promise<void>;
+}
+
+/** A cell whose evidence the pipeline wants, with its probe's time window (epoch ms). */
+export interface EvidenceRequest {
+  readonly key: CellKey;
+  readonly workload: WorkloadKey;
+  readonly port: number;
+  readonly fromMs: number;
+  readonly toMs: number;
+}
+
+export interface EnvironmentEvidence {
+  readonly cells: ReadonlyMap<CellKey, CellEvidence>;
+  readonly attachments: readonly Attachment[];
 }
 
 /** Fires probe jobs and returns one observation per job key (a job without one observed nothing). */

@@ -124,6 +124,14 @@ export interface MxEvidence {
   readonly namespace?: string;
 }
 
+/** Bounded wire-level evidence of one probe. */
+export interface WireEvidence {
+  /** The first bytes the server sent (at most 256): hex, the same bytes printable (others as `.`), and how many came in all. */
+  readonly firstBytes?: { readonly hex: string; readonly text: string; readonly total: number };
+  /** The presented certificate chain, leaf first (at most 4): subject, issuer and subject alternative names. */
+  readonly chain?: readonly { readonly subject: string; readonly issuer: string; readonly sans: readonly string[] }[];
+}
+
 export interface ObservationBase {
   /**
    * The application recorded this attempt's payload (its receipts, collected after the round): it was reached,
@@ -133,6 +141,8 @@ export interface ObservationBase {
   readonly tls?: TlsEvidence;
   /** Set when the server sent a metadata-exchange preamble. */
   readonly mx?: MxEvidence;
+  /** What came over the wire, bounded: the first bytes the server sent and the certificate chain it presented. */
+  readonly wire?: WireEvidence;
   readonly timings: ProbeTimings;
   /** 1 for the first try; more when the run retried a mismatching cell. */
   readonly attempts: number;

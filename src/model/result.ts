@@ -36,6 +36,40 @@ export interface CellResult {
   /** Why the verdict is what it is, in one sentence (mismatch text, error text, skip reason). */
   readonly reason: string;
   readonly decidedBy: readonly DecidingPolicy[];
+  /** The data plane's side of a failing, flaky or error cell (absent on passes and skips, and where none was kept). */
+  readonly evidence?: CellEvidence;
+}
+
+/** One line a data plane wrote, with when the harness read it (epoch ms). */
+export interface LogLine {
+  readonly atMs: number;
+  readonly stream: 'stdout' | 'stderr';
+  readonly text: string;
+}
+
+/**
+ * A piece of evidence kept whole for the report (a data plane's log, a proxy's state as the mesh shows it): redacted,
+ * size-bounded, written beside the report as `evidence/<id>.<ext>` and referenced by id from the cells it explains.
+ */
+export interface Attachment {
+  /** Unique in the run; `[a-z0-9-]+`, the file name's stem. */
+  readonly id: string;
+  readonly label: string;
+  readonly workload?: WorkloadKey;
+  readonly mediaType: 'text/plain' | 'application/json';
+  readonly text: string;
+  /** Set when the text was cut to its bound (the last bytes kept for logs, the first for state). */
+  readonly truncated?: boolean;
+}
+
+/** What the data plane under test did around one probe: the proxy's side of the story. */
+export interface CellEvidence {
+  /** Its log lines within the probe's time window (from a second before the probe to its end), bounded. */
+  readonly logs?: { readonly source: string; readonly lines: readonly LogLine[]; readonly truncated?: boolean };
+  /** The configuration it held when the probe ran (after any reload), redacted and bounded. */
+  readonly config?: { readonly source: string; readonly text: string; readonly truncated?: boolean };
+  /** Ids of the scenario's attachments that tell more (the whole log, the proxy's state). */
+  readonly attachments?: readonly string[];
 }
 
 export interface Summary {
@@ -68,6 +102,8 @@ export interface ScenarioResult {
   readonly policies: readonly unknown[];
   /** What happened over time (chaos runs only; absent for a plain run). Reports draw it as a timeline chart. */
   readonly timeline?: ScenarioTimeline;
+  /** Evidence kept whole, referenced by its cells' `evidence.attachments`. */
+  readonly attachments?: readonly Attachment[];
 }
 
 /**
