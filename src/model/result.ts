@@ -325,6 +325,11 @@ export interface RunResult {
     readonly timeoutMs: number;
     readonly grep?: string;
     readonly paths: readonly string[];
+    /**
+     * The `run` flags that decide what ran and how (backend, data plane, claim, defects, seed, retries, kube settings…),
+     * by long name without dashes (`data-plane`), defaults included: what a reproduction or `--rerun-failed` repeats.
+     */
+    readonly flags?: Readonly<Record<string, string | number | boolean | readonly string[]>>;
   };
   readonly summary: Summary;
   /** Scenario lint findings in total (author expectations contradicting the oracle). */
