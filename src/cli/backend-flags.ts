@@ -44,3 +44,9 @@ export function checkFlagsFor(backend: BackendName, given: (attr: string) => boo
   const parts = wrong.map((r) => `${flagName(r.attr)} is not for --backend ${backend}: ${r.why} (it is for --backend ${r.backends.join(', ')})`);
   throw new UsageError(parts.join('; '));
 }
+
+/** Whether `backend` honours the flag `attr` (flags without a rule apply to every backend). */
+export function honours(backend: BackendName, attr: string): boolean {
+  const rule = RULES.find((r) => r.attr === attr);
+  return rule === undefined || rule.backends.includes(backend);
+}

@@ -1,6 +1,19 @@
 import { X509Certificate } from 'node:crypto';
 import type tls from 'node:tls';
-import type { ChaosClient, ClientKind, DataPlaneSpec, Environment, Expectation, MeshMode, ProbeJob, RunBackend, Scenario, ScenarioResult, WorkloadKey } from '../model/index.js';
+import type {
+  Attachment,
+  ChaosClient,
+  ClientKind,
+  DataPlaneSpec,
+  Environment,
+  Expectation,
+  MeshMode,
+  ProbeJob,
+  RunBackend,
+  Scenario,
+  ScenarioResult,
+  WorkloadKey,
+} from '../model/index.js';
 import { FAULT_DATA_PLANE_NEEDS } from '../model/index.js';
 import { expectations, lintExpectations } from '../oracle/index.js';
 import { judgeCell, summarize } from '../diff/index.js';
@@ -22,6 +35,7 @@ import {
 } from '../chaos/index.js';
 import { BackendError, ScenarioError, formatPos } from '../util/errors.js';
 import { own, task } from './lifecycle.js';
+import { gatherEvidence } from './evidence.js';
 import { interruptedBy, interruptedCell } from './interrupt.js';
 import { scenarioBase } from './pipeline.js';
 import type { UnitRun } from './run-unit.js';
@@ -247,13 +261,16 @@ async function runPrepared(r: UnitRun, unit: ChaosUnit, prep: Prepared, pki: Mes
   if (o.interrupt?.aborted) stopping.abort();
   else o.interrupt?.addEventListener('abort', stopOnInterrupt, { once: true });
   let result: Awaited<ReturnType<typeof runChaos>>;
+  let evidence: Awaited<ReturnType<typeof gatherEvidence>> | undefined;
   try {
     result = await runChaos(chaosRunOptions(r, unit, prep, { pki, creds, identities, env: started.value, signal: stopping.signal }));
+    // The data plane's side of what went wrong, read before the environment (and its logs) go.
+    evidence = await gatherEvidence(started.value, result.cells, { unitStart: t0, budget: r.evidence, ...(o.interrupt ? { interrupt: o.interrupt } : {}) });
   } finally {
     o.interrupt?.removeEventListener('abort', stopOnInterrupt);
     await started.end();
   }
-  return chaosResult(r, unit, result, lint, t0);
+  return chaosResult(r, unit, { ...result, cells: evidence.cells }, lint, t0, evidence.attachments);
 }
 
 /** The chaos runner's view of this run: how to build, fire and judge a probe, and issue certificates. */
@@ -319,11 +336,20 @@ function chaosRunOptions(
   };
 }
 
-function chaosResult(r: UnitRun, unit: ChaosUnit, result: Awaited<ReturnType<typeof runChaos>>, lint: ScenarioResult['lint'], t0: number): ScenarioResult {
+function chaosResult(
+  r: UnitRun,
+  unit: ChaosUnit,
+  result: Awaited<ReturnType<typeof runChaos>>,
+  lint: ScenarioResult['lint'],
+  t0: number,
+  attachments: readonly Attachment[] | undefined,
+): ScenarioResult {
   const o = r.o;
   // After an interrupt nothing is judged: a fault's teardown and ours look alike to a probe.
   const by = interruptedBy(o.interrupt);
-  const cells = by ? result.cells.map((c) => interruptedCell(c, by)) : result.cells;
+  const judged = by ? result.cells.map((c) => interruptedCell(c, by)) : result.cells;
+  // With --only-cell the whole schedule ran (a fault's timing needs every lane), but only the chosen cells are reported.
+  const cells = o.onlyCells ? judged.filter((c) => o.onlyCells!.has(c.key)) : judged;
   for (const c of cells) o.hooks?.onCellResult?.(c);
   const scenario: ScenarioResult = {
     ...scenarioBase(unit),
@@ -333,6 +359,7 @@ function chaosResult(r: UnitRun, unit: ChaosUnit, result: Awaited<ReturnType<typ
     durationMs: Date.now() - t0,
     ...(result.error !== undefined ? { error: result.error } : {}),
     timeline: result.timeline,
+    ...(attachments ? { attachments } : {}),
   };
   o.hooks?.onScenarioEnd?.(scenario);
   return scenario;

@@ -17,6 +17,7 @@ import { HARNESS_VERSION } from './version.js';
 import { task } from './lifecycle.js';
 import { planUnits, chooseTrustDomain, type Planned } from './plan.js';
 import { runUnit, type UnitRun } from './run-unit.js';
+import { evidenceBudget } from './evidence.js';
 import { settleByRetries, type SettlePolicy, type Unit } from './settle.js';
 import { settleByConvergence } from './settle-convergence.js';
 import { OTHER_TRUST_DOMAIN, PROBE_NAMESPACE, PROBE_SERVICE_ACCOUNT } from '../pki/index.js';
@@ -68,6 +69,14 @@ export interface RunOptions {
   readonly claim?: Claim;
   /** Progress lines for a person (and, in a dry run, the plan's comments). */
   readonly log?: (line: string) => void;
+  /**
+   * Only these cells (`--only-cell`, `--rerun-failed`): units without one are left out of the run and its report, and
+   * within a unit only these cells are probed and reported (a chaos scenario runs its whole schedule). A key that
+   * names no cell of the scenarios is a usage error.
+   */
+  readonly onlyCells?: ReadonlySet<string>;
+  /** The run flags, recorded as `options.flags` for reproductions. */
+  readonly flags?: Readonly<Record<string, string | number | boolean | readonly string[]>>;
 }
 
 export function newRunId(now = new Date()): string {
@@ -103,7 +112,8 @@ export async function runSuite(o: RunOptions): Promise<RunResult> {
   const trustDomain = backend.meshTrustDomain ? await chooseTrustDomain(backend, units, o.scenarios) : undefined;
   if (trustDomain) units = units.map((u) => trustDomain.skipOf(u));
   const chaos = prepareChaos(units, { backend, ...(o.seed !== undefined ? { seed: o.seed } : {}), dataPlane: o.dataPlane });
-  const planned: Planned[] = units.map((u) => ({ ...u, chaos: u.s.chaos ? chaos.get(u.s) : undefined }));
+  let planned: Planned[] = units.map((u) => ({ ...u, chaos: u.s.chaos ? chaos.get(u.s) : undefined }));
+  if (o.onlyCells) planned = onlyCells(planned, o.onlyCells);
   o.hooks?.onRunStart?.({ runId, scenarios: planned.length, cells: planned.reduce((n, p) => n + cellCount(p), 0) });
 
   const pkis = await runPkis(o, planned, trustDomain?.name);
@@ -123,7 +133,7 @@ export async function runSuite(o: RunOptions): Promise<RunResult> {
     );
     session = opened.value;
     try {
-      const run: UnitRun = { o, runId, backend, session, settle, pkis, log };
+      const run: UnitRun = { o, runId, backend, session, settle, pkis, log, evidence: evidenceBudget() };
       await eachUnit(o, backend, planned, async (i) => void (results[i] = await runUnit(run, planned[i]!)));
     } finally {
       await opened.end();
@@ -132,6 +142,26 @@ export async function runSuite(o: RunOptions): Promise<RunResult> {
   const ran = results.filter((r): r is ScenarioResult => r !== undefined);
   for (const [i, u] of planned.entries()) if (!session && u.skip !== undefined) ran.splice(i, 0, skippedOnly(o, u));
   return runResult(o, { runId, started, backend, settle, session, ran, units: planned });
+}
+
+/** The units and cells `keys` name; a key naming no cell of the run's scenarios is refused. */
+function onlyCells(units: readonly Planned[], keys: ReadonlySet<string>): Planned[] {
+  const found = new Set<string>();
+  const out: Planned[] = [];
+  for (const u of units) {
+    const all = u.chaos && 'cells' in u.chaos ? u.chaos.cells.map((c) => c.key) : u.exps.map((e) => e.key);
+    const mine = all.filter((k) => keys.has(k));
+    for (const k of mine) found.add(k);
+    if (mine.length === 0) continue;
+    out.push(u.chaos ? u : { ...u, exps: u.exps.filter((e) => keys.has(e.key)) });
+  }
+  const unknown = [...keys].filter((k) => !found.has(k));
+  if (unknown.length > 0) {
+    throw new UsageError(
+      `--only-cell: ${unknown.length} key(s) name no cell of these scenarios (in a mode this run can run): ${unknown.slice(0, 5).join(', ')}${unknown.length > 5 ? ', …' : ''}. Keys are scenario|mode|namespace/workload|port|client, as in report.json`,
+    );
+  }
+  return out;
 }
 
 function cellCount(p: Planned): number {
@@ -221,6 +251,7 @@ function runResult(o: RunOptions, f: RunFacts): RunResult {
       timeoutMs: o.timeoutMs,
       ...(o.grep !== undefined ? { grep: o.grep } : {}),
       paths: [...o.paths],
+      ...(o.flags ? { flags: { ...o.flags } } : {}),
     },
     summary: summarize(f.ran.flatMap((r) => r.cells)),
     lintErrors: f.ran.reduce((n, r) => n + r.lint.length, 0),

@@ -11,6 +11,7 @@ import { scenarioBase, type RunOptions } from './pipeline.js';
 import { runChaosScenario } from './chaos-driver.js';
 import { ADMISSION_LABEL } from './settle-convergence.js';
 import type { Settled, SettlePolicy, Unit } from './settle.js';
+import { gatherEvidence, type EvidenceBudget } from './evidence.js';
 
 /** What every unit of one run shares. */
 export interface UnitRun {
@@ -21,6 +22,7 @@ export interface UnitRun {
   readonly settle: SettlePolicy;
   readonly pkis: ReadonlyMap<string, MeshPki>;
   readonly log: (line: string) => void;
+  readonly evidence: EvidenceBudget;
 }
 
 /** One unit through the pipeline: skip, or deploy, probe, settle, judge and tear down. */
@@ -51,6 +53,7 @@ export async function runUnit(r: UnitRun, u: Planned): Promise<ScenarioResult> {
     ...(settled.skipped !== undefined ? { skipped: settled.skipped } : {}),
     ...(settled.error !== undefined ? { error: settled.error } : {}),
     ...(settled.timeline ? { timeline: settled.timeline } : {}),
+    ...(settled.attachments ? { attachments: settled.attachments } : {}),
   };
   r.o.hooks?.onScenarioEnd?.(result);
   return result;
@@ -98,7 +101,8 @@ async function deployAndSettle(r: UnitRun, u: Unit): Promise<Settled> {
     const skipReason = (e: Expectation) => skipReasonOf(u, prober, e);
     const jobs = new Map<string, ProbeJob>();
     for (const e of u.exps) if (skipReason(e) === undefined) jobs.set(e.key, jobOf(u, e, env.value.targets, identities));
-    return await r.settle.settle({
+    const unitStart = Date.now();
+    const settled = await r.settle.settle({
       unit: u,
       env: env.value,
       jobs,
@@ -108,6 +112,9 @@ async function deployAndSettle(r: UnitRun, u: Unit): Promise<Settled> {
       ...(r.o.interrupt ? { interrupt: r.o.interrupt } : {}),
       log: r.log,
     });
+    // The data plane's side of what went wrong, read before the environment (and its logs) go.
+    const withEvidence = await gatherEvidence(env.value, settled.cells, { unitStart, budget: r.evidence, ...(r.o.interrupt ? { interrupt: r.o.interrupt } : {}) });
+    return { ...settled, ...withEvidence };
   } finally {
     await env.end();
   }

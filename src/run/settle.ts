@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type {
+  Attachment,
   CellResult,
   Claim,
   DataPlaneSpec,
@@ -49,6 +50,7 @@ export interface Settled {
   readonly timeline?: ScenarioTimeline;
   readonly skipped?: string;
   readonly error?: string;
+  readonly attachments?: readonly Attachment[];
 }
 
 /**

@@ -22,6 +22,7 @@ import { addKubeFlags, kubeBackendFrom, kubeReproduce, parseMeshModes, type Kube
 import type { Claim, RunBackend, RunResult, Scenario } from '../../model/index.js';
 import { CLAIMS } from '../../model/index.js';
 import { checkFlagsFor, type BackendName } from '../backend-flags.js';
+import { recordedFlags, rerunFrom } from '../rerun.js';
 
 const BACKENDS = ['local', 'docker', 'netns', 'kind', 'cluster'] as const;
 
@@ -44,6 +45,8 @@ interface RunFlags extends ReportFlags, KubeFlags {
   seed?: number;
   capabilities?: string;
   meshModes?: string;
+  onlyCell?: string[];
+  rerunFailed?: string;
 }
 
 /**
@@ -107,8 +110,15 @@ async function loadRunScenarios(paths: string[], flags: RunFlags): Promise<Scena
   return scenarios;
 }
 
-async function runCommand(paths: string[], flags: RunFlags, cmd: Command, out: NodeJS.WritableStream): Promise<number> {
+async function runCommand(givenPaths: string[], flags: RunFlags, cmd: Command, out: NodeJS.WritableStream): Promise<number> {
   const interrupt = interruptSignal();
+  let paths = givenPaths;
+  let onlyCells = flags.onlyCell ? new Set(flags.onlyCell) : undefined;
+  if (flags.rerunFailed !== undefined) {
+    const rerun = await rerunFrom(flags.rerunFailed, cmd, flags as unknown as Record<string, unknown>);
+    paths = rerun.paths ?? paths;
+    onlyCells = new Set([...(onlyCells ?? []), ...rerun.onlyCells]);
+  }
   checkFlagsFor(flags.backend, (name) => cmd.getOptionValueSource(name) === 'cli');
   const kube = flags.backend === 'kind' || flags.backend === 'cluster';
   const reporterNames = parseReporters(flags.reporter);
@@ -142,6 +152,8 @@ async function runCommand(paths: string[], flags: RunFlags, cmd: Command, out: N
       runId,
       claim: flags.claim,
       ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
+      ...(onlyCells ? { onlyCells } : {}),
+      flags: recordedFlags(flags as unknown as Record<string, unknown>),
       ...(progress && reporter
         ? {
             hooks: {
@@ -218,7 +230,13 @@ export const runCommandModule: CommandModule = (program, { out, setExitCode }) =
     .option('--grep <regex>', 'only scenarios whose name or feature matches')
     .option('--allow-files-outside', 'let { file: … } policy references name files outside the scenario folder tree')
     .option('--concurrency <n>', 'probes in flight at once', int('--concurrency', 1, 1024), 32)
-    .option('--timeout <ms>', 'per-probe deadline', int('--timeout', 50, 120000), 3000);
+    .option('--timeout <ms>', 'per-probe deadline', int('--timeout', 50, 120000), 3000)
+    .option(
+      '--only-cell <key>',
+      'run only this cell (repeatable); keys as in report.json and the HTML report: scenario|mode|namespace/workload|port|client',
+      (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
+    )
+    .option('--rerun-failed <report.json>', "rerun exactly the failing, flaky and error cells of an earlier run, with that run's options unless given here");
   addHostFlags(run);
   addKubeFlags(run);
   run.optionsGroup('Reports:');

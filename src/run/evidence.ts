@@ -1,0 +1,61 @@
+import type { Attachment, CellResult, Environment, EvidenceRequest } from '../model/index.js';
+import { EVIDENCE_BOUNDS } from '../util/evidence-text.js';
+
+/** How long the pipeline waits for a backend's evidence before it stops the environment without it. */
+const EVIDENCE_DEADLINE_MS = 60_000;
+/** Log lines kept from before the probe started: what the proxy did as the connection came in. */
+const BEFORE_MS = 1000;
+const AFTER_MS = 250;
+
+/** What every unit of a run draws on: evidence bytes left for the run (attachments are bounded per run too). */
+export interface EvidenceBudget {
+  bytesLeft: number;
+}
+
+export const evidenceBudget = (): EvidenceBudget => ({ bytesLeft: EVIDENCE_BOUNDS.runBytes });
+
+const wanted = (c: CellResult) => c.verdict === 'fail' || c.verdict === 'flaky' || c.verdict === 'error';
+
+/** The probe window of a cell: its last observation's, or the unit's whole span when it has none. */
+function requestOf(c: CellResult, unitStart: number): EvidenceRequest {
+  const t = c.observed?.timings;
+  const fromMs = (t?.startedAt ?? unitStart) - BEFORE_MS;
+  const toMs = t ? t.startedAt + t.totalMs + AFTER_MS : Date.now();
+  return { key: c.key, workload: c.workload, port: c.port, fromMs, toMs };
+}
+
+/**
+ * The data plane's side of every failing, flaky and error cell, asked of the environment before it stops. Evidence is
+ * optional: a backend without the channel, one that fails or takes too long, or an interrupted run leaves it out.
+ */
+export async function gatherEvidence(
+  env: Environment,
+  cells: readonly CellResult[],
+  o: { readonly unitStart: number; readonly budget: EvidenceBudget; readonly interrupt?: AbortSignal },
+): Promise<{ cells: CellResult[]; attachments?: Attachment[] }> {
+  const requests = cells.filter(wanted).map((c) => requestOf(c, o.unitStart));
+  if (!env.evidence || requests.length === 0 || o.interrupt?.aborted) return { cells: [...cells] };
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const got = await Promise.race([env.evidence(requests), new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), EVIDENCE_DEADLINE_MS)))]);
+    if (!got || o.interrupt?.aborted) return { cells: [...cells] };
+    const attachments = got.attachments.filter((a) => {
+      const size = Buffer.byteLength(a.text);
+      if (size > o.budget.bytesLeft) return false;
+      o.budget.bytesLeft -= size;
+      return true;
+    });
+    const kept = new Set(attachments.map((a) => a.id));
+    const out = cells.map((c) => {
+      const e = got.cells.get(c.key);
+      if (!e || !wanted(c)) return c;
+      const ids = e.attachments?.filter((id) => kept.has(id));
+      return { ...c, evidence: { ...e, ...(ids ? { attachments: ids } : {}) } };
+    });
+    return { cells: out, ...(attachments.length > 0 ? { attachments } : {}) };
+  } catch {
+    return { cells: [...cells] };
+  } finally {
+    clearTimeout(timer);
+  }
+}
