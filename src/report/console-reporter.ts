@@ -2,6 +2,7 @@ import type { CellResult, RunResult, ScenarioResult, Summary, Verdict } from '..
 import { CLIENT_SHORT_NAMES, cellLabel } from './cell-text.js';
 import { OUTCOME_SHORT } from './client-labels.js';
 import type { Reporter, ReporterOptions } from './reporter.js';
+import { cellReproduceCommand } from './reproduce-cell.js';
 import { clientColumns, truthRows } from '../util/truth-rows.js';
 import { timelineLines } from './timeline-text.js';
 
@@ -73,13 +74,13 @@ export function renderConsoleReport(result: RunResult, outDir: string, style: Co
         pen,
         'Failures',
         'red',
-        cells.filter((c) => c.verdict === 'fail').map((c) => `${sym.fail} ${where(c)}: ${c.reason}`),
+        cells.filter((c) => c.verdict === 'fail').map((c) => withRerun(result, c, `${sym.fail} ${where(c)}: ${c.reason}`)),
       ),
       ...listSection(
         pen,
         'Flaky',
         'yellow',
-        cells.filter((c) => c.verdict === 'flaky').map((c) => `${sym.flaky} ${where(c)}: ${c.reason}`),
+        cells.filter((c) => c.verdict === 'flaky').map((c) => withRerun(result, c, `${sym.flaky} ${where(c)}: ${c.reason}`)),
       ),
       ...listSection(pen, 'Scenario lint errors: author expectations contradicting the oracle, not mesh failures', 'yellow', lint),
       ...listSection(pen, 'Harness errors: the probe or the environment could not run (never counted as denials)', 'magenta', harnessErrors(result, cells)),
@@ -183,10 +184,14 @@ function chaosSection(result: RunResult, pen: Pen): string[] {
   return out;
 }
 
-function listSection(pen: Pen, title: string, tone: Tone, items: readonly string[]): string[] {
+/** A failing or flaky cell's line, then the command that reruns just that cell (shell-quoted: one line whatever the key). */
+const withRerun = (result: RunResult, c: CellResult, line: string): readonly string[] => [line, `  rerun: ${cellReproduceCommand(result, c)}`];
+
+/** Items of one line, or of a first line and indented continuation lines (counted as one item). */
+function listSection(pen: Pen, title: string, tone: Tone, items: readonly (string | readonly string[])[]): string[] {
   if (items.length === 0) return [];
   const out = [pen.paint(tone, `${title} (${items.length})`)];
-  for (const item of items.slice(0, MAX_LIST)) out.push(`  ${t(item)}`);
+  for (const item of items.slice(0, MAX_LIST)) for (const line of typeof item === 'string' ? [item] : item) out.push(`  ${t(line)}`);
   if (items.length > MAX_LIST) out.push(`  ${pen.sym.ell} and ${items.length - MAX_LIST} more (see report.json)`);
   out.push('');
   return out;

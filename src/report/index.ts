@@ -38,3 +38,6 @@ export { renderComparisonText } from './compare-text.js';
 export { readRunResultFile } from './read-run-result.js';
 export { ReportInputError } from './report-input-error.js';
 export { shellQuote } from './shell-quote.js';
+export { cellReproduceCommand } from './reproduce-cell.js';
+export { attachmentPath, EVIDENCE_DIR } from './evidence-paths.js';
+export { writeAttachments } from './evidence-files.js';

@@ -3,7 +3,16 @@ import { constants } from 'node:fs';
 import { access, lstat, mkdir, open, readdir, readlink, rename, rm, stat, symlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { RunResult } from '../model/index.js';
-import { createReporters, isReporterName, multiplexReporters, REPORTER_NAMES, type ReporterName, type MultiplexedReporter, type ReporterOptions } from '../report/index.js';
+import {
+  createReporters,
+  isReporterName,
+  multiplexReporters,
+  REPORTER_NAMES,
+  writeAttachments,
+  type ReporterName,
+  type MultiplexedReporter,
+  type ReporterOptions,
+} from '../report/index.js';
 import { UsageError } from '../util/errors.js';
 import { removeOnExit } from '../util/private-dir.js';
 
@@ -155,9 +164,9 @@ export interface WriteOutputsOptions {
 }
 
 /**
- * Writes `<outRoot>/<run-id>/` whole or not at all: the file reporters write into a hidden staging folder that is renamed
- * into place (and removed on every other path, including a forced exit); only then do the console reporters print
- * "report in …". Then `latest` is pointed at it, unless the run was interrupted.
+ * Writes `<outRoot>/<run-id>/` whole or not at all: the scenarios' attachments (`evidence/<id>.txt|.json`) and the
+ * file reporters' files go into a hidden staging folder that is renamed into place (and removed on every other path,
+ * including a forced exit); only then do the console reporters print "report in …". Then `latest` is pointed at it, unless the run was interrupted.
  */
 export async function writeOutputs(result: RunResult, reporter: RunReporters, outRoot: string, options: WriteOutputsOptions = {}): Promise<string> {
   const dir = join(outRoot, result.runId);
@@ -165,6 +174,7 @@ export async function writeOutputs(result: RunResult, reporter: RunReporters, ou
   const keep = removeOnExit(staging);
   try {
     await mkdir(staging, { recursive: true });
+    await writeAttachments(result, staging);
     await reporter.files.onRunEnd(result, staging);
     await rename(staging, dir);
   } finally {

@@ -8,6 +8,8 @@ import { clientShortName, OUTCOME_SHORT } from '../../client-labels.js';
 import type { GroupResult } from '../../profile-results.js';
 import type { PageData } from '../page-data.js';
 import { citedRuleIds, RULE_REF } from '../../rule-refs.js';
+import { cellEvidence } from './cell-evidence.js';
+import { h, kv, type KvRow } from './dom.js';
 
 // uPlot's IIFE build, inlined before this script, defines a global (absent if the library failed to load).
 declare const uPlot: typeof uPlotType | undefined;
@@ -17,8 +19,6 @@ declare global {
   }
 }
 
-type Kid = Node | string | number | boolean | null | undefined | readonly Kid[];
-type Attrs = Readonly<Record<string, unknown>> | null;
 type ChangeKind = 'regression' | 'fix' | 'other' | 'added';
 interface Change {
   readonly kind: ChangeKind;
@@ -55,35 +55,6 @@ const run = data.run;
 const comparison = data.comparison;
 const app = byId('app');
 
-/** Builds an element; strings in `kids` become text nodes, attribute values go through setAttribute. */
-function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs?: Attrs, ...kids: Kid[]): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (attrs) {
-    for (const [k, v] of Object.entries(attrs)) {
-      if (v === undefined || v === null || v === false) continue;
-      if (k === 'class') e.className = String(v);
-      else if (k === 'onclick') e.addEventListener('click', v as EventListener);
-      else if (k === 'onchange') e.addEventListener('change', v as EventListener);
-      else e.setAttribute(k, v === true ? '' : String(v));
-    }
-  }
-  for (const kid of kids) append(e, kid);
-  return e;
-}
-function append(e: Element, kid: Kid): void {
-  if (kid === undefined || kid === null || kid === false) return;
-  if (Array.isArray(kid)) for (const k of kid as readonly Kid[]) append(e, k);
-  else e.append(kid instanceof Node ? kid : String(kid));
-}
-type KvRow = readonly [string, unknown, string?];
-function kv(rows: readonly (KvRow | null | undefined)[]): HTMLDListElement {
-  const dl = h('dl', { class: 'kv' });
-  for (const r of rows) {
-    if (!r || r[1] === undefined || r[1] === null || r[1] === '') continue;
-    dl.append(h('dt', null, r[0]), h('dd', r[2] ? { 'data-field': r[2] } : null, r[1] instanceof Node ? r[1] : String(r[1])));
-  }
-  return dl;
-}
 function ms(n: number | undefined): string | undefined {
   return n === undefined || n === null ? undefined : (n < 10 ? n.toFixed(2) : n.toFixed(1)) + ' ms';
 }
@@ -450,7 +421,8 @@ function renderScenario(s: ScenarioResult, si: number): HTMLElement {
             'data-expected': c.expected.outcome,
             'data-observed': c.observedOutcome,
             'data-change': ch ? ch.kind : null,
-            title,
+            'data-evidence': c.evidence ? 'true' : null,
+            title: c.evidence ? title + ' · the data plane’s logs and configuration kept' : title,
           },
           cellText(c),
         );
@@ -720,7 +692,7 @@ function openEvidence(key: string): void {
   );
   const ch = changes.get(key);
   if (ch) panel.append(h('p', { 'data-field': 'baseline' }, ch.kind === 'added' ? 'new since the baseline' : 'baseline verdict: ' + ch.before + ' (' + ch.kind + ')'));
-  panel.append(expectedEvidence(c), decidedByEvidence(c, hit.si), observedEvidence(c));
+  panel.append(expectedEvidence(c), decidedByEvidence(c, hit.si), observedEvidence(c), cellEvidence(run, s, c));
   panel.append(h('p', { class: 'meta mono' }, 'cell ' + key));
   panel.hidden = false;
   try {
