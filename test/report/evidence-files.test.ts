@@ -9,7 +9,7 @@ import { openReporters, writeOutputs } from '../../src/run/outputs.js';
 import { CHAIN, withEvidence } from './evidence-fixtures.js';
 import { sampleRun } from './sample-run.js';
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] extends object ? Mutable<T[K]> : T[K] };
+type Mutable<T> = T extends object ? { -readonly [K in keyof T]: Mutable<T[K]> } : T;
 const clone = (r: RunResult): Mutable<RunResult> => JSON.parse(JSON.stringify(r)) as Mutable<RunResult>;
 const errorsOf = (v: ReturnType<typeof validateRunResult>): string => (v.valid ? '' : v.errors.join('\n'));
 
