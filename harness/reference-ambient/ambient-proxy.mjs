@@ -12,7 +12,7 @@
  *     relayed to the application untouched (R6.4).
  *   - port 15008: HBONE (hbone-server.mjs): mTLS + HTTP/2 CONNECT, relayed to the application port it names.
  * Config contract: src/model/data-plane.ts, with `mesh.mode: "ambient"` (anything else is refused at start).
- * Optional env: MESHCONFORM_IDLE_TIMEOUT_MS (default 60000), MESHCONFORM_DEBUG=1 (one stderr line per decision).
+ * Optional env: MESHCONFORM_IDLE_TIMEOUT_MS (default 60000), MESHCONFORM_DEBUG=1 or MESHCONFORM_ACCESS_LOG=1 (one stderr line per decision).
  * stdout lines: `ready` once 15008 and every port listen (15008 first, so "every port accepts TCP" implies it);
  * `reloaded` / `reload-failed` after each SIGHUP (re-reads config files and certificates; unusable TLS files keep the
  * previous material while the new policies apply, reported `reload-failed` naming the file). SIGTERM/SIGINT stop.
@@ -44,7 +44,8 @@ let workloads = new Map();
 let stopping = false;
 
 const env = process.env;
-const debugEnabled = env.MESHCONFORM_DEBUG === '1';
+// MESHCONFORM_ACCESS_LOG=1: the per-connection decision lines only, which the harness keeps as a failing cell's evidence.
+const debugEnabled = env.MESHCONFORM_DEBUG === '1' || env.MESHCONFORM_ACCESS_LOG === '1';
 /** @type {import('./hbone-server.mjs').HboneSettings} */
 const settings = {
   idleTimeoutMs: 60_000,

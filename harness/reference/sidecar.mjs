@@ -6,7 +6,7 @@
  *   MESHCONFORM_WORKLOAD_CONFIGS=/a.json:/b.json node harness/reference/sidecar.mjs   (several workloads, scale runs)
  *
  * Optional env: MESHCONFORM_DEFECTS (comma list, see defects.mjs), MESHCONFORM_SNIFF_TIMEOUT_MS (default 5000),
- * MESHCONFORM_IDLE_TIMEOUT_MS (default 60000), MESHCONFORM_DEBUG=1 (one stderr line per connection decision),
+ * MESHCONFORM_IDLE_TIMEOUT_MS (default 60000), MESHCONFORM_DEBUG=1 or MESHCONFORM_ACCESS_LOG=1 (one stderr line per connection decision),
  * MESHCONFORM_CLOCK_OFFSET_MS (integer, may be negative: added to the system clock for client-certificate validity),
  * MESHCONFORM_FAIL_OPEN_AT (epoch ms: when defect fail-open-window opens; default the first SIGHUP).
  * stdout lines: `ready` once every port listens; `reloaded` / `reload-failed` after each SIGHUP.
@@ -51,7 +51,8 @@ let stopping = false;
 const failOpenWindows = /** @type {{ from: number, until: number }[]} */ ([]);
 
 const env = process.env;
-const debugEnabled = env.MESHCONFORM_DEBUG === '1';
+// MESHCONFORM_ACCESS_LOG=1: the per-connection decision lines only, which the harness keeps as a failing cell's evidence.
+const debugEnabled = env.MESHCONFORM_DEBUG === '1' || env.MESHCONFORM_ACCESS_LOG === '1';
 /** @type {import('./connection.mjs').ConnectionSettings} */
 const settings = {
   sniffTimeoutMs: 0,

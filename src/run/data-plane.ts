@@ -22,6 +22,7 @@ function referenceAmbient(workloadsPerProcess: number): DataPlaneSpec {
     workloadsPerProcess,
     meshModes: ['ambient'],
     capabilities: ['tls-reload', 'policy-reload', 'multi-workload'],
+    env: { MESHCONFORM_ACCESS_LOG: '1' },
   };
 }
 
@@ -52,7 +53,8 @@ export function resolveDataPlane(
   }
   if (value === 'reference') {
     // Always set, so a MESHCONFORM_DEFECTS inherited from the user's shell never plants a defect unasked.
-    const env = { MESHCONFORM_DEFECTS: defects.join(',') };
+    // The access log (one stderr line per connection decision) is the reference data plane's side of a failing cell.
+    const env = { MESHCONFORM_DEFECTS: defects.join(','), MESHCONFORM_ACCESS_LOG: '1' };
     const name = defects.length > 0 ? `reference (defects: ${defects.join(', ')})` : 'reference';
     const sidecar = {
       name,

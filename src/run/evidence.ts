@@ -3,8 +3,8 @@ import { EVIDENCE_BOUNDS } from '../util/evidence-text.js';
 
 /** How long the pipeline waits for a backend's evidence before it stops the environment without it. */
 const EVIDENCE_DEADLINE_MS = 60_000;
-/** Log lines kept from before the probe started: what the proxy did as the connection came in. */
-const BEFORE_MS = 1000;
+/** Log lines kept from just before the probe started: what the proxy did as the connection came in. */
+const BEFORE_MS = 250;
 const AFTER_MS = 250;
 
 /** What every unit of a run draws on: evidence bytes left for the run (attachments are bounded per run too). */

@@ -19,6 +19,7 @@ import { whereOf, type StartGuard } from './readiness.js';
 import { createSupervisor, slotsFor, type Slot, type Spawn, type Supervisor } from './supervisor.js';
 import { writeAppTls, writeConfig, writeEchoApp, writeMember, writeTls, type Member } from './workload-files.js';
 import { targetOf } from './workloads.js';
+import { slotEvidence } from './host-evidence.js';
 
 /** What a process backend adds around the processes. */
 export interface ProcessBackendStart {
@@ -73,7 +74,8 @@ export async function startProcessEnvironment(o: EnvironmentOptions, b: ProcessB
     b.guard.check();
     const receiptsFiles = echoes.map((e) => e.receiptsFile);
     const { capabilities, moreChaos } = b;
-    return processEnvironment({ where: whereOf(o), dir: d, slots, supervisor, receiptsFiles, capabilities, moreChaos, stopped: () => stopping !== undefined, stop });
+    const context = { scenario: o.scenario.name, meshMode: o.meshMode };
+    return processEnvironment({ where: whereOf(o), dir: d, slots, supervisor, receiptsFiles, capabilities, moreChaos, stopped: () => stopping !== undefined, stop, context });
   } catch (err) {
     await stop().catch(() => undefined);
     throw err;
@@ -90,6 +92,8 @@ interface ProcessEnvironmentParts {
   readonly moreChaos?: ((ctl: ChaosContext) => Partial<EnvironmentChaos>) | undefined;
   readonly stopped: () => boolean;
   readonly stop: () => Promise<void>;
+  /** Names the environment's attachments (unique in the run). */
+  readonly context: { readonly scenario: string; readonly meshMode: string };
 }
 
 /** What chaos controls act through. */
@@ -123,6 +127,7 @@ function processEnvironment(e: ProcessEnvironmentParts): Environment {
     health: () => e.supervisor.health(),
     receipts: async () => (await Promise.all(e.receiptsFiles.map(readReceiptsFile))).flat(),
     ...(e.capabilities ? { chaos: processChaos(e, e.capabilities, ctl) } : {}),
+    evidence: async (requests) => slotEvidence(e.slots, requests, e.context),
     stop: e.stop,
   };
 }

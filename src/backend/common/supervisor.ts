@@ -9,9 +9,15 @@ import { describeExit, firstLine, running, signalLeader, spawnGroup, stopGroup, 
 import { deadline, startGuard, waitReady, whereOf } from './readiness.js';
 import type { Member } from './workload-files.js';
 import { endpointsOf } from './workloads.js';
+import { TimedLog } from './timed-log.js';
 
 /** How a process of the environment is started: `spawnGroup`'s signature. */
-export type Spawn = (label: string, argv: readonly string[], env: Record<string, string | undefined>, options?: { readonly onStdout?: (chunk: string) => void }) => GroupProc;
+export type Spawn = (
+  label: string,
+  argv: readonly string[],
+  env: Record<string, string | undefined>,
+  options?: { readonly onStdout?: (chunk: string) => void; readonly onStderr?: (chunk: string) => void },
+) => GroupProc;
 
 /** Local: the command as it is. */
 export const spawnPlain: Spawn = (label, argv, env, options) => spawnGroup(label, argv, env, options);
@@ -34,6 +40,8 @@ export interface Slot {
   /** Waiting for readiness: a reload waits too (an early SIGHUP would kill a process without its handler yet). */
   starting: boolean;
   reloadPending: boolean;
+  /** Everything its processes wrote, timestamped, across restarts (the evidence beside a failing cell). */
+  readonly log: TimedLog;
 }
 
 /** One echo application: its config file lists its listeners; `ports` is what its ready line must report. */
@@ -65,6 +73,7 @@ export async function slotsFor(dir: PrivateDir, members: readonly Member[], perP
       generation: 0,
       starting: false,
       reloadPending: false,
+      log: new TimedLog(),
     });
   }
   return slots;
@@ -113,14 +122,15 @@ export function createSupervisor(o: EnvironmentOptions, slots: readonly Slot[], 
       MESHCONFORM_CLOCK_OFFSET_MS: clockOffsetMs === undefined ? undefined : String(clockOffsetMs),
       ...slot.env,
     };
-    const proc = spawn(slot.spawn, slot.label, o.dataPlane.argv, env);
+    slot.log.note(`${slot.label} starting (start ${slot.generation + 1})`);
+    const proc = spawn(slot.spawn, slot.label, o.dataPlane.argv, env, { onStdout: (c) => slot.log.push('stdout', c), onStderr: (c) => slot.log.push('stderr', c) });
     slot.proc = proc;
     slot.generation++;
     slot.starting = true;
     try {
       const endpoints = slot.members.flatMap((m) => endpointsOf(m.address, m.workload));
       const exited = () => (proc.exit ? exitedAtStart(proc, where).catch((err: Error) => err) : undefined);
-      await waitReady({ label: proc.label, endpoints, exited, tail: () => tail(proc) }, { timeoutMs: o.readyTimeoutMs, where, signal: o.signal });
+      await waitReady([{ label: proc.label, endpoints, exited, tail: () => tail(proc) }], { timeoutMs: o.readyTimeoutMs, where, signal: o.signal });
     } catch (err) {
       await stopGroup(proc, 'SIGKILL');
       throw err;
@@ -131,6 +141,7 @@ export function createSupervisor(o: EnvironmentOptions, slots: readonly Slot[], 
   };
 
   const reload = (slot: Slot): void => {
+    slot.log.note(`SIGHUP to ${slot.label}: reload of its config and TLS files`);
     slot.reloadPending = slot.starting;
     if (!slot.starting) signalLeader(slot.proc, 'SIGHUP');
   };

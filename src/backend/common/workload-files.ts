@@ -4,6 +4,7 @@ import type { EnvironmentOptions, Workload, WorkloadConfig, WorkloadKey, Workloa
 import type { PrivateDir } from '../../util/private-dir.js';
 import { workloadConfig } from '../workload-config.js';
 import type { EchoApp, Spawn } from './supervisor.js';
+import { ConfigHistory } from './timed-log.js';
 import { appPortsOf, workloadKey } from './workloads.js';
 
 /** A workload of a running environment: its address, and the config file its data plane reads. */
@@ -18,6 +19,8 @@ export interface Member {
   readonly configFile: string;
   /** Policy distribution paused (chaos): `applyPolicies` leaves its config as it is. */
   paused: boolean;
+  /** Every config written, with when: the evidence of what the data plane held at a probe. */
+  readonly configs: ConfigHistory;
 }
 
 /** Writes workload `index`'s TLS files and config; its echo app listens on `appAddress`, behind the data plane at `address`. */
@@ -26,7 +29,7 @@ export async function writeMember(dir: PrivateDir, o: EnvironmentOptions, index:
   const tls = await writeTls(dir, index, o.identities.get(workloadKey(w))!);
   const config = workloadConfig(o, w, { address, appAddress, appPorts: appPortsOf(w), tls });
   const configFile = await dir.write(`w${index}.json`, JSON.stringify(config, null, 2));
-  return { index, workload: w, key: workloadKey(w), address, config, configFile, paused: false };
+  return { index, workload: w, key: workloadKey(w), address, config, configFile, paused: false, configs: firstConfig(config) };
 }
 
 /** Replaces workload `index`'s TLS files, each atomically: a trust bundle per workload, so a staged CA rotation changes one at a time. */
@@ -40,7 +43,15 @@ export async function writeTls(dir: PrivateDir, index: number, tls: Pick<Workloa
 
 /** Rewrites the member's config file (replaced atomically; the data plane reads it on the SIGHUP that follows). */
 export async function writeConfig(dir: PrivateDir, m: Member): Promise<void> {
-  await dir.write(`w${m.index}.json`, JSON.stringify(m.config, null, 2));
+  const text = JSON.stringify(m.config, null, 2);
+  await dir.write(`w${m.index}.json`, text);
+  m.configs.record(text);
+}
+
+function firstConfig(config: WorkloadConfig): ConfigHistory {
+  const h = new ConfigHistory();
+  h.record(JSON.stringify(config, null, 2));
+  return h;
 }
 
 /** The echo application's own certificate and key. */
