@@ -8,6 +8,8 @@ import type {
   BackendSession,
   CleanupScope,
   Environment,
+  EnvironmentEvidence,
+  EvidenceRequest,
   MeshMode,
   MtlsMode,
   PeerAuthenticationManifest,
@@ -23,6 +25,7 @@ import { openAgentSession, type AgentMaterial, type AgentSession } from './agent
 import { ensureProbeAgent } from './agent-bundle.js';
 import { issueFromUserCa, type UserCa } from './user-ca.js';
 import { commandLine, type Command, type CommandResult, type CommandRunner } from './command-runner.js';
+import { evidencePlan, evidenceReader } from './evidence.js';
 import { FIELD_MANAGER, KIND_CLUSTER_PREFIX, RUN_LABEL, WORKLOAD_LABEL, ownerAnnotations, runSuffix } from './labels.js';
 import {
   OUTPUT_CERTS_DIR,
@@ -138,6 +141,11 @@ export interface KubeScenario {
    * in ambient, ztunnel's policies (`istioctl ztunnel-config policies -o json`) hold the scenario's converted policies.
    */
   configEvidence?(workload: WorkloadKey, modes: ReadonlyMap<number, MtlsMode>): Promise<boolean>;
+  /**
+   * The proxy's side of failing, flaky and error cells, read before `remove`: the sidecar's log and `istioctl
+   * proxy-config listener|secret`, or in ambient the log of the node's ztunnel and `istioctl ztunnel-config`.
+   */
+  evidence?(requests: readonly EvidenceRequest[]): Promise<EnvironmentEvidence>;
   remove(): Promise<void>;
 }
 
@@ -334,6 +342,15 @@ async function deployScenario(d: KubeDeps, run: OpenOptions, ctx: ManifestContex
     await apply(k, manifests, (r) => `${where}: cannot create its workloads: ${tail(r)}`);
     for (const ns of namespaces) await waitAvailable(k, ns, 'deployment', o.podReadyTimeoutMs, `the workloads of ${where}`, `${RUN_LABEL}=${run.runId}`);
     const { targets, podNames } = await podTargets(k, run, s, namespaces, where);
+    const pods = new Map([...podNames].map(([wk, name]) => [wk, { name, ip: targets.get(wk)!.address }] as const));
+    const source = { runner: k.runner, context: k.context(), meshMode: m, scenario: s.name, istioNamespace: root, pods, log };
+    // No cell fails in a plan: it shows once what a failing one would read.
+    if (k.runner.dryRun) {
+      log(
+        `meshconform: ${where}: on a failing, flaky or error cell, its proxy's side is read once per pod before the namespaces go (WINDOW_START: where the earliest such cell's probe window starts; a command that fails leaves its piece out):`,
+      );
+      for (const line of evidencePlan(source.context, m, root)) log(`meshconform:   ${line}`);
+    }
     const without = [...servicePlan(s)].flatMap(([wk, ports]) => ports.filter((p) => p.servicePort === undefined).map((p) => `${wk}:${p.port}`));
     return {
       targets,
@@ -348,6 +365,7 @@ async function deployScenario(d: KubeDeps, run: OpenOptions, ctx: ManifestContex
           modes,
           s.policies.map((p) => p.manifest),
         ),
+      evidence: evidenceReader(source),
       remove,
     };
   } catch (err) {
@@ -1128,6 +1146,7 @@ function environmentOf(ks: KubeScenario, s: Scenario): Environment {
     applyPolicies: (policies): Promise<ApplyResult> => ks.applyPolicies(policies),
     health: () => [],
     ...(ks.configEvidence ? { configEvidence: ks.configEvidence.bind(ks) } : {}),
+    ...(ks.evidence ? { evidence: ks.evidence.bind(ks) } : {}),
     stop: () => ks.remove(),
   };
 }

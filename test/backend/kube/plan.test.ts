@@ -19,7 +19,7 @@ import { createLocalBackend } from '../../../src/backend/local/index.js';
 import { createMeshPki } from '../../../src/pki/index.js';
 import { validateRunResult } from '../../../src/report/index.js';
 import { echoArgv, resolveDataPlane } from '../../../src/run/data-plane.js';
-import type { PeerAuthenticationManifest, Scenario, WorkloadTls } from '../../../src/model/index.js';
+import type { Environment, PeerAuthenticationManifest, Scenario, WorkloadTls } from '../../../src/model/index.js';
 import {
   RUN_ID,
   ScriptedRunner,
@@ -34,6 +34,8 @@ import {
   normalize,
   podsResponder,
   scenario,
+  sessionOptions,
+  environmentOptions,
   type Responder,
 } from './support.js';
 
@@ -220,7 +222,18 @@ describe('kind and cluster backends: plans, command sequences and failure paths'
         timer = setTimeout(() => void env.applyPolicies(wrong), 1500);
         return {};
       };
-      const runner = new ScriptedRunner(healthy(podsResponder(s, env, lateApply)), () => localAgentStream());
+      // The proxy's side, as the pipeline asks for it before the namespaces go: a log line from long before (left
+      // out), one without a timestamp (kept), a listener istioctl cannot read (left out), secrets with a key (redacted).
+      const key = pki.issueWorkload({ namespace: 'foo', serviceAccount: 'finance' }).keyPem;
+      const mesh: Responder = (argv, input) => {
+        if (argv.includes('logs')) return { stdout: 'envoy: a line without a timestamp\n[2020-01-01T00:00:00.000Z] "- - -" 0 - long before' };
+        if (argv.includes('listener')) return { exitCode: 1, stderr: 'Error: failed to execute command on sidecar' };
+        if (argv[0] === 'istioctl' && argv.includes('secret')) {
+          return { stdout: JSON.stringify({ dynamicActiveSecrets: [{ name: 'default', secret: { tlsCertificate: { privateKey: { inlineString: key } } } }] }) };
+        }
+        return lateApply(argv, input);
+      };
+      const runner = new ScriptedRunner(healthy(podsResponder(s, env, mesh, { podNames: true })), () => localAgentStream());
       const r = (await runKubeSuite(suite(kind(runner), [s], { pki, convergence: { successes: 2, deadlineMs: 6000, intervalMs: 100 } })))!;
       const cell = (suffix: string) => r.scenarios[0]!.cells.find((c) => c.key.endsWith(suffix))!;
       // Port 9090 plaintext: allowed before the apply and expected allowed; the wrong late policy denies it.
@@ -229,6 +242,24 @@ describe('kind and cluster backends: plans, command sequences and failure paths'
       // The cell whose change revealed the new configuration passes (STRICT on 8080 is what the mesh did).
       expect(cell('foo/finance|8080|plaintext-tcp').verdict).to.equal('pass');
       expect(r.summary.failed).to.be.at.least(1);
+      // The failing cell carries the proxy's side; the passing one none.
+      expect(cell('foo/finance|9090|plaintext-tcp').evidence).to.deep.equal({
+        logs: {
+          source: cell('foo/finance|9090|plaintext-tcp').evidence!.logs!.source,
+          lines: [{ atMs: cell('foo/finance|9090|plaintext-tcp').evidence!.logs!.lines[0]!.atMs, stream: 'stdout', text: 'envoy: a line without a timestamp' }],
+        },
+        attachments: ['kube-late-apply-foo-finance-secret'],
+      });
+      expect(cell('foo/finance|9090|plaintext-tcp').evidence!.logs!.source).to.match(
+        /^kubectl --context kind-meshconform-abc123 -n foo logs finance-pod -c istio-proxy --since-time=\S+Z$/,
+      );
+      expect(cell('foo/finance|8080|plaintext-tcp').evidence).to.equal(undefined);
+      const attachments = r.scenarios[0]!.attachments!;
+      expect(attachments.map((a) => a.id)).to.deep.equal(['kube-late-apply-foo-finance-secret']);
+      expect(JSON.parse(attachments[0]!.text).dynamicActiveSecrets[0].secret.tlsCertificate.privateKey).to.equal('[redacted]');
+      expect(JSON.stringify(r)).to.not.include(key.split('\n')[1]);
+      const valid = validateRunResult(JSON.parse(JSON.stringify(r)));
+      expect(valid.valid, JSON.stringify(valid)).to.equal(true);
     } finally {
       clearTimeout(timer);
       await env.stop();
@@ -477,5 +508,295 @@ describe('kind and cluster backends: plans, command sequences and failure paths'
     const err = await rejects(runKubeSuite(suite(kind(runner, { kindCluster: 'dev' }), [s])));
     expect(err.message).to.match(/namespace foo already exists in context kind-dev and was not created by this run/);
     expect(runner.lines().some((l) => /delete namespace foo/.test(l))).to.equal(false);
+  });
+});
+
+describe('kind and cluster backends: the proxy side of failing cells (Environment.evidence)', function () {
+  this.timeout(60_000);
+  beforeEach(() => teardowns.splice(0));
+
+  const POD = 'finance-7d9f-abcde';
+  const POD_IP = '10.244.0.7';
+  const at = (iso: string) => Date.parse(iso);
+  const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
+  // A probe at 10:00:05 (window from a second before it); a second cell of the same pod probed at 10:00:09.
+  const failing = {
+    key: `late-apply|sidecar|foo/finance|9090|plaintext-tcp`,
+    workload: 'foo/finance',
+    port: 9090,
+    fromMs: at('2026-01-01T10:00:04.000Z'),
+    toMs: at('2026-01-01T10:00:05.300Z'),
+  };
+  const flaky = {
+    key: `late-apply|sidecar|foo/finance|8080|mtls-tcp`,
+    workload: 'foo/finance',
+    port: 8080,
+    fromMs: at('2026-01-01T10:00:08.500Z'),
+    toMs: at('2026-01-01T10:00:09.300Z'),
+  };
+
+  /** The deployed scenario's one pod, on a kind cluster where everything else answers as a healthy one would. */
+  function cluster(more: Responder): Responder {
+    return healthy(async (argv, input) => {
+      const r = await more(argv, input);
+      if (r !== undefined) return r;
+      if (argv.includes('get') && argv.includes('pods') && argv.includes('json') && argv.includes('foo')) {
+        return { stdout: JSON.stringify({ items: [{ metadata: { name: POD, labels: { 'meshconform.workload': 'finance' } }, status: { phase: 'Running', podIP: POD_IP } }] }) };
+      }
+      return undefined;
+    });
+  }
+
+  /** Opens a kind session, deploys late-apply in `mode`, and hands over its environment; closes everything after. */
+  async function withEnvironment(
+    runner: CommandRunner,
+    mode: 'sidecar' | 'ambient',
+    use: (env: Environment) => Promise<void>,
+    log: (line: string) => void = () => {},
+  ): Promise<void> {
+    const s = await scenario(fixture('late-apply'));
+    const pki = createMeshPki({ trustDomain: s.trustDomain });
+    const session = await kind(runner, { log, ...(mode === 'ambient' ? { istioProfile: 'ambient' as const } : {}) }).open(sessionOptions(pki));
+    try {
+      const env = await session.deploy(environmentOptions(s, mode, pki));
+      try {
+        await use(env);
+      } finally {
+        await env.stop();
+      }
+    } finally {
+      await session.close();
+    }
+    expect(teardowns, 'every registered clean-up ran').to.deep.equal([]);
+  }
+
+  it("sidecar: the window's log lines per cell, the listener and the secrets read once per pod and attached, private keys redacted", async () => {
+    const pki = createMeshPki({ trustDomain: 'cluster.local' });
+    const id = pki.issueWorkload({ namespace: 'foo', serviceAccount: 'finance' });
+    const log = [
+      'pilot-agent: starting the proxy', // no timestamp at all: kept in every window
+      '2026-01-01T10:00:01.000000Z\tinfo\txdsproxy\tconnected to upstream XDS server',
+      `[2026-01-01T10:00:04.812Z] "- - -" 0 NR filter_chain_not_found - "-" 0 0 0 - "-" "-" "-" "-" "-" - - ${POD_IP}:9090 10.244.0.9:51234 - -`,
+      '[2026-01-01 10:00:05.100][27][debug][connection] [C42] closing socket: 1',
+      '2026-01-01T10:00:05.200Z\twarn\tsds\ta key the proxy should never print:',
+      ...id.keyPem.trim().split('\n'),
+      '[2026-01-01T10:00:09.000Z] "- - -" 0 - - - "-" 120 120 3 - "-" "-" "-" "-" "inbound|8080||" - - 10.244.0.7:8080 10.244.0.9:51240 - -',
+    ].join('\n');
+    const listeners = [
+      {
+        name: 'virtualInbound',
+        filterChains: [
+          { name: '0.0.0.0_9090', filterChainMatch: { destinationPort: 9090, transportProtocol: 'tls' } },
+          { name: '0.0.0.0_9090', filterChainMatch: { destinationPort: 9090, transportProtocol: 'raw_buffer' } },
+          { name: 'virtualInbound', filterChainMatch: { transportProtocol: 'tls' } },
+        ],
+      },
+    ];
+    // Envoy's secrets dump (SecretsConfigDump); some versions print key material, in bytes or as a PEM string.
+    const secrets = {
+      dynamicActiveSecrets: [
+        { name: 'default', secret: { name: 'default', tlsCertificate: { certificateChain: { inlineBytes: b64(id.certPem) }, privateKey: { inlineBytes: b64(id.keyPem) } } } },
+        { name: 'ROOTCA', secret: { name: 'ROOTCA', validationContext: { trustedCa: { inlineBytes: b64(id.caPem) } } } },
+        { name: 'legacy', secret: { genericSecret: { secret: { inlineString: id.keyPem } } } },
+      ],
+    };
+    const runner = new ScriptedRunner(
+      cluster((argv) => {
+        if (argv.includes('logs')) return { stdout: log };
+        if (argv.includes('listener')) return { stdout: JSON.stringify(listeners, null, 2) };
+        if (argv.includes('secret') && argv[0] === 'istioctl') return { stdout: JSON.stringify(secrets, null, 2) };
+        return undefined;
+      }),
+      () => localAgentStream(),
+    );
+    await withEnvironment(runner, 'sidecar', async (env) => {
+      expect(env.evidence).to.be.a('function');
+      const got = await env.evidence!([failing, flaky]);
+      const ids = ['kube-late-apply-foo-finance-listener', 'kube-late-apply-foo-finance-secret'];
+      expect(got.attachments.map((a) => a.id)).to.deep.equal(ids);
+      const cell = got.cells.get(failing.key)!;
+      expect(cell.attachments).to.deep.equal(ids);
+      expect(cell.logs!.source).to.equal(`kubectl --context kind-meshconform-abc123 -n foo logs ${POD} -c istio-proxy --since-time=2026-01-01T10:00:04Z`);
+      // Within 10:00:04–10:00:05.3, in order, the key (which spans lines) redacted to one line; the untimed line kept.
+      expect(cell.logs!.lines.map((l) => l.text)).to.deep.equal([
+        'pilot-agent: starting the proxy',
+        log.split('\n')[2],
+        '[2026-01-01 10:00:05.100][27][debug][connection] [C42] closing socket: 1',
+        '2026-01-01T10:00:05.200Z\twarn\tsds\ta key the proxy should never print:',
+        '-----BEGIN PRIVATE KEY----- [redacted] -----END PRIVATE KEY-----',
+      ]);
+      expect(cell.logs!.lines.map((l) => l.atMs)).to.deep.equal([
+        failing.fromMs,
+        at('2026-01-01T10:00:04.812Z'),
+        at('2026-01-01T10:00:05.100Z'),
+        at('2026-01-01T10:00:05.200Z'),
+        at('2026-01-01T10:00:05.200Z'),
+      ]);
+      expect(cell.logs!.truncated).to.equal(undefined);
+      // The config in force for the cell's port: the listener's own chains for 9090; 8080 falls to the catch-all chain.
+      expect(cell.config!.source).to.match(
+        /istioctl --context kind-meshconform-abc123 proxy-config listener finance-7d9f-abcde\.foo --port 15006 -o json \(the inbound filter chains for port 9090\)/,
+      );
+      expect(JSON.parse(cell.config!.text)).to.deep.equal(listeners[0]!.filterChains.slice(0, 2));
+      const other = got.cells.get(flaky.key)!;
+      expect(other.logs!.lines.map((l) => l.text)).to.deep.equal(['pilot-agent: starting the proxy', log.split('\n').at(-1)]);
+      expect(JSON.parse(other.config!.text)).to.deep.equal([listeners[0]!.filterChains[2]]);
+      // The secrets: certificates described, no key material in any form.
+      const secret = got.attachments.find((a) => a.id.endsWith('-secret'))!;
+      expect(secret).to.deep.include({ workload: 'foo/finance', mediaType: 'application/json' });
+      const dump = JSON.parse(secret.text);
+      expect(dump.dynamicActiveSecrets[0].secret.tlsCertificate.certificateChain.certificates[0].subjectAltName).to.equal('URI:spiffe://cluster.local/ns/foo/sa/finance');
+      expect(dump.dynamicActiveSecrets[0].secret.tlsCertificate.privateKey).to.equal('[redacted]');
+      expect(dump.dynamicActiveSecrets[1].secret.validationContext.trustedCa.certificates).to.have.length.at.least(1);
+      const keyBody = id.keyPem.trim().split('\n').slice(1, -1);
+      for (const text of [secret.text, JSON.stringify([...got.cells.values()])]) {
+        expect(text).to.not.include(b64(id.keyPem));
+        for (const line of keyBody) expect(text).to.not.include(line);
+      }
+      expect(secret.text).to.include('-----BEGIN PRIVATE KEY----- [redacted] -----END PRIVATE KEY-----');
+      // Asked again (another round of the same scenario): the state is not read twice.
+      await env.evidence!([failing]);
+      const reads = runner.lines().filter((l) => l.startsWith('$ istioctl') && l.includes('proxy-config'));
+      expect(reads).to.deep.equal([
+        `$ istioctl --context kind-meshconform-abc123 proxy-config listener ${POD}.foo --port 15006 -o json`,
+        `$ istioctl --context kind-meshconform-abc123 proxy-config secret ${POD}.foo -o json`,
+      ]);
+      expect(runner.lines().filter((l) => l.includes(' logs '))).to.have.length(2);
+    });
+  });
+
+  it('a command that fails (RBAC, no istioctl) leaves its piece out, says so in the log, and never fails the run', async () => {
+    const lines: string[] = [];
+    const runner = new ScriptedRunner(
+      cluster((argv) => {
+        if (argv.includes('listener')) {
+          return { exitCode: 1, stderr: `Error: failed to execute command on sidecar: pods "${POD}" is forbidden: User "vendor" cannot create resource "pods/portforward"` };
+        }
+        if (argv.includes('secret') && argv[0] === 'istioctl') return { stdout: '{"dynamicActiveSecrets":[]}' };
+        if (argv.includes('logs')) return { exitCode: 1, stderr: 'Error from server (Forbidden): pods "finance-7d9f-abcde" is forbidden: cannot get resource "pods/log"' };
+        return undefined;
+      }),
+      () => localAgentStream(),
+    );
+    await withEnvironment(
+      runner,
+      'sidecar',
+      async (env) => {
+        const got = await env.evidence!([failing]);
+        expect(got.attachments.map((a) => a.id)).to.deep.equal(['kube-late-apply-foo-finance-secret']);
+        expect(got.cells.get(failing.key)).to.deep.equal({ attachments: ['kube-late-apply-foo-finance-secret'] });
+      },
+      (l) => void lines.push(l),
+    );
+    expect(lines.filter((l) => l.includes('evidence left out'))).to.deep.equal([
+      `meshconform: scenario late-apply: evidence left out: kubectl --context kind-meshconform-abc123 -n foo logs ${POD} -c istio-proxy --since-time=2026-01-01T10:00:04Z failed: Error from server (Forbidden): pods "finance-7d9f-abcde" is forbidden: cannot get resource "pods/log"`,
+      `meshconform: scenario late-apply: evidence left out: istioctl --context kind-meshconform-abc123 proxy-config listener ${POD}.foo --port 15006 -o json failed: Error: failed to execute command on sidecar: pods "${POD}" is forbidden: User "vendor" cannot create resource "pods/portforward"`,
+    ]);
+  });
+
+  it('a busy window keeps its last 16 KiB of lines (the first one cut at its start), marked truncated', async () => {
+    const busy = Array.from({ length: 400 }, (_, i) => `[2026-01-01T10:00:04.${String(i).padStart(3, '0')}Z] "- - -" 0 - - - "-" line ${i} ${'x'.repeat(60)}`);
+    const runner = new ScriptedRunner(
+      cluster((argv) =>
+        argv.includes('logs') ? { stdout: busy.join('\n') } : argv[0] === 'istioctl' && argv.includes('proxy-config') ? { exitCode: 1, stderr: 'no' } : undefined,
+      ),
+      () => localAgentStream(),
+    );
+    await withEnvironment(runner, 'sidecar', async (env) => {
+      const logs = (await env.evidence!([failing])).cells.get(failing.key)!.logs!;
+      expect(logs.truncated).to.equal(true);
+      const text = logs.lines.map((l) => l.text).join('\n');
+      expect(Buffer.byteLength(text)).to.be.at.most(16 * 1024);
+      expect(logs.lines.at(-1)!.text).to.equal(busy.at(-1));
+      expect(busy.at(-logs.lines.length)!.endsWith(logs.lines[0]!.text)).to.equal(true);
+      expect(logs.lines.slice(1).map((l) => l.text)).to.deep.equal(busy.slice(busy.length - logs.lines.length + 1));
+    });
+  });
+
+  it("ambient: the node's ztunnel log lines about the pod, its workloads (the scenario's namespaces) and policies", async () => {
+    const ztLog = [
+      `2026-01-01T10:00:04.500000Z\tinfo\taccess\tconnection complete\tsrc.addr=10.244.0.9:40000 dst.addr=${POD_IP}:9090 dst.workload="${POD}" error="connection closed due to policy rejection"`,
+      '2026-01-01T10:00:04.600000Z\tinfo\taccess\tconnection complete\tsrc.addr=10.244.0.9:40001 dst.addr=10.244.0.70:8080',
+      '2026-01-01T10:00:08.700000Z\twarn\txds\tXDS client connection error: gRPC connection error',
+    ].join('\n');
+    const workloads = [
+      { uid: 'Kubernetes//Pod/foo/finance-7d9f-abcde', name: POD, namespace: 'foo', workloadIps: [POD_IP], protocol: 'HBONE', node: 'kind-worker' },
+      { uid: 'Kubernetes//Pod/kube-system/coredns-1', name: 'coredns-1', namespace: 'kube-system', workloadIps: ['10.244.0.2'], protocol: 'TCP', node: 'kind-worker' },
+    ];
+    const runner = new ScriptedRunner(
+      cluster((argv) => {
+        if (argv.includes('jsonpath={.spec.nodeName}')) return { stdout: 'kind-worker' };
+        if (argv.includes('app=ztunnel')) return { stdout: 'ztunnel-x7k2p' };
+        if (argv.includes('logs')) return { stdout: ztLog };
+        if (argv.includes('ztunnel-config') && argv.includes('workloads')) return { stdout: JSON.stringify(workloads) };
+        if (argv.includes('ztunnel-config') && argv.includes('policies')) return { exitCode: 1, stderr: 'Error: no ztunnel pod' };
+        return undefined;
+      }),
+      () => localAgentStream(),
+    );
+    await withEnvironment(runner, 'ambient', async (env) => {
+      const got = await env.evidence!([
+        { ...failing, key: failing.key.replace('sidecar', 'ambient') },
+        { ...flaky, key: flaky.key.replace('sidecar', 'ambient') },
+      ]);
+      expect(got.attachments.map((a) => a.id)).to.deep.equal(['kube-late-apply-ztunnel-ztunnel-x7k2p-workloads']);
+      expect(JSON.parse(got.attachments[0]!.text)).to.deep.equal([workloads[0]]);
+      expect(got.attachments[0]!.label).to.match(/^ztunnel ztunnel-x7k2p on node kind-worker: /);
+      const cell = got.cells.get(failing.key.replace('sidecar', 'ambient'))!;
+      expect(cell.attachments).to.deep.equal(['kube-late-apply-ztunnel-ztunnel-x7k2p-workloads']);
+      expect(cell.config).to.equal(undefined);
+      // 10.244.0.70 is another pod: only the line about this one.
+      expect(cell.logs!.lines.map((l) => l.text)).to.deep.equal([ztLog.split('\n')[0]]);
+      expect(cell.logs!.source).to.equal(
+        `kubectl --context kind-meshconform-abc123 -n istio-system logs ztunnel-x7k2p --since-time=2026-01-01T10:00:04Z (lines that mention ${POD} or ${POD_IP})`,
+      );
+      // No line of the later window mentions the pod: every line of it, said so.
+      const other = got.cells.get(flaky.key.replace('sidecar', 'ambient'))!;
+      expect(other.logs!.lines.map((l) => l.text)).to.deep.equal([ztLog.split('\n')[2]]);
+      expect(other.logs!.source).to.match(/\(every line of the window: none mentions finance-7d9f-abcde or 10\.244\.0\.7\)$/);
+    });
+    expect(runner.lines().filter((l) => /jsonpath|ztunnel-config|logs/.test(l))).to.deep.equal([
+      `$ kubectl --context kind-meshconform-abc123 -n foo get pod ${POD} -o 'jsonpath={.spec.nodeName}'`,
+      "$ kubectl --context kind-meshconform-abc123 -n istio-system get pods -l app=ztunnel --field-selector spec.nodeName=kind-worker -o 'jsonpath={.items[*].metadata.name}'",
+      '$ kubectl --context kind-meshconform-abc123 -n istio-system logs ztunnel-x7k2p --since-time=2026-01-01T10:00:04Z',
+      '$ istioctl --context kind-meshconform-abc123 ztunnel-config workloads ztunnel-x7k2p.istio-system -o json',
+      '$ istioctl --context kind-meshconform-abc123 ztunnel-config policies ztunnel-x7k2p.istio-system -o json',
+    ]);
+  });
+
+  it('--dry-run: the plan shows the evidence commands once per scenario; evidence() executes nothing', async () => {
+    for (const mode of ['sidecar', 'ambient'] as const) {
+      const out = new Sink();
+      const lines: string[] = [];
+      await withEnvironment(
+        createDryRunRunner(out),
+        mode,
+        async (env) => {
+          const got = await env.evidence!([failing]);
+          expect(got.cells.size + got.attachments.length).to.equal(0);
+        },
+        (l) => void lines.push(l),
+      );
+      const plan = lines.filter((l) => l.startsWith('meshconform:   '));
+      expect(lines).to.include(
+        "meshconform: scenario late-apply: on a failing, flaky or error cell, its proxy's side is read once per pod before the namespaces go (WINDOW_START: where the earliest such cell's probe window starts; a command that fails leaves its piece out):",
+      );
+      expect(plan.map((l) => l.replace(/^meshconform: {3}/, ''))).to.deep.equal(
+        mode === 'sidecar'
+          ? [
+              'kubectl --context kind-meshconform-abc123 -n NS logs POD -c istio-proxy --since-time=WINDOW_START',
+              'istioctl --context kind-meshconform-abc123 proxy-config listener POD.NS --port 15006 -o json',
+              'istioctl --context kind-meshconform-abc123 proxy-config secret POD.NS -o json',
+            ]
+          : [
+              "kubectl --context kind-meshconform-abc123 -n NS get pod POD -o 'jsonpath={.spec.nodeName}'",
+              "kubectl --context kind-meshconform-abc123 -n istio-system get pods -l app=ztunnel --field-selector spec.nodeName=NODE -o 'jsonpath={.items[*].metadata.name}'",
+              'kubectl --context kind-meshconform-abc123 -n istio-system logs ZTUNNEL --since-time=WINDOW_START',
+              'istioctl --context kind-meshconform-abc123 ztunnel-config workloads ZTUNNEL.istio-system -o json',
+              'istioctl --context kind-meshconform-abc123 ztunnel-config policies ZTUNNEL.istio-system -o json',
+            ],
+      );
+      expect(out.text).to.not.match(/proxy-config|ztunnel-config| logs /);
+    }
   });
 });

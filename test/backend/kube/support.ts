@@ -6,7 +6,18 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { commandLine, createExecaRunner, type Command, type CommandResult, type CommandRunner, type LineStream } from '../../../src/backend/kube/index.js';
-import type { Claim, CleanupScope, Environment, PeerAuthenticationManifest, RunBackend, RunResult, Scenario } from '../../../src/model/index.js';
+import type {
+  Claim,
+  CleanupScope,
+  Environment,
+  EnvironmentOptions,
+  MeshMode,
+  PeerAuthenticationManifest,
+  RunBackend,
+  RunResult,
+  Scenario,
+  SessionOptions,
+} from '../../../src/model/index.js';
 import type { ConvergenceOptions } from '../../../src/backend/kube/index.js';
 import type { MeshPki } from '../../../src/pki/index.js';
 import { runSuite } from '../../../src/run/pipeline.js';
@@ -97,8 +108,9 @@ export function localAgentStream(): LineStream {
 /**
  * The kube backend's view of a running environment: answers `kubectl get pods -o json` with the environment's
  * addresses, and turns a policy apply into the environment's own policy change (a SIGHUP to the data plane).
+ * `podNames`: the pods have names (`<workload>-pod`), so the backend also asks istioctl and kubectl logs about them.
  */
-export function podsResponder(s: Scenario, env: Environment, extra: Responder = () => undefined): Responder {
+export function podsResponder(s: Scenario, env: Environment, extra: Responder = () => undefined, o: { readonly podNames?: boolean } = {}): Responder {
   return async (argv, input) => {
     const r = await extra(argv, input);
     if (r !== undefined) return r;
@@ -107,7 +119,10 @@ export function podsResponder(s: Scenario, env: Environment, extra: Responder = 
       const ns = argv[argv.indexOf('-n') + 1];
       const items = s.workloads
         .filter((w) => w.namespace === ns)
-        .map((w) => ({ metadata: { labels: { 'meshconform.workload': w.name } }, status: { phase: 'Running', podIP: env.targets.get(`${w.namespace}/${w.name}`)!.address } }));
+        .map((w) => ({
+          metadata: { ...(o.podNames ? { name: `${w.name}-pod` } : {}), labels: { 'meshconform.workload': w.name } },
+          status: { phase: 'Running', podIP: env.targets.get(`${w.namespace}/${w.name}`)!.address },
+        }));
       return { stdout: JSON.stringify({ items }) };
     }
     if (argv.includes('apply') && input?.includes('kind: PeerAuthentication')) {
@@ -163,6 +178,38 @@ export async function runKubeSuite(o: KubeSuiteOptions): Promise<RunResult | und
     ...(o.claim ? { claim: o.claim } : {}),
   });
   return o.backend.dryRun ? undefined : result;
+}
+
+/** What a session of a kube backend is opened with, outside the pipeline (tests that drive one environment directly). */
+export function sessionOptions(pki: MeshPki): SessionOptions {
+  return {
+    runId: RUN_ID,
+    trustDomain: pki.trustDomain,
+    probe: { timeoutMs: 3000, concurrency: 4 },
+    pkiFor: () => ({
+      trustDomain: pki.trustDomain,
+      meshCaPem: pki.meshCaPem,
+      writeCaFiles: (dir) => pki.writeCaFiles(dir as Parameters<MeshPki['writeCaFiles']>[0]),
+      appIdentity: () => pki.appIdentity(),
+      probeMaterial: () => pki.probeMaterial(),
+      otherTrustDomain: 'other.example',
+      probeIdentity: { namespace: 'meshconform-probe', serviceAccount: 'probe' },
+    }),
+  };
+}
+
+/** A deploy request for one scenario (the kube backends read only the scenario and the mesh mode). */
+export function environmentOptions(s: Scenario, meshMode: MeshMode, pki: MeshPki): EnvironmentOptions {
+  return {
+    runId: RUN_ID,
+    scenario: s,
+    meshMode,
+    dataPlane: { name: 'istio (kind)', argv: [], workloadsPerProcess: 1 },
+    echoArgv: [],
+    identities: new Map(),
+    appTls: pki.appIdentity(),
+    readyTimeoutMs: 15_000,
+  };
 }
 
 /** Every clean-up a test's backends registered and have not run yet, by label. */
