@@ -112,7 +112,11 @@ export async function runSuite(o: RunOptions): Promise<RunResult> {
   const trustDomain = backend.meshTrustDomain ? await chooseTrustDomain(backend, units, o.scenarios) : undefined;
   if (trustDomain) units = units.map((u) => trustDomain.skipOf(u));
   const chaos = prepareChaos(units, { backend, ...(o.seed !== undefined ? { seed: o.seed } : {}), dataPlane: o.dataPlane });
-  let planned: Planned[] = units.map((u) => ({ ...u, chaos: u.s.chaos ? chaos.get(u.s) : undefined }));
+  // A chaos scenario this run cannot run is a skipped unit like any other (nothing is opened for it alone).
+  let planned: Planned[] = units.map((u) => {
+    const c = u.s.chaos && u.skip === undefined ? chaos.get(u.s) : undefined;
+    return c && 'skip' in c ? { ...u, skip: c.skip, chaos: undefined } : { ...u, chaos: c };
+  });
   if (o.onlyCells) planned = onlyCells(planned, o.onlyCells);
   o.hooks?.onRunStart?.({ runId, scenarios: planned.length, cells: planned.reduce((n, p) => n + cellCount(p), 0) });
 
@@ -139,8 +143,8 @@ export async function runSuite(o: RunOptions): Promise<RunResult> {
       await opened.end();
     }
   }
-  const ran = results.filter((r): r is ScenarioResult => r !== undefined);
-  for (const [i, u] of planned.entries()) if (!session && u.skip !== undefined) ran.splice(i, 0, skippedOnly(o, u));
+  // A stopped run leaves the scenarios it never started as holes.
+  const ran = session ? results.filter((r): r is ScenarioResult => r !== undefined) : planned.map((u) => skippedOnly(o, u));
   return runResult(o, { runId, started, backend, settle, session, ran, units: planned });
 }
 
@@ -166,8 +170,7 @@ function onlyCells(units: readonly Planned[], keys: ReadonlySet<string>): Planne
 
 function cellCount(p: Planned): number {
   if (p.skip !== undefined) return 0;
-  if (p.chaos) return 'cells' in p.chaos ? p.chaos.cells.length : 0;
-  return p.exps.length;
+  return p.chaos && 'cells' in p.chaos ? p.chaos.cells.length : p.exps.length;
 }
 
 /** One PKI per trust domain the runnable units need (one only, where the backend's mesh has one). */

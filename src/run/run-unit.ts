@@ -27,8 +27,7 @@ export interface UnitRun {
 
 /** One unit through the pipeline: skip, or deploy, probe, settle, judge and tear down. */
 export async function runUnit(r: UnitRun, u: Planned): Promise<ScenarioResult> {
-  const skip = u.skip ?? (u.chaos && 'skip' in u.chaos ? u.chaos.skip : undefined);
-  if (skip !== undefined) return skipped(r, u, skip);
+  if (u.skip !== undefined) return skipped(r, u, u.skip);
   if (u.chaos && 'cells' in u.chaos) return runChaosScenario(r, u, u.chaos, r.pkis.get(u.s.trustDomain)!);
   const t0 = Date.now();
   const { s, m, exps } = u;

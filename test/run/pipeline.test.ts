@@ -129,5 +129,10 @@ describe('the one run pipeline', function () {
     const r = await runSuite(options([...chaos, core[0]!], backend, { retries: 0 }));
     expect(r.scenarios.find((s) => s.name === chaos[0]!.name)!.skipped).to.equal('the stub-retries backend has no chaos controls');
     expect(calls.deployed).to.deep.equal([core[0]!.name]);
+    // Only chaos scenarios the backend cannot run: nothing is opened for them (no cluster is created to skip them).
+    const only = stubBackend('retries');
+    const skippedAll = await runSuite(options(chaos, only.backend, { retries: 0 }));
+    expect(only.calls.opened).to.equal(0);
+    expect(skippedAll.scenarios.map((s) => s.skipped)).to.deep.equal(['the stub-retries backend has no chaos controls']);
   });
 });
