@@ -27,32 +27,38 @@ export interface ReadyOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
-/** Resolves once every endpoint accepts TCP from the host; rejects when the data plane exits, the deadline passes or the signal aborts. */
-export async function waitReady(r: ReadyWait, o: ReadyOptions): Promise<void> {
+/**
+ * Resolves once every endpoint of every wait accepts TCP from the host; rejects when one of them exits (the first in
+ * order, however many did), when the deadline passes, or when the signal aborts.
+ */
+export async function waitReady(waits: readonly ReadyWait[], o: ReadyOptions): Promise<void> {
   const until = Date.now() + o.timeoutMs;
-  const pending = [...r.endpoints];
+  const pending = waits.flatMap((wait) => wait.endpoints.map((e) => ({ wait, ...e })));
   let delay = 5;
   while (pending.length > 0) {
-    await failIfExited(r);
+    await failIfExited(waits);
     if (o.signal?.aborted) throw interrupted(o.where);
     const checks = await Promise.all(pending.map((p) => tcpAccepts(p.address, p.port, 250)));
     for (let i = checks.length - 1; i >= 0; i--) if (checks[i]) pending.splice(i, 1);
     if (pending.length === 0) break;
     if (Date.now() > until) {
+      const first = pending[0]!.wait;
       const missing = pending.map((p) => `${p.workload} port ${p.port} (${p.address}:${p.port})`).join(', ');
-      throw new BackendError(`${o.where}: ${r.label} not ready after ${o.timeoutMs} ms: nothing accepts TCP from the host on ${missing}${r.tail()}`);
+      throw new BackendError(`${o.where}: ${first.label} not ready after ${o.timeoutMs} ms: nothing accepts TCP from the host on ${missing}${first.tail()}`);
     }
     await sleep(delay);
     delay = Math.min(delay * 2, 50);
   }
   // A process that exits right after binding is not a data plane we can probe.
   await sleep(0);
-  await failIfExited(r);
+  await failIfExited(waits);
 }
 
-async function failIfExited(r: ReadyWait): Promise<void> {
-  const failure = r.exited();
-  if (failure) throw await failure;
+async function failIfExited(waits: readonly ReadyWait[]): Promise<void> {
+  for (const wait of waits) {
+    const failure = wait.exited();
+    if (failure) throw await failure;
+  }
 }
 
 /** Rejects after `ms` (not keeping the process alive) with the message `message()` gives then. */

@@ -10,7 +10,7 @@ import { sleep } from '../../util/net.js';
 import { escapeControls } from '../../util/terminal-text.js';
 import { parseReceipts } from '../app-receipts.js';
 import { claimSubnet } from '../common/pick-subnet.js';
-import { startGuard, waitReady, whereOf, type StartGuard } from '../common/readiness.js';
+import { startGuard, waitReady, whereOf, type ReadyWait, type StartGuard } from '../common/readiness.js';
 import { createRunSweep } from '../common/run-sweep.js';
 import { checkWorkloads, endpointsOf, targetOf, workloadKey } from '../common/workloads.js';
 import { connectDockerEngine, firstLine, type DockerEngine } from './docker-engine.js';
@@ -137,7 +137,10 @@ async function startEnvironment(o: EnvironmentOptions, eng: DockerEngine, img: H
     await startSlots(slots, guard, where, ctx.concurrency, (s, index) => startContainer(s, { o, img, labels, net: net.name, envId, index, ctx }));
     for (const s of slots) watchExit(docker, s);
     const targets = new Map<WorkloadKey, WorkloadTarget>(slots.map((s) => [workloadKey(s.workload), targetOf(s.container!.getIpAddress(net.name), s.workload)]));
-    await Promise.all(slots.map((s) => waitReady(readyWait(s, targets, where), { timeoutMs: o.readyTimeoutMs, where, signal: o.signal })));
+    await waitReady(
+      slots.map((s) => readyWait(docker, slots, s, targets, where)),
+      { timeoutMs: o.readyTimeoutMs, where, signal: o.signal },
+    );
     return dockerEnvironment(docker, slots, targets, where, { stopped: () => stopping !== undefined, stop });
   } catch (err) {
     await stop().catch(() => undefined);
@@ -151,7 +154,10 @@ function newSlot(w: Workload, config: WorkloadConfig): Slot {
   return { workload: w, label: `container of ${workloadKey(w)}`, config, logs: [], logsEnded, endLogs };
 }
 
-/** Starts every container, a few at a time; the first failure (or the guard) stops the rest from being started. */
+/**
+ * Starts every container, a few at a time; the first failure (or the guard) stops the rest from being started. When
+ * several fail, the first in workload order is reported, whichever failed first.
+ */
 async function startSlots(
   slots: readonly Slot[],
   guard: StartGuard,
@@ -160,36 +166,53 @@ async function startSlots(
   start: (s: Slot, index: number) => Promise<StartedTestContainer>,
 ): Promise<void> {
   let next = 0;
-  let failure: unknown;
+  const failures: { index: number; err: unknown }[] = [];
   const worker = async () => {
-    while (failure === undefined && next < slots.length) {
+    while (failures.length === 0 && next < slots.length) {
       const index = next++;
       const s = slots[index]!;
       try {
         guard.check();
-      } catch (err) {
-        failure ??= err;
-        return;
-      }
-      try {
         s.container = await start(s, index);
       } catch (err) {
-        failure ??= await startFailure(s, err, where);
+        failures.push({ index, err: await startFailure(s, err, where) });
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, slots.length) }, worker));
-  if (failure !== undefined) throw failure;
+  const [first] = failures.sort((a, b) => a.index - b.index);
+  if (first) throw first.err;
 }
 
-function readyWait(s: Slot, targets: ReadonlyMap<WorkloadKey, WorkloadTarget>, where: string) {
+function readyWait(docker: Dockerode, slots: readonly Slot[], s: Slot, targets: ReadonlyMap<WorkloadKey, WorkloadTarget>, where: string): ReadyWait {
   const address = targets.get(workloadKey(s.workload))!.address;
   return {
     label: s.label,
     endpoints: endpointsOf(address, s.workload),
-    exited: () => (s.exit === undefined ? undefined : Promise.resolve(new BackendError(`${where}: ${s.label} exited at start (exit code ${s.exit})${tail(s)}`))),
+    exited: () => (s.exit === undefined ? undefined : firstExited(docker, slots, where)),
     tail: () => tail(s),
   };
+}
+
+/**
+ * The start failure of the first container, in workload order, that has exited: when several die at start, the one
+ * named does not depend on which exit the engine reported first (exits not yet reported are read from the engine).
+ */
+async function firstExited(docker: Dockerode, slots: readonly Slot[], where: string): Promise<Error> {
+  await Promise.all(
+    slots.map(async (s) => {
+      if (s.exit !== undefined || !s.container) return;
+      const state = (
+        await docker
+          .getContainer(s.container.getId())
+          .inspect()
+          .catch(() => undefined)
+      )?.State;
+      if (state && !state.Running) s.exit ??= state.ExitCode;
+    }),
+  );
+  const s = slots.find((x) => x.exit !== undefined)!;
+  return new BackendError(`${where}: ${s.label} exited at start (exit code ${s.exit})${tail(s)}`);
 }
 
 function dockerEnvironment(

@@ -72,13 +72,13 @@ describe('backend helpers shared by local, netns and docker', () => {
     });
 
     it('resolves once every endpoint accepts TCP', async () => {
-      await waitReady(wait([{ workload: 'foo/a', address: '127.0.0.1', port }]), { timeoutMs: 2000, where: 'scenario s' });
+      await waitReady([wait([{ workload: 'foo/a', address: '127.0.0.1', port }])], { timeoutMs: 2000, where: 'scenario s' });
     });
 
     it('past the deadline: names what does not accept, with the tail', async () => {
       const closed = await freePort();
       const msg = await rejection(
-        waitReady(wait([{ workload: 'foo/a', address: '127.0.0.1', port: closed }]), {
+        waitReady([wait([{ workload: 'foo/a', address: '127.0.0.1', port: closed }])], {
           timeoutMs: 50,
           where: 'scenario s',
         }),
@@ -86,19 +86,14 @@ describe('backend helpers shared by local, netns and docker', () => {
       expect(msg).to.equal(`scenario s: data plane of foo/a not ready after 50 ms: nothing accepts TCP from the host on foo/a port ${closed} (127.0.0.1:${closed}): last words`);
     });
 
-    it('stops on an exit (its failure) and on the abort signal', async () => {
+    it('stops on an exit (the first in order, however many exited) and on the abort signal', async () => {
       const closed = await freePort();
       const endpoints = [{ workload: 'foo/a', address: '127.0.0.1', port: closed }];
-      expect(
-        await rejection(
-          waitReady(
-            wait(endpoints, () => Promise.resolve(new Error('exited at start'))),
-            { timeoutMs: 5000, where: 's' },
-          ),
-        ),
-      ).to.equal('exited at start');
+      const exits = (message: string) => () => Promise.resolve(new Error(message));
+      const waits = [wait(endpoints), wait(endpoints, exits('first exited')), wait(endpoints, exits('second exited'))];
+      expect(await rejection(waitReady(waits, { timeoutMs: 5000, where: 's' }))).to.equal('first exited');
       const abort = new AbortController();
-      const p = waitReady(wait(endpoints), { timeoutMs: 60_000, where: 'scenario s', signal: abort.signal });
+      const p = waitReady([wait(endpoints)], { timeoutMs: 60_000, where: 'scenario s', signal: abort.signal });
       setTimeout(() => abort.abort(), 30);
       expect(await rejection(p)).to.equal('scenario s: start interrupted');
     });

@@ -182,7 +182,7 @@ describe('docker backend (testcontainers on a real Docker engine)', function () 
       "exec:node -e require('net').createServer().listen(9090,()=>require('net').createServer().listen(9090).on('error',e=>{console.error('fatal:',e.message);process.exit(3)}))";
     const c = await cli(['run', e2eScenario('strict-and-permissive'), '--backend', 'docker', '--data-plane', clash]);
     expect(c.exitCode).to.equal(2);
-    expect(c.stderr).to.match(/container of foo\/finance exited at start \(exit code 3\).*EADDRINUSE/);
+    expect(c.stderr, c.stderr).to.match(/container of foo\/finance exited at start \(exit code 3\).*EADDRINUSE/);
   });
 
   it('no Docker engine: exit 2 with what to do', async () => {
