@@ -6,9 +6,13 @@
 export const EVIDENCE_BOUNDS = { cellLogBytes: 16 * 1024, configBytes: 32 * 1024, attachmentBytes: 1024 * 1024, runBytes: 64 * 1024 * 1024 } as const;
 
 const PEM_PRIVATE_KEY = /-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----[\s\S]*?(?:-----END \1PRIVATE KEY-----|$)/g;
-/** JSON or YAML members that hold key material or Secret data: their string values are replaced. */
+/**
+ * JSON or YAML members that hold key material or Secret data: their values are replaced. An object or list value is
+ * left to the members inside it (its key fields are caught in turn); `[redacted]` itself is never matched again, so
+ * redacting twice changes nothing.
+ */
 const SECRET_MEMBER =
-  /(["']?(?:private[_-]?key|privateKey|key[_-]?pem|keyPem|tls\.key|ca-key\.pem|inline_bytes|inlineBytes)["']?\s*[:=]\s*)("(?:[^"\\]|\\.)*"|'[^']*'|[^\s,}\]]+)/gi;
+  /(["']?(?:private[_-]?key|privateKey|key[_-]?pem|keyPem|tls\.key|ca-key\.pem|inline_bytes|inlineBytes)["']?\s*[:=]\s*)("(?:[^"\\]|\\.)*"|'[^']*'|(?![[{])[^\s,}\]]+)/gi;
 
 export const REDACTED = '[redacted]';
 

@@ -23,6 +23,10 @@ describe('evidence text: secrets redacted, sizes bounded', () => {
     expect(out).to.include('-----BEGIN PRIVATE KEY----- [redacted] -----END PRIVATE KEY-----');
     expect(out).to.include('-----BEGIN CERTIFICATE-----\nMIIB');
     expect(out).to.include('"name":"x"');
+    // An object value is left whole, its key members redacted inside it; redacting twice changes nothing.
+    const nested = redactSecrets('{"privateKey":{"inlineBytes":"c2VjcmV0"},"x":1}');
+    expect(JSON.parse(nested)).to.deep.equal({ privateKey: { inlineBytes: '[redacted]' }, x: 1 });
+    expect(redactSecrets(redactSecrets('privateKey=abc tls.key: "q"'))).to.equal('privateKey=[redacted] tls.key: "[redacted]"');
     // A key block cut off by a bound is redacted to its end.
     expect(redactSecrets(`x\n${rsa.slice(0, 200)}`)).to.not.match(/MII[A-Za-z0-9+/]{20}/);
   });
