@@ -6,7 +6,9 @@
 //   4. scale: 500 workloads × 4 ports × every client kind on the local backend (memory, file descriptors, time);
 //   5–6. docker backend and HAProxy (scripts/bench-containers.ts), where a Docker engine / haproxy is available;
 //   7. HBONE probes per second against the reference ambient proxy (scripts/bench-hbone.ts);
-//   8. chaos: probes/s sustained during a chaos run, and the smallest planted fail-open window always caught (scripts/bench-chaos.ts).
+//   8. chaos: probes/s sustained during a chaos run, and the smallest planted fail-open window always caught (scripts/bench-chaos.ts);
+//   9. the HTML report of 10 008 cells with 1 000 failing cells carrying evidence: file size, load time in Chromium (scripts/bench-html.ts).
+//      `npm run bench -- --html` prints only this figure.
 import { execa } from 'execa';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +20,7 @@ import type { RunResult } from '../src/model/index.js';
 import { benchContainers } from './bench-containers.js';
 import { benchChaos } from './bench-chaos.js';
 import { benchHbone } from './bench-hbone.js';
+import { benchHtmlReport } from './bench-html.js';
 import { buildDist } from './build.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -156,6 +159,7 @@ async function bareHandshakeLoop(durationMs: number, concurrency: number): Promi
 
 async function main(): Promise<void> {
   console.log(`meshconform bench — node ${process.version}, ${(await import('node:os')).cpus().length} cores${quick ? ' (quick)' : ''}\n`);
+  if (args.has('--html')) return benchHtmlReport({ work, fmt });
 
   // 0. start-up: the compiled CLI as a user starts it (median of 7 runs each)
   await buildDist();
@@ -233,6 +237,7 @@ async function main(): Promise<void> {
   await benchHbone({ work, quick, bareRate: bare, fmt });
   console.log();
   await benchChaos({ work, quick, timedRun, fmt });
+  await benchHtmlReport({ work, fmt });
 }
 
 try {

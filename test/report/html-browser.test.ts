@@ -1,15 +1,18 @@
 import { expect } from 'chai';
 import { execa } from 'execa';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import type { RunResult } from '../../src/model/index.js';
-import { compareRuns, renderHtml } from '../../src/report/index.js';
+import { cellReproduceCommand, compareRuns, renderHtml } from '../../src/report/index.js';
+import { openReporters, writeOutputs } from '../../src/run/outputs.js';
 import { citedRuleIds, parseSpec, plainRuleText } from '../../src/report/spec-rules.js';
 import { requireCapability } from '../support/require.js';
 import { XSS, bigRun, hostileBaseline, hostileRun } from './html-fixtures.js';
+import { hostileEvidence, redactedKeyLog, withEvidence } from './evidence-fixtures.js';
+import { PassThrough } from 'node:stream';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const bin = join(root, 'bin/meshconform.js');
@@ -342,6 +345,89 @@ describe('HTML report in a real browser (Debian Chromium + playwright-core)', fu
     expect(await section.isVisible()).to.equal(true);
     expect(o.errors).to.deep.equal([]);
     expect(o.requests).to.deep.equal([pathToFileURL(join(out, 'latest', 'index.html')).href]);
+    await page.close();
+  });
+
+  it("opens a failing cell to the data plane's evidence, collapsed: logs, config, attachments, wire, rerun command; hostile evidence inert", async () => {
+    const key = redactedKeyLog();
+    expect(key).to.contain('PRIVATE KEY----- [redacted]');
+    const base = withEvidence(hostileRun(), { attachments: true });
+    const si = 1; // the scenario with hostile names
+    const target = base.scenarios[si]!.cells.find((c) => c.verdict === 'fail')!;
+    const bad = hostileEvidence(target, key);
+    const cell = { ...target, observed: { ...target.observed!, wire: bad.wire }, evidence: bad.evidence };
+    const scenarios = base.scenarios.map((s, i) => (i === si ? { ...s, cells: s.cells.map((c) => (c.key === cell.key ? cell : c)), attachments: bad.attachments } : s));
+    const run: RunResult = { ...base, scenarios, options: { ...base.options, flags: { ...base.options.flags, 'data-plane': `exec:./proxy ${XSS.script}`, defect: [XSS.alert] } } };
+    // Written as a run writes it: the attachments land beside index.html.
+    const outRoot = join(work, 'evidence-out');
+    const runDir = await writeOutputs(run, openReporters(['json', 'html'], new PassThrough()), outRoot);
+    expect(readdirSync(join(runDir, 'evidence')).sort()).to.deep.equal(['s0-data-plane-log.txt', 's2-data-plane-log.txt', 'whole-log.txt']);
+    const file = join(runDir, 'index.html');
+    const o = await open(file);
+    const { page } = o;
+
+    const matrixCell = page.locator(cellSelector(cell.key));
+    expect(await matrixCell.getAttribute('data-evidence')).to.equal('true');
+    await matrixCell.click();
+    await page.getByTestId('evidence').waitFor({ state: 'visible' });
+    const part = (name: string) => page.locator(`[data-testid=evidence] details[data-part=${name}]`);
+    // Collapsed until asked.
+    for (const name of ['logs', 'config', 'wire']) expect(await part(name).evaluate((d) => (d as unknown as { open: boolean }).open), name).to.equal(false);
+    expect(await page.locator('[data-testid=evidence] [data-field=log-line]').first().isVisible()).to.equal(false);
+
+    // Log lines: time, stream, text as text; control characters and bidi overrides visible; 200 drawn, the rest counted.
+    await part('logs').locator('summary').click();
+    const lines = page.locator('[data-testid=evidence] [data-field=log-line]');
+    expect(await lines.count()).to.equal(200);
+    expect(await lines.nth(0).locator('td.x').innerText()).to.equal(`0 ${XSS.script}`);
+    expect(await lines.nth(0).locator('td.t').innerText()).to.match(/^\d\d:\d\d:\d\d\.\d{3} \(−900 ms\)$/);
+    expect(await lines.nth(1).locator('td.s').innerText()).to.equal('stderr');
+    expect(await lines.nth(2).locator('td.x').innerText()).to.equal('2 \\u001b[31mred\\u001b[0m\\u0000nul\\u0007bell');
+    expect(await lines.nth(3).locator('td.x').innerText()).to.equal('3 left \\u202eright-to-left\\u202c');
+    expect(await lines.nth(4).locator('td.x').innerText()).to.contain('-----BEGIN PRIVATE KEY----- [redacted] -----END PRIVATE KEY-----');
+    expect(await field(o, 'logs-more')).to.equal('… 50 more lines (in report.json)');
+
+    // The configuration the data plane held.
+    await part('config').locator('summary').click();
+    expect(await field(o, 'config')).to.equal(bad.evidence.config!.text);
+    expect(await part('config').locator('summary').innerText()).to.contain(XSS.alert);
+
+    // Attachments: links beside the report; an id that would leave the folder and an unknown id are not links.
+    const items = page.locator('[data-testid=evidence] [data-field=attachments] li');
+    expect(await items.count()).to.equal(3);
+    const link = page.locator('[data-testid=evidence] [data-field=attachment-link]');
+    expect(await link.evaluateAll((els) => els.map((e) => [e.getAttribute('href'), e.textContent]))).to.deep.equal([['evidence/whole-log.txt', `whole log ${XSS.marker}`]]);
+    expect(await items.nth(1).innerText()).to.equal('../../escape (not kept)');
+    expect(await items.nth(2).innerText()).to.equal('missing-one (not kept)');
+
+    // What came over the wire.
+    await part('wire').locator('summary').click();
+    const bytes = await field(o, 'wire-bytes');
+    expect(bytes.split('\n')[0]).to.equal('0000  48 54 54 50 2f 31 2e 31  20 34 30 30 20 3c 2f 73  |HTTP/1.1 400 </s|');
+    expect(await field(o, 'wire-chain'))
+      .to.contain(`subject CN=${XSS.marker}`)
+      .and.contain(`issuer CN=${XSS.script}`)
+      .and.contain(XSS.svg);
+
+    // The command that reruns exactly this cell.
+    const command = await field(o, 'reproduce');
+    expect(command).to.equal(cellReproduceCommand(run, cell));
+    expect(command).to.match(/^npx meshconform run 'scenarios\/<\/script><script>.*\.yaml' --only-cell '.*' --backend local --data-plane 'exec:\.\/proxy <\/script>/);
+
+    // Nothing ran; no key material, only its redaction.
+    await expectInert(o, file);
+    const html = await page.content();
+    expect(html).to.not.match(/PRIVATE KEY-----\s*MII/);
+    expect(html).to.not.match(/MII[A-Za-z0-9+/]{20}/);
+    await scrollTop(page);
+    await page.screenshot({ path: join(SHOTS, 'html-report-evidence.png'), fullPage: true });
+
+    // The attachment link opens the file beside the report, as text.
+    await link.click();
+    await page.waitForURL(/evidence\/whole-log\.txt$/);
+    expect(await page.locator('body').innerText()).to.contain(XSS.script);
+    expect(await page.evaluate(() => (globalThis as unknown as { __xss?: unknown }).__xss)).to.equal(undefined);
+    expect(o.dialogs).to.deep.equal([]);
     await page.close();
   });
 

@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { fileURLToPath } from 'node:url';
+import type { Attachment, RunResult } from '../../src/model/index.js';
 import { HTML_REPORT_FILE, REPORTER_NAMES, htmlReporter, jsonForScript, renderHtml, validateRunResult } from '../../src/report/index.js';
+import { HTML_ATTACHMENT_CHARS } from '../../src/report/html/html-reporter.js';
 import { XSS, hostileBaseline, hostileRun } from './html-fixtures.js';
 import { CLIENT_SHORT_NAMES } from '../../src/report/client-labels.js';
 import { bundleReportScript } from '../../src/report/html/report-script.js';
@@ -13,7 +15,7 @@ import { bundleReportScript } from '../../src/report/html/report-script.js';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
 /** The JSON embedded in the page, parsed as the browser will. */
-function embedded(html: string): { run: unknown; policyYaml: string[]; comparison: { regressions: unknown[] } | null } {
+function embedded(html: string): { run: unknown; policyYaml: string[]; comparison: { regressions: unknown[] } | null; omittedAttachments: string[] } {
   const m = /<script type="application\/json" id="meshconform-data">([\s\S]*?)<\/script>/.exec(html);
   expect(m, 'data script').to.not.equal(null);
   return JSON.parse(m![1]!) as never;
@@ -37,6 +39,22 @@ describe('html reporter (index.html)', () => {
     expect(data.run).to.deep.equal(JSON.parse(JSON.stringify(run)));
     expect(data.comparison?.regressions).to.have.length(2);
     expect(data.policyYaml[1]).to.contain(`name: ${XSS.marker}`);
+  });
+
+  it('embeds attachments up to a total, then leaves their text to the files beside the report', () => {
+    const base = hostileRun();
+    const mib = 'x'.repeat(1024 * 1024);
+    const attachments: Attachment[] = Array.from({ length: 18 }, (_, i) => ({ id: `log-${i}`, label: `log ${i}`, mediaType: 'text/plain', text: mib }));
+    const run: RunResult = { ...base, scenarios: [{ ...base.scenarios[0]!, attachments }, ...base.scenarios.slice(1)] };
+    const html = renderHtml(run);
+    const data = embedded(html);
+    const kept = (data.run as RunResult).scenarios[0]!.attachments!;
+    expect(kept.filter((a) => a.text.length > 0).map((a) => a.id)).to.deep.equal(attachments.slice(0, 16).map((a) => a.id));
+    expect(data.omittedAttachments).to.deep.equal(['log-16', 'log-17']);
+    expect(kept.map((a) => a.id)).to.deep.equal(attachments.map((a) => a.id));
+    expect(html.length).to.be.below(HTML_ATTACHMENT_CHARS + 2 * 1024 * 1024);
+    // A run within the bound is embedded unchanged.
+    expect(embedded(renderHtml(base)).omittedAttachments).to.deep.equal([]);
   });
 
   it('is self-contained: no external URL, and a CSP that admits exactly the inlined scripts', () => {

@@ -60,11 +60,35 @@ function policyId(manifest: unknown): { namespace: string; name: string } {
   return { namespace: typeof meta?.namespace === 'string' ? meta.namespace : '', name: typeof meta?.name === 'string' ? meta.name : '' };
 }
 
-/** The view data the page renders: the RunResult untouched, plus what is easier to compute in Node. */
+/** Attachment text the page embeds in all; beyond it, attachments are only the files beside the report. */
+export const HTML_ATTACHMENT_CHARS = 16 * 1024 * 1024;
+
+/** The run as the page embeds it: untouched, unless its attachments outgrow the page (their text is then left out, in order). */
+function embeddedRun(result: RunResult): { run: RunResult; omitted: string[] } {
+  let left = HTML_ATTACHMENT_CHARS;
+  const omitted: string[] = [];
+  const scenarios = result.scenarios.map((s) => {
+    if (!s.attachments) return s;
+    const attachments = s.attachments.map((a) => {
+      if (a.text.length <= left) {
+        left -= a.text.length;
+        return a;
+      }
+      omitted.push(a.id);
+      return { ...a, text: '' };
+    });
+    return { ...s, attachments };
+  });
+  return omitted.length === 0 ? { run: result, omitted } : { run: { ...result, scenarios }, omitted };
+}
+
+/** The view data the page renders: the RunResult untouched (but for outsized attachments), plus what is easier to compute in Node. */
 function pageData(result: RunResult, input: HtmlReportInput): PageData {
   const policyDocs = result.scenarios.map((s) => s.policies.map((p) => ({ ...policyId(p), yaml: stringify(p, { lineWidth: 0 }) })));
+  const { run, omitted } = embeddedRun(result);
   return {
-    run: result,
+    run,
+    omittedAttachments: omitted,
     clients: clientColumns(result.scenarios.flatMap((s) => s.cells)),
     policyDocs,
     policyYaml: policyDocs.map((docs) => docs.map((d) => d.yaml).join('---\n')),

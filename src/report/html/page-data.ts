@@ -12,6 +12,8 @@ export interface PolicyDoc {
 /** What html-reporter.ts embeds in #meshconform-data and assets/report.ts renders. */
 export interface PageData {
   readonly run: RunResult;
+  /** Attachments whose text the page left out (too much in all): only their files beside the report hold it. */
+  readonly omittedAttachments: readonly string[];
   readonly clients: readonly ClientKind[];
   /** Per scenario run (same index as run.scenarios). */
   readonly policyDocs: readonly (readonly PolicyDoc[])[];

@@ -13,10 +13,10 @@ const MAX_INLINE_CHARS = 100_000;
 const PROBLEM = new Set(['fail', 'flaky', 'error']);
 
 /** Everything below "Observed" in the drill-down of `c`. */
-export function cellEvidence(run: RunResult, s: ScenarioResult, c: CellResult): DocumentFragment {
+export function cellEvidence(run: RunResult, s: ScenarioResult, c: CellResult, omitted: ReadonlySet<string>): DocumentFragment {
   const out = document.createDocumentFragment();
   const problem = PROBLEM.has(c.verdict);
-  if (c.evidence) out.append(h('h3', null, 'The data plane’s side'), dataPlaneEvidence(c.evidence, s, c.observed?.timings.startedAt));
+  if (c.evidence) out.append(h('h3', null, 'The data plane’s side'), dataPlaneEvidence(c.evidence, s, c.observed?.timings.startedAt, omitted));
   else if (problem)
     out.append(
       h('h3', null, 'The data plane’s side'),
@@ -37,7 +37,7 @@ export function cellEvidence(run: RunResult, s: ScenarioResult, c: CellResult): 
   return out;
 }
 
-function dataPlaneEvidence(e: CellEvidence, s: ScenarioResult, probeStart: number | undefined): DocumentFragment {
+function dataPlaneEvidence(e: CellEvidence, s: ScenarioResult, probeStart: number | undefined, omitted: ReadonlySet<string>): DocumentFragment {
   const out = document.createDocumentFragment();
   if (e.logs) out.append(logsDetails(e.logs, probeStart));
   if (e.config) {
@@ -50,7 +50,7 @@ function dataPlaneEvidence(e: CellEvidence, s: ScenarioResult, probeStart: numbe
       ),
     );
   }
-  if (e.attachments?.length) out.append(attachmentList(e.attachments, s.attachments ?? []));
+  if (e.attachments?.length) out.append(attachmentList(e.attachments, s.attachments ?? [], omitted));
   return out;
 }
 
@@ -95,13 +95,19 @@ function logsDetails(logs: NonNullable<CellEvidence['logs']>, probeStart: number
   );
 }
 
-function attachmentList(ids: readonly string[], all: readonly Attachment[]): HTMLElement {
+function attachmentList(ids: readonly string[], all: readonly Attachment[], omitted: ReadonlySet<string>): HTMLElement {
   const list = h('ul', { class: 'attachments', 'data-field': 'attachments' });
   for (const id of ids) {
     const a = all.find((x) => x.id === id);
     const path = a ? attachmentPath(a) : undefined;
     if (!a || !path) {
       list.append(h('li', { class: 'empty' }, shown(id) + ' (not kept)'));
+      continue;
+    }
+    if (omitted.has(a.id)) {
+      list.append(
+        h('li', { 'data-attachment': a.id }, h('a', { href: path, 'data-field': 'attachment-link' }, shown(a.label)), ' · ' + path + ' (not embedded in this page: too large)'),
+      );
       continue;
     }
     const size = a.text.length < 1024 ? a.text.length + ' characters' : (a.text.length / 1024).toFixed(1) + ' K characters';
@@ -167,7 +173,7 @@ export function hexDump(hex: string, text: string): string {
   for (let i = 0; i < bytes.length; i += 16) {
     const row = bytes.slice(i, i + 16);
     const hexPart = (row.slice(0, 8).join(' ') + '  ' + row.slice(8).join(' ')).padEnd(48);
-    rows.push(i.toString(16).padStart(4, '0') + '  ' + hexPart + (aligned ? ' |' + shown(text.slice(i, i + 16)) + '|' : ''));
+    rows.push(i.toString(16).padStart(4, '0') + '  ' + hexPart + (aligned ? '  |' + shown(text.slice(i, i + 16)) + '|' : ''));
   }
   if (!aligned && text) rows.push('', shown(text.slice(0, 1024)));
   return rows.join('\n');

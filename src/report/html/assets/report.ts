@@ -53,6 +53,7 @@ function byId<T extends HTMLElement>(id: string): T {
 const data = JSON.parse(byId('meshconform-data').textContent ?? 'null') as PageData;
 const run = data.run;
 const comparison = data.comparison;
+const omittedAttachments: ReadonlySet<string> = new Set(data.omittedAttachments ?? []);
 const app = byId('app');
 
 function ms(n: number | undefined): string | undefined {
@@ -692,7 +693,7 @@ function openEvidence(key: string): void {
   );
   const ch = changes.get(key);
   if (ch) panel.append(h('p', { 'data-field': 'baseline' }, ch.kind === 'added' ? 'new since the baseline' : 'baseline verdict: ' + ch.before + ' (' + ch.kind + ')'));
-  panel.append(expectedEvidence(c), decidedByEvidence(c, hit.si), observedEvidence(c), cellEvidence(run, s, c));
+  panel.append(expectedEvidence(c), decidedByEvidence(c, hit.si), observedEvidence(c), cellEvidence(run, s, c, omittedAttachments));
   panel.append(h('p', { class: 'meta mono' }, 'cell ' + key));
   panel.hidden = false;
   try {
