@@ -917,7 +917,20 @@ async function installIstio(k: Kube, o: KindBackendOptions, run: OpenOptions, ct
   await must(
     k,
     {
-      argv: ['istioctl', '--context', k.context(), 'install', '-y', '--set', `profile=${o.istioProfile}`, '--set', `meshConfig.trustDomain=${run.trustDomain}`],
+      // The access log (one line per connection on the sidecar's stdout) is what a failing cell's evidence shows.
+      argv: [
+        'istioctl',
+        '--context',
+        k.context(),
+        'install',
+        '-y',
+        '--set',
+        `profile=${o.istioProfile}`,
+        '--set',
+        `meshConfig.trustDomain=${run.trustDomain}`,
+        '--set',
+        'meshConfig.accessLogFile=/dev/stdout',
+      ],
       timeoutMs: o.installTimeoutMs,
     },
     (r) =>
