@@ -253,6 +253,7 @@ class HboneProbe {
     let size = 0;
     const received = () => Buffer.concat(chunks, size).toString('utf8');
     stream.on('data', (chunk: Buffer) => {
+      this.trace.received?.push(chunk);
       chunks.push(chunk);
       size += chunk.length;
       if (chunk.includes(0x0a)) {
@@ -271,6 +272,7 @@ class HboneProbe {
     const tapped: Buffer[] = [];
     let tappedBytes = 0;
     stream.on('data', (chunk: Buffer) => {
+      this.trace.received?.push(chunk);
       if (tappedBytes < MAX_TAP_BYTES) {
         tapped.push(chunk);
         tappedBytes += chunk.length;

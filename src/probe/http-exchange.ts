@@ -6,6 +6,7 @@ import { closed, openConnection, type ConnectionTrace, type TlsOptions } from '.
 import { denied, outcomeOfError, outcomeOfHttpStatus, outcomeOfReplyLine, printable, type Outcome } from './outcome.js';
 import type { ProbeContext } from './probe-context.js';
 import { timeoutOutcome } from './timeout-outcome.js';
+import type { ReceivedBytes } from './wire-evidence.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 const MAX_TAP_BYTES = 4096;
@@ -22,14 +23,17 @@ export async function httpExchange(job: ProbeJob, ctx: ProbeContext, tlsOptions:
   let failConnect: ((err: Error) => void) | undefined;
   const tapped: Buffer[] = [];
   let tappedBytes = 0;
-  const tap = (socket: net.Socket) => {
+  const tap = (socket: net.Socket, received: ReceivedBytes | undefined) => {
     // undici pulls with socket.read() on 'readable'; wrapping read on this one socket copies the first bytes.
     const read = socket.read.bind(socket);
     socket.read = (size?: number) => {
       const chunk: unknown = read(size);
-      if (Buffer.isBuffer(chunk) && tappedBytes < MAX_TAP_BYTES) {
-        tapped.push(chunk);
-        tappedBytes += chunk.length;
+      if (Buffer.isBuffer(chunk)) {
+        received?.push(chunk);
+        if (tappedBytes < MAX_TAP_BYTES) {
+          tapped.push(chunk);
+          tappedBytes += chunk.length;
+        }
       }
       return chunk;
     };
@@ -50,7 +54,7 @@ export async function httpExchange(job: ProbeJob, ctx: ProbeContext, tlsOptions:
       };
       conn = openConnection(job, ctx, tlsOptions, (socket) => {
         called = true;
-        tap(socket);
+        tap(socket, conn?.trace.received);
         callback(null, socket);
       });
       conn.socket.once('error', failConnect);

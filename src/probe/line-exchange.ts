@@ -67,6 +67,7 @@ export function lineExchange(job: ProbeJob, ctx: ProbeContext, tlsOptions: TlsOp
       );
 
     socket.on('data', (chunk: Buffer) => {
+      trace.received?.push(chunk);
       chunks.push(chunk);
       size += chunk.length;
       if (mx === 'pending') {

@@ -3,6 +3,7 @@ import tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import type { MxEvidence, ProbeJob, TlsEvidence } from '../model/index.js';
 import type { ProbeContext } from './probe-context.js';
+import { chainEvidence, peerX509, ReceivedBytes, type ChainEvidence } from './wire-evidence.js';
 
 /** What happened on one probe connection, recorded as it happens (the classifier reads it afterwards). */
 export interface ConnectionTrace {
@@ -14,6 +15,13 @@ export interface ConnectionTrace {
   tls?: TlsEvidence;
   /** The server's metadata-exchange preamble (peer-exchange.ts), once read. */
   mx?: MxEvidence;
+  /** The certificate chain the server presented (TLS only), bounded. */
+  chain?: ChainEvidence;
+  /**
+   * What the server sent, as the exchange read it: the decrypted bytes after TLS, the raw ones without; for HBONE,
+   * what came through the tunnel. Bytes of a failed handshake never reach JavaScript, so they are not here.
+   */
+  readonly received?: ReceivedBytes;
   /** The first error the socket emitted. */
   error?: Error;
   /** The peer closed its side (FIN). */
@@ -36,7 +44,7 @@ export function openConnection(
   tlsOptions: TlsOptions | null,
   onReady: (socket: net.Socket) => void,
 ): { socket: net.Socket; trace: ConnectionTrace } {
-  const trace: ConnectionTrace = { t0: performance.now(), phase: 'connect', eof: false };
+  const trace: ConnectionTrace = { t0: performance.now(), phase: 'connect', eof: false, received: new ReceivedBytes() };
   const elapsed = () => performance.now() - trace.t0;
   const socket = tlsOptions
     ? tls.connect({
@@ -61,6 +69,8 @@ export function openConnection(
     socket.once('secureConnect', () => {
       trace.handshakeMs = elapsed() - (trace.connectMs ?? 0);
       trace.tls = ctx.tlsEvidence(socket as tls.TLSSocket, job.expectedServerIdentity);
+      // After the context, which may read Node's legacy peer object first (wire-evidence.ts peerX509).
+      trace.chain = chainEvidence(peerX509(socket as tls.TLSSocket));
       trace.phase = 'reply';
       onReady(socket);
     });

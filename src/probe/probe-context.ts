@@ -3,6 +3,7 @@ import tls from 'node:tls';
 import { CREDENTIAL_NAMES, type TlsEvidence } from '../model/index.js';
 import { ProbeError } from '../util/errors.js';
 import type { CredentialName, ProbeMaterial } from './probe-material.js';
+import { peerX509 } from './wire-evidence.js';
 
 type Issuer = TlsEvidence['serverIssuer'];
 
@@ -37,10 +38,10 @@ export function createProbeContext(material: ProbeMaterial): ProbeContext {
 
   // Data planes present few distinct certificates; verifying each once keeps the per-probe cost to a hash lookup.
   const issuerCache = new Map<string, Issuer>();
-  const issuerOf = (socket: tls.TLSSocket, leaf: X509Certificate): Issuer => {
+  const issuerOf = (leaf: X509Certificate): Issuer => {
     const cached = issuerCache.get(leaf.fingerprint256);
     if (cached) return cached;
-    const issuer = classifyChain(leaf, socket, meshRoots, appRoots);
+    const issuer = classifyChain(leaf, meshRoots, appRoots);
     if (issuerCache.size >= ISSUER_CACHE_LIMIT) issuerCache.clear();
     issuerCache.set(leaf.fingerprint256, issuer);
     return issuer;
@@ -49,8 +50,8 @@ export function createProbeContext(material: ProbeMaterial): ProbeContext {
   return {
     secureContext: (credential) => contexts.get(credential),
     tlsEvidence(socket, expectedServerIdentity) {
-      const leaf = socket.getPeerX509Certificate();
-      const serverIssuer = leaf ? issuerOf(socket, leaf) : 'unknown';
+      const leaf = peerX509(socket);
+      const serverIssuer = leaf ? issuerOf(leaf) : 'unknown';
       const serverIdentity = leaf ? uriSan(leaf) : null;
       return {
         version: socket.getProtocol() ?? null,
@@ -76,13 +77,13 @@ function parseBundle(pem: string, what: string): X509Certificate[] {
 const signedBy = (cert: X509Certificate, issuer: X509Certificate) => cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
 
 /** Walks the presented chain (leaf, then intermediates the server sent) up to a mesh or app root. */
-function classifyChain(leaf: X509Certificate, socket: tls.TLSSocket, meshRoots: X509Certificate[], appRoots: X509Certificate[]): Issuer {
+function classifyChain(leaf: X509Certificate, meshRoots: X509Certificate[], appRoots: X509Certificate[]): Issuer {
   let intermediates: X509Certificate[] | undefined;
   let current = leaf;
   for (let depth = 0; depth < MAX_CHAIN_DEPTH; depth++) {
     if (meshRoots.some((r) => signedBy(current, r))) return 'mesh';
     if (appRoots.some((r) => signedBy(current, r))) return 'app';
-    intermediates ??= presentedChain(socket);
+    intermediates ??= presentedChain(leaf);
     const next = intermediates.find((c) => c.ca && c.fingerprint256 !== current.fingerprint256 && signedBy(current, c));
     if (!next) break;
     current = next;
@@ -90,16 +91,15 @@ function classifyChain(leaf: X509Certificate, socket: tls.TLSSocket, meshRoots: 
   return 'unknown';
 }
 
-function presentedChain(socket: tls.TLSSocket): X509Certificate[] {
+/** The certificates the server sent after the leaf (Node links them from the peer certificate it read). */
+function presentedChain(leaf: X509Certificate): X509Certificate[] {
   const out: X509Certificate[] = [];
-  let c: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
-  const seen = new Set<string>();
-  while (c?.raw && !seen.has(c.fingerprint256) && out.length <= MAX_CHAIN_DEPTH) {
+  const seen = new Set([leaf.fingerprint256]);
+  for (let c = leaf.issuerCertificate; c && !seen.has(c.fingerprint256) && out.length < MAX_CHAIN_DEPTH; c = c.issuerCertificate) {
     seen.add(c.fingerprint256);
-    out.push(new X509Certificate(c.raw));
-    c = c.issuerCertificate;
+    out.push(c);
   }
-  return out.slice(1);
+  return out;
 }
 
 /** The first URI SAN (a SPIFFE ID has exactly one). Node quotes values holding separators, so both forms are read. */

@@ -9,6 +9,7 @@ import { lineExchange } from './line-exchange.js';
 import type { ConnectionTrace, TlsOptions } from './open-connection.js';
 import type { Outcome } from './outcome.js';
 import type { ProbeContext } from './probe-context.js';
+import { wireEvidence } from './wire-evidence.js';
 import { ProbeError } from '../util/errors.js';
 
 export interface ProbeOptions {
@@ -85,7 +86,8 @@ function observation(outcome: Outcome, trace: ConnectionTrace, tlsClient: boolea
     ...(t.tunnelMs !== undefined ? { tunnelMs: t.tunnelMs } : {}),
     totalMs: t.totalMs,
   };
-  const base = { timings, attempts: 1, ...(trace.tls ? { tls: trace.tls } : {}), ...(trace.mx ? { mx: trace.mx } : {}) };
+  const wire = wireEvidence(trace.received, trace.chain);
+  const base = { timings, attempts: 1, ...(trace.tls ? { tls: trace.tls } : {}), ...(trace.mx ? { mx: trace.mx } : {}), ...(wire ? { wire } : {}) };
   switch (outcome.kind) {
     case 'echo': {
       const issuer = trace.tls?.serverIssuer ?? 'unknown';

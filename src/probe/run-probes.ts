@@ -67,6 +67,8 @@ export async function runProbes(jobs: readonly ProbeJob[], ctx: ProbeContext, op
             timings: obs.timings,
             attempts: obs.attempts,
             ...(obs.tls ? { tls: obs.tls } : {}),
+            ...(obs.mx ? { mx: obs.mx } : {}),
+            ...(obs.wire ? { wire: obs.wire } : {}),
           };
         }
       }
