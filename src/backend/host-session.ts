@@ -1,11 +1,11 @@
-import type { Backend, BackendSession, RunBackend } from '../model/index.js';
+import type { Backend, BackendSession, HostBackend } from '../model/index.js';
 
 /**
  * The strategy of the backends that start each scenario's environment on this host: the data plane starts with its
  * policies in place (cells settle by retries), scenarios may overlap, the host probes, and closing the session sweeps
  * whatever the run left (docker and netns label every resource with the run id).
  */
-export function hostBackend(b: Backend): RunBackend {
+export function hostBackend(b: HostBackend): Backend {
   return {
     name: b.name,
     settle: 'retries',
@@ -24,6 +24,6 @@ export function hostBackend(b: Backend): RunBackend {
   };
 }
 
-export function isRunBackend(b: Backend | RunBackend): b is RunBackend {
+export function isSessionBackend(b: HostBackend | Backend): b is Backend {
   return 'open' in b;
 }

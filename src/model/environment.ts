@@ -208,7 +208,7 @@ export interface BackendSession {
  * An environment strategy: local processes, network namespaces, containers, or a Kubernetes cluster with a mesh.
  * The one pipeline (src/run/pipeline.ts) opens a session, deploys each scenario, probes, settles and judges.
  */
-export interface RunBackend {
+export interface Backend {
   readonly name: string;
   /** How cells settle here (see SettleKind). */
   readonly settle: SettleKind;
@@ -233,9 +233,9 @@ export interface RunBackend {
 
 /**
  * A backend whose environments are started one by one on this host (local processes, network namespaces, containers);
- * `hostBackend` (src/backend/host-session.ts) makes it a RunBackend.
+ * `hostBackend` (src/backend/host-session.ts) makes it a Backend.
  */
-export interface Backend {
+export interface HostBackend {
   readonly name: string;
   /** Choices made for this run (addresses, network), recorded in the report so a rerun can reproduce them. */
   readonly details?: Readonly<Record<string, string>>;

@@ -9,7 +9,7 @@ import type {
   Expectation,
   MeshMode,
   ProbeJob,
-  RunBackend,
+  Backend,
   Scenario,
   ScenarioResult,
   WorkloadKey,
@@ -56,7 +56,7 @@ export type ChaosPreparation =
  */
 export function prepareChaos(
   units: readonly { readonly s: Scenario; readonly m: MeshMode; readonly skip?: string }[],
-  o: { readonly backend: RunBackend; readonly seed?: number; readonly dataPlane: DataPlaneSpec },
+  o: { readonly backend: Backend; readonly seed?: number; readonly dataPlane: DataPlaneSpec },
 ): Map<Scenario, ChaosPreparation> {
   const out = new Map<Scenario, ChaosPreparation>();
   const problems: { message: string; source: { file: string; line: number; column: number } }[] = [];

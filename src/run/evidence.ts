@@ -1,4 +1,4 @@
-import type { Attachment, CellResult, Environment, EvidenceRequest } from '../model/index.js';
+import type { Attachment, CellResult, Environment, EvidenceRequest, Observation } from '../model/index.js';
 import { EVIDENCE_BOUNDS } from '../util/evidence-text.js';
 
 /** How long the pipeline waits for a backend's evidence before it stops the environment without it. */
@@ -33,6 +33,8 @@ export async function gatherEvidence(
   cells: readonly CellResult[],
   o: { readonly unitStart: number; readonly budget: EvidenceBudget; readonly interrupt?: AbortSignal },
 ): Promise<{ cells: CellResult[]; attachments?: Attachment[] }> {
+  // Wire evidence is kept where it explains something: a scale run's passing cells would carry megabytes of it.
+  cells = cells.map((c) => (wanted(c) || !c.observed?.wire ? c : { ...c, observed: withoutWire(c.observed) }));
   const requests = cells.filter(wanted).map((c) => requestOf(c, o.unitStart));
   if (!env.evidence || requests.length === 0 || o.interrupt?.aborted) return { cells: [...cells] };
   let timer: NodeJS.Timeout | undefined;
@@ -58,4 +60,9 @@ export async function gatherEvidence(
   } finally {
     clearTimeout(timer);
   }
+}
+
+function withoutWire(o: Observation): Observation {
+  const { wire: _wire, ...rest } = o;
+  return rest as Observation;
 }

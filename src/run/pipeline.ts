@@ -4,12 +4,24 @@
  * policy (retries, or convergence), judge, tear down. Chaos scenarios take the chaos driver in place of settling.
  */
 import { randomBytes } from 'node:crypto';
-import type { Backend, BackendSession, CellResult, Claim, DataPlaneSpec, MeshMode, ModeDifferential, RunBackend, RunResult, Scenario, ScenarioResult } from '../model/index.js';
+import type {
+  Backend,
+  BackendSession,
+  CellResult,
+  Claim,
+  DataPlaneSpec,
+  HostBackend,
+  MeshMode,
+  ModeDifferential,
+  RunResult,
+  Scenario,
+  ScenarioResult,
+  SessionPki,
+} from '../model/index.js';
 import { RUN_RESULT_API_VERSION } from '../model/index.js';
 import { modeDifferentials, summarize } from '../diff/index.js';
 import { createMeshPki, KEYS_PER_PKI, prepareKeyPairs, type MeshPki } from '../pki/index.js';
-import type { SessionPki } from '../model/index.js';
-import { hostBackend, isRunBackend } from '../backend/host-session.js';
+import { hostBackend, isSessionBackend } from '../backend/host-session.js';
 import type { ConvergenceOptions } from '../backend/kube/index.js';
 import { UsageError } from '../util/errors.js';
 import { prepareChaos } from './chaos-driver.js';
@@ -33,7 +45,7 @@ export interface RunOptions {
   readonly scenarios: readonly Scenario[];
   readonly paths: readonly string[];
   readonly grep?: string;
-  readonly backend: RunBackend | Backend;
+  readonly backend: Backend | HostBackend;
   /** The system under test: a data plane the harness starts, or (on Kubernetes) the mesh's name for the report. */
   readonly dataPlane: DataPlaneSpec;
   readonly echoArgv: readonly string[];
@@ -88,7 +100,7 @@ export function newRunId(now = new Date()): string {
 }
 
 /** The settle policy the backend's family needs, from the options; an option it cannot honour is a usage error. */
-export function settlePolicyFor(backend: RunBackend, o: Pick<RunOptions, 'retries' | 'convergence'>): SettlePolicy {
+export function settlePolicyFor(backend: Backend, o: Pick<RunOptions, 'retries' | 'convergence'>): SettlePolicy {
   if (backend.settle === 'retries') {
     if (o.convergence) throw new UsageError(`the ${backend.name} backend settles cells by retries: convergence options do not apply`);
     return settleByRetries(o.retries ?? 1);
@@ -105,7 +117,7 @@ export function settlePolicyFor(backend: RunBackend, o: Pick<RunOptions, 'retrie
 export async function runSuite(o: RunOptions): Promise<RunResult> {
   const runId = o.runId ?? newRunId();
   const started = new Date();
-  const backend = isRunBackend(o.backend) ? o.backend : hostBackend(o.backend);
+  const backend = isSessionBackend(o.backend) ? o.backend : hostBackend(o.backend);
   const settle = settlePolicyFor(backend, o);
   const log = o.log ?? (() => {});
   let units = planUnits(o.scenarios, backend, o.dataPlane);
@@ -185,7 +197,7 @@ async function runPkis(o: RunOptions, units: readonly Unit[], only: string | und
  * Runs units through `each` on up to `parallelScenarios` workers (one where the backend cannot overlap scenarios),
  * chaos scenarios last: their probes fire on a schedule and should not compete with a suite probing at full speed.
  */
-async function eachUnit(o: RunOptions, backend: RunBackend, units: readonly Planned[], each: (i: number) => Promise<void>): Promise<void> {
+async function eachUnit(o: RunOptions, backend: Backend, units: readonly Planned[], each: (i: number) => Promise<void>): Promise<void> {
   const order = units.map((_, i) => i).sort((a, b) => Number(units[a]!.chaos !== undefined) - Number(units[b]!.chaos !== undefined) || a - b);
   const workers = backend.parallelScenarios ? Math.max(1, Math.min(o.parallelScenarios, units.length)) : 1;
   let next = 0;
@@ -221,7 +233,7 @@ export function scenarioBase(u: Pick<Unit, 's' | 'm'>): Omit<ScenarioResult, 'su
 interface RunFacts {
   readonly runId: string;
   readonly started: Date;
-  readonly backend: RunBackend;
+  readonly backend: Backend;
   readonly settle: SettlePolicy;
   readonly session: BackendSession | undefined;
   readonly ran: readonly ScenarioResult[];

@@ -1,4 +1,4 @@
-import type { DataPlaneSpec, RunBackend, Scenario } from '../model/index.js';
+import type { DataPlaneSpec, Backend, Scenario } from '../model/index.js';
 import { expectations } from '../oracle/index.js';
 import { HarnessBugError } from '../util/errors.js';
 import { dataPlaneFor } from './data-plane-for-mode.js';
@@ -14,7 +14,7 @@ export interface Planned extends Unit {
  * Every scenario in each of its mesh modes, with the oracle's cells, or the typed reason this run skips it: the backend
  * cannot run it, or no data plane of the run implements the mode. An oracle exception is a bug, never a skip.
  */
-export function planUnits(scenarios: readonly Scenario[], backend: RunBackend, dataPlane: DataPlaneSpec): Unit[] {
+export function planUnits(scenarios: readonly Scenario[], backend: Backend, dataPlane: DataPlaneSpec): Unit[] {
   return scenarios.flatMap((s) =>
     (s.mode === 'both' ? (['sidecar', 'ambient'] as const) : [s.mode]).map((m): Unit => {
       const unsupported = backend.unsupported?.(s, m);
@@ -42,7 +42,7 @@ export interface RunTrustDomain {
  * One mesh has one trust domain: an installed mesh's own (read before anything is created), else the first runnable
  * scenario's. A scenario of another is never probed with certificates the mesh rejects.
  */
-export async function chooseTrustDomain(backend: RunBackend, units: readonly Unit[], scenarios: readonly Scenario[]): Promise<RunTrustDomain> {
+export async function chooseTrustDomain(backend: Backend, units: readonly Unit[], scenarios: readonly Scenario[]): Promise<RunTrustDomain> {
   const runnable = units.filter((u) => u.skip === undefined);
   const installed = runnable.length > 0 ? await backend.meshTrustDomain!() : undefined;
   const name = installed ?? runnable[0]?.s.trustDomain ?? scenarios[0]?.trustDomain ?? 'cluster.local';

@@ -1,4 +1,4 @@
-import type { BackendSession, Expectation, ProbeJob, Prober, RunBackend, ScenarioResult, WorkloadKey, WorkloadTls } from '../model/index.js';
+import type { BackendSession, Expectation, ProbeJob, Prober, Backend, ScenarioResult, WorkloadKey, WorkloadTls } from '../model/index.js';
 import { isHboneClient } from '../model/index.js';
 import { lintExpectations } from '../oracle/index.js';
 import { skippedCell, summarize } from '../diff/index.js';
@@ -17,7 +17,7 @@ import { gatherEvidence, type EvidenceBudget } from './evidence.js';
 export interface UnitRun {
   readonly o: RunOptions;
   readonly runId: string;
-  readonly backend: RunBackend;
+  readonly backend: Backend;
   readonly session: BackendSession;
   readonly settle: SettlePolicy;
   readonly pkis: ReadonlyMap<string, MeshPki>;

@@ -1,7 +1,7 @@
 // The one run pipeline with backends as strategies: typed skips, settle policies, oracle bugs, scenario overlap.
 import { expect } from 'chai';
 import { fileURLToPath } from 'node:url';
-import type { Environment, Observation, RunBackend, Scenario } from '../../src/model/index.js';
+import type { Environment, Observation, Backend, Scenario } from '../../src/model/index.js';
 import { loadScenarios } from '../../src/scenario/index.js';
 import { runSuite, settlePolicyFor, type RunOptions } from '../../src/run/pipeline.js';
 import { HarnessBugError, UsageError } from '../../src/util/errors.js';
@@ -12,9 +12,9 @@ const scenarioFile = (p: string) => `${root}scenarios/${p}`;
 const errorObservation = (): Observation => ({ status: 'error', message: 'stub prober', timings: { startedAt: Date.now(), totalMs: 0 }, attempts: 1 });
 
 /** A backend strategy that records what the pipeline asked of it; its prober answers every job with an error. */
-function stubBackend(settle: RunBackend['settle'], extra: Partial<RunBackend> = {}) {
+function stubBackend(settle: Backend['settle'], extra: Partial<Backend> = {}) {
   const calls = { opened: 0, deployed: [] as string[], closed: 0, inFlight: 0, maxInFlight: 0, applied: 0 };
-  const backend: RunBackend = {
+  const backend: Backend = {
     name: `stub-${settle}`,
     settle,
     parallelScenarios: settle === 'retries',
@@ -43,7 +43,7 @@ function stubBackend(settle: RunBackend['settle'], extra: Partial<RunBackend> = 
   return { backend, calls };
 }
 
-function options(scenarios: readonly Scenario[], backend: RunBackend, extra: Partial<RunOptions> = {}): RunOptions {
+function options(scenarios: readonly Scenario[], backend: Backend, extra: Partial<RunOptions> = {}): RunOptions {
   return {
     scenarios,
     paths: ['test'],

@@ -3,7 +3,7 @@ import { relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
 import type Dockerode from 'dockerode';
-import type { Backend, Environment, EnvironmentOptions, PeerAuthenticationManifest, Workload, WorkloadConfig, WorkloadKey, WorkloadTarget } from '../../model/index.js';
+import type { HostBackend, Environment, EnvironmentOptions, PeerAuthenticationManifest, Workload, WorkloadConfig, WorkloadKey, WorkloadTarget } from '../../model/index.js';
 import { workloadConfig } from '../workload-config.js';
 import { BackendError } from '../../util/errors.js';
 import { sleep } from '../../util/net.js';
@@ -29,7 +29,7 @@ export interface DockerBackendOptions {
 }
 
 /** The docker backend, plus the run-wide label sweep the CLI registers for SIGINT/SIGTERM. */
-export interface DockerBackend extends Backend {
+export interface DockerBackend extends HostBackend {
   /** From now on no environment of `runId` starts (a start in progress stops at its next container). Synchronous, for signal handlers. */
   closeRun(runId: string): void;
   /** closeRun, then removes every container and network labelled with `runId`, after waiting for starts in flight. Idempotent. */

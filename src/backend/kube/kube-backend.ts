@@ -13,7 +13,7 @@ import type {
   MeshMode,
   MtlsMode,
   PeerAuthenticationManifest,
-  RunBackend,
+  Backend,
   Scenario,
   SessionOptions,
   SessionPki,
@@ -150,7 +150,7 @@ export interface KubeScenario {
 }
 
 /** The kind and cluster backends: cells settle by convergence, one scenario at a time (policies are cluster-wide). */
-export interface KubeBackend extends RunBackend {
+export interface KubeBackend extends Backend {
   readonly name: 'kind' | 'cluster';
   readonly dryRun: boolean;
   /** Recorded in the report (environment.details). */

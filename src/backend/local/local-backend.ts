@@ -1,4 +1,4 @@
-import type { Backend, ChaosCapability, Environment, EnvironmentOptions } from '../../model/index.js';
+import type { HostBackend, ChaosCapability, Environment, EnvironmentOptions } from '../../model/index.js';
 import { BackendError } from '../../util/errors.js';
 import { bindProblem } from '../../util/net.js';
 import { startProcessEnvironment } from '../common/process-environment.js';
@@ -17,7 +17,7 @@ const LOCAL_CHAOS: readonly ChaosCapability[] = ['data-plane-process', 'workload
 const ADDRESSES_PER_SUBNET = 254 * 254;
 
 /** Loopback backend: every workload gets its own 127.x.y.z address, so declared ports are used as they are. */
-export function createLocalBackend(options: LocalBackendOptions = {}): Backend {
+export function createLocalBackend(options: LocalBackendOptions = {}): HostBackend {
   const subnet = options.subnet ?? `127.${64 + Math.floor(Math.random() * 190)}`;
   if (!/^127\.(\d{1,3})$/.test(subnet) || Number(subnet.split('.')[1]) > 255) {
     throw new BackendError(`invalid local subnet "${subnet}": expected the first two octets of a loopback /16, like 127.77`);

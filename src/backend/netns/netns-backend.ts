@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Backend, ChaosCapability, Environment, EnvironmentChaos, EnvironmentOptions } from '../../model/index.js';
+import type { HostBackend, ChaosCapability, Environment, EnvironmentChaos, EnvironmentOptions } from '../../model/index.js';
 import { BackendError } from '../../util/errors.js';
 import { claimSubnet, conflicts } from '../common/pick-subnet.js';
 import { startProcessEnvironment, type ChaosContext } from '../common/process-environment.js';
@@ -21,7 +21,7 @@ export interface NetnsBackendOptions {
 }
 
 /** The netns backend, plus the run-wide sweep the CLI registers for SIGINT/SIGTERM. */
-export interface NetnsBackend extends Backend {
+export interface NetnsBackend extends HostBackend {
   /** From now on no environment of `runId` starts. Synchronous, for signal handlers. */
   closeRun(runId: string): void;
   /** closeRun, then removes every namespace and host interface of `runId`, after waiting for starts in flight. Idempotent. */

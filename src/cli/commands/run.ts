@@ -19,7 +19,7 @@ import { createProgress } from '../progress.js';
 import { int, type CommandModule } from '../command-context.js';
 import { addReportFlags, reportOptionsFrom, type ReportFlags } from '../report-flags.js';
 import { addKubeFlags, kubeBackendFrom, kubeReproduce, parseMeshModes, type KubeFlags } from '../kube-flags.js';
-import type { Claim, RunBackend, RunResult, Scenario } from '../../model/index.js';
+import type { Claim, Backend, RunResult, Scenario } from '../../model/index.js';
 import { CLAIMS } from '../../model/index.js';
 import { checkFlagsFor, type BackendName } from '../backend-flags.js';
 import { recordedFlags, rerunFrom } from '../rerun.js';
@@ -86,7 +86,7 @@ async function hostChoice(flags: RunFlags): Promise<BackendChoice> {
     flags.meshModes !== undefined ? parseMeshModes(flags.meshModes) : undefined,
     flags.capabilities !== undefined ? parseCapabilities(flags.capabilities) : undefined,
   );
-  let backend: RunBackend;
+  let backend: Backend;
   if (flags.backend === 'docker') {
     backend = hostBackend(createDockerBackend({ harnessDir: harnessFile(''), ...(flags.image !== undefined ? { image: flags.image } : {}) }));
   } else if (flags.backend === 'netns') {

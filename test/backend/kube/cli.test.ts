@@ -50,7 +50,9 @@ describe('kind and cluster backends through the CLI', function () {
     expect(r.exitCode, r.stderr).to.equal(0);
     expect(r.stderr).to.equal('');
     expect(r.stdout).to.match(/^# meshconform .*: plan of run \S+ on --backend kind \(--dry-run: nothing is executed\)\n\$ kind version\n/);
-    expect(r.stdout).to.match(/\n\$ istioctl --context kind-meshconform-\w+ install -y --set profile=default --set meshConfig.trustDomain=cluster.local --set meshConfig.accessLogFile=\/dev\/stdout\n/);
+    expect(r.stdout).to.match(
+      /\n\$ istioctl --context kind-meshconform-\w+ install -y --set profile=default --set meshConfig.trustDomain=cluster.local --set meshConfig.accessLogFile=\/dev\/stdout\n/,
+    );
     expect(r.stdout).to.match(/\n\$ kind delete cluster --name meshconform-\w+$/);
     expect(existsSync(tools.log), 'a tool was executed').to.equal(false);
     expect(readdirSync(r.out)).to.deep.equal([]);

@@ -3,7 +3,7 @@
 // verdicts a kube run derives from it (a scripted agent behind the KubeBackend interface).
 import { expect } from 'chai';
 import { converge, type AgentSession, type Judgement } from '../../../src/backend/kube/index.js';
-import type { AllowedObservation, CellKey, Expectation, Observation, ProbeJob, RunBackend } from '../../../src/model/index.js';
+import type { AllowedObservation, CellKey, Expectation, Observation, ProbeJob, Backend } from '../../../src/model/index.js';
 import { expectations } from '../../../src/oracle/index.js';
 import { e2eScenario, runKubeSuite, scenario } from './support.js';
 
@@ -201,7 +201,7 @@ describe('kube run verdicts from convergence (scripted agent)', () => {
       },
       async close() {},
     };
-    const backend: RunBackend = {
+    const backend: Backend = {
       name: 'cluster',
       settle: 'convergence',
       parallelScenarios: false,

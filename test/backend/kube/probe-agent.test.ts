@@ -19,7 +19,7 @@ import { createProbeContext, hboneUnservedPort, runProbes } from '../../../src/p
 import { echoArgv, harnessFile, resolveDataPlane } from '../../../src/run/data-plane.js';
 import {
   isHboneClient,
-  type Backend,
+  type HostBackend,
   type Environment,
   type Expectation,
   type MeshMode,
@@ -45,7 +45,7 @@ interface Started {
   readonly exps: Expectation[];
 }
 
-async function start(backend: Backend, file: string, pki: MeshPki, runId: string, meshMode: MeshMode = 'sidecar'): Promise<Started> {
+async function start(backend: HostBackend, file: string, pki: MeshPki, runId: string, meshMode: MeshMode = 'sidecar'): Promise<Started> {
   const s = await scenario(file);
   const identities = new Map<string, WorkloadTls>(
     s.workloads.map((w) => [`${w.namespace}/${w.name}`, pki.issueWorkload({ namespace: w.namespace, serviceAccount: w.serviceAccount })]),

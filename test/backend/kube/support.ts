@@ -13,7 +13,7 @@ import type {
   EnvironmentOptions,
   MeshMode,
   PeerAuthenticationManifest,
-  RunBackend,
+  Backend,
   RunResult,
   Scenario,
   SessionOptions,
@@ -148,7 +148,7 @@ export async function hasCommand(argv: readonly [string, ...string[]]): Promise<
 export interface KubeSuiteOptions {
   readonly scenarios: readonly Scenario[];
   readonly paths: readonly string[];
-  readonly backend: RunBackend;
+  readonly backend: Backend;
   readonly runId: string;
   readonly concurrency: number;
   readonly timeoutMs: number;
