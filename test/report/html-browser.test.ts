@@ -431,6 +431,39 @@ describe('HTML report in a real browser (Debian Chromium + playwright-core)', fu
     await page.close();
   });
 
+  it("a planted defect, run through the CLI: every failing cell opens to the misbehaving proxy's log lines and configuration", async () => {
+    const out = join(work, 'defect-out');
+    const scenario = join(root, 'scenarios/core/multi-namespace-mix.yaml');
+    const r = await cli(['run', scenario, '--defect', 'strict-accepts-plaintext', '--out', out, '--reporter', 'json,html'], work);
+    expect(r.exitCode, r.stderr).to.equal(1);
+    const run = JSON.parse(readFileSync(join(out, 'latest', 'report.json'), 'utf8')) as RunResult;
+    const failing = run.scenarios.flatMap((s) => s.cells).filter((c) => c.verdict === 'fail');
+    expect(failing.length).to.be.greaterThan(0);
+    const o = await open(join(out, 'latest', 'index.html'));
+    const { page } = o;
+    const part = (name: string) => page.locator(`[data-testid=evidence] details[data-part=${name}]`);
+    for (const cell of failing) {
+      await page.locator(cellSelector(cell.key)).click();
+      await page.getByTestId('evidence').waitFor({ state: 'visible' });
+      await part('logs').locator('summary').click();
+      const lines = await page.locator('[data-testid=evidence] [data-field=log-line]').allInnerTexts();
+      // The reference sidecar's own access log: the STRICT port let plaintext through.
+      const workload = cell.workload;
+      expect(lines.join('\n'), cell.key).to.match(new RegExp(`${workload.replace('/', '\\/')}:${cell.port} STRICT/tcp plaintext -> plaintext`));
+      await part('config').locator('summary').click();
+      const config = await field(o, 'config');
+      expect(config, cell.key).to.contain('"mode": "STRICT"');
+      expect(config, cell.key).to.contain(`"name": "${workload.split('/')[1]}"`);
+      expect(await field(o, 'reproduce'))
+        .to.contain(`--only-cell '${cell.key}'`)
+        .and.contain('--defect strict-accepts-plaintext');
+    }
+    const attachments = readdirSync(join(out, 'latest', 'evidence'));
+    expect(attachments.length).to.be.greaterThan(0);
+    await expectInert(o, join(out, 'latest', 'index.html'));
+    await page.close();
+  });
+
   it('stays usable with 10 008 cells (load time is printed, not asserted)', async () => {
     const run = bigRun(139, 8);
     const file = join(work, 'big.html');
