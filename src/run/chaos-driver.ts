@@ -33,12 +33,12 @@ import {
   type PolicySetView,
   type ScheduledFault,
 } from '../chaos/index.js';
-import { BackendError, ScenarioError, formatPos } from '../util/errors.js';
+import { ScenarioError, formatPos } from '../util/errors.js';
 import { own, task } from './lifecycle.js';
 import { gatherEvidence } from './evidence.js';
 import { interruptedBy, interruptedCell } from './interrupt.js';
 import { scenarioBase } from './pipeline.js';
-import type { UnitRun } from './run-unit.js';
+import { jobOf, type UnitRun } from './run-unit.js';
 
 /** A chaos scenario ready to run, or why this run skips it. */
 export type ChaosPreparation =
@@ -281,9 +281,8 @@ function chaosRunOptions(
   w: { pki: MeshPki; creds: Credentials; identities: ReadonlyMap<WorkloadKey, IssuedTls>; env: Environment; signal: AbortSignal },
 ): Parameters<typeof runChaos>[0] {
   const { o } = r;
-  const { s, m } = unit;
+  const { s } = unit;
   const { pki, creds, env } = w;
-  const spiffe = new Map([...w.identities].map(([wk, id]) => [wk, id.spiffeId]));
   return {
     scenario: s,
     spec: s.chaos!,
@@ -292,22 +291,7 @@ function chaosRunOptions(
     env,
     cells: prep.cells,
     sets: prep.sets,
-    job(cell, via): ProbeJob {
-      const target = env.targets.get(cell.workload);
-      if (!target) throw new BackendError(`scenario ${s.name}: no target for ${cell.workload}`);
-      return {
-        key: cell.key,
-        scenario: s.name,
-        meshMode: m,
-        workload: cell.workload,
-        port: cell.port,
-        protocol: cell.protocol,
-        client: cell.client,
-        address: via?.address ?? target.address,
-        targetPort: via?.port ?? target.ports.get(cell.port) ?? cell.port,
-        expectedServerIdentity: spiffe.get(cell.workload)!,
-      };
-    },
+    job: (cell, via): ProbeJob => jobOf(unit, cell, env.targets, w.identities, via),
     async probe(job, options) {
       const ctx = options.credentials === 'next' ? creds.nextCtx : creds.current;
       // Through runProbes: a timeout while the harness itself was starved is an error, not a denial.

@@ -141,11 +141,16 @@ function skipReasonOf(u: Unit, prober: Prober | undefined, e: Expectation): stri
   return undefined;
 }
 
-function jobOf(
-  u: Unit,
-  e: Expectation,
+/**
+ * The one way a probe job is made from a cell (static cells and chaos cells alike): where its workload port is
+ * reached, and whom the server must prove to be. `via` sends it through a fault proxy instead.
+ */
+export function jobOf(
+  u: Pick<Unit, 's' | 'm'>,
+  e: Pick<Expectation, 'key' | 'workload' | 'port' | 'protocol' | 'client'>,
   targets: ReadonlyMap<WorkloadKey, { address: string; ports: ReadonlyMap<number, number> }>,
-  ids: ReadonlyMap<WorkloadKey, WorkloadTls>,
+  ids: ReadonlyMap<WorkloadKey, { readonly spiffeId: string }>,
+  via?: { readonly address: string; readonly port: number },
 ): ProbeJob {
   const target = targets.get(e.workload);
   const id = ids.get(e.workload);
@@ -159,9 +164,9 @@ function jobOf(
     port: e.port,
     protocol: e.protocol,
     client: e.client,
-    address: target.address,
+    address: via?.address ?? target.address,
     // HBONE: address:targetPort is the CONNECT authority; hbone-unserved-port names a port the workload lacks.
-    targetPort: e.client === 'hbone-unserved-port' ? hboneUnservedPort(w?.ports.map((p) => p.port) ?? []) : (target.ports.get(e.port) ?? e.port),
+    targetPort: via?.port ?? (e.client === 'hbone-unserved-port' ? hboneUnservedPort(w?.ports.map((p) => p.port) ?? []) : (target.ports.get(e.port) ?? e.port)),
     expectedServerIdentity: id.spiffeId,
   };
 }
