@@ -1,9 +1,24 @@
-// The evidence of the backends that run the data plane on this host: each process slot's timestamped log and the
-// configuration its workloads were given, for the failing, flaky and error cells the pipeline asks about.
+// The evidence of the backends that start the data plane themselves (processes on this host, containers): each data
+// plane's timestamped log and the configuration its workloads were given, for the failing, flaky and error cells the
+// pipeline asks about.
 import { createHash } from 'node:crypto';
-import type { Attachment, CellEvidence, EnvironmentEvidence, EvidenceRequest, LogLine } from '../../model/index.js';
+import type { Attachment, CellEvidence, EnvironmentEvidence, EvidenceRequest, LogLine, WorkloadKey } from '../../model/index.js';
 import { EVIDENCE_BOUNDS, evidenceText } from '../../util/evidence-text.js';
-import type { Slot } from './supervisor.js';
+
+/**
+ * What evidence is drawn from: a data plane's log (a process slot's, a container's) and the workloads it serves with
+ * the configs each was given. A log that could not be read is absent: the cells keep their config.
+ */
+export interface EvidenceSource {
+  readonly label: string;
+  readonly log?: {
+    between(fromMs: number, toMs: number): LogLine[];
+    text(): string;
+    readonly truncated: boolean;
+  };
+  /** Per workload: the config in force at a time (a ConfigHistory), and where its data plane reads it. */
+  readonly members: readonly { readonly key: WorkloadKey; readonly configs: { at(ms: number): string | undefined }; readonly configFile: string }[];
+}
 
 /** An attachment id unique in the run: readable stem, short hash of what it names. */
 export function attachmentId(kind: string, ...parts: string[]): string {
@@ -31,34 +46,34 @@ function boundedLines(lines: readonly LogLine[]): { lines: LogLine[]; truncated?
   return { lines: out.reverse() };
 }
 
-/** Per cell: its slot's lines in the window and the config in force at its end; per slot asked about: the whole log. */
-export function slotEvidence(slots: readonly Slot[], requests: readonly EvidenceRequest[], context: { scenario: string; meshMode: string }): EnvironmentEvidence {
+/** Per cell: its source's lines in the window and the config in force at its end; per source asked about: the whole log. */
+export function slotEvidence(sources: readonly EvidenceSource[], requests: readonly EvidenceRequest[], context: { scenario: string; meshMode: string }): EnvironmentEvidence {
   const cells = new Map<string, CellEvidence>();
-  const attachments = new Map<Slot, Attachment>();
+  const attachments = new Map<EvidenceSource, Attachment>();
   for (const r of requests) {
-    const slot = slots.find((s) => s.members.some((m) => m.key === r.workload));
-    const member = slot?.members.find((m) => m.key === r.workload);
-    if (!slot || !member) continue;
-    let whole = attachments.get(slot);
-    if (!whole) {
-      const text = evidenceText(slot.log.text(), EVIDENCE_BOUNDS.attachmentBytes, 'tail');
+    const source = sources.find((s) => s.members.some((m) => m.key === r.workload));
+    const member = source?.members.find((m) => m.key === r.workload);
+    if (!source || !member) continue;
+    const log = source.log;
+    let whole = attachments.get(source);
+    if (!whole && log) {
+      const text = evidenceText(log.text(), EVIDENCE_BOUNDS.attachmentBytes, 'tail');
       whole = {
-        id: attachmentId('log', context.scenario, context.meshMode, slot.label),
-        label: `${slot.label}: its whole log (stdout and stderr)`,
+        id: attachmentId('log', context.scenario, context.meshMode, source.label),
+        label: `${source.label}: its whole log (stdout and stderr)`,
         workload: r.workload,
         mediaType: 'text/plain',
         text: text.text,
-        ...(text.truncated || slot.log.truncated ? { truncated: true } : {}),
+        ...(text.truncated || log.truncated ? { truncated: true } : {}),
       };
-      attachments.set(slot, whole);
+      attachments.set(source, whole);
     }
-    const logs = boundedLines(slot.log.between(r.fromMs, r.toMs));
     const config = member.configs.at(r.toMs);
     const configText = config === undefined ? undefined : evidenceText(config, EVIDENCE_BOUNDS.configBytes, 'head');
     cells.set(r.key, {
-      logs: { source: slot.label, ...logs },
+      ...(log ? { logs: { source: source.label, ...boundedLines(log.between(r.fromMs, r.toMs)) } } : {}),
       ...(configText ? { config: { source: `workload config of ${r.workload} (${member.configFile})`, ...configText } } : {}),
-      attachments: [whole.id],
+      ...(whole ? { attachments: [whole.id] } : {}),
     });
   }
   return { cells, attachments: [...attachments.values()] };

@@ -12,7 +12,9 @@ import { parseReceipts } from '../app-receipts.js';
 import { claimSubnet } from '../common/pick-subnet.js';
 import { startGuard, waitReady, whereOf, type ReadyWait, type StartGuard } from '../common/readiness.js';
 import { createRunSweep } from '../common/run-sweep.js';
+import { ConfigHistory } from '../common/timed-log.js';
 import { checkWorkloads, endpointsOf, targetOf, workloadKey } from '../common/workloads.js';
+import { dockerEvidence } from './docker-evidence.js';
 import { connectDockerEngine, firstLine, type DockerEngine } from './docker-engine.js';
 import { CONTAINER_HARNESS_DIR, ensureHarnessImage, imageExists, type HarnessImage } from './harness-image.js';
 import { ENV_LABEL, RUN_LABEL, WORKLOAD_LABEL, ownerLabels } from './labels.js';
@@ -37,6 +39,9 @@ export interface DockerBackend extends HostBackend {
 }
 
 const CONFIG_DIR = '/meshconform/config';
+/** What the backend copies in, and what the entrypoint renders from it for the data plane (address, app ports filled in). */
+const TEMPLATE_FILE = `${CONFIG_DIR}/workload.json`;
+const RENDERED_FILE = '/meshconform/run/workload.json';
 const ENTRYPOINT = `${CONTAINER_HARNESS_DIR}/container/entrypoint.mjs`;
 /** Where the entrypoint has the echo app write its receipts (harness/container/entrypoint.mjs). */
 const RECEIPTS_FILE = '/meshconform/run/echo-receipts.jsonl';
@@ -52,6 +57,8 @@ interface Slot {
   readonly workload: Workload;
   readonly label: string;
   readonly config: WorkloadConfig;
+  /** Every workload.json copied in, with when: the evidence of what the data plane held at a probe. */
+  readonly configs: ConfigHistory;
   readonly logs: string[];
   /** Resolves when the log stream ends (the container stopped). */
   readonly logsEnded: Promise<void>;
@@ -141,7 +148,8 @@ async function startEnvironment(o: EnvironmentOptions, eng: DockerEngine, img: H
       slots.map((s) => readyWait(docker, slots, s, targets, where)),
       { timeoutMs: o.readyTimeoutMs, where, signal: o.signal },
     );
-    return dockerEnvironment(docker, slots, targets, where, { stopped: () => stopping !== undefined, stop });
+    const context = { scenario: o.scenario.name, meshMode: o.meshMode };
+    return dockerEnvironment(docker, slots, targets, where, { stopped: () => stopping !== undefined, stop, context });
   } catch (err) {
     await stop().catch(() => undefined);
     throw err;
@@ -151,7 +159,9 @@ async function startEnvironment(o: EnvironmentOptions, eng: DockerEngine, img: H
 function newSlot(w: Workload, config: WorkloadConfig): Slot {
   let endLogs = () => {};
   const logsEnded = new Promise<void>((r) => (endLogs = r));
-  return { workload: w, label: `container of ${workloadKey(w)}`, config, logs: [], logsEnded, endLogs };
+  const configs = new ConfigHistory();
+  configs.record(configText(config));
+  return { workload: w, label: `container of ${workloadKey(w)}`, config, configs, logs: [], logsEnded, endLogs };
 }
 
 /**
@@ -220,7 +230,7 @@ function dockerEnvironment(
   slots: readonly Slot[],
   targets: ReadonlyMap<WorkloadKey, WorkloadTarget>,
   where: string,
-  life: { stopped: () => boolean; stop: () => Promise<void> },
+  life: { stopped: () => boolean; stop: () => Promise<void>; context: { scenario: string; meshMode: string } },
 ): Environment {
   return {
     targets,
@@ -229,7 +239,9 @@ function dockerEnvironment(
       await Promise.all(
         slots.map(async (s) => {
           s.config.policies = policies.map((p) => structuredClone(p));
-          await s.container!.copyContentToContainer([{ content: JSON.stringify(s.config, null, 2), target: `${CONFIG_DIR}/workload.json`, mode: 0o600 }]);
+          const content = configText(s.config);
+          await s.container!.copyContentToContainer([{ content, target: TEMPLATE_FILE, mode: 0o600 }]);
+          s.configs.record(content);
           // The entrypoint re-renders the data plane's config atomically and forwards the SIGHUP (the contract).
           await docker.getContainer(s.container!.getId()).kill({ signal: 'SIGHUP' });
         }),
@@ -246,6 +258,19 @@ function dockerEnvironment(
         }),
       );
       return read.flat();
+    },
+    async evidence(requests) {
+      // Once stopped the containers are gone, and their logs with them.
+      if (life.stopped()) return { cells: new Map(), attachments: [] };
+      const containers = slots.map((s) => ({
+        key: workloadKey(s.workload),
+        label: s.label,
+        container: s.container,
+        configs: s.configs,
+        template: TEMPLATE_FILE,
+        rendered: RENDERED_FILE,
+      }));
+      return dockerEvidence(docker, containers, requests, life.context);
     },
     stop: life.stop,
   };
@@ -274,7 +299,7 @@ async function startContainer(s: Slot, c: ContainerContext): Promise<StartedTest
     .withAutoCleanup(false)
     .withPullPolicy({ shouldPull: () => false })
     .withCopyContentToContainer([
-      { content: JSON.stringify(s.config, null, 2), target: `${CONFIG_DIR}/workload.json`, mode: 0o600 },
+      { content: configText(s.config), target: TEMPLATE_FILE, mode: 0o600 },
       { content: id.certPem, target: `${CONFIG_DIR}/cert.pem`, mode: 0o644 },
       { content: id.keyPem, target: `${CONFIG_DIR}/key.pem`, mode: 0o600 },
       { content: id.caPem, target: `${CONFIG_DIR}/ca.pem`, mode: 0o644 },
@@ -371,6 +396,8 @@ function containerWorkloadConfig(o: EnvironmentOptions, w: Workload): WorkloadCo
     tls: { certFile: `${CONFIG_DIR}/cert.pem`, keyFile: `${CONFIG_DIR}/key.pem`, caFile: `${CONFIG_DIR}/ca.pem` },
   });
 }
+
+const configText = (config: WorkloadConfig): string => JSON.stringify(config, null, 2);
 
 function networkName(runId: string, envId: string): string {
   return `meshconform-${runId}-${envId}`.toLowerCase();
