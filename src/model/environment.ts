@@ -108,7 +108,7 @@ export interface Environment {
    * log lines in the window and the configuration in force, plus attachments (whole logs, proxy state). Absent on a
    * backend without the channel; evidence that cannot be read is left out, never a harness error.
    */
-  evidence?(requests: readonly EvidenceRequest[]): Promise<EnvironmentEvidence>;
+  evidence?(requests: readonly EvidenceRequest[], options?: EvidenceOptions): Promise<EnvironmentEvidence>;
   stop(): Promise<void>;
 }
 
@@ -119,6 +119,11 @@ export interface EvidenceRequest {
   readonly port: number;
   readonly fromMs: number;
   readonly toMs: number;
+}
+
+export interface EvidenceOptions {
+  /** Also every data plane's whole log, asked about or not: a run keeps them all beside its report. */
+  readonly everyLog?: boolean;
 }
 
 export interface EnvironmentEvidence {

@@ -25,8 +25,9 @@ function requestOf(c: CellResult, unitStart: number): EvidenceRequest {
 }
 
 /**
- * The data plane's side of every failing, flaky and error cell, asked of the environment before it stops. Evidence is
- * optional: a backend without the channel, one that fails or takes too long, or an interrupted run leaves it out.
+ * The data plane's side of every failing, flaky and error cell, and every data plane's whole log, asked of the
+ * environment before it stops. Evidence is optional: a backend without the channel, one that fails or takes too long,
+ * or an interrupted run leaves it out.
  */
 export async function gatherEvidence(
   env: Environment,
@@ -36,10 +37,12 @@ export async function gatherEvidence(
   // Wire evidence is kept where it explains something: a scale run's passing cells would carry megabytes of it.
   cells = cells.map((c) => (wanted(c) || !c.observed?.wire ? c : { ...c, observed: withoutWire(c.observed) }));
   const requests = cells.filter(wanted).map((c) => requestOf(c, o.unitStart));
-  if (!env.evidence || requests.length === 0 || o.interrupt?.aborted) return { cells: [...cells] };
+  if (!env.evidence || o.interrupt?.aborted) return { cells: [...cells] };
   let timer: NodeJS.Timeout | undefined;
   try {
-    const got = await Promise.race([env.evidence(requests), new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), EVIDENCE_DEADLINE_MS)))]);
+    // Every data plane's whole log goes beside the report, failing cells or not (bounded per run).
+    const asked = env.evidence(requests, { everyLog: true });
+    const got = await Promise.race([asked, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), EVIDENCE_DEADLINE_MS)))]);
     if (!got || o.interrupt?.aborted) return { cells: [...cells] };
     const attachments = got.attachments.filter((a) => {
       const size = Buffer.byteLength(a.text);

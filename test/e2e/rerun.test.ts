@@ -1,7 +1,7 @@
 // `run --only-cell` and `run --rerun-failed` through the real CLI: exactly the chosen cells run, nothing else.
 import { expect } from 'chai';
 import { execa } from 'execa';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -77,6 +77,12 @@ describe('run --only-cell and --rerun-failed', function () {
     expect(one.exitCode, one.stderr).to.equal(0);
     expect(cells(report(one.out)).map((c) => c.key)).to.deep.equal([key]);
     expect(report(one.out).scenarios.length).to.equal(1);
+    // A passing run still keeps every data plane's whole log beside its report; no cell carries evidence.
+    const logs = report(one.out).scenarios[0]!.attachments ?? [];
+    expect(logs.length).to.be.greaterThan(0);
+    expect(logs.every((a) => a.id.startsWith('log-') && existsSync(join(one.out, 'latest', 'evidence', `${a.id}.txt`)))).to.equal(true);
+    expect(logs.map((a) => a.text).join('\n')).to.match(/reference-sidecar: .* -> /);
+    expect(cells(report(one.out))[0]!.evidence).to.equal(undefined);
 
     const unknown = await cli([core, '--only-cell', 'no-such|sidecar|foo/a|1|plaintext-tcp']);
     expect(unknown.exitCode).to.equal(2);

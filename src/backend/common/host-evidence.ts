@@ -2,7 +2,7 @@
 // plane's timestamped log and the configuration its workloads were given, for the failing, flaky and error cells the
 // pipeline asks about.
 import { createHash } from 'node:crypto';
-import type { Attachment, CellEvidence, EnvironmentEvidence, EvidenceRequest, LogLine, WorkloadKey } from '../../model/index.js';
+import type { Attachment, CellEvidence, EnvironmentEvidence, EvidenceOptions, EvidenceRequest, LogLine, WorkloadKey } from '../../model/index.js';
 import { EVIDENCE_BOUNDS, evidenceText } from '../../util/evidence-text.js';
 
 /**
@@ -47,27 +47,36 @@ function boundedLines(lines: readonly LogLine[]): { lines: LogLine[]; truncated?
 }
 
 /** Per cell: its source's lines in the window and the config in force at its end; per source asked about: the whole log. */
-export function slotEvidence(sources: readonly EvidenceSource[], requests: readonly EvidenceRequest[], context: { scenario: string; meshMode: string }): EnvironmentEvidence {
+export function slotEvidence(
+  sources: readonly EvidenceSource[],
+  requests: readonly EvidenceRequest[],
+  context: { scenario: string; meshMode: string },
+  options: EvidenceOptions = {},
+): EnvironmentEvidence {
   const cells = new Map<string, CellEvidence>();
   const attachments = new Map<EvidenceSource, Attachment>();
+  const wholeLog = (source: EvidenceSource): Attachment | undefined => {
+    const log = source.log;
+    if (!log || attachments.has(source)) return attachments.get(source);
+    const text = evidenceText(log.text(), EVIDENCE_BOUNDS.attachmentBytes, 'tail');
+    const whole: Attachment = {
+      id: attachmentId('log', context.scenario, context.meshMode, source.label),
+      label: `${source.label}: its whole log (stdout and stderr)`,
+      ...(source.members[0] ? { workload: source.members[0].key } : {}),
+      mediaType: 'text/plain',
+      text: text.text,
+      ...(text.truncated || log.truncated ? { truncated: true } : {}),
+    };
+    attachments.set(source, whole);
+    return whole;
+  };
+  if (options.everyLog) for (const s of sources) wholeLog(s);
   for (const r of requests) {
     const source = sources.find((s) => s.members.some((m) => m.key === r.workload));
     const member = source?.members.find((m) => m.key === r.workload);
     if (!source || !member) continue;
     const log = source.log;
-    let whole = attachments.get(source);
-    if (!whole && log) {
-      const text = evidenceText(log.text(), EVIDENCE_BOUNDS.attachmentBytes, 'tail');
-      whole = {
-        id: attachmentId('log', context.scenario, context.meshMode, source.label),
-        label: `${source.label}: its whole log (stdout and stderr)`,
-        workload: r.workload,
-        mediaType: 'text/plain',
-        text: text.text,
-        ...(text.truncated || log.truncated ? { truncated: true } : {}),
-      };
-      attachments.set(source, whole);
-    }
+    const whole = wholeLog(source);
     const config = member.configs.at(r.toMs);
     const configText = config === undefined ? undefined : evidenceText(config, EVIDENCE_BOUNDS.configBytes, 'head');
     cells.set(r.key, {

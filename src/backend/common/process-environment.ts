@@ -127,7 +127,7 @@ function processEnvironment(e: ProcessEnvironmentParts): Environment {
     health: () => e.supervisor.health(),
     receipts: async () => (await Promise.all(e.receiptsFiles.map(readReceiptsFile))).flat(),
     ...(e.capabilities ? { chaos: processChaos(e, e.capabilities, ctl) } : {}),
-    evidence: async (requests) => slotEvidence(e.slots, requests, e.context),
+    evidence: async (requests, options) => slotEvidence(e.slots, requests, e.context, options),
     stop: e.stop,
   };
 }

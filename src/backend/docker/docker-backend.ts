@@ -259,7 +259,7 @@ function dockerEnvironment(
       );
       return read.flat();
     },
-    async evidence(requests) {
+    async evidence(requests, options) {
       // Once stopped the containers are gone, and their logs with them.
       if (life.stopped()) return { cells: new Map(), attachments: [] };
       const containers = slots.map((s) => ({
@@ -270,7 +270,7 @@ function dockerEnvironment(
         template: TEMPLATE_FILE,
         rendered: RENDERED_FILE,
       }));
-      return dockerEvidence(docker, containers, requests, life.context);
+      return dockerEvidence(docker, containers, requests, life.context, options);
     },
     stop: life.stop,
   };

@@ -2,7 +2,7 @@
 // entrypoint, as the engine stamped it) and the configs the backend copied in are that workload's.
 import type Dockerode from 'dockerode';
 import type { StartedTestContainer } from 'testcontainers';
-import type { EnvironmentEvidence, EvidenceRequest, WorkloadKey } from '../../model/index.js';
+import type { EnvironmentEvidence, EvidenceOptions, EvidenceRequest, WorkloadKey } from '../../model/index.js';
 import { slotEvidence, type EvidenceSource } from '../common/host-evidence.js';
 import type { ConfigHistory } from '../common/timed-log.js';
 import { readContainerLog } from './container-log.js';
@@ -30,10 +30,11 @@ export async function dockerEvidence(
   containers: readonly EvidenceContainer[],
   requests: readonly EvidenceRequest[],
   context: { scenario: string; meshMode: string },
+  options: EvidenceOptions = {},
 ): Promise<EnvironmentEvidence> {
-  const asked = containers.filter((c) => c.container !== undefined && requests.some((r) => r.workload === c.key));
+  const asked = containers.filter((c) => c.container !== undefined && (options.everyLog || requests.some((r) => r.workload === c.key)));
   const sources = await Promise.all(asked.map((c) => evidenceSource(docker, c)));
-  return slotEvidence(sources, requests, context);
+  return slotEvidence(sources, requests, context, options);
 }
 
 async function evidenceSource(docker: Dockerode, c: EvidenceContainer): Promise<EvidenceSource> {
