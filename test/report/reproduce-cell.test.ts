@@ -117,7 +117,7 @@ describe('report: the command that reruns one cell', () => {
   });
 
   it('shellQuote leaves plain words alone and escapes control characters as $-quoted text', async () => {
-    expect(shellQuote('scenarios/core/a.yaml')).to.equal('scenarios/core/a.yaml');
+    expect(shellQuote('scenarios/core/multi-namespace-mix.yaml')).to.equal('scenarios/core/multi-namespace-mix.yaml');
     expect(shellQuote('a b')).to.equal("'a b'");
     expect(shellQuote("it's")).to.equal(`'it'\\''s'`);
     expect(shellQuote('a\nb\u001b\u009b')).to.equal(`$'a\\nb\\x1b\\u009b'`.replace('\\n', '\\x0a'));

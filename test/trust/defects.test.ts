@@ -47,9 +47,9 @@ describe('trust: defect catalogue', function () {
   });
 
   it('the reference data plane always carries MESHCONFORM_DEFECTS, so an inherited variable plants nothing', function () {
-    expect(resolveDataPlane('reference').env).to.deep.equal({ MESHCONFORM_DEFECTS: '' });
+    expect(resolveDataPlane('reference').env).to.deep.equal({ MESHCONFORM_DEFECTS: '', MESHCONFORM_ACCESS_LOG: '1' });
     const planted = resolveDataPlane('reference', 1, ['newest-wins', 'accept-expired']);
-    expect(planted.env).to.deep.equal({ MESHCONFORM_DEFECTS: 'newest-wins,accept-expired' });
+    expect(planted.env).to.deep.equal({ MESHCONFORM_DEFECTS: 'newest-wins,accept-expired', MESHCONFORM_ACCESS_LOG: '1' });
     expect(planted.name).to.equal('reference (defects: newest-wins, accept-expired)');
   });
 });
