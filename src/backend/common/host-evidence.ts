@@ -3,7 +3,7 @@
 // pipeline asks about.
 import { createHash } from 'node:crypto';
 import type { Attachment, CellEvidence, EnvironmentEvidence, EvidenceOptions, EvidenceRequest, LogLine, WorkloadKey } from '../../model/index.js';
-import { EVIDENCE_BOUNDS, evidenceText } from '../../util/evidence-text.js';
+import { EVIDENCE_BOUNDS, bounded, evidenceText, redactLines } from '../../util/evidence-text.js';
 
 /**
  * What evidence is drawn from: a data plane's log (a process slot's, a container's) and the workloads it serves with
@@ -32,16 +32,16 @@ export function attachmentId(kind: string, ...parts: string[]): string {
   return `${kind}-${stem}-${hash}`;
 }
 
-/** Log lines bounded to the per-cell budget, the latest kept. */
+/** Log lines redacted together (a key spans lines), then bounded to the per-cell budget, the latest kept. */
 function boundedLines(lines: readonly LogLine[]): { lines: LogLine[]; truncated?: true } {
+  const texts = redactLines(lines.map((l) => l.text));
   const out: LogLine[] = [];
   let bytes = 0;
   for (let i = lines.length - 1; i >= 0; i--) {
-    const l = lines[i]!;
-    const text = evidenceText(l.text, 2048, 'head').text;
+    const text = bounded(texts[i]!, 2048, 'head').text;
     bytes += text.length + 32;
     if (bytes > EVIDENCE_BOUNDS.cellLogBytes) return { lines: out.reverse(), truncated: true };
-    out.push({ ...l, text });
+    out.push({ ...lines[i]!, text });
   }
   return { lines: out.reverse() };
 }

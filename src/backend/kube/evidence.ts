@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import type { Attachment, CellEvidence, CellKey, EnvironmentEvidence, EvidenceRequest, LogLine, MeshMode, WorkloadKey } from '../../model/index.js';
 import { EVIDENCE_BOUNDS, REDACTED, bounded, evidenceText } from '../../util/evidence-text.js';
 import { commandLine, type Command, type CommandResult, type CommandRunner } from './command-runner.js';
+import { attachmentId } from '../common/host-evidence.js';
 
 /** A workload's pod as the deploy found it. */
 export interface EvidencePod {
@@ -135,7 +136,8 @@ async function sidecarEvidence(s: EvidenceSource, once: Once, wk: WorkloadKey, p
 
 /** The sidecar's inbound listener and its secrets (certificates described, key material redacted). */
 async function sidecarState(s: EvidenceSource, wk: WorkloadKey, ns: string, pod: EvidencePod): Promise<{ attachments: Attachment[]; listeners?: unknown }> {
-  const id = `kube-${slug(s.scenario)}-${slug(wk)}`;
+  // Bounded and collision-free (a hash of what it names): scenario names may be long, and slugs can coincide.
+  const id = attachmentId('kube', s.scenario, wk);
   const listenerArgv = commands.listener(s.context, ns, pod.name);
   const secretArgv = commands.secret(s.context, ns, pod.name);
   const [listener, secret] = await Promise.all([read(s, listenerArgv), read(s, secretArgv)]);
@@ -183,7 +185,7 @@ async function ztunnelOf(s: EvidenceSource, wk: WorkloadKey, pod: EvidencePod): 
 async function ztunnelState(s: EvidenceSource, zt: { name: string; node: string } | undefined): Promise<Attachment[]> {
   const target = zt ? `${zt.name}.${s.istioNamespace}` : undefined;
   const whose = zt ? `ztunnel ${zt.name} on node ${zt.node}` : 'ztunnel';
-  const id = `kube-${slug(s.scenario)}-${zt ? `ztunnel-${slug(zt.name)}` : 'ztunnel'}`;
+  const id = attachmentId('kube', s.scenario, 'ztunnel', zt?.name ?? '');
   const workloadsArgv = commands.ztunnelConfig(s.context, 'workloads', target);
   const policiesArgv = commands.ztunnelConfig(s.context, 'policies', target);
   const [workloads, policies] = await Promise.all([read(s, workloadsArgv), read(s, policiesArgv)]);
@@ -343,8 +345,3 @@ function parsed(text: string): unknown {
 }
 
 const namespaceOf = (wk: WorkloadKey) => wk.split('/')[0]!;
-const slug = (text: string) =>
-  text
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '');

@@ -20,6 +20,7 @@ import { createMeshPki } from '../../../src/pki/index.js';
 import { validateRunResult } from '../../../src/report/index.js';
 import { echoArgv, resolveDataPlane } from '../../../src/run/data-plane.js';
 import type { Environment, PeerAuthenticationManifest, Scenario, WorkloadTls } from '../../../src/model/index.js';
+import { attachmentId } from '../../../src/backend/common/host-evidence.js';
 import {
   RUN_ID,
   ScriptedRunner,
@@ -39,6 +40,9 @@ import {
   type Responder,
 } from './support.js';
 
+/** The attachment ids of the late-apply scenario's proxies (bounded, with a hash of what they name). */
+const FINANCE_ID = attachmentId('kube', 'late-apply', 'foo/finance');
+const ZTUNNEL_ID = attachmentId('kube', 'late-apply', 'ztunnel', 'ztunnel-x7k2p');
 const GOLDEN_DIR = new URL('./golden/', import.meta.url);
 const UPDATE = process.env.MESHCONFORM_UPDATE_GOLDEN === '1';
 
@@ -248,14 +252,14 @@ describe('kind and cluster backends: plans, command sequences and failure paths'
           source: cell('foo/finance|9090|plaintext-tcp').evidence!.logs!.source,
           lines: [{ atMs: cell('foo/finance|9090|plaintext-tcp').evidence!.logs!.lines[0]!.atMs, stream: 'stdout', text: 'envoy: a line without a timestamp' }],
         },
-        attachments: ['kube-late-apply-foo-finance-secret'],
+        attachments: [`${FINANCE_ID}-secret`],
       });
       expect(cell('foo/finance|9090|plaintext-tcp').evidence!.logs!.source).to.match(
         /^kubectl --context kind-meshconform-abc123 -n foo logs finance-pod -c istio-proxy --since-time=\S+Z$/,
       );
       expect(cell('foo/finance|8080|plaintext-tcp').evidence).to.equal(undefined);
       const attachments = r.scenarios[0]!.attachments!;
-      expect(attachments.map((a) => a.id)).to.deep.equal(['kube-late-apply-foo-finance-secret']);
+      expect(attachments.map((a) => a.id)).to.deep.equal([`${FINANCE_ID}-secret`]);
       expect(JSON.parse(attachments[0]!.text).dynamicActiveSecrets[0].secret.tlsCertificate.privateKey).to.equal('[redacted]');
       expect(JSON.stringify(r)).to.not.include(key.split('\n')[1]);
       const valid = validateRunResult(JSON.parse(JSON.stringify(r)));
@@ -612,7 +616,7 @@ describe('kind and cluster backends: the proxy side of failing cells (Environmen
     await withEnvironment(runner, 'sidecar', async (env) => {
       expect(env.evidence).to.be.a('function');
       const got = await env.evidence!([failing, flaky]);
-      const ids = ['kube-late-apply-foo-finance-listener', 'kube-late-apply-foo-finance-secret'];
+      const ids = [`${FINANCE_ID}-listener`, `${FINANCE_ID}-secret`];
       expect(got.attachments.map((a) => a.id)).to.deep.equal(ids);
       const cell = got.cells.get(failing.key)!;
       expect(cell.attachments).to.deep.equal(ids);
@@ -653,7 +657,7 @@ describe('kind and cluster backends: the proxy side of failing cells (Environmen
         expect(text).to.not.include(b64(id.keyPem));
         for (const line of keyBody) expect(text).to.not.include(line);
       }
-      expect(secret.text).to.include('-----BEGIN PRIVATE KEY----- [redacted] -----END PRIVATE KEY-----');
+      expect(secret.text).to.match(/-----BEGIN PRIVATE KEY----- \[redacted\] -----END PRIVATE KEY-----|"inline(?:String|Bytes)": "\[redacted\]"/);
       // Asked again (another round of the same scenario): the state is not read twice.
       await env.evidence!([failing]);
       const reads = runner.lines().filter((l) => l.startsWith('$ istioctl') && l.includes('proxy-config'));
@@ -683,8 +687,8 @@ describe('kind and cluster backends: the proxy side of failing cells (Environmen
       'sidecar',
       async (env) => {
         const got = await env.evidence!([failing]);
-        expect(got.attachments.map((a) => a.id)).to.deep.equal(['kube-late-apply-foo-finance-secret']);
-        expect(got.cells.get(failing.key)).to.deep.equal({ attachments: ['kube-late-apply-foo-finance-secret'] });
+        expect(got.attachments.map((a) => a.id)).to.deep.equal([`${FINANCE_ID}-secret`]);
+        expect(got.cells.get(failing.key)).to.deep.equal({ attachments: [`${FINANCE_ID}-secret`] });
       },
       (l) => void lines.push(l),
     );
@@ -739,11 +743,11 @@ describe('kind and cluster backends: the proxy side of failing cells (Environmen
         { ...failing, key: failing.key.replace('sidecar', 'ambient') },
         { ...flaky, key: flaky.key.replace('sidecar', 'ambient') },
       ]);
-      expect(got.attachments.map((a) => a.id)).to.deep.equal(['kube-late-apply-ztunnel-ztunnel-x7k2p-workloads']);
+      expect(got.attachments.map((a) => a.id)).to.deep.equal([`${ZTUNNEL_ID}-workloads`]);
       expect(JSON.parse(got.attachments[0]!.text)).to.deep.equal([workloads[0]]);
       expect(got.attachments[0]!.label).to.match(/^ztunnel ztunnel-x7k2p on node kind-worker: /);
       const cell = got.cells.get(failing.key.replace('sidecar', 'ambient'))!;
-      expect(cell.attachments).to.deep.equal(['kube-late-apply-ztunnel-ztunnel-x7k2p-workloads']);
+      expect(cell.attachments).to.deep.equal([`${ZTUNNEL_ID}-workloads`]);
       expect(cell.config).to.equal(undefined);
       // 10.244.0.70 is another pod: only the line about this one.
       expect(cell.logs!.lines.map((l) => l.text)).to.deep.equal([ztLog.split('\n')[0]]);
