@@ -56,7 +56,7 @@ export type ChaosPreparation =
  */
 export function prepareChaos(
   units: readonly { readonly s: Scenario; readonly m: MeshMode; readonly skip?: string }[],
-  o: { readonly backend: Backend; readonly seed?: number; readonly dataPlane: DataPlaneSpec },
+  o: { readonly backend: Backend; readonly seed?: number; readonly seeds?: ReadonlyMap<string, number>; readonly dataPlane: DataPlaneSpec },
 ): Map<Scenario, ChaosPreparation> {
   const out = new Map<Scenario, ChaosPreparation>();
   const problems: { message: string; source: { file: string; line: number; column: number } }[] = [];
@@ -72,7 +72,7 @@ export function prepareChaos(
       out.set(s, { skip: `the ${backend} backend has no chaos controls` });
       continue;
     }
-    const seed = effectiveSeed(spec, o.seed);
+    const seed = effectiveSeed(spec, o.seeds?.get(s.name) ?? o.seed);
     const schedule = buildSchedule(spec, s.workloads, seed);
     const lacking = dataPlaneLacks(o.dataPlane, schedule);
     if (lacking) {

@@ -1,4 +1,4 @@
-import type { Attachment, CellResult, Environment, EvidenceRequest, Observation } from '../model/index.js';
+import type { Attachment, CellResult, Environment, EnvironmentEvidence, EvidenceRequest, Observation } from '../model/index.js';
 import { EVIDENCE_BOUNDS } from '../util/evidence-text.js';
 
 /** How long the pipeline waits for a backend's evidence before it stops the environment without it. */
@@ -44,25 +44,46 @@ export async function gatherEvidence(
     const asked = env.evidence(requests, { everyLog: true });
     const got = await Promise.race([asked, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), EVIDENCE_DEADLINE_MS)))]);
     if (!got || o.interrupt?.aborted) return { cells: [...cells] };
-    const attachments = got.attachments.filter((a) => {
-      const size = Buffer.byteLength(a.text);
-      if (size > o.budget.bytesLeft) return false;
-      o.budget.bytesLeft -= size;
-      return true;
-    });
-    const kept = new Set(attachments.map((a) => a.id));
-    const out = cells.map((c) => {
-      const e = got.cells.get(c.key);
-      if (!e || !wanted(c)) return c;
-      const ids = e.attachments?.filter((id) => kept.has(id));
-      return { ...c, evidence: { ...e, ...(ids ? { attachments: ids } : {}) } };
-    });
+    const { cells: out, attachments } = keepWithinBudget(cells, got, o.budget);
     return { cells: out, ...(attachments.length > 0 ? { attachments } : {}) };
   } catch {
     return { cells: [...cells] };
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Attachments a scenario keeps at most (the report schema's bound): those its cells cite first. */
+const ATTACHMENTS_PER_SCENARIO = 500;
+
+/**
+ * What of the evidence fits the run's budget: first what failing cells carry (their own lines and config, then the
+ * attachments they cite), then the whole logs of data planes nothing failed on, only while half the budget is left.
+ */
+function keepWithinBudget(cells: readonly CellResult[], got: EnvironmentEvidence, budget: EvidenceBudget): { cells: CellResult[]; attachments: Attachment[] } {
+  const take = (bytes: number, reserve = 0) => {
+    if (bytes > budget.bytesLeft - reserve) return false;
+    budget.bytesLeft -= bytes;
+    return true;
+  };
+  const withEvidence = cells.map((c) => {
+    const e = got.cells.get(c.key);
+    return e && wanted(c) && take(Buffer.byteLength(JSON.stringify(e))) ? { c, e } : { c, e: undefined };
+  });
+  const cited = new Set(withEvidence.flatMap(({ e }) => e?.attachments ?? []));
+  const ordered = [...got.attachments.filter((a) => cited.has(a.id)), ...got.attachments.filter((a) => !cited.has(a.id))];
+  const attachments: Attachment[] = [];
+  for (const a of ordered) {
+    if (attachments.length >= ATTACHMENTS_PER_SCENARIO) break;
+    if (take(Buffer.byteLength(a.text), cited.has(a.id) ? 0 : EVIDENCE_BOUNDS.runBytes / 2)) attachments.push(a);
+  }
+  const kept = new Set(attachments.map((a) => a.id));
+  const out = withEvidence.map(({ c, e }) => {
+    if (!e) return c;
+    const ids = e.attachments?.filter((id) => kept.has(id));
+    return { ...c, evidence: { ...e, ...(ids ? { attachments: ids } : {}) } };
+  });
+  return { cells: out, attachments };
 }
 
 function withoutWire(o: Observation): Observation {

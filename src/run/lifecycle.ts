@@ -8,7 +8,7 @@
  * for these signals, so the order never depends on the order listeners were added.
  */
 import type { CleanupScope } from '../model/index.js';
-import { BackendError } from '../util/errors.js';
+import { BackendError, MeshconformError } from '../util/errors.js';
 import { escapeControls } from '../util/terminal-text.js';
 
 type Teardown = () => Promise<void> | void;
@@ -79,6 +79,13 @@ export function own(label: string, fn: Teardown, options: { readonly onInterrupt
   };
 }
 
+/** A setup asked for after the interrupt: the run is stopping, nothing new starts. */
+export class InterruptedError extends MeshconformError {
+  constructor(label: string) {
+    super(`${label}: not started, the run is being interrupted`);
+  }
+}
+
 /** A task whose setup is under way or done: its value, and its teardown to run now. */
 export interface Started<T> extends Owned {
   readonly value: T;
@@ -94,7 +101,12 @@ export async function task<T>(
   teardown: (value: T) => Promise<void> | void,
   options: { readonly onInterrupt?: (value: T) => void } = {},
 ): Promise<Started<T>> {
+  // Nothing starts once the run is interrupted; a setup in progress is aborted by the signal itself, not only when
+  // the drain reaches it (the drain may be waiting on older teardowns first).
+  if (controller.signal.aborted) throw new InterruptedError(label);
   const abort = new AbortController();
+  const onInterrupt = () => abort.abort();
+  controller.signal.addEventListener('abort', onInterrupt, { once: true });
   let starting: Promise<unknown> = Promise.resolve();
   const start = own(`start of ${label}`, async () => {
     abort.abort();
@@ -106,6 +118,7 @@ export async function task<T>(
     starting = p;
     value = await p;
   } finally {
+    controller.signal.removeEventListener('abort', onInterrupt);
     start.release();
   }
   const v = value;

@@ -10,6 +10,7 @@ import type {
   CellResult,
   Claim,
   DataPlaneSpec,
+  Expectation,
   HostBackend,
   MeshMode,
   ModeDifferential,
@@ -77,6 +78,8 @@ export interface RunOptions {
   readonly interrupt?: AbortSignal;
   /** Seed of every chaos scenario's fault schedule, instead of the scenario's own (`--seed`). */
   readonly seed?: number;
+  /** Seed per chaos scenario (by name), before `seed`: what `--rerun-failed` replays from the earlier report. */
+  readonly seeds?: ReadonlyMap<string, number>;
   /** What a pass claims (`--claim`): PeerAuthentication's required outcomes (`spec`, default) or Istio's (`istio`). */
   readonly claim?: Claim;
   /** Progress lines for a person (and, in a dry run, the plan's comments). */
@@ -123,7 +126,7 @@ export async function runSuite(o: RunOptions): Promise<RunResult> {
   let units = planUnits(o.scenarios, backend, o.dataPlane);
   const trustDomain = backend.meshTrustDomain ? await chooseTrustDomain(backend, units, o.scenarios) : undefined;
   if (trustDomain) units = units.map((u) => trustDomain.skipOf(u));
-  const chaos = prepareChaos(units, { backend, ...(o.seed !== undefined ? { seed: o.seed } : {}), dataPlane: o.dataPlane });
+  const chaos = prepareChaos(units, { backend, ...(o.seed !== undefined ? { seed: o.seed } : {}), ...(o.seeds ? { seeds: o.seeds } : {}), dataPlane: o.dataPlane });
   // A chaos scenario this run cannot run is a skipped unit like any other (nothing is opened for it alone).
   let planned: Planned[] = units.map((u) => {
     const c = u.s.chaos && u.skip === undefined ? chaos.get(u.s) : undefined;
@@ -169,13 +172,28 @@ function onlyCells(units: readonly Planned[], keys: ReadonlySet<string>): Planne
     const mine = all.filter((k) => keys.has(k));
     for (const k of mine) found.add(k);
     if (mine.length === 0) continue;
-    out.push(u.chaos ? u : { ...u, exps: u.exps.filter((e) => keys.has(e.key)) });
+    out.push(u.chaos ? u : { ...u, exps: u.exps.filter((e) => keys.has(e.key)), liveness: livenessCells(u.exps, keys) });
   }
   const unknown = [...keys].filter((k) => !found.has(k));
   if (unknown.length > 0) {
     throw new UsageError(
       `--only-cell: ${unknown.length} key(s) name no cell of these scenarios (in a mode this run can run): ${unknown.slice(0, 5).join(', ')}${unknown.length > 5 ? ', …' : ''}. Keys are scenario|mode|namespace/workload|port|client, as in report.json`,
     );
+  }
+  return out;
+}
+
+/**
+ * For every port a chosen cell probes, up to two unchosen cells of it (mTLS and plaintext first: what a port most often
+ * answers), fired beside the chosen ones so a timeout can still count as a denial.
+ */
+function livenessCells(exps: readonly Expectation[], chosen: ReadonlySet<string>): Expectation[] {
+  const ports = new Set(exps.filter((e) => chosen.has(e.key)).map((e) => `${e.workload}|${e.port}`));
+  const rank = (e: Expectation) => (e.client.startsWith('mtls') || e.client === 'hbone' ? 0 : e.client.startsWith('plaintext') ? 1 : 2);
+  const out: Expectation[] = [];
+  for (const port of ports) {
+    const others = exps.filter((e) => `${e.workload}|${e.port}` === port && !chosen.has(e.key)).sort((a, b) => rank(a) - rank(b));
+    out.push(...others.slice(0, 2));
   }
   return out;
 }

@@ -100,12 +100,14 @@ async function deployAndSettle(r: UnitRun, u: Unit): Promise<Settled> {
     const skipReason = (e: Expectation) => skipReasonOf(u, prober, e);
     const jobs = new Map<string, ProbeJob>();
     for (const e of u.exps) if (skipReason(e) === undefined) jobs.set(e.key, jobOf(u, e, env.value.targets, identities));
+    const liveness = new Map((u.liveness ?? []).filter((e) => skipReason(e) === undefined).map((e) => [e.key, jobOf(u, e, env.value.targets, identities)]));
     const unitStart = Date.now();
     const settled = await r.settle.settle({
       unit: u,
       env: env.value,
       jobs,
       ...(prober ? { prober } : {}),
+      ...(liveness.size > 0 ? { liveness } : {}),
       skipReason,
       claim: r.o.claim ?? 'spec',
       ...(r.o.interrupt ? { interrupt: r.o.interrupt } : {}),

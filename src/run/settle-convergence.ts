@@ -3,6 +3,7 @@ import { errorCell, judgeCell, observedOutcome, skippedCell } from '../diff/inde
 import { converge, type CellConvergence, type ConfigEvidence, type ConvergenceOptions } from '../backend/kube/index.js';
 import { BackendError } from '../util/errors.js';
 import { skippedFor, type SettleContext, type Settled, type SettlePolicy } from './settle.js';
+import { interruptedBy, interruptedCell } from './interrupt.js';
 
 /** Scenario label that says the scenario tests admission: its policy set must be refused by the mesh's admission. */
 export const ADMISSION_LABEL = 'admission';
@@ -54,7 +55,10 @@ async function convergeCells(c: SettleContext, o: ConvergenceOptions): Promise<S
   }
   const outcome = await runConvergence(c, o, baseline!);
   const ctx = { feature: s.feature, claim: c.claim };
-  const cells = exps.map((e) => skippedFor(c, e) ?? convergedCell(e, outcome.get(e.key)!, o, ctx));
+  const judged = exps.map((e) => skippedFor(c, e) ?? convergedCell(e, outcome.get(e.key)!, o, ctx));
+  // After an interrupt nothing is judged: the clean-up it began can change what a probe sees.
+  const by = interruptedBy(c.interrupt);
+  const cells = by ? judged.map((cell) => interruptedCell(cell, by)) : judged;
   return { cells, timeline: timeline(appliedAt, exps, outcome) };
 }
 

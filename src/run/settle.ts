@@ -27,6 +27,11 @@ export interface Unit {
   readonly dataPlane: DataPlaneSpec;
   /** Why the run does not run this unit (a typed "this backend cannot run this"). */
   readonly skip?: string;
+  /**
+   * Cells probed only to show their port is alive, never judged or reported: with `--only-cell` a chosen cell's
+   * timeout needs another probe of its port in the same round to count as a denial.
+   */
+  readonly liveness?: readonly Expectation[];
 }
 
 /** What a settle policy works with: a deployed environment, the probe jobs of its cells, a prober. */
@@ -37,6 +42,8 @@ export interface SettleContext {
   readonly jobs: ReadonlyMap<string, ProbeJob>;
   /** Absent in a dry run: nothing is probed. */
   readonly prober?: Prober;
+  /** Jobs fired beside each round for their port's liveness only (see Unit.liveness). */
+  readonly liveness?: ReadonlyMap<string, ProbeJob>;
   skipReason(e: Expectation): string | undefined;
   readonly claim: Claim;
   readonly interrupt?: AbortSignal;
@@ -149,10 +156,15 @@ function probeRounds(c: SettleContext) {
     }
     return out;
   };
+  const livenessOf = (jobs: readonly ProbeJob[]): ProbeJob[] => {
+    const ports = new Set(jobs.map(listenerOf));
+    return [...(c.liveness?.values() ?? [])].filter((j) => ports.has(listenerOf(j))).map((j) => ({ ...j, probeId: `${idPrefix}${++idCount}` }));
+  };
   const probe = async (keys: readonly string[]) => {
     if (!c.prober) return;
     const round = keys.map(withId);
-    const all = [...round, ...companionsOf(keys, round)];
+    const withCompanions = [...round, ...companionsOf(keys, round)];
+    const all = [...withCompanions, ...livenessOf(withCompanions)];
     const observed = timeoutsWithoutLife(all, await c.prober.probe(all));
     for (const [i, k] of keys.entries()) {
       const obs = observed.get(k);

@@ -13,7 +13,7 @@ describe('lifecycle: setup and teardown pairs, one interrupt watcher', function 
     ['SIGTERM', 143],
     ['SIGINT', 130],
   ] as const) {
-    it(`${signal}: interrupt first, then the gates, then teardowns newest first (an aborted setup before older ones), exit ${code}`, async () => {
+    it(`${signal}: interrupt first, then the gates, then teardowns newest first (an aborted setup before older ones); nothing new starts; exit ${code}`, async () => {
       const child = execa(process.execPath, ['--import', 'tsx', fixture], { reject: false, timeout: 30_000 });
       await new Promise<void>((resolve, reject) => {
         child.stdout!.on('data', (d: Buffer) => String(d).includes('ready') && resolve());
@@ -26,6 +26,7 @@ describe('lifecycle: setup and teardown pairs, one interrupt watcher', function 
         'ready',
         `interrupt ${signal}`,
         'gate session',
+        'late task refused: late: not started, the run is being interrupted',
         'slow start aborted',
         'teardown environment',
         'teardown session',

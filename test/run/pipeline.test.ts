@@ -1,7 +1,7 @@
 // The one run pipeline with backends as strategies: typed skips, settle policies, oracle bugs, scenario overlap.
 import { expect } from 'chai';
 import { fileURLToPath } from 'node:url';
-import type { Environment, Observation, Backend, Scenario } from '../../src/model/index.js';
+import type { Backend, Environment, Observation, Scenario } from '../../src/model/index.js';
 import { loadScenarios } from '../../src/scenario/index.js';
 import { runSuite, settlePolicyFor, type RunOptions } from '../../src/run/pipeline.js';
 import { HarnessBugError, UsageError } from '../../src/util/errors.js';
@@ -134,5 +134,40 @@ describe('the one run pipeline', function () {
     const skippedAll = await runSuite(options(chaos, only.backend, { retries: 0 }));
     expect(only.calls.opened).to.equal(0);
     expect(skippedAll.scenarios.map((s) => s.skipped)).to.deep.equal(['the stub-retries backend has no chaos controls']);
+  });
+
+  it('--only-cell: a chosen cell whose port times out is judged with liveness probes of its port, which are never reported', async () => {
+    const s = core.find((x) => x.name === 'ref-namespace-foo-strict')!;
+    const { backend } = stubBackend('retries');
+    const probed: string[][] = [];
+    const chosenKey = `${s.name}|sidecar|foo/finance|8080|plaintext-tcp`;
+    const withProber: Backend = {
+      ...backend,
+      open: async (o) => ({
+        ...(await backend.open(o)),
+        prober: {
+          probe: async (jobs) => {
+            probed.push(jobs.map((j) => j.key));
+            return new Map(
+              jobs.map((j): [string, Observation] => [
+                j.key,
+                j.key === chosenKey
+                  ? { status: 'denied', how: 'timeout', detail: 'no answer within 500 ms', timings: { startedAt: Date.now(), totalMs: 500 }, attempts: 1 }
+                  : { status: 'denied', how: 'reset', detail: 'ECONNRESET', timings: { startedAt: Date.now(), totalMs: 1 }, attempts: 1 },
+              ]),
+            );
+          },
+        },
+      }),
+    };
+    const r = await runSuite(options([s], withProber, { retries: 0, onlyCells: new Set([chosenKey]) }));
+    expect(r.scenarios[0]!.cells.map((c) => c.key)).to.deep.equal([chosenKey]);
+    const cell = r.scenarios[0]!.cells[0]!;
+    expect(cell.verdict, cell.reason).to.equal('pass');
+    // One round: the chosen cell and two cells of its port for liveness.
+    expect(probed.length).to.equal(1);
+    expect(probed[0]![0]).to.equal(chosenKey);
+    expect(probed[0]!.length).to.equal(3);
+    expect(probed[0]!.every((k) => k.includes('|foo/finance|8080|'))).to.equal(true);
   });
 });

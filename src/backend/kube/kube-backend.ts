@@ -230,7 +230,10 @@ export function createKubeBackend(o: KubeBackendOptions): KubeBackend {
       try {
         opened = await openCluster(run);
       } catch (err) {
-        await o.scope.close();
+        // The cause stays the error; a clean-up that also fails is added to it, never put in its place.
+        await o.scope.close().catch((cleanup: Error) => {
+          throw new BackendError(`${(err as Error).message}; and then the clean-up failed: ${cleanup.message}`, { cause: err });
+        });
         throw err;
       }
       return sessionOf(opened, () => detailsOf(o, state, rootNamespace));

@@ -114,10 +114,13 @@ async function runCommand(givenPaths: string[], flags: RunFlags, cmd: Command, o
   const interrupt = interruptSignal();
   let paths = givenPaths;
   let onlyCells = flags.onlyCell ? new Set(flags.onlyCell) : undefined;
+  let seeds: Map<string, number> | undefined;
   if (flags.rerunFailed !== undefined) {
     const rerun = await rerunFrom(flags.rerunFailed, cmd, flags as unknown as Record<string, unknown>);
     paths = rerun.paths ?? paths;
     onlyCells = new Set([...(onlyCells ?? []), ...rerun.onlyCells]);
+    // A --seed given here replays every chaos scenario with it instead.
+    if (cmd.getOptionValueSource('seed') !== 'cli') seeds = rerun.seeds;
   }
   checkFlagsFor(flags.backend, (name) => cmd.getOptionValueSource(name) === 'cli');
   const kube = flags.backend === 'kind' || flags.backend === 'cluster';
@@ -153,6 +156,7 @@ async function runCommand(givenPaths: string[], flags: RunFlags, cmd: Command, o
       claim: flags.claim,
       ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
       ...(onlyCells ? { onlyCells } : {}),
+      ...(seeds && seeds.size > 0 ? { seeds } : {}),
       flags: recordedFlags(flags as unknown as Record<string, unknown>),
       ...(progress && reporter
         ? {
