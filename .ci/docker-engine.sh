@@ -2,12 +2,19 @@
 # Starts a private dockerd: its own default bridge in 198.18.0.0/15 so nothing lands in
 # 172.17/16, --iptables=false, overlay2, data and exec roots under a temp folder. Stops it by PID after removing
 # the networks it created, so no br-* bridge or route stays on the host.
-# Exports DOCKER_HOST and TESTCONTAINERS_RYUK_DISABLED=true (clean-up is by label: meshconform.run=<run-id>).
+# Exports DOCKER_HOST and TESTCONTAINERS_RYUK_DISABLED=true (clean-up is by label: meshconform.run=<run-id>);
+# `prepare_docker_engine` exports them before the engine starts (processes started meanwhile reach it once it runs).
 
 MC_DOCKER_BRIDGE=${MC_DOCKER_BRIDGE:-mcdockerbr0}
 MC_DOCKER_BRIDGE_CIDR=${MC_DOCKER_BRIDGE_CIDR:-198.19.255.1/24}
 MC_DOCKERD_PID=
 MC_DOCKER_DIR=
+
+# The engine's folder and socket: exports DOCKER_HOST and TESTCONTAINERS_RYUK_DISABLED without starting it.
+prepare_docker_engine() {
+  [ -n "$MC_DOCKER_DIR" ] || MC_DOCKER_DIR=$(mktemp -d /tmp/meshconform-dockerd.XXXXXX)
+  export DOCKER_HOST="unix://$MC_DOCKER_DIR/docker.sock" TESTCONTAINERS_RYUK_DISABLED=true
+}
 
 start_docker_engine() {
   command -v dockerd >/dev/null || { echo "start_docker_engine: dockerd not installed (apt-get install docker.io)"; return 1; }
@@ -15,7 +22,7 @@ start_docker_engine() {
   if ip route show "$net" | grep -q . && ! ip link show "$MC_DOCKER_BRIDGE" >/dev/null 2>&1; then
     echo "start_docker_engine: $net is already routed on this host: $(ip route show "$net")"; return 1
   fi
-  MC_DOCKER_DIR=$(mktemp -d /tmp/meshconform-dockerd.XXXXXX)
+  prepare_docker_engine
   if ! ip link show "$MC_DOCKER_BRIDGE" >/dev/null 2>&1; then
     ip link add "$MC_DOCKER_BRIDGE" type bridge && ip addr add "$MC_DOCKER_BRIDGE_CIDR" dev "$MC_DOCKER_BRIDGE" || return 1
   fi
@@ -26,7 +33,6 @@ start_docker_engine() {
     --bridge="$MC_DOCKER_BRIDGE" --default-address-pool base=198.19.0.0/16,size=24 \
     >"$MC_DOCKER_DIR/dockerd.log" 2>&1 &
   MC_DOCKERD_PID=$!
-  export DOCKER_HOST="unix://$MC_DOCKER_DIR/docker.sock" TESTCONTAINERS_RYUK_DISABLED=true
   local i
   for i in $(seq 1 150); do
     if docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then

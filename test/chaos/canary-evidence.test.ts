@@ -10,8 +10,9 @@ const SIDECAR = join(ROOT, 'harness/reference/sidecar.mjs');
 /** The reference sidecar started through exec: with the clock offset removed from its environment: it ignores it. */
 const IGNORES_OFFSET = `exec:env -u MESHCONFORM_CLOCK_OFFSET_MS ${process.execPath} ${SIDECAR}`;
 
+/** Every run of this file, one after another, on 127.62: below 127.64, which the local backend never picks at random. */
 async function run(paths: string[], out: string, ...args: string[]) {
-  const r = await execa(process.execPath, [BIN, 'run', ...paths, '--out', out, '--reporter', 'json', ...args], {
+  const r = await execa(process.execPath, [BIN, 'run', ...paths, '--out', out, '--reporter', 'json', '--local-subnet', '127.62', ...args], {
     cwd: ROOT,
     reject: false,
     env: { NO_COLOR: '1' },

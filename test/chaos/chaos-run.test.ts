@@ -7,9 +7,19 @@ import { FAULT_KINDS } from '../../src/model/index.js';
 import { validateRunResult } from '../../src/report/run-result-schema.js';
 import { BIN, CHAOS_SUITE, ROOT, tempDir, writeScenario } from './helpers.js';
 
+/**
+ * Every run of this file, one after another, on 127.61: below 127.64, which the local backend never picks at random,
+ * so tests running beside this file cannot take its addresses (test/tiers.ts).
+ */
+const SUBNET = ['--local-subnet', '127.61'];
+
 /** `meshconform run` as a user runs it; the report it wrote. */
 async function run(paths: string[], out: string, ...args: string[]) {
-  const r = await execa(process.execPath, [BIN, 'run', ...paths, '--out', out, '--reporter', 'console,json', ...args], { cwd: ROOT, reject: false, env: { NO_COLOR: '1' } });
+  const r = await execa(process.execPath, [BIN, 'run', ...paths, '--out', out, '--reporter', 'console,json', ...SUBNET, ...args], {
+    cwd: ROOT,
+    reject: false,
+    env: { NO_COLOR: '1' },
+  });
   let report: RunResult | undefined;
   try {
     report = JSON.parse(readFileSync(join(out, 'latest', 'report.json'), 'utf8')) as RunResult;
@@ -232,11 +242,15 @@ describe('interrupting a chaos run leaves nothing behind', function () {
         }
       });
     try {
-      const child = execa(process.execPath, [BIN, 'run', join(CHAOS_SUITE, 'network-cut.yaml'), join(CHAOS_SUITE, 'kill-and-restart.yaml'), '--out', out, '--reporter', 'json'], {
-        cwd: ROOT,
-        env: { TMPDIR: tmp, NO_COLOR: '1' },
-        reject: false,
-      });
+      const child = execa(
+        process.execPath,
+        [BIN, 'run', join(CHAOS_SUITE, 'network-cut.yaml'), join(CHAOS_SUITE, 'kill-and-restart.yaml'), '--out', out, '--reporter', 'json', ...SUBNET],
+        {
+          cwd: ROOT,
+          env: { TMPDIR: tmp, NO_COLOR: '1' },
+          reject: false,
+        },
+      );
       // Wait (bounded) until the data planes run, then into the fault schedule.
       for (let i = 0; i < 600 && mine().length < 4; i++) await new Promise((res) => setTimeout(res, 50));
       expect(mine().length, 'data planes started').to.be.at.least(4);

@@ -20,14 +20,14 @@ describe('independent TLS 1.2 L4 sidecar (exec: fixture written from the docs)',
   this.timeout(600_000);
 
   const styles: { name: string; subnet: string; env: Record<string, string> }[] = [
-    { name: 'RST denials, no ALPN selected (default)', subnet: '127.181', env: {} },
+    { name: 'RST denials, no ALPN selected (default)', subnet: '127.37', env: {} },
     {
       name: 'proxy-written HTTP 426 on STRICT HTTP ports, ALPN = client first offer (no MX), 300 ms before closing',
-      subnet: '127.182',
+      subnet: '127.38',
       env: { ALT_DENY: 'http', ALT_ALPN: 'first', ALT_DENY_DELAY_MS: '300' },
     },
-    { name: 'FIN denials, TLS 1.3 allowed, immediate close', subnet: '127.183', env: { ALT_DENY: 'fin', ALT_TLS_MAX: 'TLSv1.3', ALT_DENY_DELAY_MS: '0' } },
-    { name: 'STRICT plaintext handed to the TLS stack', subnet: '127.184', env: { ALT_DENY: 'tls' } },
+    { name: 'FIN denials, TLS 1.3 allowed, immediate close', subnet: '127.39', env: { ALT_DENY: 'fin', ALT_TLS_MAX: 'TLSv1.3', ALT_DENY_DELAY_MS: '0' } },
+    { name: 'STRICT plaintext handed to the TLS stack', subnet: '127.40', env: { ALT_DENY: 'tls' } },
   ];
   for (const style of styles) {
     it(`conformant style "${style.name}": 0 failed and 0 error cells under --claim spec`, async () => {
@@ -47,26 +47,26 @@ describe('independent TLS 1.2 L4 sidecar (exec: fixture written from the docs)',
     {
       // A client certificate from another trust domain admitted on PERMISSIVE ports.
       name: 'permissive-ignores-trust-domain',
-      subnet: '127.185',
+      subnet: '127.41',
       expectCell: (c) => c.client === 'mtls-other-trust-domain' && c.expected.mode === 'PERMISSIVE' && c.observedOutcome === 'allow',
     },
     {
       // A portLevelMtls DISABLE entry ignored: only ports whose mode a port-level entry decided as DISABLE go wrong.
       name: 'disable-port-level-ignored',
-      subnet: '127.186',
+      subnet: '127.42',
       expectCell: (c) => c.expected.mode === 'DISABLE' && c.decidedBy.at(-1)?.level === 'port',
     },
     {
       // Istio mTLS with a TCP ALPN to a PERMISSIVE HTTP port relayed untouched instead of terminated.
       name: 'permissive-http-alpn-only',
-      subnet: '127.187',
+      subnet: '127.43',
       expectCell: (c) => c.client === 'mtls-tcp' && c.protocol === 'http' && c.expected.mode === 'PERMISSIVE' && c.observedOutcome === 'passthrough',
     },
     {
       // The same client refused in the handshake on STRICT/PERMISSIVE HTTP ports: "deny" is in the required set there
       // only after mTLS was terminated with the workload's identity.
       name: 'http-port-refuses-tcp-alpn',
-      subnet: '127.188',
+      subnet: '127.44',
       expectCell: (c) =>
         c.client === 'mtls-tcp' && c.protocol === 'http' && c.expected.mode !== 'DISABLE' && c.observedOutcome === 'deny' && c.reason.includes('before mTLS was terminated'),
     },

@@ -42,7 +42,7 @@ describe('interrupts at random points of a run leave nothing behind', function (
       const tmp = mkdtempSync(join(tmpdir(), 'mc-int-tmp-'));
       const out = mkdtempSync(join(tmpdir(), 'mc-int-out-'));
       try {
-        const child = execa(process.execPath, [bin, 'run', join(root, 'scenarios'), '--out', out, '--local-subnet', `127.${225 + (i % 3)}`], {
+        const child = execa(process.execPath, [bin, 'run', join(root, 'scenarios'), '--out', out, '--local-subnet', `127.${51 + (i % 3)}`], {
           cwd: root,
           env: { TMPDIR: tmp, NO_COLOR: '1' },
           reject: false,
@@ -81,7 +81,7 @@ describe('determinism: the same suite twice gives the same verdicts', function (
     const folders = readdirSync(join(root, 'scenarios'), { withFileTypes: true })
       .filter((d) => d.isDirectory() && d.name !== 'chaos')
       .map((d) => join(root, 'scenarios', d.name));
-    for (const subnet of ['127.228', '127.229']) {
+    for (const subnet of ['127.54', '127.55']) {
       const out = mkdtempSync(join(tmpdir(), 'mc-det-out-'));
       try {
         const r = await execa(process.execPath, [bin, 'run', ...folders, '--out', out, '--reporter', 'json', '--local-subnet', subnet], { cwd: root, reject: false });
@@ -126,7 +126,7 @@ describe('SIGTERM while the report is being written: the whole report or none, a
       const out = mkdtempSync(join(tmpdir(), 'mc-int-out-'));
       try {
         const scenario = join(root, 'test/e2e/fixtures/scenarios/strict-and-permissive.yaml');
-        const child = execa(process.execPath, [bin, 'run', scenario, '--out', out, '--retries', '0', '--local-subnet', `127.${236 + i}`], {
+        const child = execa(process.execPath, [bin, 'run', scenario, '--out', out, '--retries', '0', '--local-subnet', `127.${56 + i}`], {
           cwd: root,
           env: { TMPDIR: tmp, NO_COLOR: '1' },
           reject: false,

@@ -19,7 +19,7 @@ describe('independent L4 sidecar (exec: fixture) and the claims', function () {
   this.timeout(600_000);
 
   it('--claim spec: 0 failed cells on the built-in static sidecar suite; the HTTP-codec cells pass as "differs from Istio"', async function () {
-    const { exitCode, stderr, result } = await run([...SUITE, '--data-plane', l4, '--claim', 'spec', '--local-subnet', '127.171']);
+    const { exitCode, stderr, result } = await run([...SUITE, '--data-plane', l4, '--claim', 'spec', '--local-subnet', '127.45']);
     expect(failing(result), stderr).to.deep.equal([]);
     expect(exitCode).to.equal(0);
     expect(result.claim).to.equal('spec');
@@ -36,7 +36,7 @@ describe('independent L4 sidecar (exec: fixture) and the claims', function () {
   });
 
   it('--claim istio: the same data plane fails, only in the HTTP-codec cells', async function () {
-    const { exitCode, result } = await run([...SUITE, '--data-plane', l4, '--claim', 'istio', '--local-subnet', '127.172']);
+    const { exitCode, result } = await run([...SUITE, '--data-plane', l4, '--claim', 'istio', '--local-subnet', '127.46']);
     expect(exitCode).to.equal(1);
     expect(result.claim).to.equal('istio');
     const failed = cells(result).filter((c) => c.verdict === 'fail');
@@ -51,10 +51,9 @@ describe('independent L4 sidecar (exec: fixture) and the claims', function () {
 
   for (const claim of ['spec', 'istio'] as const satisfies readonly Claim[]) {
     it(`a subtly broken variant (STRICT HTTP ports accept plaintext) fails under --claim ${claim}`, async function () {
-      const { exitCode, result } = await run(
-        [join(root, 'scenarios/protocols'), '--data-plane', l4, '--claim', claim, '--local-subnet', claim === 'spec' ? '127.173' : '127.174'],
-        { L4_SIDECAR_BREAK: 'strict-http-accepts-plaintext' },
-      );
+      const { exitCode, result } = await run([join(root, 'scenarios/protocols'), '--data-plane', l4, '--claim', claim, '--local-subnet', claim === 'spec' ? '127.47' : '127.48'], {
+        L4_SIDECAR_BREAK: 'strict-http-accepts-plaintext',
+      });
       expect(exitCode).to.equal(1);
       const open = cells(result).filter((c) => c.verdict === 'fail' && c.expected.mode === 'STRICT' && c.protocol === 'http' && c.client.startsWith('plaintext-'));
       expect(open.length).to.be.greaterThan(0);
@@ -65,7 +64,7 @@ describe('independent L4 sidecar (exec: fixture) and the claims', function () {
   for (const claim of ['spec', 'istio'] as const satisfies readonly Claim[]) {
     it(`the reference sidecar passes every cell of the protocol scenarios under --claim ${claim}, exactly as Istio`, async function () {
       // The whole suite on the reference runs as mutate's baseline under each claim (test/trust/mutate.test.ts).
-      const { exitCode, result } = await run([join(root, 'scenarios/protocols'), '--claim', claim, '--local-subnet', claim === 'spec' ? '127.175' : '127.176']);
+      const { exitCode, result } = await run([join(root, 'scenarios/protocols'), '--claim', claim, '--local-subnet', claim === 'spec' ? '127.49' : '127.50']);
       expect(failing(result)).to.deep.equal([]);
       expect(exitCode).to.equal(0);
       expect(result.summary.differsFromIstio).to.equal(undefined);
