@@ -64,7 +64,7 @@ export interface Attachment {
 
 /** What the data plane under test did around one probe: the proxy's side of the story. */
 export interface CellEvidence {
-  /** Its log lines within the probe's time window (from just before the probe to its end), bounded. */
+  /** Its log lines within the probe's time window (from just before the probe to a second after its end), bounded. */
   readonly logs?: { readonly source: string; readonly lines: readonly LogLine[]; readonly truncated?: boolean };
   /** The configuration it held when the probe ran (after any reload), redacted and bounded. */
   readonly config?: { readonly source: string; readonly text: string; readonly truncated?: boolean };

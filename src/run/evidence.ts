@@ -5,7 +5,8 @@ import { EVIDENCE_BOUNDS } from '../util/evidence-text.js';
 const EVIDENCE_DEADLINE_MS = 60_000;
 /** Log lines kept from just before the probe started: what the proxy did as the connection came in. */
 const BEFORE_MS = 250;
-const AFTER_MS = 250;
+/** After the probe: a log line is stamped when the harness (or Docker) reads it, which lags under load. */
+const AFTER_MS = 1000;
 
 /** What every unit of a run draws on: evidence bytes left for the run (attachments are bounded per run too). */
 export interface EvidenceBudget {

@@ -111,8 +111,12 @@ function hiddenUnder(dir: string): string[] {
 
 /** The run folder holds the whole report: every file present and complete. */
 function expectWholeReport(dir: string): void {
-  expect(readdirSync(dir).sort(), dir).to.deep.equal(['index.html', 'junit.xml', 'report.json']);
-  expect((JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as RunResult).kind).to.equal('RunResult');
+  const result = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as RunResult;
+  expect(result.kind).to.equal('RunResult');
+  // Every attachment of the run (the data planes' whole logs at least) is beside it, whole.
+  const attachments = result.scenarios.flatMap((s) => s.attachments ?? []);
+  expect(readdirSync(dir).sort(), dir).to.deep.equal([...(attachments.length > 0 ? ['evidence'] : []), 'index.html', 'junit.xml', 'report.json']);
+  for (const a of attachments) expect(readFileSync(join(dir, 'evidence', `${a.id}.txt`), 'utf8'), a.id).to.equal(a.text);
   expect(readFileSync(join(dir, 'junit.xml'), 'utf8')).to.match(/<\/testsuites>\s*$/);
   expect(readFileSync(join(dir, 'index.html'), 'utf8')).to.match(/<\/html>\s*$/);
 }

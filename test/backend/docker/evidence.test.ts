@@ -124,7 +124,6 @@ describe('docker backend: evidence of failing cells', function () {
       const finance = env.targets.get('foo/finance')!;
       const t0 = Date.now();
       expect(await plaintextEcho(finance.address, 8080), 'STRICT port answered plaintext').to.equal(false);
-      const t1 = Date.now();
       await env.applyPolicies([
         { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'default', namespace: 'foo' }, spec: { mtls: { mode: 'DISABLE' } } },
       ]);
@@ -135,8 +134,9 @@ describe('docker backend: evidence of failing cells', function () {
       await docker!.getContainer(web!.Id).remove({ force: true });
       const req = (key: string, workload: string, fromMs: number, toMs: number): EvidenceRequest => ({ key, workload, port: 8080, fromMs, toMs });
       const got = await env.evidence!([
-        req('before', 'foo/finance', t0, t1),
-        req('after', 'foo/finance', t2, t3),
+        // Docker stamps a line when the engine reads it, which lags under load: each window runs to the next step.
+        req('before', 'foo/finance', t0, t2),
+        req('after', 'foo/finance', t2, t3 + 1000),
         req('gone', 'bar/web', t0, t3),
         req('unknown', 'nope/none', t0, t3),
       ]);
