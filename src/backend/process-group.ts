@@ -43,13 +43,13 @@ function killGroup(p: GroupProc, signal: NodeJS.Signals): void {
 
 /**
  * Starts `argv` with `env` added to the harness's environment (an undefined value removes a variable), stdout and
- * stderr piped into bounded tails; `onStdout` and `onStderr` also see them as they arrive.
+ * stderr piped into bounded tails; `onStdout` also sees stdout as text, `onOutput` both streams' bytes, as they arrive.
  */
 export function spawnGroup(
   label: string,
   argv: readonly string[],
   env: Record<string, string | undefined>,
-  options: { readonly onStdout?: (chunk: string) => void; readonly onStderr?: (chunk: string) => void } = {},
+  options: { readonly onStdout?: (chunk: string) => void; readonly onOutput?: (stream: 'stdout' | 'stderr', bytes: Buffer) => void } = {},
 ): GroupProc {
   const [file, ...args] = argv;
   if (!file) throw new BackendError(`${label}: empty command`);
@@ -66,11 +66,12 @@ export function spawnGroup(
   const stderr = new ByteRing();
   child.stdout!.on('data', (b: Buffer) => {
     stdout.push(b);
+    options.onOutput?.('stdout', b);
     options.onStdout?.(b.toString('utf8'));
   });
   child.stderr!.on('data', (b: Buffer) => {
     stderr.push(b);
-    options.onStderr?.(b.toString('utf8'));
+    options.onOutput?.('stderr', b);
   });
   // A pipe error (EPIPE after a forced close) is not the process's exit.
   child.stdout!.on('error', () => {});

@@ -13,7 +13,7 @@ export interface EvidenceSource {
   readonly label: string;
   readonly log?: {
     between(fromMs: number, toMs: number): LogLine[];
-    text(): string;
+    text(maxChars?: number): string;
     readonly truncated: boolean;
   };
   /** Per workload: the config in force at a time (a ConfigHistory), and where its data plane reads it. */
@@ -58,7 +58,7 @@ export function slotEvidence(
   const wholeLog = (source: EvidenceSource): Attachment | undefined => {
     const log = source.log;
     if (!log || attachments.has(source)) return attachments.get(source);
-    const text = evidenceText(log.text(), EVIDENCE_BOUNDS.attachmentBytes, 'tail');
+    const text = evidenceText(log.text(EVIDENCE_BOUNDS.attachmentBytes), EVIDENCE_BOUNDS.attachmentBytes, 'tail');
     const whole: Attachment = {
       id: attachmentId('log', context.scenario, context.meshMode, source.label),
       label: `${source.label}: its whole log (stdout and stderr)`,

@@ -16,7 +16,7 @@ export type Spawn = (
   label: string,
   argv: readonly string[],
   env: Record<string, string | undefined>,
-  options?: { readonly onStdout?: (chunk: string) => void; readonly onStderr?: (chunk: string) => void },
+  options?: { readonly onStdout?: (chunk: string) => void; readonly onOutput?: (stream: 'stdout' | 'stderr', bytes: Buffer) => void },
 ) => GroupProc;
 
 /** Local: the command as it is. */
@@ -123,7 +123,7 @@ export function createSupervisor(o: EnvironmentOptions, slots: readonly Slot[], 
       ...slot.env,
     };
     slot.log.note(`${slot.label} starting (start ${slot.generation + 1})`);
-    const proc = spawn(slot.spawn, slot.label, o.dataPlane.argv, env, { onStdout: (c) => slot.log.push('stdout', c), onStderr: (c) => slot.log.push('stderr', c) });
+    const proc = spawn(slot.spawn, slot.label, o.dataPlane.argv, env, { onOutput: (stream, bytes) => slot.log.push(stream, bytes) });
     slot.proc = proc;
     slot.generation++;
     slot.starting = true;

@@ -1,4 +1,5 @@
 // What a data plane wrote, line by line with the time the harness read it, for the evidence beside a failing cell.
+import { StringDecoder } from 'node:string_decoder';
 import type { LogLine } from '../../model/index.js';
 
 /** A data plane's whole log kept per process slot: the last 1 MiB (older lines go first). */
@@ -10,7 +11,8 @@ const LINE_BYTES = 8 * 1024;
 interface Chunk {
   readonly atMs: number;
   readonly stream: 'stdout' | 'stderr' | 'note';
-  readonly text: string;
+  /** Bytes as read (kept off the JS heap: a flood is never decoded), or a note's text. */
+  readonly data: Buffer | string;
 }
 
 /**
@@ -21,30 +23,34 @@ export class TimedLog {
   private readonly chunks: Chunk[] = [];
   private bytes = 0;
   private dropped = false;
+  /** The lines made from the chunks, until the next chunk comes (every failing cell of a slot reads them). */
+  private made: LogLine[] | undefined;
 
   constructor(private readonly maxBytes = LOG_BYTES) {}
 
   /** A chunk of one stream, read now. */
-  push(stream: 'stdout' | 'stderr', chunk: string): void {
+  push(stream: 'stdout' | 'stderr', chunk: Buffer | string): void {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     // A chunk larger than the whole bound: only its end can be kept.
-    const text = chunk.length > this.maxBytes ? chunk.slice(chunk.length - this.maxBytes) : chunk;
-    if (text.length < chunk.length) this.dropped = true;
-    this.add({ atMs: Date.now(), stream, text });
+    const data = bytes.length > this.maxBytes ? Buffer.from(bytes.subarray(bytes.length - this.maxBytes)) : bytes;
+    if (data.length < bytes.length) this.dropped = true;
+    this.add({ atMs: Date.now(), stream, data });
   }
 
   /** A line the harness itself adds (a start, a restart), so the log reads in order with what caused it. */
   note(text: string): void {
-    this.add({ atMs: Date.now(), stream: 'note', text: `[meshconform] ${text}` });
+    this.add({ atMs: Date.now(), stream: 'note', data: `[meshconform] ${text}` });
   }
 
   private add(c: Chunk): void {
+    this.made = undefined;
     this.chunks.push(c);
-    this.bytes += c.text.length + 32;
+    this.bytes += c.data.length + 32;
     if (this.bytes <= this.maxBytes) return;
     // Drop the oldest quarter at once: one splice per many chunks keeps the cost linear.
     let drop = 0;
     let freed = 0;
-    while (drop < this.chunks.length - 1 && this.bytes - freed > this.maxBytes * 0.75) freed += this.chunks[drop++]!.text.length + 32;
+    while (drop < this.chunks.length - 1 && this.bytes - freed > this.maxBytes * 0.75) freed += this.chunks[drop++]!.data.length + 32;
     this.chunks.splice(0, drop);
     this.bytes -= freed;
     this.dropped = true;
@@ -52,6 +58,11 @@ export class TimedLog {
 
   /** Every line kept, in the order read, with the time its last byte arrived; a line still unfinished comes last. */
   private lines(): LogLine[] {
+    this.made ??= this.makeLines();
+    return this.made;
+  }
+
+  private makeLines(): LogLine[] {
     const out: LogLine[] = [];
     const partial = { stdout: { text: '', atMs: 0 }, stderr: { text: '', atMs: 0 } };
     const line = (atMs: number, stream: 'stdout' | 'stderr', text: string): LogLine => ({
@@ -59,12 +70,14 @@ export class TimedLog {
       stream,
       text: text.length > LINE_BYTES ? `${text.slice(0, LINE_BYTES)}…` : text.replace(/\r$/, ''),
     });
+    const decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
     for (const c of this.chunks) {
       if (c.stream === 'note') {
-        out.push({ atMs: c.atMs, stream: 'stderr', text: c.text });
+        out.push({ atMs: c.atMs, stream: 'stderr', text: String(c.data) });
         continue;
       }
-      const parts = (partial[c.stream].text + c.text).split('\n');
+      const text = typeof c.data === 'string' ? c.data : decoders[c.stream].write(c.data);
+      const parts = (partial[c.stream].text + text).split('\n');
       const rest = parts.pop() ?? '';
       for (const p of parts) out.push(line(c.atMs, c.stream, p));
       // A runaway line is cut where it stands rather than held without end.
@@ -82,11 +95,19 @@ export class TimedLog {
     return this.lines().filter((l) => l.atMs >= fromMs && l.atMs <= toMs);
   }
 
-  /** The whole log as text, one `ISO-time stream text` line each. */
-  text(): string {
-    return this.lines()
-      .map((l) => `${new Date(l.atMs).toISOString()} ${l.stream} ${l.text}`)
-      .join('\n');
+  /** The whole log as text, one `ISO-time stream text` line each; with `maxChars`, only the last lines that fit. */
+  text(maxChars = Number.POSITIVE_INFINITY): string {
+    const lines = this.lines();
+    const out: string[] = [];
+    let chars = 0;
+    for (let i = lines.length - 1; i >= 0; i--) {
+      const l = lines[i]!;
+      const text = `${new Date(l.atMs).toISOString()} ${l.stream} ${l.text}`;
+      chars += text.length + 1;
+      if (chars > maxChars && out.length > 0) break;
+      out.push(text);
+    }
+    return out.reverse().join('\n');
   }
 
   /** Whether older output was dropped to stay within the bound. */
