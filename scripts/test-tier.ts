@@ -77,15 +77,15 @@ function mochaArgs(job: Job, extra: readonly string[]): string[] {
 const env = { ...process.env, MESHCONFORM_TEST_DIST_BUILT: '1' };
 
 /** Runs one job with its output in a file under `dir`; resolves with that output once the job exited. */
-function runJob(job: Job, extra: readonly string[], dir: string, pids: Set<number>): Promise<{ output: string; status: number | null }> {
+function runJob(job: Job, extra: readonly string[], dir: string, running: Map<number, string>): Promise<{ output: string; status: number | null }> {
   const file = join(dir, `${job.tier}-${job.group.name.replace(/\W+/g, '-')}.log`);
   const fd = openSync(file, 'w');
   const child = spawn(process.execPath, mochaArgs(job, extra), { cwd: root, env, stdio: ['ignore', fd, fd] });
   closeSync(fd);
-  if (child.pid !== undefined) pids.add(child.pid);
+  if (child.pid !== undefined) running.set(child.pid, file);
   return new Promise((resolve) => {
     child.on('exit', (status) => {
-      if (child.pid !== undefined) pids.delete(child.pid);
+      if (child.pid !== undefined) running.delete(child.pid);
       resolve({ output: readFileSync(file, 'utf8'), status });
     });
   });
@@ -98,15 +98,18 @@ function runJob(job: Job, extra: readonly string[], dir: string, pids: Set<numbe
  */
 async function schedule(jobs: readonly Job[], extra: readonly string[], slots: number, gate: string | undefined): Promise<Map<Job, Outcome>> {
   const dir = mkdtempSync(join(tmpdir(), 'mc-test-tier-'));
-  const pids = new Set<number>();
+  const pids = new Map<number, string>();
+  // Stopped from outside: the mocha processes get the signal, and what they printed so far is shown.
   const stop = (signal: NodeJS.Signals) => {
-    for (const pid of pids) {
+    for (const [pid, file] of pids) {
       try {
         process.kill(pid, signal);
       } catch {
         // already gone
       }
+      process.stdout.write(`\n${signal}: output so far of ${file}\n${readFileSync(file, 'utf8').trimEnd()}\n`);
     }
+    rmSync(dir, { recursive: true, force: true });
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };
   process.once('SIGINT', stop).once('SIGTERM', stop);
