@@ -31,14 +31,14 @@ export interface Job {
   readonly files: readonly string[];
   /** Mocha's parallel workers for the tier's files, or none. */
   readonly parallel: boolean;
-  /** Slots of the schedule it takes: its mocha workers. */
+  /** Slots of the schedule it takes. */
   readonly weight: number;
 }
 
 /** The groups of the given tiers with their files, in the order they should start. */
 export function jobsOf(tiers: readonly Tier[]): Job[] {
   const jobs: Job[] = [];
-  const job = (tier: Tier, group: Group, files: readonly string[], parallel = false): Job => ({ tier, group, files, parallel, weight: parallel ? workers : 1 });
+  const job = (tier: Tier, group: Group, files: readonly string[], parallel = false): Job => ({ tier, group, files, parallel, weight: group.slots ?? 1 });
   for (const tier of tiers) {
     const files = tierFiles(tier);
     if (tier !== 'integration') {
@@ -203,10 +203,10 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     const r = spawnSync(process.execPath, mochaArgs(job, extra), { cwd: root, stdio: 'inherit', env });
     process.exit(r.status ?? 1);
   }
-  // Mocha processes (a parallel tier's workers each count) at a time: one more than the cores, as they partly wait on
-  // the CLIs, data planes and containers they start; more would slow the fixed-duration chaos probes.
+  // Groups at a time: one more than the cores, as they partly wait on the CLIs, data planes and containers they start;
+  // more would only add contention.
   const slots = Number(process.env['MESHCONFORM_TEST_SLOTS']) || availableParallelism() + 1;
-  console.log(`${tiers.join(' + ')}: ${jobs.length} groups, ${slots} mocha processes at a time`);
+  console.log(`${tiers.join(' + ')}: ${jobs.length} groups, ${slots} slots`);
   const outcomes = await schedule(jobs, extra, slots, process.env['MESHCONFORM_TEST_GATE']);
   process.exit(summarize(jobs, outcomes) ? 0 : 1);
 }

@@ -69,6 +69,8 @@ export interface Group {
   readonly holds: readonly Hold[];
   /** Needs the system packages or the Docker engine (`.ci/run` installs and starts them while other groups run). */
   readonly system?: boolean;
+  /** Slots of the schedule it takes (1 when absent). */
+  readonly slots?: number;
   /**
    * Its tests place probes in fault windows of tens of milliseconds: it runs at a higher CPU priority than the groups
    * beside it (where the host allows), so their load does not shift its timing.
@@ -81,8 +83,7 @@ export interface Group {
  * and a slot is free, the first such in this order. A file in no group runs alone.
  */
 export const INTEGRATION_GROUPS: readonly Group[] = [
-  // 127.3–127.36. First, so that it is the one beside the unit tier (which leaves one slot): its local runs load the
-  // host less than the Docker group's containers, which the slots do not count.
+  // 127.3–127.36.
   { name: 'mutate', files: ['test/trust/mutate.test.ts'], holds: [] },
   {
     name: 'docker and netns',
@@ -116,7 +117,11 @@ export const INTEGRATION_GROUPS: readonly Group[] = [
   { name: 'canary evidence', files: ['test/chaos/canary-evidence.test.ts'], holds: ['cpu'] },
 ];
 
-/** The unit tier, as one group of the schedule: random loopback /16s, and fixed ones in the random range. */
+/**
+ * The unit tier, as one group of the schedule: random loopback /16s, and fixed ones in the random range. One slot
+ * although its files run in parallel mocha workers: so that both long integration chains (mutate, and Docker with
+ * netns) start beside it rather than one of them after it.
+ */
 export const UNIT_GROUP: Group = { name: 'unit', files: [], holds: ['loopback'] };
 /** The live tier: kind makes Docker networks, and its runs take random loopback /16s. */
 export const LIVE_GROUP: Group = { name: 'live', files: [], holds: ['engine', 'loopback'], system: true };
