@@ -31,9 +31,12 @@ export class TimedLog {
   /** A chunk of one stream, read now. */
   push(stream: 'stdout' | 'stderr', chunk: Buffer | string): void {
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    // A chunk larger than the whole bound: only its end can be kept.
-    const data = bytes.length > this.maxBytes ? Buffer.from(bytes.subarray(bytes.length - this.maxBytes)) : bytes;
-    if (data.length < bytes.length) this.dropped = true;
+    // A chunk larger than the whole bound: only its end can be kept. Copied into storage of its own size: a read's
+    // buffer may be a view of a much larger one, which keeping it would keep alive.
+    const keep = Math.min(bytes.length, this.maxBytes);
+    const data = Buffer.allocUnsafeSlow(keep);
+    bytes.copy(data, 0, bytes.length - keep);
+    if (keep < bytes.length) this.dropped = true;
     this.add({ atMs: Date.now(), stream, data });
   }
 
