@@ -124,6 +124,7 @@ describe('docker backend: evidence of failing cells', function () {
       const finance = env.targets.get('foo/finance')!;
       const t0 = Date.now();
       expect(await plaintextEcho(finance.address, 8080), 'STRICT port answered plaintext').to.equal(false);
+      const t1 = Date.now();
       await env.applyPolicies([
         { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'default', namespace: 'foo' }, spec: { mtls: { mode: 'DISABLE' } } },
       ]);
@@ -136,6 +137,8 @@ describe('docker backend: evidence of failing cells', function () {
       const got = await env.evidence!([
         // Docker stamps a line when the engine reads it, which lags under load: each window runs to the next step.
         req('before', 'foo/finance', t0, t2),
+        // The config in force is the one written last before a window's end: this one ends before the apply.
+        req('before-apply', 'foo/finance', t0, t1),
         req('after', 'foo/finance', t2, t3 + 1000),
         req('gone', 'bar/web', t0, t3),
         req('unknown', 'nope/none', t0, t3),
@@ -145,7 +148,7 @@ describe('docker backend: evidence of failing cells', function () {
       expect(before.logs!.lines.map((l) => l.text).join('\n')).to.match(/foo\/finance:8080 STRICT\/tcp plaintext -> close/);
       expect(before.logs!.lines.map((l) => l.text).join('\n')).to.not.contain('DISABLE');
       expect(after.logs!.lines.map((l) => l.text).join('\n')).to.match(/foo\/finance:8080 DISABLE\/tcp plaintext -> plaintext/);
-      expect(JSON.parse(before.config!.text).policies[0].spec.mtls.mode).to.equal('STRICT');
+      expect(JSON.parse(got.cells.get('before-apply')!.config!.text).policies[0].spec.mtls.mode).to.equal('STRICT');
       expect(JSON.parse(after.config!.text).policies[0].spec.mtls.mode).to.equal('DISABLE');
       expect(JSON.parse(after.config!.text).workload.address).to.equal(finance.address);
       expect(before.attachments).to.deep.equal(after.attachments);
