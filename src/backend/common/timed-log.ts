@@ -4,24 +4,31 @@ import type { LogLine } from '../../model/index.js';
 
 /** A data plane's whole log kept per process slot: the last 1 MiB (older lines go first). */
 export const LOG_BYTES = 1024 * 1024;
+/** Lines made for evidence at most (the latest): 1 MiB of one-character lines would otherwise be half a million objects. */
+const LINE_CAP = 20_000;
 /** A line longer than this is cut (a data plane printing a binary blob must not hold the whole budget). */
 const LINE_BYTES = 8 * 1024;
 
-/** One chunk as it was read: lines are made from chunks only when evidence is asked for. */
+/** One read as it came: where its bytes sit in the ring (or a note's text), and when. */
 interface Chunk {
   readonly atMs: number;
   readonly stream: 'stdout' | 'stderr' | 'note';
-  /** Bytes as read (kept off the JS heap: a flood is never decoded), or a note's text. */
-  readonly data: Buffer | string;
+  /** Absolute offset of its first byte among every byte ever written (the ring keeps the last `maxBytes`). */
+  start: number;
+  len: number;
+  readonly note?: string;
 }
 
 /**
- * Keeps chunks, not lines: a data plane flooding its output costs one array push per chunk, and the split into
- * timestamped lines (each line gets the time its end was read) happens only for evidence.
+ * Keeps the last bytes in one ring allocated once, with a record per read: a data plane flooding its output costs a
+ * copy into the ring and one small record per read, never an allocation of its size; lines (each with the time its
+ * end was read) are made only when evidence is asked for.
  */
 export class TimedLog {
-  private readonly chunks: Chunk[] = [];
-  private bytes = 0;
+  private ring: Buffer | undefined;
+  private written = 0;
+  private chunks: Chunk[] = [];
+  private first = 0;
   private dropped = false;
   /** The lines made from the chunks, until the next chunk comes (every failing cell of a slot reads them). */
   private made: LogLine[] | undefined;
@@ -31,32 +38,72 @@ export class TimedLog {
   /** A chunk of one stream, read now. */
   push(stream: 'stdout' | 'stderr', chunk: Buffer | string): void {
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    // A chunk larger than the whole bound: only its end can be kept. Copied into storage of its own size: a read's
-    // buffer may be a view of a much larger one, which keeping it would keep alive.
+    // A chunk larger than the whole ring: only its end can be kept.
     const keep = Math.min(bytes.length, this.maxBytes);
-    const data = Buffer.allocUnsafeSlow(keep);
-    bytes.copy(data, 0, bytes.length - keep);
     if (keep < bytes.length) this.dropped = true;
-    this.add({ atMs: Date.now(), stream, data });
+    this.ring ??= Buffer.allocUnsafeSlow(this.maxBytes);
+    const at = this.written % this.maxBytes;
+    const firstPart = Math.min(keep, this.maxBytes - at);
+    bytes.copy(this.ring, at, bytes.length - keep, bytes.length - keep + firstPart);
+    if (firstPart < keep) bytes.copy(this.ring, 0, bytes.length - keep + firstPart, bytes.length);
+    this.add({ atMs: Date.now(), stream, start: this.written, len: keep });
+    this.written += keep;
+    this.forgetOverwritten();
   }
 
   /** A line the harness itself adds (a start, a restart), so the log reads in order with what caused it. */
   note(text: string): void {
-    this.add({ atMs: Date.now(), stream: 'note', data: `[meshconform] ${text}` });
+    this.add({ atMs: Date.now(), stream: 'note', start: this.written, len: 0, note: `[meshconform] ${text}` });
   }
 
   private add(c: Chunk): void {
     this.made = undefined;
     this.chunks.push(c);
-    this.bytes += c.data.length + 32;
-    if (this.bytes <= this.maxBytes) return;
-    // Drop the oldest quarter at once: one splice per many chunks keeps the cost linear.
-    let drop = 0;
-    let freed = 0;
-    while (drop < this.chunks.length - 1 && this.bytes - freed > this.maxBytes * 0.75) freed += this.chunks[drop++]!.data.length + 32;
-    this.chunks.splice(0, drop);
-    this.bytes -= freed;
-    this.dropped = true;
+  }
+
+  /** Records whose bytes the ring has written over go (a record half overwritten keeps its end). */
+  private forgetOverwritten(): void {
+    const oldest = this.written - this.maxBytes;
+    while (this.first < this.chunks.length) {
+      const c = this.chunks[this.first]!;
+      if (c.stream === 'note' ? c.start >= oldest : c.start + c.len > oldest) break;
+      this.first++;
+      this.dropped = true;
+    }
+    const c = this.chunks[this.first];
+    if (c && c.stream !== 'note' && c.start < oldest) {
+      c.len -= oldest - c.start;
+      c.start = oldest;
+      this.dropped = true;
+    }
+    // Compact now and then: one splice for many records keeps the cost linear.
+    if (this.first > 1024 && this.first * 2 > this.chunks.length) {
+      this.chunks = this.chunks.slice(this.first);
+      this.first = 0;
+    }
+  }
+
+  /** The first record to make lines from: the latest ones holding at most LINE_CAP line ends. */
+  private startForLines(): number {
+    let ends = 0;
+    for (let i = this.chunks.length - 1; i > this.first; i--) {
+      const c = this.chunks[i]!;
+      if (c.stream === 'note') {
+        ends++;
+        continue;
+      }
+      const b = this.bytesOf(c);
+      for (let at = b.indexOf(10); at !== -1; at = b.indexOf(10, at + 1)) ends++;
+      if (ends > LINE_CAP) return i + 1;
+    }
+    return this.first;
+  }
+
+  private bytesOf(c: Chunk): Buffer {
+    const ring = this.ring!;
+    const at = c.start % this.maxBytes;
+    if (at + c.len <= this.maxBytes) return ring.subarray(at, at + c.len);
+    return Buffer.concat([ring.subarray(at), ring.subarray(0, c.len - (this.maxBytes - at))]);
   }
 
   /** Every line kept, in the order read, with the time its last byte arrived; a line still unfinished comes last. */
@@ -74,12 +121,13 @@ export class TimedLog {
       text: text.length > LINE_BYTES ? `${text.slice(0, LINE_BYTES)}…` : text.replace(/\r$/, ''),
     });
     const decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
-    for (const c of this.chunks) {
+    for (let i = this.startForLines(); i < this.chunks.length; i++) {
+      const c = this.chunks[i]!;
       if (c.stream === 'note') {
-        out.push({ atMs: c.atMs, stream: 'stderr', text: String(c.data) });
+        out.push({ atMs: c.atMs, stream: 'stderr', text: c.note ?? '' });
         continue;
       }
-      const text = typeof c.data === 'string' ? c.data : decoders[c.stream].write(c.data);
+      const text = decoders[c.stream].write(this.bytesOf(c));
       const parts = (partial[c.stream].text + text).split('\n');
       const rest = parts.pop() ?? '';
       for (const p of parts) out.push(line(c.atMs, c.stream, p));
