@@ -31,14 +31,14 @@ export interface Job {
   readonly files: readonly string[];
   /** Mocha's parallel workers for the tier's files, or none. */
   readonly parallel: boolean;
-  /** Slots of the schedule it takes. */
+  /** Slots of the schedule it takes: its mocha workers, or one. */
   readonly weight: number;
 }
 
 /** The groups of the given tiers with their files, in the order they should start. */
 export function jobsOf(tiers: readonly Tier[]): Job[] {
   const jobs: Job[] = [];
-  const job = (tier: Tier, group: Group, files: readonly string[], parallel = false): Job => ({ tier, group, files, parallel, weight: group.slots ?? 1 });
+  const job = (tier: Tier, group: Group, files: readonly string[], parallel = false): Job => ({ tier, group, files, parallel, weight: parallel ? workers : 1 });
   for (const tier of tiers) {
     const files = tierFiles(tier);
     if (tier !== 'integration') {

@@ -69,8 +69,6 @@ export interface Group {
   readonly holds: readonly Hold[];
   /** Needs the system packages or the Docker engine (`.ci/run` installs and starts them while other groups run). */
   readonly system?: boolean;
-  /** Slots of the schedule it takes (1 when absent). */
-  readonly slots?: number;
   /**
    * Its tests place probes in fault windows of tens of milliseconds: it runs at a higher CPU priority than the groups
    * beside it (where the host allows), so their load does not shift its timing.
@@ -118,9 +116,9 @@ export const INTEGRATION_GROUPS: readonly Group[] = [
 ];
 
 /**
- * The unit tier, as one group of the schedule: random loopback /16s, and fixed ones in the random range. One slot
- * although its files run in parallel mocha workers: so that both long integration chains (mutate, and Docker with
- * netns) start beside it rather than one of them after it.
+ * The unit tier, as one group of the schedule: random loopback /16s, and fixed ones in the random range. It takes a
+ * slot per mocha worker, so only one integration group (the first in the list, mutate) runs beside it: its tests were
+ * written for a machine that runs little else.
  */
 export const UNIT_GROUP: Group = { name: 'unit', files: [], holds: ['loopback'] };
 /** The live tier: kind makes Docker networks, and its runs take random loopback /16s. */
