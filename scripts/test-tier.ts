@@ -203,8 +203,8 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     const r = spawnSync(process.execPath, mochaArgs(job, extra), { cwd: root, stdio: 'inherit', env });
     process.exit(r.status ?? 1);
   }
-  // Groups at a time: one more than the cores, as they partly wait on the CLIs, data planes and containers they start;
-  // more would only add contention.
+  // Mocha processes at a time (a parallel tier's workers each count): one more than the cores, as they partly wait on
+  // the CLIs, data planes and containers they start; more would only add contention.
   const slots = Number(process.env['MESHCONFORM_TEST_SLOTS']) || availableParallelism() + 1;
   console.log(`${tiers.join(' + ')}: ${jobs.length} groups, ${slots} slots`);
   const outcomes = await schedule(jobs, extra, slots, process.env['MESHCONFORM_TEST_GATE']);
