@@ -193,6 +193,7 @@ export function judgeCell(exp: Expectation, attempts: readonly Observation[], ct
     ...baseCell(exp, ctx.feature),
     ...(differsFromIstio ? { differsFromIstio: true as const } : {}),
     observed: { ...shown, attempts: n },
+    ...(verdict === 'flaky' ? { firstAttempt: attempts[0]! } : {}),
     ...(outcome !== undefined ? { observedOutcome: outcome } : {}),
     verdict,
     reason,

@@ -30,6 +30,8 @@ export interface CellResult {
   readonly differsFromIstio?: true;
   /** Absent when the cell was skipped. */
   readonly observed?: Observation;
+  /** A flaky cell's first attempt (what did not match), beside the later one it passed on. */
+  readonly firstAttempt?: Observation;
   /** Outcome class of the observation (absent on error/skipped). */
   readonly observedOutcome?: ExpectedOutcome;
   readonly verdict: Verdict;

@@ -188,6 +188,9 @@ describe('diff: judgeCell verdicts', () => {
       const c = judgeCell(expectation(), [denied(), mtlsAllowed({ attempts: 2 })], ctx);
       expect(c.verdict).to.equal('flaky');
       expect(c.reason).to.contain('matched only on attempt 2 of 2').and.contain('attempt 1: denied by tls-alert');
+      // The first attempt is kept beside the one it passed on; a pass keeps no such field.
+      expect(c.firstAttempt?.status).to.equal('denied');
+      expect(judgeCell(expectation(), [mtlsAllowed()], ctx)).to.not.have.property('firstAttempt');
     });
 
     it('a passthrough port denied once, then passed through, is flaky', () => {
