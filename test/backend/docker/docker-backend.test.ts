@@ -53,7 +53,7 @@ describe('docker backend (testcontainers on a real Docker engine)', function () 
     expect(c.exitCode, c.stderr + c.stdout.slice(-3000)).to.equal(0);
     const r = report(c);
     expect(r.summary.cells).to.be.greaterThan(500);
-    const problems = r.scenarios.flatMap((s) => s.cells.filter((x) => x.verdict !== 'pass' && x.verdict !== 'skipped').map((x) => `${s.name}: ${x.id} ${x.verdict}: ${x.reason}`));
+    const problems = r.scenarios.flatMap((s) => s.cells.filter((x) => x.verdict !== 'pass' && x.verdict !== 'skipped').map((x) => `${s.name}: ${x.key} ${x.verdict}: ${x.reason}`));
     // A first attempt that observed nothing (a probe timed out on a loaded machine) is not a verdict; every other miss is.
     const flakyOnEvidence = r.scenarios.flatMap((s) => s.cells).filter((x) => x.verdict === 'flaky' && x.firstAttempt?.status !== 'error');
     expect(flakyOnEvidence.length, problems.join('\n')).to.equal(0);
