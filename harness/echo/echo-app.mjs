@@ -7,6 +7,8 @@
  *     "tls": { "certFile": "...", "keyFile": "..." }, "receiptsFile": "/path/receipts.jsonl" }
  *
  * Prints one line `{"ready":true,"ports":{"<workload>|<port>":<appPort>,...}}` once every listener listens.
+ * SIGHUP re-reads the config and replaces every listener and the receipts file (the harness reuses the app for the
+ * next scenario), then prints the ready line again, or `reload-failed` with a stderr line.
  * Per connection: a TLS record (0x16) is terminated here with the app's own (non-mesh) certificate and reported as
  * received "tls" (the data plane passed TLS through); anything else is "plaintext". An HTTP/1.x request gets a
  * 200 with the EchoReply JSON; other bytes get one line `MESHCONFORM-ECHO <json>\n` after the first newline.
@@ -55,8 +57,26 @@ try {
 async function main() {
   const file = process.env.MESHCONFORM_ECHO_CONFIG;
   if (!file) throw new HarnessError('MESHCONFORM_ECHO_CONFIG must name the echo config file');
-  const config = loadConfig(file);
-  receiptsFile = config.receiptsFile;
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+  // A reused app (the harness serves the next scenario with it): every listener is replaced; queued, never fatal.
+  let reloading = Promise.resolve();
+  process.on('SIGHUP', () => {
+    reloading = reloading
+      .then(() => serveConfig(loadConfig(file)))
+      .catch((err) => {
+        process.stderr.write(`${PROGRAM}: reload failed: ${describeError(err)}\n`);
+        process.stdout.write('reload-failed\n');
+      });
+  });
+  await serveConfig(loadConfig(file));
+}
+
+/**
+ * Listens where `config` says (after closing every earlier listener) and prints the ready line with the app ports.
+ * @param {ReturnType<typeof loadConfig>} config
+ */
+async function serveConfig(config) {
   let tlsServer;
   try {
     // No ALPN configuration: the app ignores whatever the client offers instead of failing the handshake.
@@ -74,14 +94,16 @@ async function main() {
     }
     serve(s, listener, 'tls');
   });
-  process.on('SIGTERM', shutdown);
-  process.on('SIGINT', shutdown);
+  for (const server of servers.splice(0)) server.close();
+  byAppPort.clear();
+  receiptsFile = config.receiptsFile;
+  receiptCount = 0;
 
   /** @type {Record<string, number>} */
   const ports = {};
   await Promise.all(
     config.listeners.map(async (l) => {
-      const actual = await listen(l, tlsServer);
+      const actual = await listen(l, /** @type {tls.Server} */ (tlsServer));
       ports[`${l.workload}|${l.port}`] = actual;
       const list = byAppPort.get(actual) ?? [];
       list.push({ address: l.address, listener: l });

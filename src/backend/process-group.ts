@@ -15,7 +15,8 @@ const DRAIN_MS = 200;
  * what it prints is kept as a bounded tail per stream.
  */
 export interface GroupProc {
-  readonly label: string;
+  /** A reused process (src/backend/common/process-pool.ts) is relabelled for each scenario it serves. */
+  label: string;
   readonly child: ChildProcess;
   /** Also the process group id. */
   readonly pid: number | undefined;

@@ -17,7 +17,11 @@ export interface Inexpressible {
  * `MESHCONFORM_CLOCK_OFFSET_MS`; `tls-reload` and `policy-reload` apply new certificates / policies on `SIGHUP`;
  * `multi-workload` serves several workloads from `MESHCONFORM_WORKLOAD_CONFIGS`.
  */
-export const DATA_PLANE_CAPABILITIES = ['clock-offset', 'tls-reload', 'policy-reload', 'multi-workload'] as const;
+/**
+ * `reuse`: after a SIGHUP it serves whatever its config file now holds (other workloads, addresses and ports), so the
+ * harness may hand the same process the next scenario instead of starting a new one.
+ */
+export const DATA_PLANE_CAPABILITIES = ['clock-offset', 'tls-reload', 'policy-reload', 'multi-workload', 'reuse'] as const;
 export type DataPlaneCapability = (typeof DATA_PLANE_CAPABILITIES)[number];
 
 /** How to start a data plane: argv of a command run once per workload under the data-plane contract. */
@@ -66,6 +70,12 @@ export interface EnvironmentOptions {
   readonly readyTimeoutMs: number;
   /** Aborted on SIGINT/SIGTERM: a start in progress removes what it created and rejects. */
   readonly signal?: AbortSignal;
+  /**
+   * The environment may serve its workloads from processes of an earlier scenario (reloaded through the contract)
+   * and leave them for a later one, where the backend and the data plane (capability `reuse`) can. Static scenarios
+   * only: chaos kills, restarts and skews its processes.
+   */
+  readonly reuse?: boolean;
 }
 
 /** Where the probes reach one workload. */

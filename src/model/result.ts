@@ -99,6 +99,8 @@ export interface ScenarioResult {
   /** Why the whole scenario was skipped (a capability this run does not have). */
   readonly skipped?: string;
   readonly durationMs: number;
+  /** Where `durationMs` went (static runs that deployed): start of the environment, probing, evidence, stop. */
+  readonly phases?: ScenarioPhases;
   readonly cells: readonly CellResult[];
   /** Policies as given, for reports that show them. */
   readonly policies: readonly unknown[];
@@ -106,6 +108,14 @@ export interface ScenarioResult {
   readonly timeline?: ScenarioTimeline;
   /** Evidence kept whole, referenced by its cells' `evidence.attachments`. */
   readonly attachments?: readonly Attachment[];
+}
+
+/** Milliseconds of each phase of one scenario run. */
+export interface ScenarioPhases {
+  readonly deployMs: number;
+  readonly probeMs: number;
+  readonly evidenceMs: number;
+  readonly stopMs: number;
 }
 
 /**

@@ -21,7 +21,7 @@ function referenceAmbient(workloadsPerProcess: number): DataPlaneSpec {
     argv: [process.execPath, harnessFile('reference-ambient/ambient-proxy.mjs')],
     workloadsPerProcess,
     meshModes: ['ambient'],
-    capabilities: ['tls-reload', 'policy-reload', 'multi-workload'],
+    capabilities: ['tls-reload', 'policy-reload', 'multi-workload', 'reuse'],
     env: { MESHCONFORM_ACCESS_LOG: '1' },
   };
 }
@@ -62,7 +62,8 @@ export function resolveDataPlane(
       workloadsPerProcess,
       env,
       meshModes: ['sidecar'],
-      capabilities: DATA_PLANE_CAPABILITIES,
+      // A planted defect may read its neighbours' files (wrong-server-identity): its processes are never reused.
+      capabilities: defects.length > 0 ? DATA_PLANE_CAPABILITIES.filter((c) => c !== 'reuse') : DATA_PLANE_CAPABILITIES,
     } as const;
     // Defects live in the sidecar only: a defect run probes nothing the defect cannot touch (ambient halves skip).
     return defects.length > 0 ? sidecar : { ...sidecar, companion: referenceAmbient(workloadsPerProcess) };

@@ -62,6 +62,11 @@ export interface RunOptions {
   readonly readyTimeoutMs: number;
   /** Scenarios whose environments run at the same time (1 where the backend cannot overlap them). */
   readonly parallelScenarios: number;
+  /**
+   * Static scenarios may reuse data-plane and echo processes of earlier ones (local backend, data planes with the
+   * `reuse` capability); default on. `--no-reuse` starts every scenario's processes afresh.
+   */
+  readonly reuse?: boolean;
   readonly runId?: string;
   readonly hooks?: RunHooks;
   /**

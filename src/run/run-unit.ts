@@ -53,6 +53,7 @@ export async function runUnit(r: UnitRun, u: Planned): Promise<ScenarioResult> {
     ...(settled.error !== undefined ? { error: settled.error } : {}),
     ...(settled.timeline ? { timeline: settled.timeline } : {}),
     ...(settled.attachments ? { attachments: settled.attachments } : {}),
+    ...(settled.phases ? { phases: settled.phases } : {}),
   };
   r.o.hooks?.onScenarioEnd?.(result);
   return result;
@@ -79,6 +80,9 @@ async function deployAndSettle(r: UnitRun, u: Unit): Promise<Settled> {
   if (s.labels[ADMISSION_LABEL] === 'reject') await r.session.awaitAdmissionReady?.();
   const pki = r.pkis.get(s.trustDomain)!;
   const identities = issueIdentities(u, pki);
+  const t0 = Date.now();
+  // Filled in as each phase ends; the stop is timed in `finally`, after the result object is built.
+  const phases = { deployMs: 0, probeMs: 0, evidenceMs: 0, stopMs: 0 };
   const env = await task(
     `environment of ${s.name}`,
     (signal) =>
@@ -91,6 +95,7 @@ async function deployAndSettle(r: UnitRun, u: Unit): Promise<Settled> {
         identities,
         appTls: pki.appIdentity(),
         readyTimeoutMs: r.o.readyTimeoutMs,
+        reuse: r.o.reuse !== false,
         signal,
       }),
     (e) => e.stop(),
@@ -102,6 +107,7 @@ async function deployAndSettle(r: UnitRun, u: Unit): Promise<Settled> {
     for (const e of u.exps) if (skipReason(e) === undefined) jobs.set(e.key, jobOf(u, e, env.value.targets, identities));
     const liveness = new Map((u.liveness ?? []).filter((e) => skipReason(e) === undefined).map((e) => [e.key, jobOf(u, e, env.value.targets, identities)]));
     const unitStart = Date.now();
+    phases.deployMs = unitStart - t0;
     const settled = await r.settle.settle({
       unit: u,
       env: env.value,
@@ -114,10 +120,15 @@ async function deployAndSettle(r: UnitRun, u: Unit): Promise<Settled> {
       log: r.log,
     });
     // The data plane's side of what went wrong, read before the environment (and its logs) go.
+    const evidenceStart = Date.now();
+    phases.probeMs = evidenceStart - unitStart;
     const withEvidence = await gatherEvidence(env.value, settled.cells, { unitStart, budget: r.evidence, ...(r.o.interrupt ? { interrupt: r.o.interrupt } : {}) });
-    return { ...settled, ...withEvidence };
+    phases.evidenceMs = Date.now() - evidenceStart;
+    return { ...settled, ...withEvidence, phases };
   } finally {
+    const stopStart = Date.now();
     await env.end();
+    phases.stopMs = Date.now() - stopStart;
   }
 }
 

@@ -11,6 +11,7 @@ import type {
   ProbeJob,
   Prober,
   Scenario,
+  ScenarioPhases,
   ScenarioTimeline,
   SettleKind,
 } from '../model/index.js';
@@ -58,6 +59,7 @@ export interface Settled {
   readonly skipped?: string;
   readonly error?: string;
   readonly attachments?: readonly Attachment[];
+  readonly phases?: ScenarioPhases;
 }
 
 /**

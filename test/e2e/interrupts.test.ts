@@ -76,18 +76,27 @@ describe('determinism: the same suite twice gives the same verdicts', function (
 
   // The static suite: chaos scenarios replay the same fault schedule from their seed (test/chaos), but what a probe
   // sees inside a fault window depends on timing.
-  it('identical cell keys, verdicts and observed outcomes; the random subnet is in the report', async () => {
+  // The second run starts every scenario's processes afresh (--no-reuse): reusing them must not change a verdict.
+  it('identical cell keys, verdicts and observed outcomes with and without process reuse; the random subnet is in the report', async () => {
     const runs: RunResult[] = [];
     const folders = readdirSync(join(root, 'scenarios'), { withFileTypes: true })
       .filter((d) => d.isDirectory() && d.name !== 'chaos')
       .map((d) => join(root, 'scenarios', d.name));
-    for (const subnet of ['127.54', '127.55']) {
+    for (const [subnet, reuse] of [
+      ['127.54', true],
+      ['127.55', false],
+    ] as const) {
       const out = mkdtempSync(join(tmpdir(), 'mc-det-out-'));
       try {
-        const r = await execa(process.execPath, [bin, 'run', ...folders, '--out', out, '--reporter', 'json', '--local-subnet', subnet], { cwd: root, reject: false });
+        const args = [bin, 'run', ...folders, '--out', out, '--reporter', 'json', '--local-subnet', subnet, ...(reuse ? [] : ['--no-reuse'])];
+        const r = await execa(process.execPath, args, { cwd: root, reject: false });
         expect(r.exitCode, r.stderr).to.equal(0);
         const report = JSON.parse(readFileSync(join(out, 'latest', 'report.json'), 'utf8')) as RunResult;
         expect(report.environment.details?.['localSubnet']).to.equal(subnet);
+        // With reuse most environments were served by processes of earlier scenarios; without it none.
+        const reused = /^(\d+) of (\d+) starts/.exec(report.environment.details?.['reusedProcesses'] ?? '');
+        if (reuse) expect(Number(reused?.[1]), report.environment.details?.['reusedProcesses']).to.be.greaterThan(Number(reused?.[2]) / 2);
+        else expect(reused).to.equal(null);
         runs.push(report);
       } finally {
         rmSync(out, { recursive: true, force: true });

@@ -16,7 +16,8 @@ import { BackendError } from '../../util/errors.js';
 import { createPrivateDir, type PrivateDir } from '../../util/private-dir.js';
 import { readReceiptsFile } from '../app-receipts.js';
 import { whereOf, type StartGuard } from './readiness.js';
-import { createSupervisor, slotsFor, type Slot, type Spawn, type Supervisor } from './supervisor.js';
+import { createSupervisor, slotsFor, type Slot, type Spawn, type Supervisor, type SupervisorReuse } from './supervisor.js';
+import type { ProcessPool } from './process-pool.js';
 import { writeAppTls, writeConfig, writeEchoApp, writeMember, writeTls, type Member } from './workload-files.js';
 import { targetOf } from './workloads.js';
 import { slotEvidence } from './host-evidence.js';
@@ -38,6 +39,8 @@ export interface ProcessBackendStart {
   readonly capabilities?: readonly ChaosCapability[] | undefined;
   /** Chaos controls only this backend has. */
   readonly moreChaos?: (ctl: ChaosContext) => Partial<EnvironmentChaos>;
+  /** Where processes are reused between scenarios (when the options and the data plane allow it). */
+  readonly pool?: ProcessPool;
 }
 
 /** Starts the environment's processes around what `b` prepares; a failed or interrupted start removes everything. */
@@ -69,7 +72,7 @@ export async function startProcessEnvironment(o: EnvironmentOptions, b: ProcessB
     );
     const slots = await slotsFor(d, members, Math.max(1, o.dataPlane.workloadsPerProcess), b.spawnFor);
     b.guard.check();
-    supervisor = createSupervisor(o, slots, echoes);
+    supervisor = createSupervisor(o, slots, echoes, reuseOf(o, b.pool));
     await supervisor.start();
     b.guard.check();
     const receiptsFiles = echoes.map((e) => e.receiptsFile);
@@ -80,6 +83,12 @@ export async function startProcessEnvironment(o: EnvironmentOptions, b: ProcessB
     await stop().catch(() => undefined);
     throw err;
   }
+}
+
+/** Reuse applies to static scenarios of a data plane that declares it, one workload per process. */
+function reuseOf(o: EnvironmentOptions, pool: ProcessPool | undefined): SupervisorReuse | undefined {
+  if (!pool || o.reuse !== true || o.dataPlane.workloadsPerProcess !== 1 || !o.dataPlane.capabilities?.includes('reuse')) return undefined;
+  return { pool, dataPlaneKey: JSON.stringify([o.dataPlane.argv, o.dataPlane.env ?? {}]), echoKey: JSON.stringify(o.echoArgv) };
 }
 
 interface ProcessEnvironmentParts {

@@ -8,6 +8,7 @@ import type { PrivateDir } from '../../util/private-dir.js';
 import { describeExit, firstLine, running, signalLeader, spawnGroup, stopGroup, tail, type GroupProc } from '../process-group.js';
 import { deadline, startGuard, waitReady, whereOf } from './readiness.js';
 import type { Member } from './workload-files.js';
+import type { PooledProcess, ProcessPool } from './process-pool.js';
 import { endpointsOf } from './workloads.js';
 import { TimedLog } from './timed-log.js';
 
@@ -42,6 +43,17 @@ export interface Slot {
   reloadPending: boolean;
   /** Everything its processes wrote, timestamped, across restarts (the evidence beside a failing cell). */
   readonly log: TimedLog;
+  /** The reused process serving it (see process-pool.ts); `reloaded` once anything but its lease reloaded it. */
+  pooled?: PooledProcess;
+  reloaded?: boolean;
+}
+
+/** Processes of this environment come from (and go back to) a run's pool, by kind. */
+export interface SupervisorReuse {
+  readonly pool: ProcessPool;
+  /** Identifies the data-plane command and environment: only a process started the same way is reused. */
+  readonly dataPlaneKey: string;
+  readonly echoKey: string;
 }
 
 /** One echo application: its config file lists its listeners; `ports` is what its ready line must report. */
@@ -95,23 +107,19 @@ export interface Supervisor {
   stop(): Promise<void>;
 }
 
-export function createSupervisor(o: EnvironmentOptions, slots: readonly Slot[], echoes: readonly EchoApp[]): Supervisor {
-  const where = whereOf(o);
-  const echoProcs: GroupProc[] = [];
-  let stopped = false;
-  const spawn = (sp: Spawn, ...args: Parameters<Spawn>): GroupProc => {
-    if (stopped) throw new BackendError(`${where}: the environment is stopped`);
-    return sp(...args);
-  };
+/** What the supervisor's parts share. */
+interface Ctx {
+  readonly o: EnvironmentOptions;
+  readonly where: string;
+  readonly reuse: SupervisorReuse | undefined;
+  readonly echoProcs: GroupProc[];
+  readonly pooledEchoes: PooledProcess[];
+  stopped: boolean;
+}
 
-  const startEcho = async (e: EchoApp): Promise<void> => {
-    const ready = firstLine();
-    const proc = spawn(e.spawn, e.label, o.echoArgv, { MESHCONFORM_ECHO_CONFIG: e.configFile }, { onStdout: ready.onStdout });
-    echoProcs.push(proc);
-    const timeout = deadline(o.readyTimeoutMs, () => `${where}: ${proc.label} not ready after ${o.readyTimeoutMs} ms${tail(proc)}`);
-    const line = await Promise.race([ready.line, exitedAtStart(proc, where), timeout]);
-    if (!reportsPorts(line, e.ports)) throw new BackendError(`${where}: ${proc.label} printed an unexpected line: ${escapeControls(line.slice(0, 200))}`);
-  };
+export function createSupervisor(o: EnvironmentOptions, slots: readonly Slot[], echoes: readonly EchoApp[], reuse?: SupervisorReuse): Supervisor {
+  const c: Ctx = { o, where: whereOf(o), reuse, echoProcs: [], pooledEchoes: [], stopped: false };
+  const { where } = c;
 
   const startDataPlane = async (slot: Slot, clockOffsetMs?: number): Promise<void> => {
     const env: Record<string, string | undefined> = {
@@ -123,16 +131,20 @@ export function createSupervisor(o: EnvironmentOptions, slots: readonly Slot[], 
       ...slot.env,
     };
     slot.log.note(`${slot.label} starting (start ${slot.generation + 1})`);
-    const proc = spawn(slot.spawn, slot.label, o.dataPlane.argv, env, { onOutput: (stream, bytes) => slot.log.push(stream, bytes) });
-    slot.proc = proc;
-    slot.generation++;
     slot.starting = true;
+    let proc: GroupProc | undefined;
     try {
+      const launched = await launch(c, slot, env);
+      proc = launched.proc;
+      if (launched.reused) slot.log.note(`${slot.label}: a reused process (pid ${proc.pid}) took this scenario's config on a SIGHUP`);
+      slot.proc = proc;
+      slot.generation++;
       const endpoints = slot.members.flatMap((m) => endpointsOf(m.address, m.workload));
-      const exited = () => (proc.exit ? exitedAtStart(proc, where).catch((err: Error) => err) : undefined);
-      await waitReady([{ label: proc.label, endpoints, exited, tail: () => tail(proc) }], { timeoutMs: o.readyTimeoutMs, where, signal: o.signal });
+      const p = proc;
+      const exited = () => (p.exit ? exitedAtStart(p, where).catch((err: Error) => err) : undefined);
+      await waitReady([{ label: proc.label, endpoints, exited, tail: () => tail(p) }], { timeoutMs: o.readyTimeoutMs, where, signal: o.signal });
     } catch (err) {
-      await stopGroup(proc, 'SIGKILL');
+      if (proc) await stopGroup(proc, 'SIGKILL');
       throw err;
     } finally {
       slot.starting = false;
@@ -142,14 +154,16 @@ export function createSupervisor(o: EnvironmentOptions, slots: readonly Slot[], 
 
   const reload = (slot: Slot): void => {
     slot.log.note(`SIGHUP to ${slot.label}: reload of its config and TLS files`);
+    // A reused process answers this reload too: it cannot serve another scenario (its next line is not ours).
+    slot.reloaded = true;
     slot.reloadPending = slot.starting;
     if (!slot.starting) signalLeader(slot.proc, 'SIGHUP');
   };
 
-  const procs = () => [...echoProcs, ...slots.flatMap((s) => (s.proc ? [s.proc] : []))];
+  const procs = () => [...c.echoProcs, ...slots.flatMap((s) => (s.proc ? [s.proc] : []))];
   return {
     async start() {
-      const all = [...echoes.map(startEcho), ...slots.map((s) => startDataPlane(s))];
+      const all = [...echoes.map((e) => startEcho(c, e)), ...slots.map((s) => startDataPlane(s))];
       for (const p of all) p.catch(() => {}); // awaited below; this only keeps an early failure from being "unhandled"
       await Promise.race([startGuard(o).aborted, Promise.all(all)]);
     },
@@ -162,10 +176,93 @@ export function createSupervisor(o: EnvironmentOptions, slots: readonly Slot[], 
     },
     health: () => procs().flatMap((p) => (p.exit && !p.expectedExit ? [`${p.label} exited (${describeExit(p)})${tail(p)}`] : [])),
     async stop() {
-      stopped = true;
-      await Promise.all(procs().map((p) => stopGroup(p)));
+      c.stopped = true;
+      await stopAll(c, slots, procs());
     },
   };
+}
+
+function spawnChecked(c: Ctx, sp: Spawn, ...args: Parameters<Spawn>): GroupProc {
+  if (c.stopped) throw new BackendError(`${c.where}: the environment is stopped`);
+  return sp(...args);
+}
+
+function reloadOptions(c: Ctx, ready: (line: string) => boolean) {
+  return { timeoutMs: c.o.readyTimeoutMs, ready, where: c.where };
+}
+
+/** Starts (or takes from the pool) one echo application; resolves once it reported exactly its ports. */
+async function startEcho(c: Ctx, e: EchoApp): Promise<void> {
+  const { o, where, reuse } = c;
+  const echoReady = (line: string) => reportsPorts(line, e.ports);
+  if (reuse) {
+    const taken = await reuse.pool.take(reuse.echoKey, e.configFile, reloadOptions(c, echoReady)).catch(() => undefined);
+    if (taken) {
+      taken.proc.label = e.label;
+      c.pooledEchoes.push(taken);
+      c.echoProcs.push(taken.proc);
+      return;
+    }
+  }
+  const ready = firstLine();
+  let proc: GroupProc;
+  if (reuse) {
+    if (c.stopped) throw new BackendError(`${where}: the environment is stopped`);
+    const p = await reuse.pool.spawn(reuse.echoKey, e.spawn, e.label, o.echoArgv, {}, 'MESHCONFORM_ECHO_CONFIG', e.configFile);
+    c.pooledEchoes.push(p);
+    proc = p.proc;
+    void p.firstLine.then((line) => ready.onStdout(`${line}\n`));
+  } else {
+    proc = spawnChecked(c, e.spawn, e.label, o.echoArgv, { MESHCONFORM_ECHO_CONFIG: e.configFile }, { onStdout: ready.onStdout });
+  }
+  c.echoProcs.push(proc);
+  const timeout = deadline(o.readyTimeoutMs, () => `${where}: ${proc.label} not ready after ${o.readyTimeoutMs} ms${tail(proc)}`);
+  const line = await Promise.race([ready.line, exitedAtStart(proc, where), timeout]);
+  if (!echoReady(line)) throw new BackendError(`${where}: ${proc.label} printed an unexpected line: ${escapeControls(line.slice(0, 200))}`);
+}
+
+/** The slot's process: an idle reused one pointed at its config, or a new one (reusable when `reuse`). */
+async function launch(c: Ctx, slot: Slot, env: Record<string, string | undefined>): Promise<{ proc: GroupProc; reused: boolean }> {
+  const { o, reuse } = c;
+  const toLog = (stream: 'stdout' | 'stderr', bytes: Buffer) => slot.log.push(stream, bytes);
+  if (!reuse || slot.members.length !== 1 || env.MESHCONFORM_CLOCK_OFFSET_MS !== undefined) {
+    return { proc: spawnChecked(c, slot.spawn, slot.label, o.dataPlane.argv, env, { onOutput: toLog }), reused: false };
+  }
+  const configFile = slot.members[0]!.configFile;
+  // A reused process that cannot take the config is stopped; a new one then says what is wrong, if anything is.
+  const taken = await reuse.pool
+    .take(
+      reuse.dataPlaneKey,
+      configFile,
+      reloadOptions(c, (line) => line === 'reloaded'),
+    )
+    .catch((err: Error) => {
+      slot.log.note(`a reused process could not serve ${slot.label}, starting a new one: ${err.message}`);
+      return undefined;
+    });
+  if (c.stopped) throw new BackendError(`${c.where}: the environment is stopped`);
+  const p = taken ?? (await reuse.pool.spawn(reuse.dataPlaneKey, slot.spawn, slot.label, o.dataPlane.argv, env, 'MESHCONFORM_WORKLOAD_CONFIG', configFile));
+  p.proc.label = slot.label;
+  p.sink = toLog;
+  slot.pooled = p;
+  return { proc: p.proc, reused: taken !== undefined };
+}
+
+/** Stops the environment's processes; a reused one that served it cleanly goes back to the pool instead. */
+async function stopAll(c: Ctx, slots: readonly Slot[], procs: readonly GroupProc[]): Promise<void> {
+  const back = new Set<GroupProc>();
+  const returns: Promise<void>[] = [];
+  for (const s of slots) {
+    if (c.reuse && s.pooled && s.proc === s.pooled.proc && !s.reloaded && !s.proc.expectedExit) {
+      back.add(s.proc);
+      returns.push(c.reuse.pool.give(s.pooled));
+    }
+  }
+  for (const p of c.pooledEchoes) {
+    back.add(p.proc);
+    returns.push(c.reuse!.pool.give(p));
+  }
+  await Promise.all([...returns, ...procs.filter((p) => !back.has(p)).map((p) => stopGroup(p))]);
 }
 
 /** Rejects, after its last words are read, once the process exits. */

@@ -2,6 +2,7 @@ import type { HostBackend, ChaosCapability, Environment, EnvironmentOptions } fr
 import { BackendError } from '../../util/errors.js';
 import { bindProblem } from '../../util/net.js';
 import { startProcessEnvironment } from '../common/process-environment.js';
+import { createProcessPool, type ProcessPool } from '../common/process-pool.js';
 import { startGuard, whereOf } from '../common/readiness.js';
 import { spawnPlain } from '../common/supervisor.js';
 import { checkWorkloads, workloadKey } from '../common/workloads.js';
@@ -30,11 +31,20 @@ export function createLocalBackend(options: LocalBackendOptions = {}): HostBacke
     next += count;
     return Array.from({ length: count }, (_, i) => addressFor(subnet, first + i));
   };
+  // Data planes and echo applications reused between the run's static scenarios; closed with the run.
+  const pool = createProcessPool('meshconform-local-pool-');
   return {
     name: 'local',
-    details: { localSubnet: subnet },
+    // Read at the end of the run: how many processes the reuse saved.
+    get details() {
+      const { started, reused } = pool.stats();
+      return { localSubnet: subnet, ...(started > 0 ? { reusedProcesses: `${reused} of ${started + reused} starts served by a reused process` } : {}) };
+    },
     chaosCapabilities: LOCAL_CHAOS,
-    start: (o) => startLocal(o, allocate(o.scenario.workloads.length)),
+    start: (o) => startLocal(o, allocate(o.scenario.workloads.length), pool),
+    // An interrupt: nothing is taken from the pool any more, and its processes go at once.
+    closeRun: () => void pool.close(),
+    removeRun: () => pool.close(),
   };
 }
 
@@ -43,7 +53,7 @@ function addressFor(subnet: string, index: number): string {
 }
 
 /** The data planes listen on the workloads' own addresses; the echo application on the same ones, on other ports. */
-function startLocal(o: EnvironmentOptions, addresses: readonly string[]): Promise<Environment> {
+function startLocal(o: EnvironmentOptions, addresses: readonly string[], pool: ProcessPool): Promise<Environment> {
   return startProcessEnvironment(o, {
     dirPrefix: 'meshconform-local-',
     guard: startGuard(o),
@@ -57,6 +67,7 @@ function startLocal(o: EnvironmentOptions, addresses: readonly string[]): Promis
     echoPerWorkload: false,
     // Chaos acts on one workload's data plane: only with one workload per process.
     capabilities: o.dataPlane.workloadsPerProcess > 1 ? undefined : LOCAL_CHAOS,
+    pool,
   });
 }
 

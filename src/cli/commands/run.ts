@@ -40,6 +40,7 @@ interface RunFlags extends ReportFlags, KubeFlags {
   readyTimeout: number;
   parallel: number;
   localSubnet?: string;
+  reuse: boolean;
   defect?: string[];
   image?: string;
   seed?: number;
@@ -152,6 +153,7 @@ async function runCommand(givenPaths: string[], flags: RunFlags, cmd: Command, o
       timeoutMs: flags.timeout,
       readyTimeoutMs: flags.readyTimeout,
       parallelScenarios: flags.parallel,
+      reuse: flags.reuse,
       runId,
       claim: flags.claim,
       ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
@@ -200,7 +202,7 @@ function addHostFlags(run: Command): Command {
     .option('--workloads-per-process <n>', 'workloads served by one data-plane process (needs MESHCONFORM_WORKLOAD_CONFIGS support)', int('--workloads-per-process', 1, 10000), 1)
     .option(
       '--capabilities <list>',
-      'optional contract parts an exec: data plane implements: clock-offset, tls-reload, policy-reload, multi-workload (default none); chaos scenarios needing others are skipped',
+      'optional contract parts an exec: data plane implements: clock-offset, tls-reload, policy-reload, multi-workload, reuse (default none); chaos scenarios needing others are skipped',
     )
     .option(
       '--mesh-modes <list>',
@@ -215,6 +217,10 @@ function addHostFlags(run: Command): Command {
     .option('--parallel <n>', 'scenarios whose environments run at the same time', int('--parallel', 1, 64), 4)
     .option('--seed <n>', "seed of every chaos scenario's fault schedule (replays a run: the seed is in report.json)", int('--seed', 0, 4294967295))
     .option('--local-subnet <a.b>', 'local backend: loopback /16 for workload addresses, e.g. 127.77 (random by default)')
+    .option(
+      '--no-reuse',
+      "start every static scenario's data planes and echo apps afresh (by default the local backend reuses a reference data plane's processes between scenarios through its SIGHUP reload; an exec: data plane only with --capabilities reuse)",
+    )
     .option(
       '--image <ref>',
       "docker, kind and cluster backends: workload image to use instead of the one built from this host's node (never pulled on docker)",
