@@ -17,7 +17,7 @@
  * `x-meshconform-probe: <id>` header) the app appends `{"id","workload","port","received"}` as one JSON line, so the
  * harness learns what reached the application even when a data plane swallows the answer. At most MAX_RECEIPTS lines.
  */
-import { appendFileSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import { HarnessError, describeError } from '../common/harness-error.mjs';
@@ -46,6 +46,8 @@ let stopping = false;
 /** @type {string | undefined} where receipts go; unset after a write failure (no receipts: no evidence, no harm) */
 let receiptsFile;
 let receiptCount = 0;
+/** @type {number | undefined} */
+let receiptsFd;
 
 try {
   await main();
@@ -96,6 +98,8 @@ async function serveConfig(config) {
   });
   for (const server of servers.splice(0)) server.close();
   byAppPort.clear();
+  if (receiptsFd !== undefined) closeSync(receiptsFd);
+  receiptsFd = undefined;
   receiptsFile = config.receiptsFile;
   receiptCount = 0;
 
@@ -291,7 +295,9 @@ function record(id, listener, received) {
   if (!receiptsFile || id === undefined || id === '' || id.length > MAX_ID || /[\x00-\x1f\x7f]/.test(id) || receiptCount >= MAX_RECEIPTS) return;
   receiptCount++;
   try {
-    appendFileSync(receiptsFile, `${JSON.stringify({ id, workload: listener.workload, port: listener.port, received })}\n`, { mode: 0o600 });
+    // One descriptor per receipts file (opened on the first receipt): an open, write and close per probe cost more.
+    receiptsFd ??= openSync(receiptsFile, 'a', 0o600);
+    writeSync(receiptsFd, `${JSON.stringify({ id, workload: listener.workload, port: listener.port, received })}\n`);
   } catch (err) {
     process.stderr.write(`${PROGRAM}: cannot write receipts to ${receiptsFile}: ${describeError(err)}; no further receipts\n`);
     receiptsFile = undefined;

@@ -217,17 +217,19 @@ async function runPkis(o: RunOptions, units: readonly Unit[], only: string | und
 }
 
 /**
- * Runs units through `each` on up to `parallelScenarios` workers (one where the backend cannot overlap scenarios),
- * chaos scenarios last: their probes fire on a schedule and should not compete with a suite probing at full speed.
+ * Runs units through `each`: static scenarios on up to `parallelScenarios` workers and, beside them from the start,
+ * chaos scenarios on as many workers of their own. A chaos scenario mostly waits on its schedule (its probes fire at
+ * a fixed interval), so it overlaps well with probing at full speed. One worker, chaos last, where the backend cannot
+ * overlap scenarios or `--parallel 1` asks for one at a time.
  */
 async function eachUnit(o: RunOptions, backend: Backend, units: readonly Planned[], each: (i: number) => Promise<void>): Promise<void> {
-  const order = units.map((_, i) => i).sort((a, b) => Number(units[a]!.chaos !== undefined) - Number(units[b]!.chaos !== undefined) || a - b);
-  const workers = backend.parallelScenarios ? Math.max(1, Math.min(o.parallelScenarios, units.length)) : 1;
-  let next = 0;
+  const all = units.map((_, i) => i);
+  const chaos = all.filter((i) => units[i]!.chaos !== undefined);
+  const plain = all.filter((i) => units[i]!.chaos === undefined);
   let failure: unknown;
-  const worker = async () => {
-    while (failure === undefined && next < units.length && !o.stop?.aborted && !o.interrupt?.aborted) {
-      const i = order[next++]!;
+  const drain = async (queue: number[]) => {
+    while (failure === undefined && queue.length > 0 && !o.stop?.aborted && !o.interrupt?.aborted) {
+      const i = queue.shift()!;
       try {
         await each(i);
       } catch (err) {
@@ -236,7 +238,12 @@ async function eachUnit(o: RunOptions, backend: Backend, units: readonly Planned
       }
     }
   };
-  await Promise.all(Array.from({ length: workers }, worker));
+  const workers = (queue: number[], n = o.parallelScenarios) => Array.from({ length: Math.max(0, Math.min(n, queue.length)) }, () => drain(queue));
+  if (backend.parallelScenarios && o.parallelScenarios > 1) {
+    await Promise.all([...workers(plain), ...workers(chaos)]);
+  } else {
+    await drain([...plain, ...chaos]);
+  }
   if (failure !== undefined) throw failure;
 }
 
