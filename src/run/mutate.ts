@@ -1,10 +1,11 @@
 import type { CellResult, Claim, RunResult, Scenario } from '../model/index.js';
 import { createLocalBackend } from '../backend/local/index.js';
 import { createMeshPki, type MeshPki } from '../pki/index.js';
+import { summarize } from '../diff/index.js';
 import { MeshconformError } from '../util/errors.js';
 import { echoArgv, resolveDataPlane } from './data-plane.js';
 import type { DefectInfo } from './reference-defects.js';
-import { newRunId, runSuite } from './pipeline.js';
+import { newRunId, runSuite, type RunHooks } from './pipeline.js';
 
 /** How the suite did against one planted defect. `error`: the harness could not judge it (never counted as caught). */
 export type DefectStatus = 'caught' | 'survived' | 'error';
@@ -17,8 +18,11 @@ export interface DefectResult {
   /** Why the status is `error`: the run's harness error, or how many cells could not be probed. */
   readonly error?: string;
   readonly durationMs: number;
-  /** The run stopped at the first scenario with a failing cell (`failFast`): `caughtBy` is then a lower bound. */
-  readonly stoppedEarly: boolean;
+  /**
+   * Every scenario of the suite ran, so `caughtBy` is every failing cell. False when the run stopped at its first
+   * failing cell (the default) before the suite's end: `caughtBy` then holds the failing cells of the scenarios that ran.
+   */
+  readonly complete: boolean;
   /** Absent when the run could not start at all. */
   readonly run?: RunResult;
 }
@@ -49,8 +53,11 @@ export interface MutateOptions {
   readonly readyTimeoutMs: number;
   readonly parallelScenarios: number;
   readonly workloadsPerProcess: number;
-  /** Stop a defect's run at the first scenario with a failing cell (faster; the cell count is then a lower bound). */
-  readonly failFast: boolean;
+  /**
+   * Run each defect's whole suite and keep every failing cell (`--all-failures`). Otherwise a defect's run starts no
+   * further scenario once a cell has failed: the score needs only caught or not.
+   */
+  readonly allFailures: boolean;
   readonly onBaselineEnd?: (run: RunResult) => void;
   readonly onDefectEnd?: (result: DefectResult) => void;
 }
@@ -78,9 +85,10 @@ export async function mutate(o: MutateOptions): Promise<MutationResult> {
   };
   for (const td of new Set(o.scenarios.map((s) => s.trustDomain))) pkiFor(td);
 
-  const runWith = (defects: readonly string[], subnet: number, stop?: AbortController): Promise<RunResult> =>
+  /** One suite run; with `stop`, the first failing cell aborts it (the scenarios already running still finish). */
+  const runWith: RunWith = (scenarios, defects, subnet, stop) =>
     runSuite({
-      scenarios: o.scenarios,
+      scenarios,
       paths: o.paths,
       backend: createLocalBackend({ subnet: `127.${subnet}` }),
       dataPlane: resolveDataPlane('reference', o.workloadsPerProcess, defects),
@@ -93,15 +101,10 @@ export async function mutate(o: MutateOptions): Promise<MutationResult> {
       runId: newRunId(),
       pkiFor,
       claim: o.claim,
-      ...(stop
-        ? {
-            stop: stop.signal,
-            hooks: { onScenarioEnd: (r) => void (r.summary.failed > 0 && stop.abort()) },
-          }
-        : {}),
+      ...(stop ? { stop: stop.signal, hooks: stop.hooks } : {}),
     });
 
-  const baseline = await runWith([], o.firstSubnet);
+  const baseline = await runWith(o.scenarios, [], o.firstSubnet);
   o.onBaselineEnd?.(baseline);
   const baselineProblem = describeBaselineProblem(baseline);
   if (baselineProblem !== undefined) {
@@ -113,16 +116,7 @@ export async function mutate(o: MutateOptions): Promise<MutationResult> {
   const worker = async (): Promise<void> => {
     while (next < o.defects.length) {
       const i = next++;
-      const defect = o.defects[i]!;
-      const started = Date.now();
-      let result: DefectResult;
-      const stop = o.failFast ? new AbortController() : undefined;
-      try {
-        const run = await runWith([defect.name], o.firstSubnet + 1 + i, stop);
-        result = judgeDefect(defect, run, Date.now() - started, stop?.signal.aborted ?? false);
-      } catch (err) {
-        result = { defect, status: 'error', caughtBy: [], error: (err as Error).message, durationMs: Date.now() - started, stoppedEarly: false };
-      }
+      const result = await runDefect(o, runWith, o.defects[i]!, o.firstSubnet + 1 + i);
       results[i] = result;
       o.onDefectEnd?.(result);
     }
@@ -137,6 +131,73 @@ export async function mutate(o: MutateOptions): Promise<MutationResult> {
   };
 }
 
+type RunWith = (scenarios: readonly Scenario[], defects: readonly string[], subnet: number, stop?: StopAtFirstFailure) => Promise<RunResult>;
+
+/**
+ * One defect's run of the whole suite. By default it stops at the first failing cell, and the static scenarios run
+ * first, the chaos ones only when those caught nothing: the pipeline starts chaos scenarios beside the static ones,
+ * and they probe for fixed durations, so a run stopped by a static cell would still wait for them.
+ */
+async function runDefect(o: MutateOptions, runWith: RunWith, defect: DefectInfo, subnet: number): Promise<DefectResult> {
+  const started = Date.now();
+  try {
+    if (o.allFailures) return judgeDefect(defect, await runWith(o.scenarios, [defect.name], subnet), Date.now() - started, true);
+    const parts = [o.scenarios.filter((s) => !s.chaos), o.scenarios.filter((s) => s.chaos)].filter((p) => p.length > 0);
+    let run: RunResult | undefined;
+    let complete = true;
+    for (const part of parts) {
+      if (run?.scenarios.some((r) => r.cells.some((c) => c.verdict === 'fail' || c.verdict === 'error'))) {
+        complete = false;
+        break;
+      }
+      const stop = stopAtFirstFailure();
+      const next = await runWith(part, [defect.name], subnet, stop);
+      complete &&= next.scenarios.length >= stop.planned();
+      run = run ? joinRuns(run, next) : next;
+    }
+    return judgeDefect(defect, run!, Date.now() - started, complete);
+  } catch (err) {
+    return { defect, status: 'error', caughtBy: [], error: (err as Error).message, durationMs: Date.now() - started, complete: false };
+  }
+}
+
+/** Two runs of parts of one suite as one result (the first's identity, both's scenarios). */
+function joinRuns(a: RunResult, b: RunResult): RunResult {
+  const scenarios = [...a.scenarios, ...b.scenarios];
+  const differentials = [...(a.differentials ?? []), ...(b.differentials ?? [])];
+  return {
+    ...a,
+    finishedAt: b.finishedAt,
+    durationMs: a.durationMs + b.durationMs,
+    summary: summarize(scenarios.flatMap((r) => r.cells)),
+    lintErrors: a.lintErrors + b.lintErrors,
+    scenarios,
+    ...(differentials.length > 0 ? { differentials } : {}),
+    ...(b.interrupted ? { interrupted: b.interrupted } : {}),
+  };
+}
+
+interface StopAtFirstFailure {
+  readonly signal: AbortSignal;
+  readonly hooks: RunHooks;
+  /** Scenario runs the suite planned (known once the run started). */
+  readonly planned: () => number;
+}
+
+/** Aborts at the first failing cell: no scenario starts after it. Cells reach the hook as each scenario settles. */
+function stopAtFirstFailure(): StopAtFirstFailure {
+  const stop = new AbortController();
+  let planned = Number.POSITIVE_INFINITY;
+  return {
+    signal: stop.signal,
+    planned: () => planned,
+    hooks: {
+      onRunStart: (info) => void (planned = info.scenarios),
+      onCellResult: (c) => void (c.verdict === 'fail' && stop.abort()),
+    },
+  };
+}
+
 /** Why a baseline run cannot anchor mutation testing, or undefined when every cell passed. */
 function describeBaselineProblem(r: RunResult): string | undefined {
   const s = r.summary;
@@ -147,14 +208,14 @@ function describeBaselineProblem(r: RunResult): string | undefined {
 }
 
 /** Caught: some cell failed. Error: some cell could not be probed (a harness failure is never evidence). */
-export function judgeDefect(defect: DefectInfo, run: RunResult, durationMs: number, stoppedEarly = false): DefectResult {
+export function judgeDefect(defect: DefectInfo, run: RunResult, durationMs: number, complete = true): DefectResult {
   const cells = run.scenarios.flatMap((s) => s.cells);
   const errors = cells.filter((c) => c.verdict === 'error');
   if (errors.length > 0) {
     const first = errors[0]!;
     const error = `${errors.length} cell(s) could not be probed, e.g. ${first.key}: ${first.reason}`;
-    return { defect, status: 'error', caughtBy: [], error, durationMs, stoppedEarly, run };
+    return { defect, status: 'error', caughtBy: [], error, durationMs, complete, run };
   }
   const failed = cells.filter((c) => c.verdict === 'fail');
-  return { defect, status: failed.length > 0 ? 'caught' : 'survived', caughtBy: failed, durationMs, stoppedEarly, run };
+  return { defect, status: failed.length > 0 ? 'caught' : 'survived', caughtBy: failed, durationMs, complete, run };
 }

@@ -4,8 +4,7 @@ import { expect } from 'chai';
 import { readFileSync, readdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
-import { loadScenarios } from '../../src/scenario/index.js';
+import { join } from 'node:path';
 import { DEFECTS, KNOWN_DEFECTS } from '../../harness/reference/defects.mjs';
 import { cli, inProcess, root } from './support/cli.js';
 
@@ -13,7 +12,7 @@ interface MutationJson {
   claim: string;
   score: { caught: number; planted: number };
   baseline: { summary: { cells: number; passed: number }; problem?: string };
-  defects: { name: string; status: string; caughtBy: number; examples: string[]; error?: string; stoppedEarly: boolean }[];
+  defects: { name: string; status: string; caughtBy: number; examples: string[]; failingCells: string[]; error?: string; complete: boolean }[];
   files?: string;
 }
 
@@ -29,40 +28,15 @@ function harnessProblems(stdout: string): string {
   }
 }
 
-/**
- * The built-in suite with, first, scenarios that between them catch every defect of the catalogue: a `--fail-fast`
- * defect run stops at the first scenario with a failing cell, so with these first (and one scenario at a time, so no
- * other is still in flight then) each defect run ends within a scenario or two. The baseline still runs every
- * scenario, and a defect none of these catch is still looked for in the rest (each file runs once).
- */
-const SUITE = [
-  'core/default-name-meaningless',
-  'precedence/losing-port-map-not-merged',
-  'ambient/both-namespace-strict',
-  'port-level/port-empty-entry-inherits',
-  'selectors/partial-match-not-selected',
-  'selectors/root-namespace-selector-ignored',
-  'core/multi-namespace-mix',
-  'protocols/http-ports-per-mode',
-]
-  .map((s) => join(root, 'scenarios', `${s}.yaml`))
-  .concat(join(root, 'scenarios'));
-
 // Loopback /16s below 127.64, which the local backend never picks at random: this file's runs cannot meet another
 // test's (test/tiers.ts). The two claims' runs take turns on 127.3–127.27.
 describe('trust: meshconform mutate', function () {
   this.timeout(600_000);
 
-  it('the suite the claims below run is the built-in suite: every scenario once, the catchers first', async function () {
-    const names = (ss: readonly { name: string }[]) => ss.map((x) => x.name);
-    const suite = names(await loadScenarios(SUITE));
-    expect([...suite].sort()).to.deep.equal(names(await loadScenarios([join(root, 'scenarios')])).sort());
-    expect(suite.slice(0, 8)).to.deep.equal(SUITE.slice(0, 8).map((f) => basename(f, '.yaml')));
-  });
-
   for (const claim of ['spec', 'istio'] as const) {
     it(`the built-in suite catches every planted defect of --claim ${claim}: mutation score 100 %, exit 0`, async function () {
-      const r = await cli(['mutate', ...SUITE, '--fail-fast', '--parallel', '1', '--json', '--claim', claim, '--local-subnet', '127.3'], { timeoutMs: 580_000 });
+      // As a user runs it: the whole suite, each defect's run stopping at its first failing cell.
+      const r = await cli(['mutate', join(root, 'scenarios'), '--json', '--claim', claim, '--local-subnet', '127.3'], { timeoutMs: 580_000 });
       expect(r.exitCode, `${r.stderr}${harnessProblems(r.stdout)}`).to.equal(0);
       const m = parse(r.stdout);
       const planted = DEFECTS.filter((d) => d.kind === 'static' && d.claims.includes(claim)).map((d) => d.name);
@@ -74,7 +48,7 @@ describe('trust: meshconform mutate', function () {
       // A defect of the Istio claim alone is left out under spec (a data plane doing it is conformant).
       expect(m.defects.some((d) => d.name === 'http-port-accepts-raw-tcp')).to.equal(claim === 'istio');
       expect(m.defects.some((d) => d.name === 'strict-http-accepts-plaintext')).to.equal(true);
-      for (const d of m.defects) expect(d.caughtBy, d.name).to.be.greaterThan(0);
+      for (const d of m.defects) expect(d.caughtBy, d.name).to.be.greaterThan(0).and.equal(d.failingCells.length);
       expect(m.baseline.summary.passed).to.equal(m.baseline.summary.cells);
       expect(r.leftovers, 'temp files left').to.deep.equal([]);
     });
@@ -91,20 +65,82 @@ describe('trust: meshconform mutate', function () {
   });
 
   it('a defect no scenario can see survives: exit 1, the survivor named with what to add', async function () {
+    // Both scenarios PERMISSIVE: the first catches permissive-rejects-plaintext, neither sees strict-accepts-plaintext.
     const r = await cli([
       'mutate',
       join(root, 'scenarios/core/no-policy-permissive.yaml'),
+      join(root, 'scenarios/core/mesh-unset-is-permissive.yaml'),
       '--defect',
       'strict-accepts-plaintext',
       '--defect',
       'permissive-rejects-plaintext',
+      '--parallel',
+      '1',
       '--local-subnet',
       '127.28',
     ]);
     expect(r.exitCode, r.stderr).to.equal(1);
-    expect(r.stdout).to.match(/caught\s+permissive-rejects-plaintext\s+\d+ cell\(s\) in [\d.]+ s, e\.g\. no-policy-permissive /);
+    expect(r.stdout).to.match(/each run stopping at its first failing cell/);
+    expect(r.stdout).to.match(
+      /caught\s+permissive-rejects-plaintext\s+≥\d+ cell\(s\) in [\d.]+ s \(run stopped at the first failing cell; --all-failures lists every one\), e\.g\. no-policy-permissive /,
+    );
     expect(r.stdout).to.match(/survived\s+strict-accepts-plaintext\s+no cell failed .*add a scenario that fails when STRICT ports accept plaintext/);
     expect(r.stdout).to.match(/mutation score: 1\/2 defects caught \(50 %\)/);
+  });
+
+  describe('a defect run stops at its first failing cell; --all-failures runs the whole suite', function () {
+    const scenario = (s: string) => join(root, 'scenarios', `${s}.yaml`);
+    const outDirs: string[] = [];
+    after(() => {
+      for (const d of outDirs) rmSync(d, { recursive: true, force: true });
+    });
+    /** `mutate` with `--out`: its output and the scenarios each run's report.json holds, by run (baseline or defect). */
+    const mutateOut = async (suite: readonly string[], defects: readonly string[], ...flags: string[]) => {
+      const out = mkdtempSync(join(tmpdir(), 'mc-trust-mutate-'));
+      outDirs.push(out);
+      const r = await cli(['mutate', ...suite.map(scenario), ...defects.flatMap((d) => ['--defect', d]), '--out', out, '--local-subnet', '127.28', ...flags]);
+      expect(r.exitCode, r.stderr).to.equal(0);
+      const dir = join(out, readdirSync(out)[0]!);
+      const ran = (name: string) => (JSON.parse(readFileSync(join(dir, `${name}.report.json`), 'utf8')) as { scenarios: { name: string }[] }).scenarios.map((x) => x.name);
+      return { r, ran };
+    };
+    // One scenario at a time: the first catches the defect, the second would catch it again.
+    const PERMISSIVE = ['core/no-policy-permissive', 'core/mesh-unset-is-permissive'];
+
+    it('by default no scenario starts after the first failing cell: the defect run holds one of the two scenarios, its list marked incomplete', async function () {
+      const { r, ran } = await mutateOut(PERMISSIVE, ['permissive-rejects-plaintext'], '--parallel', '1', '--json');
+      expect(ran('baseline')).to.have.members(['no-policy-permissive', 'mesh-unset-is-permissive']);
+      expect(ran('permissive-rejects-plaintext')).to.deep.equal(['no-policy-permissive']);
+      const [d] = parse(r.stdout).defects;
+      expect(d).to.include({ status: 'caught', complete: false });
+      expect(d!.caughtBy).to.equal(d!.failingCells.length).and.be.greaterThan(0);
+      for (const k of d!.failingCells) expect(k).to.match(/^no-policy-permissive\|/);
+    });
+
+    it('--all-failures runs every scenario and lists every failing cell, marked complete', async function () {
+      const { r, ran } = await mutateOut(PERMISSIVE, ['permissive-rejects-plaintext'], '--parallel', '1', '--all-failures');
+      expect(ran('permissive-rejects-plaintext')).to.have.members(ran('baseline')).and.have.length(2);
+      expect(r.stdout).to.match(/each run through the whole suite/);
+      const head = /caught\s+permissive-rejects-plaintext\s+(\d+) cell\(s\) in [\d.]+ s \(complete list\):\n((?: {4}.*\n)+)/.exec(r.stdout);
+      expect(head, r.stdout).to.not.equal(null);
+      const listed = head![2]!.trimEnd().split('\n');
+      expect(listed).to.have.length(Number(head![1]));
+      expect(listed.some((l) => l.startsWith('    no-policy-permissive '))).to.equal(true);
+      expect(listed.some((l) => l.startsWith('    mesh-unset-is-permissive '))).to.equal(true);
+    });
+
+    it('chaos scenarios run only when the static ones caught nothing, even with scenarios in parallel', async function () {
+      // policy-change (chaos) goes STRICT for a while: only it sees strict-accepts-plaintext.
+      const { r, ran } = await mutateOut(['chaos/policy-change', 'core/no-policy-permissive'], ['permissive-rejects-plaintext', 'strict-accepts-plaintext'], '--json');
+      expect(ran('baseline')).to.have.members(['policy-change', 'no-policy-permissive']);
+      expect(ran('permissive-rejects-plaintext')).to.deep.equal(['no-policy-permissive']);
+      expect(ran('strict-accepts-plaintext')).to.deep.equal(['no-policy-permissive', 'policy-change']);
+      const byName = new Map(parse(r.stdout).defects.map((d) => [d.name, d]));
+      expect(byName.get('permissive-rejects-plaintext')).to.include({ status: 'caught', complete: false });
+      const strict = byName.get('strict-accepts-plaintext')!;
+      expect(strict).to.include({ status: 'caught', complete: true });
+      for (const k of strict.failingCells) expect(k).to.match(/^policy-change\|/);
+    });
   });
 
   it('a harness error during a defect run is "error", never "caught": exit 2', async function () {
@@ -168,6 +204,7 @@ describe('trust: meshconform mutate', function () {
       ['mutate', '--local-subnet', '127.250'], // no room for 22 consecutive /16s
       ['mutate', '--local-subnet', '10.0'],
       ['mutate', '--parallel-defects', '0'],
+      ['mutate', '--all-failures', '--fail-fast'],
       ['mutate', '/nonexistent/suite', '--defect', 'newest-wins'],
     ]) {
       const r = await inProcess(argv);
