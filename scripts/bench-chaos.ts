@@ -3,6 +3,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunResult } from '../src/model/index.js';
+import type { Targets } from './bench-targets.js';
 
 type TimedRun = (args: string[], allowMismatch?: boolean) => Promise<{ wallMs: number; result: RunResult; exitCode: number | undefined }>;
 
@@ -31,7 +32,7 @@ function scenario(dir: string, name: string, workloads: number, chaos: string[])
   return file;
 }
 
-export async function benchChaos(o: { work: string; quick: boolean; timedRun: TimedRun; fmt: (n: number, digits?: number) => string }): Promise<void> {
+export async function benchChaos(o: { work: string; quick: boolean; timedRun: TimedRun; fmt: (n: number, digits?: number) => string; targets: Targets }): Promise<void> {
   const { fmt } = o;
   console.log('8. chaos (local backend, reference data plane, default probe interval 50 ms per cell)');
 
@@ -60,9 +61,10 @@ export async function benchChaos(o: { work: string; quick: boolean; timedRun: Ti
 
   // Fail-open windows of known length: the defect opens one at the proxy's first SIGHUP (a certificate rotation here).
   const trials = o.quick ? 5 : 20;
-  const lengths = o.quick ? [100] : [25, 50, 100, 200];
+  const lengths = o.quick ? [50] : [25, 50, 100, 200];
   console.log(`   planted fail-open windows (STRICT port accepts plaintext for exactly L ms after a reload), ${trials} trials each:`);
   let smallest: number | undefined;
+  let at50 = 0;
   for (const ms of lengths) {
     const dir = mkdtempSync(join(o.work, `chaos-window-${ms}-`));
     const files = Array.from({ length: trials }, (_, i) =>
@@ -75,12 +77,15 @@ export async function benchChaos(o: { work: string; quick: boolean; timedRun: Ti
     const perTrial = seen.map((l) => l.length);
     const avg = perTrial.length ? perTrial.reduce((a, b) => a + b, 0) / perTrial.length : 0;
     if (caught === trials && smallest === undefined) smallest = ms;
+    if (ms === 50) at50 = caught;
     console.log(
       `     L = ${String(ms).padStart(3)} ms: caught in ${caught}/${trials} trials${errors ? ` (${errors} harness errors)` : ''}, ${fmt(avg, 1)} fail-open probes per caught trial`,
     );
   }
-  const target = smallest !== undefined && smallest <= 100;
+  // The target is 20 of 20 trials: a quick run's 5 trials show the figure but do not judge it.
+  const name = 'chaos: 50 ms fail-open window caught in 20/20';
+  const verdict = trials === 20 ? o.targets.all(name, at50, trials, 'trials') : (o.targets.notRun(name, `--quick: ${at50}/${trials} trials`), 'not judged (--quick)');
   console.log(
-    `   smallest window caught in every trial: ${smallest === undefined ? 'none of the tried lengths' : `${smallest} ms`}   target: 100 ms in ${trials}/${trials}  ${target ? 'OK' : 'MISSED'}\n`,
+    `   smallest window caught in every trial: ${smallest === undefined ? 'none of the tried lengths' : `${smallest} ms`}; 50 ms caught in ${at50}/${trials}   target: 50 ms in 20/20  ${verdict}\n`,
   );
 }
