@@ -238,7 +238,7 @@ async function eachUnit(o: RunOptions, backend: Backend, units: readonly Planned
       }
     }
   };
-  const workers = (queue: number[], n = o.parallelScenarios) => Array.from({ length: Math.max(0, Math.min(n, queue.length)) }, () => drain(queue));
+  const workers = (queue: number[]) => Array.from({ length: Math.max(0, Math.min(o.parallelScenarios, queue.length)) }, () => drain(queue));
   if (backend.parallelScenarios && o.parallelScenarios > 1) {
     await Promise.all([...workers(plain), ...workers(chaos)]);
   } else {
