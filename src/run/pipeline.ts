@@ -224,7 +224,8 @@ async function runPkis(o: RunOptions, units: readonly Unit[], only: string | und
  */
 async function eachUnit(o: RunOptions, backend: Backend, units: readonly Planned[], each: (i: number) => Promise<void>): Promise<void> {
   const all = units.map((_, i) => i);
-  const chaos = all.filter((i) => units[i]!.chaos !== undefined);
+  // Longest schedule first: the chaos workers then finish closer together (the run ends with its last one).
+  const chaos = all.filter((i) => units[i]!.chaos !== undefined).sort((a, b) => (units[b]!.s.chaos?.durationMs ?? 0) - (units[a]!.s.chaos?.durationMs ?? 0) || a - b);
   const plain = all.filter((i) => units[i]!.chaos === undefined);
   let failure: unknown;
   const drain = async (queue: number[]) => {
