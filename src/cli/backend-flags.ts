@@ -11,6 +11,8 @@ interface FlagRule {
   readonly attr: string;
   readonly backends: readonly BackendName[];
   readonly why: string;
+  /** The flag as typed, where it is not `--<attr>` (a negated flag). */
+  readonly flag?: string;
 }
 
 const kindOnly = (attr: string): FlagRule => ({ attr, backends: ['kind'], why: 'it configures the kind cluster and the Istio the run installs' });
@@ -29,6 +31,7 @@ const RULES: readonly FlagRule[] = [
   { attr: 'parallel', backends: HOST, why: 'kind and cluster run one scenario at a time (policies are cluster-wide)' },
   { attr: 'seed', backends: ['local', 'netns'], why: 'it seeds chaos schedules, and only local and netns have chaos controls' },
   { attr: 'localSubnet', backends: ['local'], why: 'only the local backend puts workloads on loopback addresses' },
+  { attr: 'reuse', flag: '--no-reuse', backends: HOST, why: 'kind and cluster run pods, whose processes the harness never reuses' },
   { attr: 'image', backends: ['docker', 'kind', 'cluster'], why: "local and netns run this host's node" },
   ...['kindCluster', 'keep', 'istioProfile', 'istioVersion', 'kindNodeImage', 'installTimeout'].map(kindOnly),
   ...['context', 'meshCa', 'injectionLabel', 'rootNamespace', 'allowMeshPolicies'].map(clusterOnly),
@@ -41,7 +44,7 @@ export const flagName = (attr: string): string => `--${attr.replace(/[A-Z]/g, (c
 export function checkFlagsFor(backend: BackendName, given: (attr: string) => boolean): void {
   const wrong = RULES.filter((r) => !r.backends.includes(backend) && given(r.attr));
   if (wrong.length === 0) return;
-  const parts = wrong.map((r) => `${flagName(r.attr)} is not for --backend ${backend}: ${r.why} (it is for --backend ${r.backends.join(', ')})`);
+  const parts = wrong.map((r) => `${r.flag ?? flagName(r.attr)} is not for --backend ${backend}: ${r.why} (it is for --backend ${r.backends.join(', ')})`);
   throw new UsageError(parts.join('; '));
 }
 

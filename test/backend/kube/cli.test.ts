@@ -91,6 +91,7 @@ describe('kind and cluster backends through the CLI', function () {
       [['--backend', 'cluster', '--context', 'x', '--parallel', '2'], /--parallel is not for --backend cluster: kind and cluster run one scenario at a time/],
       [['--backend', 'local', '--converge-successes', '2'], /--converge-successes is not for --backend local/],
       [['--backend', 'netns', '--local-subnet', '127.9'], /--local-subnet is not for --backend netns/],
+      [['--backend', 'kind', '--no-reuse'], /--no-reuse is not for --backend kind: kind and cluster run pods/],
       [['--backend', 'cluster', '--context', 'x', '--keep'], /--keep is not for --backend cluster/],
       [['--backend', 'kind', '--context', 'x'], /--context is not for --backend kind/],
       [['--backend', 'kind', '--data-plane', 'haproxy'], /--data-plane is not for --backend kind: on kind and cluster the data plane under test is the cluster's mesh/],
