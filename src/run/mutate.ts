@@ -135,8 +135,8 @@ type RunWith = (scenarios: readonly Scenario[], defects: readonly string[], subn
 
 /**
  * One defect's run of the whole suite. By default it stops at the first failing cell, and the static scenarios run
- * first, the chaos ones only when those caught nothing: the pipeline starts chaos scenarios beside the static ones,
- * and they probe for fixed durations, so a run stopped by a static cell would still wait for them.
+ * first, the chaos ones only when those caught nothing (chaos scenarios probe for fixed durations: a run stopped by a
+ * static cell must not wait for any already started).
  */
 async function runDefect(o: MutateOptions, runWith: RunWith, defect: DefectInfo, subnet: number): Promise<DefectResult> {
   const started = Date.now();

@@ -217,10 +217,10 @@ async function runPkis(o: RunOptions, units: readonly Unit[], only: string | und
 }
 
 /**
- * Runs units through `each`: static scenarios on up to `parallelScenarios` workers and, beside them from the start,
- * chaos scenarios on as many workers of their own. A chaos scenario mostly waits on its schedule (its probes fire at
- * a fixed interval), so it overlaps well with probing at full speed. One worker, chaos last, where the backend cannot
- * overlap scenarios or `--parallel 1` asks for one at a time.
+ * Runs units through `each`: the static scenarios on up to `parallelScenarios` workers, then the chaos scenarios, longest
+ * schedule first. Chaos scenarios do not run beside static ones: their probes fire on a 50 ms schedule, and beside a
+ * suite probing at full speed (its data planes starting, too) a planted 50 ms fail-open window was caught in only 9–17
+ * of 20 trials, against 20 of 20 on their own. One worker where the backend cannot overlap scenarios.
  */
 async function eachUnit(o: RunOptions, backend: Backend, units: readonly Planned[], each: (i: number) => Promise<void>): Promise<void> {
   const all = units.map((_, i) => i);
@@ -239,12 +239,8 @@ async function eachUnit(o: RunOptions, backend: Backend, units: readonly Planned
       }
     }
   };
-  const workers = (queue: number[]) => Array.from({ length: Math.max(0, Math.min(o.parallelScenarios, queue.length)) }, () => drain(queue));
-  if (backend.parallelScenarios && o.parallelScenarios > 1) {
-    await Promise.all([...workers(plain), ...workers(chaos)]);
-  } else {
-    await drain([...plain, ...chaos]);
-  }
+  const workers = backend.parallelScenarios ? Math.max(1, o.parallelScenarios) : 1;
+  for (const queue of [plain, chaos]) await Promise.all(Array.from({ length: Math.min(workers, queue.length) }, () => drain(queue)));
   if (failure !== undefined) throw failure;
 }
 

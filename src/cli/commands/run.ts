@@ -214,7 +214,7 @@ function addHostFlags(run: Command): Command {
     ])
     .option('--retries <n>', 'extra attempts for a cell that did not match (a later match is "flaky")', int('--retries', 0, 10), 1)
     .option('--ready-timeout <ms>', 'deadline for a data plane to accept TCP on every port', int('--ready-timeout', 100, 600000), 15000)
-    .option('--parallel <n>', 'static scenarios whose environments run at the same time; chaos scenarios run beside them, as many at a time (1: one scenario at a time)', int('--parallel', 1, 64), 4)
+    .option('--parallel <n>', 'scenarios whose environments run at the same time (chaos scenarios after the static ones)', int('--parallel', 1, 64), 4)
     .option('--seed <n>', "seed of every chaos scenario's fault schedule (replays a run: the seed is in report.json)", int('--seed', 0, 4294967295))
     .option('--local-subnet <a.b>', 'local backend: loopback /16 for workload addresses, e.g. 127.77 (random by default)')
     .option(
