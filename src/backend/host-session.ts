@@ -16,6 +16,7 @@ export function hostBackend(b: HostBackend): Backend {
         details: () => ({ ...(b.details ?? {}) }),
         deploy: (options) => b.start(options),
         ...(b.closeRun ? { onInterrupt: () => b.closeRun!(o.runId) } : {}),
+        ...(b.releaseIdle ? { staticDone: () => b.releaseIdle!() } : {}),
         close: async () => {
           await b.removeRun?.(o.runId);
         },

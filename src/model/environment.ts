@@ -215,6 +215,8 @@ export interface BackendSession {
   deploy(options: EnvironmentOptions): Promise<Environment>;
   /** Runs first when an interrupt comes, before any teardown (no new containers or namespaces after it). */
   onInterrupt?(): void;
+  /** The last static scenario has ended: processes kept for reuse by later ones can go (chaos never reuses). */
+  staticDone?(): Promise<void>;
   /** Removes everything the session created; idempotent. */
   close(): Promise<void>;
 }
@@ -260,4 +262,6 @@ export interface HostBackend {
   removeRun?(runId: string): Promise<void>;
   /** Refuses new environments from now on (an interrupt came). */
   closeRun?(runId: string): void;
+  /** Stops the processes it keeps idle for reuse (see BackendSession.staticDone). */
+  releaseIdle?(): Promise<void>;
 }

@@ -158,7 +158,9 @@ export async function runSuite(o: RunOptions): Promise<RunResult> {
     session = opened.value;
     try {
       const run: UnitRun = { o, runId, backend, session, settle, pkis, log, evidence: evidenceBudget() };
-      await eachUnit(o, backend, planned, async (i) => void (results[i] = await runUnit(run, planned[i]!)));
+      const open = opened.value;
+      const staticDone = open.staticDone ? () => open.staticDone!() : undefined;
+      await eachUnit(o, backend, planned, async (i) => void (results[i] = await runUnit(run, planned[i]!)), staticDone);
     } finally {
       await opened.end();
     }
@@ -222,7 +224,7 @@ async function runPkis(o: RunOptions, units: readonly Unit[], only: string | und
  * suite probing at full speed (its data planes starting, too) a planted 50 ms fail-open window was caught in only 9–17
  * of 20 trials, against 20 of 20 on their own. One worker where the backend cannot overlap scenarios.
  */
-async function eachUnit(o: RunOptions, backend: Backend, units: readonly Planned[], each: (i: number) => Promise<void>): Promise<void> {
+async function eachUnit(o: RunOptions, backend: Backend, units: readonly Planned[], each: (i: number) => Promise<void>, staticDone?: () => Promise<void>): Promise<void> {
   const all = units.map((_, i) => i);
   // Longest schedule first: the chaos workers then finish closer together (the run ends with its last one).
   const chaos = all.filter((i) => units[i]!.chaos !== undefined).sort((a, b) => (units[b]!.s.chaos?.durationMs ?? 0) - (units[a]!.s.chaos?.durationMs ?? 0) || a - b);
@@ -240,7 +242,10 @@ async function eachUnit(o: RunOptions, backend: Backend, units: readonly Planned
     }
   };
   const workers = backend.parallelScenarios ? Math.max(1, o.parallelScenarios) : 1;
-  for (const queue of [plain, chaos]) await Promise.all(Array.from({ length: Math.min(workers, queue.length) }, () => drain(queue)));
+  await Promise.all(Array.from({ length: Math.min(workers, plain.length) }, () => drain(plain)));
+  // Processes kept for reuse by static scenarios would only sit beside the chaos ones.
+  if (chaos.length > 0) await staticDone?.();
+  await Promise.all(Array.from({ length: Math.min(workers, chaos.length) }, () => drain(chaos)));
   if (failure !== undefined) throw failure;
 }
 

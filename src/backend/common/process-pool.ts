@@ -39,6 +39,8 @@ export interface ProcessPool {
   give(p: PooledProcess): Promise<void>;
   /** Stops every process it ever started (idle or leased) and removes its folder; nothing is taken afterwards. */
   close(): Promise<void>;
+  /** Stops the idle processes (no later scenario will take them); leased ones come back and are kept as usual. */
+  releaseIdle(): Promise<void>;
   /** Processes started, and leases served by a process started earlier. */
   stats(): { readonly started: number; readonly reused: number };
 }
@@ -124,6 +126,11 @@ export function createProcessPool(dirPrefix: string): ProcessPool {
       idle.push(p);
     },
     stats: () => ({ started, reused }),
+    async releaseIdle() {
+      const gone = idle.splice(0);
+      for (const p of gone) all.delete(p);
+      await Promise.all(gone.map((p) => stopGroup(p.proc)));
+    },
     close() {
       closing ??= (async () => {
         closed = true;

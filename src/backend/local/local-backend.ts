@@ -45,6 +45,7 @@ export function createLocalBackend(options: LocalBackendOptions = {}): HostBacke
     // An interrupt: nothing is taken from the pool any more, and its processes go at once.
     closeRun: () => void pool.close(),
     removeRun: () => pool.close(),
+    releaseIdle: () => pool.releaseIdle(),
   };
 }
 

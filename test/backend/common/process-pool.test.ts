@@ -71,6 +71,18 @@ describe('process pool: processes reused through a re-pointed config link and SI
     expect(await pool.take('kind-a', write('b.json', 'reloaded'), reloadOptions)).to.equal(undefined);
   });
 
+  it('releaseIdle stops the idle processes only; a leased one comes back and is kept', async () => {
+    const idle = await start(write('a.json', 'one'));
+    const leased = await start(write('b.json', 'two'));
+    await Promise.all([idle.firstLine, leased.firstLine]);
+    await pool.give(idle);
+    await pool.releaseIdle();
+    await idle.proc.exited;
+    expect(running(leased.proc)).to.equal(true);
+    await pool.give(leased);
+    expect((await pool.take('kind-a', write('c.json', 'reloaded'), reloadOptions))?.proc.pid).to.equal(leased.proc.pid);
+  });
+
   it('close stops every process, idle or leased, removes its folder, and refuses new ones', async () => {
     const idle = await start(write('a.json', 'one'));
     const leased = await start(write('b.json', 'two'));
