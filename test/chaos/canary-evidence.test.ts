@@ -107,7 +107,7 @@ describe('what a data plane implements (--capabilities)', function () {
     const file = skewScenario(tmp.path, 'usage');
     const unknown = await run([file], join(tmp.path, 'o1'), '--data-plane', `exec:${process.execPath} ${SIDECAR}`, '--capabilities', 'clock-offset,time-travel');
     expect(unknown.exitCode).to.equal(2);
-    expect(unknown.stderr).to.match(/--capabilities: unknown capability "time-travel" \(clock-offset, tls-reload, policy-reload, multi-workload\)/);
+    expect(unknown.stderr).to.match(/--capabilities: unknown capability "time-travel" \(clock-offset, tls-reload, policy-reload, multi-workload, reuse\)/);
     const builtIn = await run([file], join(tmp.path, 'o2'), '--capabilities', 'clock-offset');
     expect(builtIn.exitCode).to.equal(2);
     expect(builtIn.stderr).to.match(/--capabilities declares what an exec: data plane implements/);

@@ -39,7 +39,9 @@ describe('docker backend: interrupts at random moments during probing judge noth
 
   const seed = 20261206;
   const random = seededRandom(seed);
-  const trials = Array.from({ length: 10 }, (_, i) => ({ signal: (i % 2 === 0 ? 'SIGINT' : 'SIGTERM') as NodeJS.Signals, delayMs: random.int(0, 150) }));
+  // The signal goes once a random number of distinct connections reached the workloads (readiness opens one a port,
+  // then one a probe): a point inside the probing window however fast the probes are, never a fixed delay after it.
+  const trials = Array.from({ length: 10 }, (_, i) => ({ signal: (i % 2 === 0 ? 'SIGINT' : 'SIGTERM') as NodeJS.Signals, atConnections: random.int(5, 14) }));
 
   it(`a bounded number of trials (seed ${seed}): nothing left, no pass judged after the interrupt, latest unchanged`, async function () {
     requireCapability(this, docker !== undefined, ENGINE);
@@ -81,14 +83,13 @@ describe('docker backend: interrupts at random moments during probing judge noth
         for (const n of Object.values(c.NetworkSettings?.Networks ?? {})) if (n.IPAddress) ips.add(n.IPAddress);
       }
       const connections = new Set<string>();
-      for (let k = 0; k < 12_000 && connections.size < 4 && child.exitCode === null; k++) {
+      for (let k = 0; k < 60_000 && connections.size < t.atConnections && child.exitCode === null; k++) {
         for (const l of establishedTo(ips)) connections.add(l);
-        await new Promise((r) => setTimeout(r, 2));
+        await new Promise((r) => setImmediate(r));
       }
-      await new Promise((r) => setTimeout(r, t.delayMs));
       child.kill(t.signal);
       const r = await child;
-      const label = `#${i} ${t.signal} ${t.delayMs} ms after ${connections.size} probe connections`;
+      const label = `#${i} ${t.signal} after ${connections.size} connections seen (aimed at ${t.atConnections})`;
       expect([t.signal === 'SIGINT' ? 130 : 143, 0], `${label}: exit ${r.exitCode} ${r.stderr}`).to.include(r.exitCode);
       expect(await labelled(docker!, runId), `${label}: docker resources left`).to.deep.equal({ containers: [], networks: [] });
       expect(leftInTmp(tmp), `${label}: temp files left`).to.deep.equal([]);
