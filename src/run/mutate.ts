@@ -1,7 +1,6 @@
 import type { CellResult, Claim, RunResult, Scenario } from '../model/index.js';
 import { createLocalBackend } from '../backend/local/index.js';
 import { createMeshPki, type MeshPki } from '../pki/index.js';
-import { summarize } from '../diff/index.js';
 import { MeshconformError } from '../util/errors.js';
 import { echoArgv, resolveDataPlane } from './data-plane.js';
 import type { DefectInfo } from './reference-defects.js';
@@ -86,9 +85,9 @@ export async function mutate(o: MutateOptions): Promise<MutationResult> {
   for (const td of new Set(o.scenarios.map((s) => s.trustDomain))) pkiFor(td);
 
   /** One suite run; with `stop`, the first failing cell aborts it (the scenarios already running still finish). */
-  const runWith: RunWith = (scenarios, defects, subnet, stop) =>
+  const runWith: RunWith = (defects, subnet, stop) =>
     runSuite({
-      scenarios,
+      scenarios: o.scenarios,
       paths: o.paths,
       backend: createLocalBackend({ subnet: `127.${subnet}` }),
       dataPlane: resolveDataPlane('reference', o.workloadsPerProcess, defects),
@@ -104,7 +103,7 @@ export async function mutate(o: MutateOptions): Promise<MutationResult> {
       ...(stop ? { stop: stop.signal, hooks: stop.hooks } : {}),
     });
 
-  const baseline = await runWith(o.scenarios, [], o.firstSubnet);
+  const baseline = await runWith([], o.firstSubnet);
   o.onBaselineEnd?.(baseline);
   const baselineProblem = describeBaselineProblem(baseline);
   if (baselineProblem !== undefined) {
@@ -131,50 +130,23 @@ export async function mutate(o: MutateOptions): Promise<MutationResult> {
   };
 }
 
-type RunWith = (scenarios: readonly Scenario[], defects: readonly string[], subnet: number, stop?: StopAtFirstFailure) => Promise<RunResult>;
+type RunWith = (defects: readonly string[], subnet: number, stop?: StopAtFirstFailure) => Promise<RunResult>;
 
 /**
- * One defect's run of the whole suite. By default it stops at the first failing cell, and the static scenarios run
- * first, the chaos ones only when those caught nothing (chaos scenarios probe for fixed durations: a run stopped by a
- * static cell must not wait for any already started).
+ * One defect's run of the whole suite. By default it stops at its first failing (or unprobeable) cell: no scenario
+ * starts after it, and the pipeline starts the chaos scenarios, which probe for fixed durations, only after every
+ * static one, so a defect a static cell catches never waits for them.
  */
 async function runDefect(o: MutateOptions, runWith: RunWith, defect: DefectInfo, subnet: number): Promise<DefectResult> {
   const started = Date.now();
   try {
-    if (o.allFailures) return judgeDefect(defect, await runWith(o.scenarios, [defect.name], subnet), Date.now() - started, true);
-    const parts = [o.scenarios.filter((s) => !s.chaos), o.scenarios.filter((s) => s.chaos)].filter((p) => p.length > 0);
-    let run: RunResult | undefined;
-    let complete = true;
-    for (const part of parts) {
-      if (run?.scenarios.some((r) => r.cells.some((c) => c.verdict === 'fail' || c.verdict === 'error'))) {
-        complete = false;
-        break;
-      }
-      const stop = stopAtFirstFailure();
-      const next = await runWith(part, [defect.name], subnet, stop);
-      complete &&= next.scenarios.length >= stop.planned();
-      run = run ? joinRuns(run, next) : next;
-    }
-    return judgeDefect(defect, run!, Date.now() - started, complete);
+    if (o.allFailures) return judgeDefect(defect, await runWith([defect.name], subnet), Date.now() - started, true);
+    const stop = stopAtFirstFailure();
+    const run = await runWith([defect.name], subnet, stop);
+    return judgeDefect(defect, run, Date.now() - started, run.scenarios.length >= stop.planned());
   } catch (err) {
     return { defect, status: 'error', caughtBy: [], error: (err as Error).message, durationMs: Date.now() - started, complete: false };
   }
-}
-
-/** Two runs of parts of one suite as one result (the first's identity, both's scenarios). */
-function joinRuns(a: RunResult, b: RunResult): RunResult {
-  const scenarios = [...a.scenarios, ...b.scenarios];
-  const differentials = [...(a.differentials ?? []), ...(b.differentials ?? [])];
-  return {
-    ...a,
-    finishedAt: b.finishedAt,
-    durationMs: a.durationMs + b.durationMs,
-    summary: summarize(scenarios.flatMap((r) => r.cells)),
-    lintErrors: a.lintErrors + b.lintErrors,
-    scenarios,
-    ...(differentials.length > 0 ? { differentials } : {}),
-    ...(b.interrupted ? { interrupted: b.interrupted } : {}),
-  };
 }
 
 interface StopAtFirstFailure {
@@ -184,7 +156,7 @@ interface StopAtFirstFailure {
   readonly planned: () => number;
 }
 
-/** Aborts at the first failing cell: no scenario starts after it. Cells reach the hook as each scenario settles. */
+/** Aborts at the first failing or error cell: no scenario starts after it. Cells reach the hook as each scenario settles. */
 function stopAtFirstFailure(): StopAtFirstFailure {
   const stop = new AbortController();
   let planned = Number.POSITIVE_INFINITY;
@@ -193,7 +165,7 @@ function stopAtFirstFailure(): StopAtFirstFailure {
     planned: () => planned,
     hooks: {
       onRunStart: (info) => void (planned = info.scenarios),
-      onCellResult: (c) => void (c.verdict === 'fail' && stop.abort()),
+      onCellResult: (c) => void ((c.verdict === 'fail' || c.verdict === 'error') && stop.abort()),
     },
   };
 }

@@ -158,9 +158,7 @@ export async function runSuite(o: RunOptions): Promise<RunResult> {
     session = opened.value;
     try {
       const run: UnitRun = { o, runId, backend, session, settle, pkis, log, evidence: evidenceBudget() };
-      const open = opened.value;
-      const staticDone = open.staticDone ? () => open.staticDone!() : undefined;
-      await eachUnit(o, backend, planned, async (i) => void (results[i] = await runUnit(run, planned[i]!)), staticDone);
+      await eachUnit(o, backend, planned, async (i) => void (results[i] = await runUnit(run, planned[i]!)), session.staticDone?.bind(session));
     } finally {
       await opened.end();
     }

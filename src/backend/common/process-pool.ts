@@ -60,10 +60,7 @@ export function createProcessPool(dirPrefix: string): ProcessPool {
   let reused = 0;
   const idle: PooledProcess[] = [];
   const all = new Set<PooledProcess>();
-  const folder = async () => {
-    if (closed) throw new BackendError('the run is being cleaned up');
-    return (dir ??= await createPrivateDir(dirPrefix));
-  };
+  const folder = async () => (dir ??= await createPrivateDir(dirPrefix));
 
   return {
     async take(key, configFile, o) {

@@ -182,8 +182,13 @@ export function createSupervisor(o: EnvironmentOptions, slots: readonly Slot[], 
   };
 }
 
-function spawnChecked(c: Ctx, sp: Spawn, ...args: Parameters<Spawn>): GroupProc {
+/** Nothing starts once the environment is stopping. */
+function ensureLive(c: Ctx): void {
   if (c.stopped) throw new BackendError(`${c.where}: the environment is stopped`);
+}
+
+function spawnChecked(c: Ctx, sp: Spawn, ...args: Parameters<Spawn>): GroupProc {
+  ensureLive(c);
   return sp(...args);
 }
 
@@ -207,7 +212,7 @@ async function startEcho(c: Ctx, e: EchoApp): Promise<void> {
   const ready = firstLine();
   let proc: GroupProc;
   if (reuse) {
-    if (c.stopped) throw new BackendError(`${where}: the environment is stopped`);
+    ensureLive(c);
     const p = await reuse.pool.spawn(reuse.echoKey, e.spawn, e.label, o.echoArgv, {}, 'MESHCONFORM_ECHO_CONFIG', e.configFile);
     c.pooledEchoes.push(p);
     proc = p.proc;
@@ -240,7 +245,7 @@ async function launch(c: Ctx, slot: Slot, env: Record<string, string | undefined
       slot.log.note(`a reused process could not serve ${slot.label}, starting a new one: ${err.message}`);
       return undefined;
     });
-  if (c.stopped) throw new BackendError(`${c.where}: the environment is stopped`);
+  ensureLive(c);
   const p = taken ?? (await reuse.pool.spawn(reuse.dataPlaneKey, slot.spawn, slot.label, o.dataPlane.argv, env, 'MESHCONFORM_WORKLOAD_CONFIG', configFile));
   p.proc.label = slot.label;
   p.sink = toLog;
