@@ -6,7 +6,7 @@ import type Dockerode from 'dockerode';
 import type { RunResult } from '../../../src/model/index.js';
 import { seededRandom } from '../../../src/util/seeded-random.js';
 import { requireCapability } from '../../support/require.js';
-import { bin, dockerOrUndefined, e2eScenario, labelled, leftInTmp, removeTempDirs, root, tempDir, until } from './support.js';
+import { bin, dockerOrUndefined, labelled, leftInTmp, removeTempDirs, root, tempDir, until } from './support.js';
 
 const ENGINE = 'a Docker engine (DOCKER_HOST)';
 
@@ -25,6 +25,31 @@ function establishedTo(ips: ReadonlySet<string>): string[] {
 const PREVIOUS = '20200101T000000Z-abcdef';
 
 /**
+ * One workload with 12 ports (108 cells): probed one at a time, its probing window lasts long enough on any machine
+ * for a signal aimed inside it to land there (a 27-cell scenario could finish between two looks at the connections).
+ */
+function wideScenario(): string {
+  const dir = tempDir('mc-docker-int-scn-');
+  const ports = Array.from({ length: 12 }, (_, i) => 8000 + i).join(', ');
+  const file = join(dir, 'wide-probing.yaml');
+  writeFileSync(
+    file,
+    [
+      'apiVersion: meshconform.dev/v1alpha1',
+      'kind: Scenario',
+      'metadata: { name: wide-probing, labels: { feature: interrupts } }',
+      'spec:',
+      '  workloads:',
+      `    - { name: app, namespace: foo, labels: { app: app }, ports: [${ports}] }`,
+      '  policies:',
+      '    - { apiVersion: security.istio.io/v1, kind: PeerAuthentication, metadata: { name: default, namespace: foo }, spec: { mtls: { mode: STRICT }, selector: { matchLabels: { app: app } }, portLevelMtls: { 8001: { mode: PERMISSIVE } } } }',
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
+
+/**
  * SIGINT/SIGTERM at random moments while a docker run probes (issue: probing went on while our own teardown reset
  * connections, deny cells "passed" on those resets, and the report replaced latest). One scenario, one probe at a time,
  * so an interrupt in the probing window leaves cells probed and cells never probed.
@@ -41,12 +66,13 @@ describe('docker backend: interrupts at random moments during probing judge noth
   const random = seededRandom(seed);
   // The signal goes once a random number of distinct connections reached the workloads (readiness opens one a port,
   // then one a probe): a point inside the probing window however fast the probes are, never a fixed delay after it.
-  const trials = Array.from({ length: 10 }, (_, i) => ({ signal: (i % 2 === 0 ? 'SIGINT' : 'SIGTERM') as NodeJS.Signals, atConnections: random.int(5, 14) }));
+  const trials = Array.from({ length: 10 }, (_, i) => ({ signal: (i % 2 === 0 ? 'SIGINT' : 'SIGTERM') as NodeJS.Signals, atConnections: random.int(8, 40) }));
 
   it(`a bounded number of trials (seed ${seed}): nothing left, no pass judged after the interrupt, latest unchanged`, async function () {
     requireCapability(this, docker !== undefined, ENGINE);
     let midProbing = 0;
     const seen: string[] = [];
+    const scenario = wideScenario();
     for (const [i, t] of trials.entries()) {
       // Enough trials once one landed mid-probing; the rest only add cost.
       if (i >= 3 && midProbing > 0) break;
@@ -56,15 +82,11 @@ describe('docker backend: interrupts at random moments during probing judge noth
       mkdirSync(join(out, PREVIOUS));
       writeFileSync(join(out, PREVIOUS, 'report.json'), '{}');
       symlinkSync(PREVIOUS, join(out, 'latest'));
-      const child = execa(
-        process.execPath,
-        [bin, 'run', e2eScenario('strict-and-permissive'), '--backend', 'docker', '--out', out, '--retries', '0', '--concurrency', '1', '--parallel', '1'],
-        {
-          cwd: root,
-          env: { TMPDIR: tmp, NO_COLOR: '1' },
-          reject: false,
-        },
-      );
+      const child = execa(process.execPath, [bin, 'run', scenario, '--backend', 'docker', '--out', out, '--retries', '0', '--concurrency', '1', '--parallel', '1'], {
+        cwd: root,
+        env: { TMPDIR: tmp, NO_COLOR: '1' },
+        reject: false,
+      });
       let text = '';
       child.stdout!.on('data', (b: Buffer) => (text += String(b)));
       expect(await until(async () => /meshconform: run \S+:/.test(text), 120_000), `no run line: ${text}`).to.equal(true);
