@@ -24,13 +24,16 @@ function establishedTo(ips: ReadonlySet<string>): string[] {
 }
 const PREVIOUS = '20200101T000000Z-abcdef';
 
+/** Ports of the scenario: readiness opens one connection to each before the first probe. */
+const PORTS = 36;
+
 /**
- * One workload with 12 ports (108 cells): probed one at a time, its probing window lasts long enough on any machine
- * for a signal aimed inside it to land there (a 27-cell scenario could finish between two looks at the connections).
+ * Three workloads with 12 ports each (324 cells): probed one at a time, the probing window lasts long enough on a
+ * loaded machine for a signal sent just after the first probes were seen to land inside it.
  */
 function wideScenario(): string {
   const dir = tempDir('mc-docker-int-scn-');
-  const ports = Array.from({ length: 12 }, (_, i) => 8000 + i).join(', ');
+  const ports = Array.from({ length: PORTS / 3 }, (_, i) => 8000 + i).join(', ');
   const file = join(dir, 'wide-probing.yaml');
   writeFileSync(
     file,
@@ -40,9 +43,9 @@ function wideScenario(): string {
       'metadata: { name: wide-probing, labels: { feature: interrupts } }',
       'spec:',
       '  workloads:',
-      `    - { name: app, namespace: foo, labels: { app: app }, ports: [${ports}] }`,
+      ...['a', 'b', 'c'].map((n) => `    - { name: ${n}, namespace: foo, labels: { app: ${n}, tier: web }, ports: [${ports}] }`),
       '  policies:',
-      '    - { apiVersion: security.istio.io/v1, kind: PeerAuthentication, metadata: { name: default, namespace: foo }, spec: { mtls: { mode: STRICT }, selector: { matchLabels: { app: app } }, portLevelMtls: { 8001: { mode: PERMISSIVE } } } }',
+      '    - { apiVersion: security.istio.io/v1, kind: PeerAuthentication, metadata: { name: default, namespace: foo }, spec: { selector: { matchLabels: { tier: web } }, mtls: { mode: STRICT }, portLevelMtls: { 8001: { mode: PERMISSIVE } } } }',
       '',
     ].join('\n'),
   );
@@ -64,9 +67,9 @@ describe('docker backend: interrupts at random moments during probing judge noth
 
   const seed = 20261206;
   const random = seededRandom(seed);
-  // The signal goes once a random number of distinct connections reached the workloads (readiness opens one a port,
-  // then one a probe): a point inside the probing window however fast the probes are, never a fixed delay after it.
-  const trials = Array.from({ length: 10 }, (_, i) => ({ signal: (i % 2 === 0 ? 'SIGINT' : 'SIGTERM') as NodeJS.Signals, atConnections: random.int(8, 40) }));
+  // The signal goes a random 0–200 ms after more distinct connections than ports were seen (readiness opens one a
+  // port, then each probe one), or 3 s after the containers ran if the looks missed them: inside the probing window.
+  const trials = Array.from({ length: 10 }, (_, i) => ({ signal: (i % 2 === 0 ? 'SIGINT' : 'SIGTERM') as NodeJS.Signals, delayMs: random.int(0, 200) }));
 
   it(`a bounded number of trials (seed ${seed}): nothing left, no pass judged after the interrupt, latest unchanged`, async function () {
     requireCapability(this, docker !== undefined, ENGINE);
@@ -105,13 +108,16 @@ describe('docker backend: interrupts at random moments during probing judge noth
         for (const n of Object.values(c.NetworkSettings?.Networks ?? {})) if (n.IPAddress) ips.add(n.IPAddress);
       }
       const connections = new Set<string>();
-      for (let k = 0; k < 60_000 && connections.size < t.atConnections && child.exitCode === null; k++) {
+      const ran = Date.now();
+      while (connections.size <= PORTS && Date.now() - ran < 3000 && child.exitCode === null) {
         for (const l of establishedTo(ips)) connections.add(l);
         await new Promise((r) => setImmediate(r));
       }
+      const waited = Date.now() - ran;
+      await new Promise((r) => setTimeout(r, t.delayMs));
       child.kill(t.signal);
       const r = await child;
-      const label = `#${i} ${t.signal} after ${connections.size} connections seen (aimed at ${t.atConnections})`;
+      const label = `#${i} ${t.signal} ${t.delayMs} ms after ${connections.size} connections seen (${waited} ms after the containers ran)`;
       expect([t.signal === 'SIGINT' ? 130 : 143, 0], `${label}: exit ${r.exitCode} ${r.stderr}`).to.include(r.exitCode);
       expect(await labelled(docker!, runId), `${label}: docker resources left`).to.deep.equal({ containers: [], networks: [] });
       expect(leftInTmp(tmp), `${label}: temp files left`).to.deep.equal([]);
