@@ -6,13 +6,14 @@
 //      scenarios' time goes (phases per mesh mode), and its static scenarios in sidecar mode alone (scripts/bench-suite.ts);
 //   3. peak memory (harness + data planes + echo app) of that run;
 //   4. scale: 500 workloads × 4 ports × every client kind on the local backend (memory, file descriptors, time);
+//      `npm run bench -- --scale`: only this;
 //   5–6. docker backend and HAProxy (scripts/bench-containers.ts), where a Docker engine / haproxy is available;
 //   7. HBONE probes per second against the reference ambient proxy (scripts/bench-hbone.ts);
 //   8. chaos: probes/s sustained during a chaos run, and the smallest planted fail-open window always caught (scripts/bench-chaos.ts);
 //   9. the HTML report of 10 008 cells with 1 000 failing cells carrying evidence: file size, load time in Chromium (scripts/bench-html.ts).
 //      `npm run bench -- --html` prints only this figure;
 //  10. `meshconform mutate` over every static defect (scripts/bench-mutate.ts); `npm run bench -- --mutate`: only this.
-// `--suite` runs only sections 0 and 2 (with the profile and the sidecar figure); `--quick` shortens 1, 8 and skips 4 and 10.
+// `--suite` runs only sections 0 and 2 (with the profile and the sidecar figure); `--throughput` only 0 and 1; `--quick` shortens 1, 8 and skips 4 and 10.
 import { execa } from 'execa';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -272,9 +273,11 @@ async function main(): Promise<void> {
   if (args.has('--html')) return benchHtmlReport({ work, fmt });
   await buildDist();
   if (args.has('--mutate')) return await benchMutate({ root, fmt, targets });
+  if (args.has('--scale')) return await scaleSection();
   await startupSection();
   if (args.has('--startup')) return; // `npm run bench -- --startup`: only these figures
   if (args.has('--suite')) return await suiteSection();
+  if (args.has('--throughput')) return void (await throughputSection());
   const bare = await throughputSection();
   await suiteSection();
   await scaleSection();

@@ -18,7 +18,7 @@ export interface ReportFlags {
 interface RunSettings {
   backend: string;
   dataPlane: string;
-  workloadsPerProcess: number;
+  workloadsPerProcess?: number | undefined;
   grep?: string;
   retries: number;
   concurrency: number;
@@ -49,7 +49,7 @@ export function reproduceCommand(paths: readonly string[], f: RunSettings): stri
   const args = ['npx', `meshconform@${HARNESS_VERSION}`, 'run', ...paths, '--backend', f.backend, '--data-plane', f.dataPlane];
   if (f.image !== undefined) args.push('--image', f.image);
   for (const d of f.defect ?? []) args.push('--defect', d);
-  if (f.workloadsPerProcess !== 1) args.push('--workloads-per-process', String(f.workloadsPerProcess));
+  if (f.workloadsPerProcess !== undefined) args.push('--workloads-per-process', String(f.workloadsPerProcess));
   if (f.grep !== undefined) args.push('--grep', f.grep);
   args.push('--retries', String(f.retries), '--concurrency', String(f.concurrency), '--timeout', String(f.timeout));
   args.push('--ready-timeout', String(f.readyTimeout), '--parallel', String(f.parallel));

@@ -32,6 +32,12 @@ export interface DataPlaneSpec {
   /** Workloads served by one process (>1 only for data planes that read `MESHCONFORM_WORKLOAD_CONFIGS`). */
   readonly workloadsPerProcess: number;
   /**
+   * Where the harness reuses its processes (static scenarios on the local backend), one process serves every workload of
+   * a scenario instead (up to PACKED_WORKLOADS_LIMIT). Set when `--workloads-per-process` is not given and the data plane
+   * declares `multi-workload` and `reuse`.
+   */
+  readonly packWorkloads?: boolean;
+  /**
    * Extra environment for every data-plane process, on top of the contract's variables (which win). The reference
    * data plane always gets `MESHCONFORM_DEFECTS` here, so only `--defect` plants defects, never an inherited variable.
    */

@@ -15,15 +15,21 @@ export function echoArgv(): string[] {
 }
 
 /** The reference ambient data plane: a ztunnel-like node proxy per workload (harness/reference-ambient), HBONE on 15008. */
-function referenceAmbient(workloadsPerProcess: number): DataPlaneSpec {
-  return {
+function referenceAmbient(workloadsPerProcess: number | undefined): DataPlaneSpec {
+  return packed(workloadsPerProcess, {
     name: 'reference-ambient',
     argv: [process.execPath, harnessFile('reference-ambient/ambient-proxy.mjs')],
-    workloadsPerProcess,
+    workloadsPerProcess: workloadsPerProcess ?? 1,
     meshModes: ['ambient'],
     capabilities: ['tls-reload', 'policy-reload', 'multi-workload', 'reuse'],
     env: { MESHCONFORM_ACCESS_LOG: '1' },
-  };
+  });
+}
+
+/** Without --workloads-per-process, a data plane that serves several workloads and may be reused packs static scenarios. */
+function packed(workloadsPerProcess: number | undefined, spec: DataPlaneSpec): DataPlaneSpec {
+  const can = spec.capabilities?.includes('multi-workload') === true && spec.capabilities.includes('reuse');
+  return workloadsPerProcess === undefined && can ? { ...spec, packWorkloads: true } : spec;
 }
 
 /**
@@ -34,7 +40,7 @@ function referenceAmbient(workloadsPerProcess: number): DataPlaneSpec {
  */
 export function resolveDataPlane(
   value: string,
-  workloadsPerProcess = 1,
+  workloadsPerProcess?: number,
   defects: readonly string[] = [],
   execMeshModes?: readonly MeshMode[],
   execCapabilities?: readonly DataPlaneCapability[],
@@ -45,7 +51,7 @@ export function resolveDataPlane(
   if (execCapabilities !== undefined && !value.startsWith('exec:')) {
     throw new UsageError(`--capabilities declares what an exec: data plane implements; ${JSON.stringify(value)} declares its own`);
   }
-  if (!Number.isInteger(workloadsPerProcess) || workloadsPerProcess < 1) {
+  if (workloadsPerProcess !== undefined && (!Number.isInteger(workloadsPerProcess) || workloadsPerProcess < 1)) {
     throw new UsageError(`--workloads-per-process must be a positive integer, got ${workloadsPerProcess}`);
   }
   if (defects.length > 0 && value !== 'reference') {
@@ -56,25 +62,25 @@ export function resolveDataPlane(
     // The access log (one stderr line per connection decision) is the reference data plane's side of a failing cell.
     const env = { MESHCONFORM_DEFECTS: defects.join(','), MESHCONFORM_ACCESS_LOG: '1' };
     const name = defects.length > 0 ? `reference (defects: ${defects.join(', ')})` : 'reference';
-    const sidecar = {
+    const sidecar = packed(workloadsPerProcess, {
       name,
       argv: [process.execPath, harnessFile('reference/sidecar.mjs')],
-      workloadsPerProcess,
+      workloadsPerProcess: workloadsPerProcess ?? 1,
       env,
       meshModes: ['sidecar'],
       // A planted defect may read its neighbours' files (wrong-server-identity): its processes are never reused.
       capabilities: defects.length > 0 ? DATA_PLANE_CAPABILITIES.filter((c) => c !== 'reuse') : DATA_PLANE_CAPABILITIES,
-    } as const;
+    });
     // Defects live in the sidecar only: a defect run probes nothing the defect cannot touch (ambient halves skip).
     return defects.length > 0 ? sidecar : { ...sidecar, companion: referenceAmbient(workloadsPerProcess) };
   }
   if (value === 'reference-ambient') return referenceAmbient(workloadsPerProcess);
   if (value === 'haproxy') {
-    if (workloadsPerProcess !== 1) throw new UsageError('--data-plane haproxy serves one workload per process: leave --workloads-per-process at 1');
+    if ((workloadsPerProcess ?? 1) !== 1) throw new UsageError('--data-plane haproxy serves one workload per process: leave --workloads-per-process at 1');
     return {
       name: 'haproxy',
       argv: [process.execPath, harnessFile('haproxy/haproxy-launcher.mjs')],
-      workloadsPerProcess,
+      workloadsPerProcess: 1,
       // SIGHUP renders a new haproxy.cfg from the policies and certificates and reloads. No clock offset: HAProxy checks
       // certificate validity against the system clock, so clock-skew scenarios are skipped. One workload per process.
       capabilities: ['tls-reload', 'policy-reload'],
@@ -93,12 +99,12 @@ export function resolveDataPlane(
     if (argv.length === 0) throw new UsageError(`--data-plane exec: needs a command, e.g. --data-plane "exec:./my-proxy --flag"`);
     // By default only what the contract requires; the optional parts are declared with --capabilities.
     const capabilities = execCapabilities ?? [];
-    if (workloadsPerProcess > 1 && !capabilities.includes('multi-workload')) {
+    if ((workloadsPerProcess ?? 1) > 1 && !capabilities.includes('multi-workload')) {
       throw new UsageError(
         `--workloads-per-process ${workloadsPerProcess} needs a data plane that serves several workloads (MESHCONFORM_WORKLOAD_CONFIGS): declare it with --capabilities multi-workload`,
       );
     }
-    return { name: `exec:${command}`, argv, workloadsPerProcess, meshModes: execMeshModes ?? ['sidecar'], capabilities };
+    return packed(workloadsPerProcess, { name: `exec:${command}`, argv, workloadsPerProcess: workloadsPerProcess ?? 1, meshModes: execMeshModes ?? ['sidecar'], capabilities });
   }
   throw new UsageError(`unknown data plane "${value}": use "reference", "reference-ambient", "haproxy" or "exec:<command>"`);
 }

@@ -76,8 +76,9 @@ describe('determinism: the same suite twice gives the same verdicts', function (
 
   // The static suite: chaos scenarios replay the same fault schedule from their seed (test/chaos), but what a probe
   // sees inside a fault window depends on timing.
-  // The second run starts every scenario's processes afresh (--no-reuse): reusing them must not change a verdict.
-  it('identical cell keys, verdicts and observed outcomes with and without process reuse; the random subnet is in the report', async () => {
+  // The second run starts every scenario's processes afresh, one per workload (--no-reuse): reusing them, and serving a
+  // scenario's workloads from one process, must not change a verdict.
+  it('identical cell keys, verdicts and observed outcomes with and without process reuse and packing; the random subnet is in the report', async () => {
     const runs: RunResult[] = [];
     const folders = readdirSync(join(root, 'scenarios'), { withFileTypes: true })
       .filter((d) => d.isDirectory() && d.name !== 'chaos')
@@ -97,6 +98,10 @@ describe('determinism: the same suite twice gives the same verdicts', function (
         const reused = /^(\d+) of (\d+) starts/.exec(report.environment.details?.['reusedProcesses'] ?? '');
         if (reuse) expect(Number(reused?.[1]), report.environment.details?.['reusedProcesses']).to.be.greaterThan(Number(reused?.[2]) / 2);
         else expect(reused).to.equal(null);
+        // With reuse, scenarios of several workloads were served by one process each; without it, one per workload.
+        const packed = /^(\d+) data-plane starts served several workloads/.exec(report.environment.details?.['packedProcesses'] ?? '');
+        if (reuse) expect(Number(packed?.[1]), report.environment.details?.['packedProcesses']).to.be.greaterThan(10);
+        else expect(packed).to.equal(null);
         runs.push(report);
       } finally {
         rmSync(out, { recursive: true, force: true });

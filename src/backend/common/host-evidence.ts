@@ -46,6 +46,26 @@ function boundedLines(lines: readonly LogLine[]): { lines: LogLine[]; truncated?
   return { lines: out.reverse() };
 }
 
+/** Names a workload key as a whole word (`foo/web` is not in `foo/web2`); Kubernetes names are [a-z0-9.-]. */
+function namesKey(text: string, key: string): boolean {
+  for (let at = text.indexOf(key); at >= 0; at = text.indexOf(key, at + 1)) {
+    const before = at === 0 ? '' : text[at - 1]!;
+    const after = text[at + key.length] ?? '';
+    if (!/[a-z0-9.-]/.test(before) && !/[a-z0-9.-]/.test(after)) return true;
+  }
+  return false;
+}
+
+/**
+ * A process serving several workloads logs for all of them: a cell keeps the lines naming its workload and those
+ * naming none of them (the process's own), not its neighbours' traffic.
+ */
+function ownLines(lines: LogLine[], source: EvidenceSource, key: WorkloadKey): LogLine[] {
+  if (source.members.length < 2) return lines;
+  const others = source.members.filter((m) => m.key !== key).map((m) => m.key);
+  return lines.filter((l) => namesKey(l.text, key) || !others.some((k) => namesKey(l.text, k)));
+}
+
 /** Per cell: its source's lines in the window and the config in force at its end; per source asked about: the whole log. */
 export function slotEvidence(
   sources: readonly EvidenceSource[],
@@ -78,9 +98,10 @@ export function slotEvidence(
     const log = source.log;
     const whole = wholeLog(source);
     const config = member.configs.at(r.toMs);
+    const lines = log ? ownLines(log.between(r.fromMs, r.toMs), source, member.key) : undefined;
     const configText = config === undefined ? undefined : evidenceText(config, EVIDENCE_BOUNDS.configBytes, 'head');
     cells.set(r.key, {
-      ...(log ? { logs: { source: source.label, ...boundedLines(log.between(r.fromMs, r.toMs)) } } : {}),
+      ...(lines ? { logs: { source: source.label, ...boundedLines(lines) } } : {}),
       ...(configText ? { config: { source: `workload config of ${r.workload} (${member.configFile})`, ...configText } } : {}),
       ...(whole ? { attachments: [whole.id] } : {}),
     });

@@ -70,13 +70,16 @@ export async function startProcessEnvironment(o: EnvironmentOptions, b: ProcessB
         ? members.map((m) => writeEchoApp(d, `w${m.index}-echo`, `echo application of ${m.key}`, [m], appTls, b.spawnFor(m)))
         : [writeEchoApp(d, 'echo', 'echo application', members, appTls, b.spawnFor(members[0]!))],
     );
-    const slots = await slotsFor(d, members, Math.max(1, o.dataPlane.workloadsPerProcess), b.spawnFor);
+    const reuse = reuseOf(o, b.pool);
+    const perProcess = reuse && o.dataPlane.packWorkloads ? Math.min(members.length, PACKED_WORKLOADS_LIMIT) : Math.max(1, o.dataPlane.workloadsPerProcess);
+    const slots = await slotsFor(d, members, perProcess, b.spawnFor);
     b.guard.check();
-    supervisor = createSupervisor(o, slots, echoes, reuseOf(o, b.pool));
+    supervisor = createSupervisor(o, slots, echoes, reuse);
     await supervisor.start();
     b.guard.check();
     const receiptsFiles = echoes.map((e) => e.receiptsFile);
-    const { capabilities, moreChaos } = b;
+    // Chaos acts on one workload's process: none when a process serves several.
+    const { capabilities, moreChaos } = perProcess > 1 ? { capabilities: undefined, moreChaos: undefined } : b;
     const context = { scenario: o.scenario.name, meshMode: o.meshMode };
     return processEnvironment({ where: whereOf(o), dir: d, slots, supervisor, receiptsFiles, capabilities, moreChaos, stopped: () => stopping !== undefined, stop, context });
   } catch (err) {
@@ -85,9 +88,15 @@ export async function startProcessEnvironment(o: EnvironmentOptions, b: ProcessB
   }
 }
 
-/** Reuse applies to static scenarios of a data plane that declares it, one workload per process. */
+/**
+ * Workloads one packed process serves at most (a larger scenario gets several): one Node process per 100 workloads
+ * keeps the probing rate of the scale run.
+ */
+export const PACKED_WORKLOADS_LIMIT = 100;
+
+/** Reuse applies to static scenarios of a data plane that declares it. */
 function reuseOf(o: EnvironmentOptions, pool: ProcessPool | undefined): SupervisorReuse | undefined {
-  if (!pool || o.reuse !== true || o.dataPlane.workloadsPerProcess !== 1 || !o.dataPlane.capabilities?.includes('reuse')) return undefined;
+  if (!pool || o.reuse !== true || !o.dataPlane.capabilities?.includes('reuse')) return undefined;
   return { pool, dataPlaneKey: JSON.stringify([o.dataPlane.argv, o.dataPlane.env ?? {}]), echoKey: JSON.stringify(o.echoArgv) };
 }
 

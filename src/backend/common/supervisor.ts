@@ -201,7 +201,7 @@ async function startEcho(c: Ctx, e: EchoApp): Promise<void> {
   const { o, where, reuse } = c;
   const echoReady = (line: string) => reportsPorts(line, e.ports);
   if (reuse) {
-    const taken = await reuse.pool.take(reuse.echoKey, e.configFile, reloadOptions(c, echoReady)).catch(() => undefined);
+    const taken = await reuse.pool.take(reuse.echoKey, [e.configFile], reloadOptions(c, echoReady)).catch(() => undefined);
     if (taken) {
       taken.proc.label = e.label;
       c.pooledEchoes.push(taken);
@@ -213,7 +213,7 @@ async function startEcho(c: Ctx, e: EchoApp): Promise<void> {
   let proc: GroupProc;
   if (reuse) {
     ensureLive(c);
-    const p = await reuse.pool.spawn(reuse.echoKey, e.spawn, e.label, o.echoArgv, {}, 'MESHCONFORM_ECHO_CONFIG', e.configFile);
+    const p = await reuse.pool.spawn(reuse.echoKey, e.spawn, e.label, o.echoArgv, {}, 'MESHCONFORM_ECHO_CONFIG', [e.configFile]);
     c.pooledEchoes.push(p);
     proc = p.proc;
     void p.firstLine.then((line) => ready.onStdout(`${line}\n`));
@@ -230,15 +230,15 @@ async function startEcho(c: Ctx, e: EchoApp): Promise<void> {
 async function launch(c: Ctx, slot: Slot, env: Record<string, string | undefined>): Promise<{ proc: GroupProc; reused: boolean }> {
   const { o, reuse } = c;
   const toLog = (stream: 'stdout' | 'stderr', bytes: Buffer) => slot.log.push(stream, bytes);
-  if (!reuse || slot.members.length !== 1 || env.MESHCONFORM_CLOCK_OFFSET_MS !== undefined) {
+  if (!reuse || env.MESHCONFORM_CLOCK_OFFSET_MS !== undefined) {
     return { proc: spawnChecked(c, slot.spawn, slot.label, o.dataPlane.argv, env, { onOutput: toLog }), reused: false };
   }
-  const configFile = slot.members[0]!.configFile;
+  const configFiles = slot.members.map((m) => m.configFile);
   // A reused process that cannot take the config is stopped; a new one then says what is wrong, if anything is.
   const taken = await reuse.pool
     .take(
       reuse.dataPlaneKey,
-      configFile,
+      configFiles,
       reloadOptions(c, (line) => line === 'reloaded'),
     )
     .catch((err: Error) => {
@@ -246,7 +246,8 @@ async function launch(c: Ctx, slot: Slot, env: Record<string, string | undefined
       return undefined;
     });
   ensureLive(c);
-  const p = taken ?? (await reuse.pool.spawn(reuse.dataPlaneKey, slot.spawn, slot.label, o.dataPlane.argv, env, 'MESHCONFORM_WORKLOAD_CONFIG', configFile));
+  const configVar = configFiles.length === 1 ? 'MESHCONFORM_WORKLOAD_CONFIG' : 'MESHCONFORM_WORKLOAD_CONFIGS';
+  const p = taken ?? (await reuse.pool.spawn(reuse.dataPlaneKey, slot.spawn, slot.label, o.dataPlane.argv, env, configVar, configFiles));
   p.proc.label = slot.label;
   p.sink = toLog;
   slot.pooled = p;

@@ -37,8 +37,12 @@ export function createLocalBackend(options: LocalBackendOptions = {}): HostBacke
     name: 'local',
     // Read at the end of the run: how many processes the reuse saved.
     get details() {
-      const { started, reused } = pool.stats();
-      return { localSubnet: subnet, ...(started > 0 ? { reusedProcesses: `${reused} of ${started + reused} starts served by a reused process` } : {}) };
+      const { started, reused, packed, mostWorkloads } = pool.stats();
+      return {
+        localSubnet: subnet,
+        ...(started > 0 ? { reusedProcesses: `${reused} of ${started + reused} starts served by a reused process` } : {}),
+        ...(packed > 0 ? { packedProcesses: `${packed} data-plane starts served several workloads of a scenario (up to ${mostWorkloads})` } : {}),
+      };
     },
     chaosCapabilities: LOCAL_CHAOS,
     start: (o) => startLocal(o, allocate(o.scenario.workloads.length), pool),

@@ -30,7 +30,7 @@ interface RunFlags extends ReportFlags, KubeFlags {
   backend: BackendName;
   claim: Claim;
   dataPlane: string;
-  workloadsPerProcess: number;
+  workloadsPerProcess?: number;
   reporter: string;
   out: string;
   grep?: string;
@@ -199,7 +199,11 @@ function addHostFlags(run: Command): Command {
       'system under test: "reference" (sidecar; ambient scenarios on reference-ambient), "reference-ambient", "haproxy" or "exec:<command>" (the data-plane contract)',
       'reference',
     )
-    .option('--workloads-per-process <n>', 'workloads served by one data-plane process (needs MESHCONFORM_WORKLOAD_CONFIGS support)', int('--workloads-per-process', 1, 10000), 1)
+    .option(
+      '--workloads-per-process <n>',
+      'workloads served by one data-plane process (needs MESHCONFORM_WORKLOAD_CONFIGS support); default 1, except that a reused data plane serves every workload of a static scenario on the local backend',
+      int('--workloads-per-process', 1, 10000),
+    )
     .option(
       '--capabilities <list>',
       'optional contract parts an exec: data plane implements: clock-offset, tls-reload, policy-reload, multi-workload, reuse (default none); chaos scenarios needing others are skipped',
