@@ -59,7 +59,7 @@ export async function benchChaos(o: { work: string; quick: boolean; timedRun: Ti
     );
   }
 
-  // Fail-open windows of known length: the defect opens one at the proxy's first SIGHUP (a certificate rotation here).
+  // Fail-open windows of known length: the defect opens one when the proxy's first SIGHUP reload is done (a certificate rotation here).
   const trials = o.quick ? 5 : 20;
   const lengths = o.quick ? [50] : [25, 50, 100, 200];
   console.log(`   planted fail-open windows (STRICT port accepts plaintext for exactly L ms after a reload), ${trials} trials each:`);

@@ -40,7 +40,7 @@ import { HarnessError } from '../common/harness-error.mjs';
  * @property {DefectParameter} [parameter]
  */
 
-/** Defect fail-open-window starts at this epoch time (ms) instead of at the first SIGHUP. */
+/** Defect fail-open-window starts at this epoch time (ms) instead of when the first SIGHUP reload is done. */
 export const FAIL_OPEN_AT_ENV = 'MESHCONFORM_FAIL_OPEN_AT';
 const MAX_PARAMETER_MS = 86_400_000;
 
@@ -189,7 +189,7 @@ export const DEFECTS = Object.freeze([
     layer: 'connection',
     kind: 'chaos',
     claims: BOTH,
-    description: `STRICT ports accept plaintext for exactly <ms>, from the first SIGHUP (or from the epoch time in ${FAIL_OPEN_AT_ENV}): a fail-open window of known length`,
+    description: `STRICT ports accept plaintext for exactly <ms>, from the end of the first SIGHUP reload (or from the epoch time in ${FAIL_OPEN_AT_ENV}): a fail-open window of known length`,
     parameter: { unit: 'ms', default: 1000, description: 'length of the window' },
   },
   {
@@ -273,7 +273,7 @@ export function parseDefectSpec(value) {
 /**
  * `MESHCONFORM_FAIL_OPEN_AT` (epoch milliseconds), when defect fail-open-window is planted.
  * @param {string | undefined} value
- * @returns {number | undefined} undefined when unset: the window opens at the first SIGHUP
+ * @returns {number | undefined} undefined when unset: the window opens when the first SIGHUP reload is done
  */
 export function parseFailOpenAt(value) {
   if (value === undefined || value.trim() === '') return undefined;

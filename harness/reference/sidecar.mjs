@@ -8,7 +8,7 @@
  * Optional env: MESHCONFORM_DEFECTS (comma list, see defects.mjs), MESHCONFORM_SNIFF_TIMEOUT_MS (default 5000),
  * MESHCONFORM_IDLE_TIMEOUT_MS (default 60000), MESHCONFORM_DEBUG=1 or MESHCONFORM_ACCESS_LOG=1 (one stderr line per connection decision),
  * MESHCONFORM_CLOCK_OFFSET_MS (integer, may be negative: added to the system clock for client-certificate validity),
- * MESHCONFORM_FAIL_OPEN_AT (epoch ms: when defect fail-open-window opens; default the first SIGHUP).
+ * MESHCONFORM_FAIL_OPEN_AT (epoch ms: when defect fail-open-window opens; default the end of the first SIGHUP reload).
  * stdout lines: `ready` once every port listens; `reloaded` / `reload-failed` after each SIGHUP.
  * SIGHUP re-reads the config file(s) and the TLS material (certificate, key, trust bundle): new connections get both at
  * once. Unusable TLS files keep the previous material of that workload (fail-static; the policies still apply) and
@@ -100,8 +100,11 @@ async function main() {
   let reloading = Promise.resolve();
   let hups = 0;
   process.on('SIGHUP', () => {
-    if (hups++ === 0 && spec.defects.has('fail-open-window') && failOpenAt === undefined) openFailWindow(spec, 'fail-open-window', Date.now());
+    const first = hups++ === 0 && spec.defects.has('fail-open-window') && failOpenAt === undefined;
     reloading = reloading.then(() => reload(load));
+    // From the end of the reload: every millisecond of the window is one the proxy serves in, so its length is what a
+    // prober can see (a window opened at the signal would shrink by however long the reload blocked the loop).
+    if (first) reloading = reloading.then(() => openFailWindow(spec, 'fail-open-window', Date.now()));
   });
   await Promise.all([...bindings.keys()].map((key) => listen(key)));
   if (restarted) openFailWindow(spec, 'fail-open-on-restart', Date.now());

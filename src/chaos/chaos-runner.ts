@@ -1,11 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import { PROXY_FAULTS } from '../model/index.js';
-import type { CanaryCheck, CellResult, EnvironmentChaos, ScenarioTimeline, TimelineFault, WorkloadKey } from '../model/index.js';
+import type { CanaryCheck, CellResult, EnvironmentChaos, ScenarioTimeline, TimelineFault, WorkloadKey, WorkloadTls } from '../model/index.js';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
 import { proxyKey, runFault, type FaultContext, type FaultRecord } from './faults.js';
 import { enforcementStats, judgeProbes, judgeRun, measureEnforcement, measureRecovery, type ChangeToMeasure, type EnforcementDetail, type JudgedProbe } from './judge.js';
 import { startProber, type Prober } from './prober.js';
-import type { ChaosCell, ChaosRunInput } from './types.js';
+import { cellId, type ChaosCell, type ChaosRunInput } from './types.js';
 import { World } from './world.js';
 
 export interface ChaosRunResult {
@@ -54,8 +54,11 @@ async function probeAndJudge(input: ChaosRunInput, workloads: WorkloadKey[], cha
   const startedAt = Date.now();
   const clock = runClock(input.signal);
   const world = new World(workloads, input.sets, spec.invariants.timeToEnforceMs, startedAt, input.clientValidity);
-  const ctx = faultContext(input, chaos, world, clock, proxies, workloads);
+  const focus: { on: (ws: readonly WorkloadKey[]) => void } = { on: () => {} };
+  const watched = focusing(input, chaos, (ws) => focus.on(ws), workloads);
+  const ctx = faultContext(watched.input, watched.chaos, world, clock, proxies, workloads);
   const prober = startCellProber(input, world, clock.now, proxies);
+  focus.on = focusOn(input, prober, clock.now);
   let records: FaultRecord[];
   try {
     const running = runSchedule(ctx);
@@ -138,6 +141,66 @@ function startCellProber(input: ChaosRunInput, world: World, now: () => number, 
     },
     probe: input.probe,
   });
+}
+
+/** How long a workload's cells stay focused (prober.ts FOCUS_FACTOR) after its data plane changed. */
+export const FOCUS_MS = 500;
+
+/**
+ * Focuses the cells of workloads whose data plane just changed that some policy set denies: a fail-open shows only
+ * where the answer should be deny.
+ */
+function focusOn(input: ChaosRunInput, prober: Prober, now: () => number): (ws: readonly WorkloadKey[]) => void {
+  const deniable = (c: ChaosCell) => [...input.sets.values()].some((s) => s.expectations.get(cellId(c.workload, c.port, c.client))?.outcome === 'deny');
+  return (ws) => {
+    const cells = input.cells.flatMap((c, i) => (ws.includes(c.workload) && deniable(c) ? [i] : []));
+    if (cells.length > 0) prober.focus(cells, now() + FOCUS_MS);
+  };
+}
+
+/**
+ * The environment as the faults see it, reporting each change of a data plane as it is made: its process killed or
+ * (re)started and ready, new TLS material or policies handed to it. Those transitions, not the schedule's times, are
+ * where a fail-open window opens (issuing a certificate can delay a rotation's reload by hundreds of ms on a busy
+ * machine). Network faults act in front of the data plane and change nothing in it.
+ */
+function focusing(
+  input: ChaosRunInput,
+  chaos: EnvironmentChaos,
+  changed: (ws: readonly WorkloadKey[]) => void,
+  workloads: readonly WorkloadKey[],
+): { input: ChaosRunInput; chaos: EnvironmentChaos } {
+  const after =
+    <A extends unknown[]>(fn: (w: WorkloadKey, ...rest: A) => Promise<void>) =>
+    async (w: WorkloadKey, ...rest: A) => {
+      try {
+        await fn(w, ...rest);
+      } finally {
+        changed([w]);
+      }
+    };
+  const env = input.env;
+  return {
+    chaos: {
+      ...chaos,
+      killDataPlane: after((w, signal: 'SIGKILL' | 'SIGTERM') => chaos.killDataPlane(w, signal)),
+      startDataPlane: after((w, options?: { readonly clockOffsetMs?: number }) => chaos.startDataPlane(w, options)),
+      installTls: after((w, tls: WorkloadTls) => chaos.installTls(w, tls)),
+    },
+    input: {
+      ...input,
+      env: {
+        ...env,
+        async applyPolicies(policies) {
+          try {
+            await env.applyPolicies(policies);
+          } finally {
+            changed(workloads);
+          }
+        },
+      },
+    },
+  };
 }
 
 /** Starts every fault of the schedule at its time; each promise settles with what the fault did. */
@@ -229,6 +292,7 @@ function judgeTimeline(run: FinishedRun): ChaosRunResult {
       perSecond: Math.round((prober.records.length / Math.max(endMs, 1)) * 1000 * 10) / 10,
       skippedBusy: prober.skippedBusy,
       skippedSaturated: prober.skippedSaturated,
+      focused: prober.focused,
     },
   };
   return { cells: judgement.cells, timeline, ...(problems.length > 0 ? { error: problems.join('; ') } : {}) };

@@ -242,6 +242,8 @@ export interface ProbingStats {
   readonly skippedBusy: number;
   /** Ticks skipped because `--concurrency` probes were already in flight. */
   readonly skippedSaturated: number;
+  /** Of `probes`, those fired by focus ticks after a transition (chaos FOCUS_MS); absent in reports before it. */
+  readonly focused?: number;
 }
 
 export interface TimelineEvent {

@@ -338,7 +338,7 @@ describe('harness: reference sidecar under chaos (real processes, real TLS)', fu
         { port: 8004, protocol: 'http' as const },
       ];
 
-      it('opens at the first SIGHUP: STRICT ports accept plaintext (mTLS still works)', async function () {
+      it('opens when the first SIGHUP reload is done: STRICT ports accept plaintext (mTLS still works)', async function () {
         const up = await bringUp(PORTS, STRICT_NS, { MESHCONFORM_DEFECTS: `fail-open-window=${LONG_MS}` });
         expect((await probe('plaintext-tcp', up.target(8001), pki)).outcome, 'before the SIGHUP').to.equal('deny');
         expect(await hup(up.sidecar)).to.equal('reloaded');
