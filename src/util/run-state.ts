@@ -1,4 +1,5 @@
-import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -6,7 +7,9 @@ import { join } from 'node:path';
  * What a meshconform process holds on this host, recorded as it happens so `meshconform reap` can remove it after
  * a crash or `kill -9`: the process groups it started (data planes, echo apps, with the start time of their leader,
  * so a reused id is never killed) and the temporary folders it created (keys, configs). One file per process,
- * `<state dir>/<pid>.json`, written synchronously and atomically at every change, deleted once nothing is held.
+ * `<state dir>/<pid>.json`, rewritten atomically after every change, deleted once nothing is held. The writes are
+ * asynchronous and coalesced (one at a time, the latest state next): a synchronous rename on ext4 flushes the file
+ * and blocked the event loop for milliseconds per process started, which chaos probes timed to the millisecond felt.
  */
 export interface RunStateFile {
   readonly version: 1;
@@ -48,25 +51,47 @@ function current(): RunStateFile {
     hook = true;
     // Exit hooks of the process groups and private folders run first (registered earlier); then nothing is held.
     process.once('exit', () => {
-      if (file) rmSync(file, { force: true });
+      if (!file) return;
+      rmSync(file, { force: true });
+      rmSync(`${file}.tmp`, { force: true });
     });
   }
   return state;
 }
 
+let saving: Promise<void> | undefined;
+let again = false;
+
+/** Writes the state soon: at once when no write is in progress, else once more after it (with the state then). */
 function save(): void {
+  current();
+  if (saving) {
+    again = true;
+    return;
+  }
+  const loop = async () => {
+    do {
+      again = false;
+      await writeState();
+    } while (again);
+    saving = undefined;
+  };
+  saving = loop();
+}
+
+async function writeState(): Promise<void> {
   const s = current();
   try {
     const dir = stateDir();
     file = join(dir, `${process.pid}.json`);
     if (s.groups.length === 0 && s.dirs.length === 0) {
-      rmSync(file, { force: true });
+      await rm(file, { force: true });
       return;
     }
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    await mkdir(dir, { recursive: true, mode: 0o700 });
     const tmp = `${file}.tmp`;
-    writeFileSync(tmp, JSON.stringify(s), { mode: 0o600 });
-    renameSync(tmp, file);
+    await writeFile(tmp, JSON.stringify(s), { mode: 0o600 });
+    await rename(tmp, file);
   } catch (err) {
     // Recording is for `reap` only: a run must not fail for it, but the user should know reap cannot help.
     if (!warned) process.stderr.write(`meshconform: cannot record run state in ${stateDir()} (reap will not find this run): ${(err as Error).message}\n`);
@@ -130,9 +155,12 @@ export function readRunStates(): { file: string; state?: RunStateFile; problem?:
 }
 
 export function removeRunStateFile(f: string): void {
-  try {
-    unlinkSync(f);
-  } catch {
-    // already gone
+  // With the write a crash may have cut short.
+  for (const path of [f, `${f}.tmp`]) {
+    try {
+      unlinkSync(path);
+    } catch {
+      // already gone
+    }
   }
 }
