@@ -2,6 +2,7 @@ import type { AllowedObservation, CellResult, Claim, ExpectedOutcome, Expectatio
 import { acceptedOutcomes } from '../model/index.js';
 import { describeDecidedBy, describeObservation } from './describe.js';
 import { observedOutcome } from './observed-outcome.js';
+import { withProps } from '../util/with-props.js';
 
 /**
  * How one attempt compares with the expectation; `why` completes "expected … but <why>". `forbidden`: the application
@@ -189,23 +190,22 @@ export function judgeCell(exp: Expectation, attempts: readonly Observation[], ct
   // A fail shows the attempt that proved it; otherwise the last attempt.
   const outcome = observedOutcome(shown);
   const differsFromIstio = verdict !== 'fail' && matched !== undefined && matched !== exp.outcome;
-  return {
-    ...baseCell(exp, ctx.feature),
-    ...(differsFromIstio ? { differsFromIstio: true as const } : {}),
-    observed: { ...shown, attempts: n },
+  // Properties added to the base cell, not spread into a new literal: see util/with-props.ts.
+  return Object.assign(baseCell(exp, ctx.feature), differsFromIstio ? { differsFromIstio: true as const } : {}, {
+    observed: withProps(shown, { attempts: n }),
     ...(verdict === 'flaky' ? { firstAttempt: attempts[0]! } : {}),
     ...(outcome !== undefined ? { observedOutcome: outcome } : {}),
     verdict,
     reason,
-  };
+  });
 }
 
 /** A cell not run because this run lacks a capability it needs. */
 export function skippedCell(exp: Expectation, reason: string, feature: string): CellResult {
-  return { ...baseCell(exp, feature), verdict: 'skipped', reason };
+  return Object.assign(baseCell(exp, feature), { verdict: 'skipped' as const, reason });
 }
 
 /** A cell whose scenario could not run at all (environment failed, data plane unhealthy). */
 export function errorCell(exp: Expectation, message: string, feature: string): CellResult {
-  return { ...baseCell(exp, feature), verdict: 'error', reason: message };
+  return Object.assign(baseCell(exp, feature), { verdict: 'error' as const, reason: message });
 }

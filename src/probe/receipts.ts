@@ -1,4 +1,5 @@
 import type { AppReceipt, Observation } from '../model/index.js';
+import { withProps } from '../util/with-props.js';
 
 /** Where one attempt of one cell is recorded: its cell key and index among the cell's attempts. */
 export interface AttemptRef {
@@ -19,7 +20,7 @@ export function applyReceipts(receipts: readonly AppReceipt[], ids: ReadonlyMap<
     const list = attempts.get(ref.key);
     const obs = list?.[ref.index];
     if (!list || !obs || obs.receipt) continue;
-    list[ref.index] = { ...obs, receipt: { workload: r.workload, port: r.port, received: r.received } };
+    list[ref.index] = withProps(obs, { receipt: { workload: r.workload, port: r.port, received: r.received } });
     marked++;
   }
   return marked;

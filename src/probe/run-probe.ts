@@ -11,6 +11,7 @@ import type { Outcome } from './outcome.js';
 import type { ProbeContext } from './probe-context.js';
 import { wireEvidence } from './wire-evidence.js';
 import { ProbeError } from '../util/errors.js';
+import { withProps } from '../util/with-props.js';
 
 export interface ProbeOptions {
   /** Deadline for the whole probe (connect, handshake, reply); after it the probe is `denied/timeout`. */
@@ -96,19 +97,18 @@ function observation(outcome: Outcome, trace: ConnectionTrace, tlsClient: boolea
       // Through an HBONE tunnel the node proxy terminated the mTLS, whoever issued its certificate (the diff judges
       // serverIdentityOk).
       const path = hbone ? 'mtls' : !tlsClient ? 'plaintext' : issuer === 'mesh' ? 'mtls' : issuer === 'app' || outcome.echo.received === 'tls' ? 'passthrough' : 'mtls';
-      return { ...base, status: 'allowed', path, echo: outcome.echo, ...(outcome.httpStatus !== undefined ? { httpStatus: outcome.httpStatus } : {}) };
+      return withProps(base, { status: 'allowed', path, echo: outcome.echo, ...(outcome.httpStatus !== undefined ? { httpStatus: outcome.httpStatus } : {}) } as const);
     }
     case 'denied':
-      return {
-        ...base,
-        status: 'denied',
+      return withProps(base, {
+        status: 'denied' as const,
         how: outcome.how,
         detail: outcome.detail,
         ...(outcome.alert ? { alert: outcome.alert } : {}),
         ...(outcome.httpStatus !== undefined ? { httpStatus: outcome.httpStatus } : {}),
-      };
+      });
     case 'error':
-      return { ...base, status: 'error', message: outcome.message };
+      return withProps(base, { status: 'error' as const, message: outcome.message });
     default: {
       const never: never = outcome;
       throw new ProbeError(`unknown probe outcome ${JSON.stringify(never)}`);

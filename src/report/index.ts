@@ -5,13 +5,14 @@ export { multiplexReporters } from './multiplex-reporters.js';
 export type { MultiplexedReporter } from './multiplex-reporters.js';
 export { consoleReporter, renderConsoleReport, consoleStyleFor } from './console-reporter.js';
 export type { ConsoleStyle } from './console-reporter.js';
-export { jsonReporter, renderJson, JSON_REPORT_FILE } from './json-reporter.js';
+export { jsonReporter, renderJson, jsonReportChunks, JSON_REPORT_FILE } from './json-reporter.js';
+export { jsonChunks } from './json-chunks.js';
 export { junitReporter, renderJunit, xmlSafe, JUNIT_REPORT_FILE } from './junit-reporter.js';
 export { validateRunResult, runResultSchema, RUN_RESULT_SCHEMA_URL } from './run-result-schema.js';
 export type { RunResultValidation } from './run-result-schema.js';
 export { writeFileAtomic } from './write-file-atomic.js';
 export { CLIENT_SHORT_NAMES } from './cell-text.js';
-export { htmlReporter, renderHtml, jsonForScript, HTML_REPORT_FILE } from './html/html-reporter.js';
+export { htmlReporter, renderHtml, htmlChunks, jsonForScript, HTML_REPORT_FILE } from './html/html-reporter.js';
 export type { HtmlReportInput } from './html/html-reporter.js';
 export {
   conformanceReporter,

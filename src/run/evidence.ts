@@ -1,5 +1,6 @@
 import type { Attachment, CellResult, Environment, EnvironmentEvidence, EvidenceRequest, Observation } from '../model/index.js';
 import { EVIDENCE_BOUNDS } from '../util/evidence-text.js';
+import { withProps } from '../util/with-props.js';
 
 /** How long the pipeline waits for a backend's evidence before it stops the environment without it. */
 const EVIDENCE_DEADLINE_MS = 60_000;
@@ -36,7 +37,7 @@ export async function gatherEvidence(
   o: { readonly unitStart: number; readonly budget: EvidenceBudget; readonly interrupt?: AbortSignal },
 ): Promise<{ cells: CellResult[]; attachments?: Attachment[] }> {
   // Wire evidence is kept where it explains something: a scale run's passing cells would carry megabytes of it.
-  cells = cells.map((c) => (wanted(c) || !c.observed?.wire ? c : { ...c, observed: withoutWire(c.observed) }));
+  cells = cells.map((c) => (wanted(c) || !c.observed?.wire ? c : withProps(c, { observed: withoutWire(c.observed) })));
   const requests = cells.filter(wanted).map((c) => requestOf(c, o.unitStart));
   if (!env.evidence || o.interrupt?.aborted) return { cells: [...cells] };
   let timer: NodeJS.Timeout | undefined;
@@ -82,7 +83,7 @@ function keepWithinBudget(cells: readonly CellResult[], got: EnvironmentEvidence
   const out = withEvidence.map(({ c, e }) => {
     if (!e) return c;
     const ids = e.attachments?.filter((id) => kept.has(id));
-    return { ...c, evidence: { ...e, ...(ids ? { attachments: ids } : {}) } };
+    return withProps(c, { evidence: withProps(e, ids ? { attachments: ids } : {}) });
   });
   return { cells: out, attachments };
 }

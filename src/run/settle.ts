@@ -17,6 +17,7 @@ import type {
 } from '../model/index.js';
 import { errorCell, judgeCell, provesViolation, skippedCell } from '../diff/index.js';
 import { applyReceipts, listenerOf, showsLife, timeoutsWithoutLife, type AttemptRef } from '../probe/index.js';
+import { withProps } from '../util/with-props.js';
 import { interruptedBy, interruptedReason, type InterruptSignal } from './interrupt.js';
 
 /** One scenario in one mesh mode, planned: the oracle's cells and the data plane that runs it. */
@@ -125,7 +126,7 @@ async function retryCells(c: SettleContext, retries: number): Promise<Settled> {
 /** A cell of a scenario the interrupt cut short: an error, with the last observation (if any) kept as evidence. */
 function interruptedError(e: Expectation, attempts: readonly Observation[], by: InterruptSignal, feature: string): CellResult {
   const last = attempts.at(-1);
-  return { ...errorCell(e, interruptedReason(by), feature), ...(last ? { observed: last } : {}) };
+  return withProps(errorCell(e, interruptedReason(by), feature), last ? { observed: last } : {});
 }
 
 /**
@@ -139,7 +140,7 @@ function probeRounds(c: SettleContext) {
   const idPrefix = `mc-${randomBytes(6).toString('hex')}-`;
   let idCount = 0;
   const ids = new Map<string, AttemptRef>();
-  const withId = (k: string): ProbeJob => ({ ...c.jobs.get(k)!, probeId: `${idPrefix}${++idCount}` });
+  const withId = (k: string): ProbeJob => withProps(c.jobs.get(k)!, { probeId: `${idPrefix}${++idCount}` });
   const collectReceipts = async () => {
     if (!c.env.receipts || c.interrupt?.aborted) return;
     try {
@@ -160,7 +161,7 @@ function probeRounds(c: SettleContext) {
   };
   const livenessOf = (jobs: readonly ProbeJob[]): ProbeJob[] => {
     const ports = new Set(jobs.map(listenerOf));
-    return [...(c.liveness?.values() ?? [])].filter((j) => ports.has(listenerOf(j))).map((j) => ({ ...j, probeId: `${idPrefix}${++idCount}` }));
+    return [...(c.liveness?.values() ?? [])].filter((j) => ports.has(listenerOf(j))).map((j) => withProps(j, { probeId: `${idPrefix}${++idCount}` }));
   };
   const probe = async (keys: readonly string[]) => {
     if (!c.prober) return;
@@ -176,7 +177,7 @@ function probeRounds(c: SettleContext) {
       ids.set(round[i]!.probeId!, { key: k, index: list.length });
       list.push(
         obs
-          ? { ...obs, attempts: list.length + 1 }
+          ? withProps(obs, { attempts: list.length + 1 })
           : { status: 'error', message: 'probe produced no observation', timings: { startedAt: Date.now(), totalMs: 0 }, attempts: list.length + 1 },
       );
     }

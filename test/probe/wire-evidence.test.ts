@@ -235,6 +235,28 @@ describe('probe: wire evidence (first bytes, presented chain)', function () {
       expect(o.tls).to.include({ serverIssuer: 'mesh', serverIdentityOk: true });
       expect(wireOf(o).chain).to.have.length(2);
     });
+    it('a leaf seen before: its chain from the first connection, and the socket keeps its certificates to itself', async function () {
+      const srv = await start(fx.startMeshProxy(pki, 'tcp', ID));
+      const connect = () =>
+        new Promise<tls.TLSSocket>((resolve, reject) => {
+          const s = tls.connect({ host: fx.HOST, port: srv.port, rejectUnauthorized: false });
+          s.once('secureConnect', () => resolve(s));
+          s.once('error', reject);
+        });
+      const [first, second] = [await connect(), await connect()];
+      try {
+        const a = peerX509(first)!;
+        const b = peerX509(second)!;
+        expect(b).to.equal(a);
+        expect(peerX509(second)).to.equal(a);
+        expect(chainEvidence(b)?.map((c) => c.subject)).to.deep.equal(['O=meshconform', MESH_ROOT]);
+        // Answered from the first socket's chain, the second never handed its own out: Node's legacy object is intact.
+        expect(Buffer.isBuffer(second.getPeerCertificate().raw)).to.equal(true);
+      } finally {
+        first.destroy();
+        second.destroy();
+      }
+    });
   });
 
   describe('plaintext: hostile bytes', function () {

@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { fileURLToPath } from 'node:url';
 import type { Attachment, RunResult } from '../../src/model/index.js';
-import { HTML_REPORT_FILE, REPORTER_NAMES, htmlReporter, jsonForScript, renderHtml, validateRunResult } from '../../src/report/index.js';
-import { HTML_ATTACHMENT_CHARS } from '../../src/report/html/html-reporter.js';
-import { XSS, hostileBaseline, hostileRun } from './html-fixtures.js';
+import { HTML_REPORT_FILE, REPORTER_NAMES, htmlChunks, htmlReporter, jsonForScript, renderHtml, validateRunResult } from '../../src/report/index.js';
+import { HTML_ATTACHMENT_CHARS, type HtmlReportInput } from '../../src/report/html/html-reporter.js';
+import { XSS, bigRun, hostileBaseline, hostileRun } from './html-fixtures.js';
 import { CLIENT_SHORT_NAMES } from '../../src/report/client-labels.js';
 import { bundleReportScript } from '../../src/report/html/report-script.js';
 
@@ -39,6 +39,29 @@ describe('html reporter (index.html)', () => {
     expect(data.run).to.deep.equal(JSON.parse(JSON.stringify(run)));
     expect(data.comparison?.regressions).to.have.length(2);
     expect(data.policyYaml[1]).to.contain(`name: ${XSS.marker}`);
+  });
+
+  it('streams index.html: the file, and htmlChunks joined, are exactly renderHtml, the whole string it used to be built as', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'meshconform-html-stream-'));
+    try {
+      const base = hostileRun();
+      const separators = { ...base, scenarios: base.scenarios.map((s) => ({ ...s, description: `${s.description} \u2028 \u2029 <!-- </script>` })) };
+      const input = { baseline: { file: 'old.json', result: hostileBaseline() } };
+      const cases: [RunResult, HtmlReportInput][] = [
+        [base, input],
+        [separators, {}],
+        [bigRun(4, 60), {}],
+      ];
+      for (const [i, [run, options]] of cases.entries()) {
+        const out = join(dir, `run-${i}`);
+        await htmlReporter(options).onRunEnd(run, out);
+        const html = renderHtml(run, options);
+        expect(readFileSync(join(out, HTML_REPORT_FILE), 'utf8')).to.equal(html);
+        expect([...htmlChunks(run, options)].join('')).to.equal(html);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('embeds attachments up to a total, then leaves their text to the files beside the report', () => {

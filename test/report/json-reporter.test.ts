@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import Ajv2020Module from 'ajv/dist/2020.js';
 import type { RunResult } from '../../src/model/index.js';
-import { jsonReporter, runResultSchema, validateRunResult } from '../../src/report/index.js';
+import { jsonReportChunks, jsonReporter, renderJson, runResultSchema, validateRunResult } from '../../src/report/index.js';
+import { bigRun, hostileRun } from './html-fixtures.js';
 import { sampleRun } from './sample-run.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] extends object ? Mutable<T[K]> : T[K] };
@@ -38,6 +39,15 @@ describe('report: json and its schema', () => {
     expect(v.valid, v.valid ? '' : v.errors.join('\n')).to.equal(true);
     // Only the report is left: the temp file was renamed, not copied.
     expect(await readdir(join(dir, 'nested', 'run-1'))).to.deep.equal(['report.json']);
+  });
+
+  it('streams report.json: the file is exactly renderJson, the whole string it used to be built as', async () => {
+    for (const [i, run] of [sampleRun(), hostileRun(), bigRun(4, 60)].entries()) {
+      const out = join(dir, `run-${i}`);
+      await jsonReporter().onRunEnd(run, out);
+      expect(await readFile(join(out, 'report.json'), 'utf8')).to.equal(renderJson(run));
+      expect([...jsonReportChunks(run)].join('')).to.equal(renderJson(run));
+    }
   });
 
   it('validates every observation variant and rejects malformed ones', () => {

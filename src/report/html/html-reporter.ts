@@ -9,6 +9,7 @@ import { compareRuns } from '../compare-runs.js';
 import { featureResults, profileResults } from '../profile-results.js';
 import { defaultProfiles, type ConformanceProfile } from '../profiles.js';
 import type { Reporter, ReporterOptions } from '../reporter.js';
+import { jsonChunks } from '../json-chunks.js';
 import { writeFileAtomic } from '../write-file-atomic.js';
 import { citedRuleIds, plainRuleText, specRules } from '../spec-rules.js';
 import type { PageData, RuleText } from './page-data.js';
@@ -42,7 +43,11 @@ function loadAssets(): Assets {
 
 /** JSON that is safe inside a <script> element: no `<` can start `</script>` or `<!--`. */
 export function jsonForScript(value: unknown): string {
-  return JSON.stringify(value)
+  return scriptSafe(JSON.stringify(value));
+}
+
+function scriptSafe(json: string): string {
+  return json
     .replace(/</g, '\\u003c')
     .replace(/\u2028/g, '\\u2028')
     .replace(/\u2029/g, '\\u2029');
@@ -112,12 +117,8 @@ function citedRules(result: RunResult): Record<string, RuleText> {
   return out;
 }
 
-/**
- * index.html: one offline file with the run embedded as JSON and rendered by inlined vanilla JS. A
- * Content-Security-Policy admits only the inlined scripts (by hash), so even markup that slipped into the page
- * could not run; the page itself inserts every string as text.
- */
-export function renderHtml(result: RunResult, input: HtmlReportInput = {}): string {
+/** The page around its data: everything before the JSON of #meshconform-data, and everything after it. */
+function pageFrame(): { head: string; tail: string } {
   const { css, scripts } = loadAssets();
   const code = scripts.map((s) => inline(s, 'script'));
   const csp = [
@@ -128,7 +129,7 @@ export function renderHtml(result: RunResult, input: HtmlReportInput = {}): stri
     "base-uri 'none'",
     "form-action 'none'",
   ].join('; ');
-  return [
+  const head = [
     '<!doctype html>',
     '<html lang="en">',
     '<head>',
@@ -140,17 +141,34 @@ export function renderHtml(result: RunResult, input: HtmlReportInput = {}): stri
     '</head>',
     '<body>',
     '<main id="app"><noscript>This report needs JavaScript; its data is embedded in this file as JSON (#meshconform-data).</noscript></main>',
-    `<script type="application/json" id="meshconform-data">${jsonForScript(pageData(result, input))}</script>`,
-    ...code.map((c) => `<script>${c}</script>`),
-    '</body>',
-    '</html>',
-    '',
+    '<script type="application/json" id="meshconform-data">',
   ].join('\n');
+  const tail = ['</script>', ...code.map((c) => `<script>${c}</script>`), '</body>', '</html>', ''].join('\n');
+  return { head, tail };
+}
+
+/**
+ * index.html: one offline file with the run embedded as JSON and rendered by inlined vanilla JS. A
+ * Content-Security-Policy admits only the inlined scripts (by hash), so even markup that slipped into the page
+ * could not run; the page itself inserts every string as text.
+ */
+export function renderHtml(result: RunResult, input: HtmlReportInput = {}): string {
+  const { head, tail } = pageFrame();
+  return head + jsonForScript(pageData(result, input)) + tail;
+}
+
+/** renderHtml's text in pieces, the embedded run among them piece by piece: a scale run's page is never one string. */
+export function* htmlChunks(result: RunResult, input: HtmlReportInput = {}): Generator<string, void, undefined> {
+  const { head, tail } = pageFrame();
+  yield head;
+  // Each escape replaces one character, so escaping piece by piece is escaping the whole.
+  for (const piece of jsonChunks(pageData(result, input), '')) yield scriptSafe(piece);
+  yield tail;
 }
 
 export function htmlReporter(options: ReporterOptions = {}): Reporter {
   return {
     name: 'html',
-    onRunEnd: (result, outDir) => writeFileAtomic(join(outDir, HTML_REPORT_FILE), renderHtml(result, options)),
+    onRunEnd: (result, outDir) => writeFileAtomic(join(outDir, HTML_REPORT_FILE), htmlChunks(result, options)),
   };
 }
