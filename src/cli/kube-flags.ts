@@ -1,6 +1,5 @@
 import { Option, type Command } from 'commander';
 import { argvValue } from './argv-value.js';
-import { connectDockerEngine, ensureHarnessImage } from '../backend/docker/index.js';
 import {
   CONVERGENCE_DEFAULTS,
   createDryRunRunner,
@@ -118,6 +117,8 @@ export async function kubeBackendFrom(
           installTimeoutMs: flags.installTimeout ?? INSTALL_DEFAULT_MS,
           buildImage: async () => {
             if (flags.image !== undefined) return flags.image;
+            // Loaded only for a kind run (testcontainers adds ~0.2 s to every start).
+            const { connectDockerEngine, ensureHarnessImage } = await import('../backend/docker/index.js');
             const { docker } = await connectDockerEngine();
             return (await ensureHarnessImage(docker, harnessFile(''))).ref;
           },

@@ -16,7 +16,7 @@ export {
   type WorkloadRequest,
 } from './mesh-pki.js';
 export { spiffeId } from './spiffe-id.js';
-export { prepareKeyPairs } from './key-pair.js';
+export { prepareKeyPairs, preparedKeyPairs } from './key-pair.js';
 /** RSA keys one createMeshPki call generates (three CA roots, one workload key, one client key). */
 export const KEYS_PER_PKI = 5;
 export { PkiError } from './pki-error.js';

@@ -28,6 +28,11 @@ export async function prepareKeyPairs(count: number): Promise<void> {
   pool.push(...made);
 }
 
+/** Keys generated ahead and not taken yet. */
+export function preparedKeyPairs(): number {
+  return pool.length;
+}
+
 /** Native RSA-2048 keygen: forge's pure-JS keygen takes seconds. */
 export function generateKeyPair(): KeyPair {
   const { privateKey, publicKey } = pool.pop() ?? generateKeyPairSync('rsa', { modulusLength: 2048 });

@@ -168,7 +168,8 @@ export function jobOf(
   const target = targets.get(e.workload);
   const id = ids.get(e.workload);
   if (!target || !id) throw new BackendError(`scenario ${u.s.name}: no target for ${e.workload}`);
-  const w = u.s.workloads.find((x) => `${x.namespace}/${x.name}` === e.workload);
+  // Only hbone-unserved-port needs the workload's declared ports: a scan per cell costs a large scenario seconds.
+  const declared = () => u.s.workloads.find((x) => `${x.namespace}/${x.name}` === e.workload)?.ports.map((p) => p.port) ?? [];
   return {
     key: e.key,
     scenario: u.s.name,
@@ -179,7 +180,7 @@ export function jobOf(
     client: e.client,
     address: via?.address ?? target.address,
     // HBONE: address:targetPort is the CONNECT authority; hbone-unserved-port names a port the workload lacks.
-    targetPort: via?.port ?? (e.client === 'hbone-unserved-port' ? hboneUnservedPort(w?.ports.map((p) => p.port) ?? []) : (target.ports.get(e.port) ?? e.port)),
+    targetPort: via?.port ?? (e.client === 'hbone-unserved-port' ? hboneUnservedPort(declared()) : (target.ports.get(e.port) ?? e.port)),
     expectedServerIdentity: id.spiffeId,
   };
 }

@@ -2,7 +2,6 @@ import { Option, type Command } from 'commander';
 import { argvValue } from '../argv-value.js';
 import { loadScenarios } from '../../scenario/index.js';
 import { createLocalBackend } from '../../backend/local/index.js';
-import { createDockerBackend } from '../../backend/docker/index.js';
 import { createNetnsBackend, netnsHostProblem } from '../../backend/netns/index.js';
 import { hostBackend } from '../../backend/host-session.js';
 import { runSuite, newRunId, type RunOptions } from '../../run/pipeline.js';
@@ -89,6 +88,8 @@ async function hostChoice(flags: RunFlags): Promise<BackendChoice> {
   );
   let backend: Backend;
   if (flags.backend === 'docker') {
+    // Loaded only here: testcontainers alone adds ~0.2 s to the start of every run.
+    const { createDockerBackend } = await import('../../backend/docker/index.js');
     backend = hostBackend(createDockerBackend({ harnessDir: harnessFile(''), ...(flags.image !== undefined ? { image: flags.image } : {}) }));
   } else if (flags.backend === 'netns') {
     const problem = await netnsHostProblem();
