@@ -261,6 +261,9 @@ async function runPrepared(r: UnitRun, unit: ChaosUnit, prep: Prepared, pki: Mes
       await e.stop();
     },
   );
+  // Started beside the last static scenarios; probed only once they ended (their load would blur fault timing).
+  // (An interrupt ends the static scenarios too: this wait ends with them.)
+  await r.staticScenariosEnded;
   const stopOnInterrupt = () => stopping.abort();
   if (o.interrupt?.aborted) stopping.abort();
   else o.interrupt?.addEventListener('abort', stopOnInterrupt, { once: true });

@@ -159,8 +159,10 @@ export async function runSuite(o: RunOptions): Promise<RunResult> {
     );
     session = opened.value;
     try {
-      const run: UnitRun = { o, runId, backend, session, settle, pkis, log, evidence: evidenceBudget() };
-      await eachUnit(o, backend, planned, async (i) => void (results[i] = await runUnit(run, planned[i]!)), session.staticDone?.bind(session));
+      let staticsEnded = () => {};
+      const staticScenariosEnded = new Promise<void>((resolve) => (staticsEnded = resolve));
+      const run: UnitRun = { o, runId, backend, session, settle, pkis, log, evidence: evidenceBudget(), staticScenariosEnded };
+      await eachUnit(o, backend, planned, async (i) => void (results[i] = await runUnit(run, planned[i]!)), session.staticDone?.bind(session), staticsEnded);
     } finally {
       await opened.end();
     }
@@ -227,15 +229,25 @@ async function runPkis(o: RunOptions, units: readonly Unit[], only: string | und
  * static work held back while a chaos prober focused on a transition. One worker where the backend cannot overlap
  * scenarios.
  */
-async function eachUnit(o: RunOptions, backend: Backend, units: readonly Planned[], each: (i: number) => Promise<void>, staticDone?: () => Promise<void>): Promise<void> {
+async function eachUnit(
+  o: RunOptions,
+  backend: Backend,
+  units: readonly Planned[],
+  each: (i: number) => Promise<void>,
+  staticDone?: () => Promise<void>,
+  staticsEnded?: () => void,
+): Promise<void> {
   const all = units.map((_, i) => i);
   // Longest schedule first: the chaos workers then finish closer together (the run ends with its last one).
   const chaos = all.filter((i) => units[i]!.chaos !== undefined).sort((a, b) => (units[b]!.s.chaos?.durationMs ?? 0) - (units[a]!.s.chaos?.durationMs ?? 0) || a - b);
   const plain = all.filter((i) => units[i]!.chaos === undefined);
   let failure: unknown;
+  let lastStaticStarted = () => {};
+  const allStaticStarted = new Promise<void>((resolve) => (lastStaticStarted = resolve));
   const drain = async (queue: number[]) => {
     while (failure === undefined && queue.length > 0 && !o.stop?.aborted && !o.interrupt?.aborted) {
       const i = queue.shift()!;
+      if (queue === plain && queue.length === 0) lastStaticStarted();
       try {
         await each(i);
       } catch (err) {
@@ -245,10 +257,16 @@ async function eachUnit(o: RunOptions, backend: Backend, units: readonly Planned
     }
   };
   const workers = backend.parallelScenarios ? Math.max(1, o.parallelScenarios) : 1;
-  await Promise.all(Array.from({ length: Math.min(workers, plain.length) }, () => drain(plain)));
-  // Processes kept for reuse by static scenarios would only sit beside the chaos ones.
-  if (chaos.length > 0) await staticDone?.();
-  await Promise.all(Array.from({ length: Math.min(workers, chaos.length) }, () => drain(chaos)));
+  const statics = (async () => {
+    await Promise.all(Array.from({ length: Math.min(workers, plain.length) }, () => drain(plain)));
+    // Processes kept for reuse by static scenarios would only sit beside the chaos ones.
+    staticsEnded?.();
+    if (chaos.length > 0) await staticDone?.();
+  })();
+  // With several workers the chaos scenarios start their environments once the last static one has started; their
+  // probing and faults wait for the static scenarios to end (staticsEnded below), so only start-ups overlap.
+  await (workers > 1 ? Promise.race([allStaticStarted, statics]) : statics);
+  await Promise.all([statics, ...Array.from({ length: Math.min(workers, chaos.length) }, () => drain(chaos))]);
   if (failure !== undefined) throw failure;
 }
 

@@ -23,6 +23,8 @@ export interface UnitRun {
   readonly pkis: ReadonlyMap<string, MeshPki>;
   readonly log: (line: string) => void;
   readonly evidence: EvidenceBudget;
+  /** Resolves once every static scenario of the run has ended: a chaos scenario's probing and faults wait for it. */
+  readonly staticScenariosEnded?: Promise<void>;
 }
 
 /** One unit through the pipeline: skip, or deploy, probe, settle, judge and tear down. */
