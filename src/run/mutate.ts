@@ -97,6 +97,8 @@ export async function mutate(o: MutateOptions): Promise<MutationResult> {
       timeoutMs: o.timeoutMs,
       readyTimeoutMs: o.readyTimeoutMs,
       parallelScenarios: o.parallelScenarios,
+      // Chaos scenarios start only once the static ones caught nothing (a caught defect stops the run first).
+      staticFirst: true,
       runId: newRunId(),
       pkiFor,
       claim: o.claim,

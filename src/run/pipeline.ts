@@ -67,6 +67,11 @@ export interface RunOptions {
    * `reuse` capability); default on. `--no-reuse` starts every scenario's processes afresh.
    */
   readonly reuse?: boolean;
+  /**
+   * Chaos scenarios start only once every static one has ended (`mutate`: a defect the static scenarios catch stops
+   * its run before a chaos scenario starts). By default their environments start beside the last static scenarios.
+   */
+  readonly staticFirst?: boolean;
   readonly runId?: string;
   readonly hooks?: RunHooks;
   /**
@@ -265,7 +270,7 @@ async function eachUnit(
   })();
   // With several workers the chaos scenarios start their environments once the last static one has started; their
   // probing and faults wait for the static scenarios to end (staticsEnded below), so only start-ups overlap.
-  await (workers > 1 ? Promise.race([allStaticStarted, statics]) : statics);
+  await (workers > 1 && o.staticFirst !== true ? Promise.race([allStaticStarted, statics]) : statics);
   await Promise.all([statics, ...Array.from({ length: Math.min(workers, chaos.length) }, () => drain(chaos))]);
   if (failure !== undefined) throw failure;
 }
