@@ -271,7 +271,10 @@ async function eachUnit(
   // With several workers the chaos scenarios start their environments once the last static one has started; their
   // probing and faults wait for the static scenarios to end (staticsEnded below), so only start-ups overlap.
   await (workers > 1 && o.staticFirst !== true ? Promise.race([allStaticStarted, statics]) : statics);
-  await Promise.all([statics, ...Array.from({ length: Math.min(workers, chaos.length) }, () => drain(chaos))]);
+  // No later static scenario will take an idle process (stopped beside the chaos starts, not before them); the ones
+  // still leased go after their scenarios (above).
+  const released = chaos.length > 0 ? staticDone?.() : undefined;
+  await Promise.all([statics, released, ...Array.from({ length: Math.min(workers, chaos.length) }, () => drain(chaos))]);
   if (failure !== undefined) throw failure;
 }
 
