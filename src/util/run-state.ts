@@ -1,5 +1,4 @@
-import { readFileSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -7,9 +6,7 @@ import { join } from 'node:path';
  * What a meshconform process holds on this host, recorded as it happens so `meshconform reap` can remove it after
  * a crash or `kill -9`: the process groups it started (data planes, echo apps, with the start time of their leader,
  * so a reused id is never killed) and the temporary folders it created (keys, configs). One file per process,
- * `<state dir>/<pid>.json`, rewritten atomically after every change, deleted once nothing is held. The writes are
- * asynchronous and coalesced (one at a time, the latest state next): a synchronous rename on ext4 flushes the file
- * and blocked the event loop for milliseconds per process started, which chaos probes timed to the millisecond felt.
+ * `<state dir>/<pid>.json`, rewritten synchronously at every change (see `save`), deleted once nothing is held.
  */
 export interface RunStateFile {
   readonly version: 1;
@@ -43,6 +40,8 @@ export function processStartTime(pid: number): number | undefined {
 
 let state: RunStateFile | undefined;
 let file: string | undefined;
+/** The open state file and the longest text written to it, in bytes (later, shorter texts are padded to it). */
+let open: { path: string; fd: number; length: number } | undefined;
 let hook = false;
 
 function current(): RunStateFile {
@@ -51,47 +50,38 @@ function current(): RunStateFile {
     hook = true;
     // Exit hooks of the process groups and private folders run first (registered earlier); then nothing is held.
     process.once('exit', () => {
-      if (!file) return;
-      rmSync(file, { force: true });
-      rmSync(`${file}.tmp`, { force: true });
+      if (file) rmSync(file, { force: true });
     });
   }
   return state;
 }
 
-let saving: Promise<void> | undefined;
-let again = false;
-
-/** Writes the state soon: at once when no write is in progress, else once more after it (with the state then). */
+/**
+ * Rewrites the file in place, synchronously (recorded before the caller goes on, so a kill -9 right after a start
+ * never orphans what started), with one write at offset 0 of the whole text padded with spaces to the longest one
+ * written so far: one syscall, never a torn or truncated file (JSON allows trailing whitespace). Not a rename or a
+ * truncation: on ext4 either forces a flush to disk, which blocked the event loop for milliseconds per process start.
+ */
 function save(): void {
-  current();
-  if (saving) {
-    again = true;
-    return;
-  }
-  const loop = async () => {
-    do {
-      again = false;
-      await writeState();
-    } while (again);
-    saving = undefined;
-  };
-  saving = loop();
-}
-
-async function writeState(): Promise<void> {
   const s = current();
   try {
     const dir = stateDir();
     file = join(dir, `${process.pid}.json`);
     if (s.groups.length === 0 && s.dirs.length === 0) {
-      await rm(file, { force: true });
+      if (open) closeSync(open.fd);
+      open = undefined;
+      rmSync(file, { force: true });
       return;
     }
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const tmp = `${file}.tmp`;
-    await writeFile(tmp, JSON.stringify(s), { mode: 0o600 });
-    await rename(tmp, file);
+    if (open?.path !== file) {
+      if (open) closeSync(open.fd);
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      open = { path: file, fd: openSync(file, 'w', 0o600), length: 0 };
+    }
+    const json = Buffer.from(JSON.stringify(s));
+    const bytes = json.length >= open.length ? json : Buffer.concat([json, Buffer.alloc(open.length - json.length, 0x20)]);
+    writeSync(open.fd, bytes, 0, bytes.length, 0);
+    open.length = bytes.length;
   } catch (err) {
     // Recording is for `reap` only: a run must not fail for it, but the user should know reap cannot help.
     if (!warned) process.stderr.write(`meshconform: cannot record run state in ${stateDir()} (reap will not find this run): ${(err as Error).message}\n`);
@@ -155,12 +145,9 @@ export function readRunStates(): { file: string; state?: RunStateFile; problem?:
 }
 
 export function removeRunStateFile(f: string): void {
-  // With the write a crash may have cut short.
-  for (const path of [f, `${f}.tmp`]) {
-    try {
-      unlinkSync(path);
-    } catch {
-      // already gone
-    }
+  try {
+    unlinkSync(f);
+  } catch {
+    // already gone
   }
 }
