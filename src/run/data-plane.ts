@@ -54,6 +54,8 @@ export function resolveDataPlane(
   if (workloadsPerProcess !== undefined && (!Number.isInteger(workloadsPerProcess) || workloadsPerProcess < 1)) {
     throw new UsageError(`--workloads-per-process must be a positive integer, got ${workloadsPerProcess}`);
   }
+  // Left out: one per process, or packed where the data plane allows (packed()).
+  const perProcess = workloadsPerProcess ?? 1;
   if (defects.length > 0 && value !== 'reference') {
     throw new UsageError(`--defect plants a defect in the reference data plane: it needs --data-plane reference, not ${JSON.stringify(value)}`);
   }
@@ -65,7 +67,7 @@ export function resolveDataPlane(
     const sidecar = packed(workloadsPerProcess, {
       name,
       argv: [process.execPath, harnessFile('reference/sidecar.mjs')],
-      workloadsPerProcess: workloadsPerProcess ?? 1,
+      workloadsPerProcess: perProcess,
       env,
       meshModes: ['sidecar'],
       // A planted defect may read its neighbours' files (wrong-server-identity): its processes are never reused.
@@ -76,7 +78,7 @@ export function resolveDataPlane(
   }
   if (value === 'reference-ambient') return referenceAmbient(workloadsPerProcess);
   if (value === 'haproxy') {
-    if ((workloadsPerProcess ?? 1) !== 1) throw new UsageError('--data-plane haproxy serves one workload per process: leave --workloads-per-process at 1');
+    if (perProcess !== 1) throw new UsageError('--data-plane haproxy serves one workload per process: leave --workloads-per-process at 1');
     return {
       name: 'haproxy',
       argv: [process.execPath, harnessFile('haproxy/haproxy-launcher.mjs')],
@@ -99,12 +101,12 @@ export function resolveDataPlane(
     if (argv.length === 0) throw new UsageError(`--data-plane exec: needs a command, e.g. --data-plane "exec:./my-proxy --flag"`);
     // By default only what the contract requires; the optional parts are declared with --capabilities.
     const capabilities = execCapabilities ?? [];
-    if ((workloadsPerProcess ?? 1) > 1 && !capabilities.includes('multi-workload')) {
+    if (perProcess > 1 && !capabilities.includes('multi-workload')) {
       throw new UsageError(
-        `--workloads-per-process ${workloadsPerProcess} needs a data plane that serves several workloads (MESHCONFORM_WORKLOAD_CONFIGS): declare it with --capabilities multi-workload`,
+        `--workloads-per-process ${perProcess} needs a data plane that serves several workloads (MESHCONFORM_WORKLOAD_CONFIGS): declare it with --capabilities multi-workload`,
       );
     }
-    return packed(workloadsPerProcess, { name: `exec:${command}`, argv, workloadsPerProcess: workloadsPerProcess ?? 1, meshModes: execMeshModes ?? ['sidecar'], capabilities });
+    return packed(workloadsPerProcess, { name: `exec:${command}`, argv, workloadsPerProcess: perProcess, meshModes: execMeshModes ?? ['sidecar'], capabilities });
   }
   throw new UsageError(`unknown data plane "${value}": use "reference", "reference-ambient", "haproxy" or "exec:<command>"`);
 }
